@@ -1,0 +1,202 @@
+"""The activation registry: one frozen rule per activation.
+
+Each rule states, with ``Z`` for the weighted input and ``A`` for the activation
+``a = σ(z)``:
+
+* ``forward``    σ(z), the definition;
+* ``derivative`` σ'(z), as the rule table gives it (checked against ``sympy.diff``
+  of ``forward`` by the engine's checks, never trusted);
+* ``identity``   σ'(z) written in terms of ``a`` alone, when such an identity
+  exists (σ' = σ(1 − σ)); derivations use it to keep gradients in named
+  intermediates.
+
+``softmax`` is not element-wise: its rule gives the Jacobian ∂a_i/∂z_j in terms
+of the activations instead.
+
+>>> activation("sigmoid").identity
+a*(1 - a)
+>>> activation("swish")
+Traceback (most recent call last):
+...
+symbackprop.errors.SpecError: unknown activation 'swish'; expected one of: generic, identity, leaky_relu, relu, sigmoid, softmax, softplus, tanh
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from fractions import Fraction
+
+import sympy as sp
+
+from .errors import SpecError, unknown_name
+
+Z = sp.Symbol("z", real=True)
+A = sp.Symbol("a", real=True)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An element-wise activation rule."""
+
+    name: str
+    forward: sp.Expr
+    derivative: sp.Expr
+    identity: sp.Expr | None = None
+    parameters: tuple[tuple[str, sp.Expr], ...] = ()
+    elementwise: bool = True
+    #: a fact about the rule that a reader must be told (e.g. the value chosen at a kink)
+    convention: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The name with its parameters, e.g. ``leaky_relu(slope=1/100)``."""
+        if not self.parameters:
+            return self.name
+        return f"{self.name}({', '.join(f'{k}={v}' for k, v in self.parameters)})"
+
+    def apply(self, z: sp.Expr) -> sp.Expr:
+        """σ(z) at ``z``."""
+        return self.forward.xreplace({Z: z})
+
+    def prime(self, z: sp.Expr) -> sp.Expr:
+        """σ'(z) at ``z``, from the rule table."""
+        return self.derivative.xreplace({Z: z})
+
+    def prime_named(self, z: sp.Expr, a: sp.Expr) -> sp.Expr:
+        """σ'(z) in named intermediates: through the identity in ``a`` when there is one."""
+        if self.identity is not None:
+            return self.identity.xreplace({A: a})
+        return self.prime(z)
+
+    @property
+    def function(self) -> sp.FunctionClass:
+        """An opaque SymPy function standing for σ, whose derivative is :attr:`prime_function`."""
+        return opaque_functions(self.label)[0]
+
+    @property
+    def prime_function(self) -> sp.FunctionClass:
+        """An opaque SymPy function standing for σ'."""
+        return opaque_functions(self.label)[1]
+
+
+@dataclass(frozen=True)
+class VectorActivation:
+    """An activation that mixes a layer's neurons: a_i = f_i(z_1, ..., z_m)."""
+
+    name: str
+    #: a_i in terms of the layer's weighted inputs ``zs``
+    forward: object
+    #: ∂a_i/∂z_j in terms of the layer's activations ``as_``
+    jacobian: object
+    parameters: tuple = ()
+    elementwise: bool = False
+    convention: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+    def apply_vector(self, zs: list[sp.Expr]) -> list[sp.Expr]:
+        return [self.forward(i, zs) for i in range(len(zs))]
+
+    def jacobian_named(self, i: int, j: int, as_: list[sp.Expr]) -> sp.Expr:
+        return self.jacobian(i, j, as_)
+
+
+@functools.cache
+def opaque_functions(label: str) -> tuple[sp.FunctionClass, sp.FunctionClass]:
+    """The pair (σ, σ') of undefined SymPy functions for a rule, with d σ(u)/du = σ'(u).
+
+    They let a derivation keep an activation whole (``sigmoid(z)``) where its
+    definition would make the expression larger, and they are the generic
+    activation when no definition is given at all.
+    """
+    prime = sp.Function(f"{label}'", real=True)
+
+    def fdiff(self, argindex=1):
+        return prime(self.args[0])
+
+    return sp.Function(label, real=True, fdiff=fdiff), prime
+
+
+def _softmax_forward(i: int, zs: list[sp.Expr]) -> sp.Expr:
+    return sp.exp(zs[i]) / sp.Add(*[sp.exp(z) for z in zs])
+
+
+def _softmax_jacobian(i: int, j: int, as_: list[sp.Expr]) -> sp.Expr:
+    # ∂a_i/∂z_j = a_i (δ_ij − a_j)
+    return as_[i] * (sp.KroneckerDelta(i, j) - as_[j])
+
+
+def _generic() -> Activation:
+    sigma, sigma_prime = opaque_functions("sigma")
+    return Activation("generic", sigma(Z), sigma_prime(Z))
+
+
+def exact_number(value, what: str) -> sp.Rational:
+    """A number given as int, float, Fraction, SymPy number or decimal text, as an exact Rational.
+
+    Text is read by ``fractions.Fraction``, never evaluated.
+    """
+    if isinstance(value, bool):
+        raise SpecError(f"{what} {value!r} is not a number")
+    if isinstance(value, sp.Rational):
+        return value
+    if isinstance(value, (sp.Float, float)):
+        value = repr(float(value))
+    try:
+        fraction = Fraction(value)
+    except (TypeError, ValueError):
+        raise SpecError(f"{what} {value!r} is not a number; expected e.g. 0.01 or 1/100") from None
+    return sp.Rational(fraction.numerator, fraction.denominator)
+
+
+def leaky_relu(slope=sp.Rational(1, 100)) -> Activation:
+    """The leaky ReLU with the given slope for z ≤ 0 (its derivative there is the slope)."""
+    slope = exact_number(slope, "leaky_relu slope")
+    return Activation(
+        "leaky_relu",
+        sp.Piecewise((Z, Z > 0), (slope * Z, True)),
+        sp.Piecewise((1, Z > 0), (slope, True)),
+        parameters=(("slope", slope),),
+        convention="derivative_at_zero_is_slope",
+    )
+
+
+def custom(definition: sp.Lambda, name: str = "custom") -> Activation:
+    """An activation given as a SymPy ``Lambda`` of one variable; σ' is its derivative."""
+    if not isinstance(definition, sp.Lambda) or len(definition.variables) != 1:
+        raise SpecError(f"a custom activation must be a SymPy Lambda of one variable, got {definition!r}")
+    forward = definition(Z)
+    return Activation(name, forward, sp.diff(forward, Z))
+
+
+# ---------------------------------------------------------------- the rule table
+#            name          σ(z)                          σ'(z)                           σ'(z) in a
+ACTIVATIONS: dict[str, Activation | VectorActivation] = {
+    "sigmoid":  Activation("sigmoid", 1 / (1 + sp.exp(-Z)), sp.exp(-Z) / (1 + sp.exp(-Z)) ** 2, A * (1 - A)),
+    "tanh":     Activation("tanh", sp.tanh(Z), 1 - sp.tanh(Z) ** 2, 1 - A**2),
+    "relu":     Activation("relu", sp.Piecewise((Z, Z > 0), (0, True)), sp.Piecewise((1, Z > 0), (0, True)),
+                           convention="derivative_at_zero_is_zero"),
+    "leaky_relu": leaky_relu(),
+    "softplus": Activation("softplus", sp.log(1 + sp.exp(Z)), 1 / (1 + sp.exp(-Z)), 1 - sp.exp(-A)),
+    "identity": Activation("identity", Z, sp.Integer(1), sp.Integer(1)),
+    "generic":  _generic(),
+    "softmax":  VectorActivation("softmax", _softmax_forward, _softmax_jacobian),
+}
+
+
+def activation(spec) -> Activation | VectorActivation:
+    """Look up an activation: a registered name, ``"leaky_relu:0.2"``, a ``Lambda`` or a rule."""
+    if isinstance(spec, (Activation, VectorActivation)):
+        return spec
+    if isinstance(spec, sp.Lambda):
+        return custom(spec)
+    if isinstance(spec, str):
+        name, _, argument = spec.partition(":")
+        if name == "leaky_relu" and argument:
+            return leaky_relu(exact_number(argument.strip(), "leaky_relu slope"))
+        if name in ACTIVATIONS and not argument:
+            return ACTIVATIONS[name]
+    raise SpecError(unknown_name("activation", spec, ACTIVATIONS))

@@ -1,0 +1,367 @@
+"""The chain rule, applied symbolically to every parameter, with its steps kept.
+
+For the output layer L (element-wise activation):
+
+    δ^L_j = ∂C/∂z^L_j = ∂C/∂a^L_j · ∂a^L_j/∂z^L_j = ∂C/∂a^L_j · σ'(z^L_j)
+
+and for softmax, which mixes the layer, δ^L_j = Σ_i ∂C/∂a^L_i · ∂a^L_i/∂z^L_j
+(J^T ∇_a C, with the full Jacobian). For a hidden layer l, C depends on z^l_j
+only through the weighted inputs of layer l+1, so the paths through them add up:
+
+    δ^l_j = Σ_k ∂C/∂z^{l+1}_k · ∂z^{l+1}_k/∂a^l_j · ∂a^l_j/∂z^l_j
+          = (Σ_k w^{l+1}_{kj} δ^{l+1}_k) σ'(z^l_j)
+
+A parameter θ of neuron j in layer l enters C only through z^l_j, hence
+
+    ∂C/∂θ = δ^l_j · ∂z^l_j/∂θ      (+ (λ/n) w for a weight under L2)
+
+with ∂z^l_j/∂w^l_{jk} = a^{l-1}_k and ∂z^l_j/∂b^l_j = 1.
+
+Every factor is computed, not assumed: ∂C/∂a by ``sympy.diff`` of the cost,
+σ' from the activation rule (itself checked against ``sympy.diff`` by
+:mod:`symbackprop.equations`), ∂z/∂θ as the coefficient of θ in the affine z.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import sympy as sp
+
+from .activations import VectorActivation
+from .forward import Forward, forward
+from .spec import Network
+from .symbols import COST, Partial, Quantity, product
+
+# The rules a step can name. Templates explain each one in words.
+RULES = (
+    "chain_rule",               # ∂C/∂θ = ∂C/∂z · ∂z/∂θ, θ enters C only through z
+    "output_chain",             # ∂C/∂z^L_j = ∂C/∂a^L_j · ∂a^L_j/∂z^L_j
+    "output_jacobian",          # ∂C/∂z^L_j = Σ_i ∂C/∂a^L_i · ∂a^L_i/∂z^L_j (softmax)
+    "sum_over_paths",           # ∂C/∂z^l_j = Σ_k ∂C/∂z^{l+1}_k ∂z^{l+1}_k/∂a^l_j ∂a^l_j/∂z^l_j
+    "cost_derivative",          # ∂C/∂a^L_j by differentiating the cost
+    "activation_derivative",    # ∂a/∂z = σ'(z), from the activation rule
+    "activation_identity",      # σ'(z) written in terms of a (σ' = σ(1 − σ))
+    "softmax_jacobian",         # ∂a_i/∂z_j = a_i(δ_ij − a_j)
+    "weighted_input_derivative",  # ∂z/∂θ and ∂z/∂a: the coefficient in the affine z
+    "delta_definition",         # ∂C/∂z^l_j is named δ^l_j
+    "substitute",               # the factors replaced by their values
+    "simplify",                 # a rational simplification (cancellation)
+    "targets_sum_to_one",       # Σ_j y_j = 1 used to simplify
+    "regularisation",           # + ∂/∂w (λ/2n) Σ w² = (λ/n) w
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a derivation: ``before`` equals ``after`` by ``rule``."""
+
+    rule: str
+    before: sp.Expr
+    after: sp.Expr
+
+    def __post_init__(self):
+        if self.rule not in RULES:
+            raise ValueError(f"unknown rule {self.rule!r}; expected one of: {', '.join(RULES)}")
+
+
+@dataclass(frozen=True)
+class NeuronDelta:
+    """δ^l_j = ∂C/∂z^l_j for one neuron.
+
+    ``raw`` keeps σ' as an opaque function σ_l'(z^l_j), the form that holds for
+    any activation; ``value`` is the simplified closed form in named
+    intermediates (identity applied, cancellations made).
+    """
+
+    layer: int
+    neuron: int
+    raw: sp.Expr
+    value: sp.Expr
+    steps: tuple[Step, ...]
+
+
+def _dz(fw: Forward, key: tuple) -> sp.Expr:
+    """∂z^l_j/∂θ: the coefficient of θ in the affine weighted input z^l_j."""
+    if key[0] == "b":
+        return sp.S.One
+    _, l, j, k = key
+    return fw.activations(l - 1)[k - 1]
+
+
+def _simplify_output(value: sp.Expr, fw: Forward, steps: list) -> sp.Expr:
+    """δ^L_j in its simplest form, each simplification that helped recorded as a step.
+
+    A rational cancellation turns (−y/a + (1 − y)/(1 − a)) · a(1 − a) into a − y
+    (sigmoid with binary cross-entropy); with targets that sum to one, the
+    softmax Jacobian with categorical cross-entropy gives a_j − y_j too.
+    """
+    cancelled = sp.cancel(value)
+    if sp.count_ops(cancelled) < sp.count_ops(value):
+        steps.append(Step("simplify", value, cancelled))
+        value = cancelled
+    if fw.network.cost.targets_sum_to_one:
+        reduced = _targets_sum_to_one(value, fw.targets)
+        if sp.count_ops(reduced) < sp.count_ops(value):
+            steps.append(Step("targets_sum_to_one", value, reduced))
+            value = reduced
+    return value
+
+
+@dataclass(frozen=True, eq=False)
+class Derivation:
+    """Every parameter's gradient ∂C/∂θ for a network, with the steps that led to it.
+
+    Build one with :func:`derive`. Keys are canonical and 1-based:
+    ``("w", l, j, k)`` for w^l_{jk} (from neuron k of layer l-1 to neuron j of
+    layer l) and ``("b", l, j)`` for b^l_j, l = 1..L.
+    """
+
+    network: Network
+    forward: Forward = field(repr=False)
+    deltas: dict = field(repr=False)
+    gradients: dict = field(repr=False)
+    _memo: dict = field(default_factory=dict, repr=False)
+
+    # ----------------------------------------------------------------- the API
+    @property
+    def params(self) -> tuple[tuple, ...]:
+        """Every parameter key, layer by layer."""
+        return self.forward.parameters
+
+    @property
+    def inputs(self) -> tuple[Quantity, ...]:
+        return self.forward.inputs
+
+    @property
+    def targets(self) -> tuple[Quantity, ...]:
+        return self.forward.targets
+
+    def symbol(self, key: tuple) -> Quantity:
+        """The SymPy symbol of a parameter (or of any named quantity) by its canonical key."""
+        key = tuple(key)
+        try:
+            return self.forward.symbols[key]
+        except KeyError:
+            raise KeyError(self._bad_key(key)) from None
+
+    def gradient(self, key: tuple, form: str = "compact") -> sp.Expr:
+        """∂C/∂θ for the parameter ``key``.
+
+        ``form="compact"``: the closed form in named intermediates (z, a, δ of the
+        next layer). ``form="composed"``: in inputs, targets and parameters only.
+        """
+        key = tuple(key)
+        if key not in self.gradients:
+            raise KeyError(self._bad_key(key))
+        if form == "compact":
+            return self.gradients[key]
+        if form == "composed":
+            return self.composed(self.gradients[key])
+        raise ValueError(f"unknown form {form!r}; expected 'compact' or 'composed'")
+
+    def delta(self, l: int, j: int) -> sp.Expr:
+        """δ^l_j in named intermediates."""
+        return self.deltas[(l, j)].value
+
+    def steps(self, key: tuple) -> tuple[Step, ...]:
+        """The chain-rule steps that led to ∂C/∂θ, the neuron's δ derivation included."""
+        key = tuple(key)
+        if key not in self.gradients:
+            raise KeyError(self._bad_key(key))
+        l, j = key[1], key[2]
+        theta = self.symbol(key)
+        z = self.forward.q("z", l, j)
+        delta = self.forward.q("delta", l, j)
+        grad = Partial(COST, theta)
+        dz = _dz(self.forward, key)
+        steps = [
+            Step("chain_rule", grad, Partial(COST, z) * Partial(z, theta)),
+            Step("delta_definition", Partial(COST, z), delta),
+            Step("weighted_input_derivative", Partial(z, theta), dz),
+            *self.deltas[(l, j)].steps,
+            Step("substitute", grad, product(self.deltas[(l, j)].value, dz) if dz != 1 else self.deltas[(l, j)].value),
+        ]
+        if key[0] == "w" and self.network.l2 is not None:
+            steps.append(Step("regularisation", grad, self.gradients[key]))
+        return tuple(steps)
+
+    def composed(self, expr: sp.Expr, opaque: bool = False) -> sp.Expr:
+        """``expr`` with δ, a and z replaced by their definitions, down to x, y, w, b."""
+        return self.forward.composed(self._without_deltas(expr, opaque), opaque)
+
+    def check(self, method: str = "auto", **options):
+        """Prove BP1–BP4 for this network; see :func:`symbackprop.equations.check`."""
+        from .equations import check
+
+        return check(self, method=method, **options)
+
+    def evaluate(self, values, x, y):
+        """Numbers at one point; see :func:`symbackprop.oracle.evaluate`."""
+        from .oracle import evaluate
+
+        return evaluate(self, values, x, y)
+
+    # ------------------------------------------------------------------ helpers
+    def _without_deltas(self, expr: sp.Expr, opaque: bool) -> sp.Expr:
+        """Replace every δ symbol by its definition (raw with ``opaque``), deepest layer first."""
+        form = "raw" if opaque else "value"
+        for l in range(1, self.network.depth + 1):
+            present = {s for s in expr.free_symbols if isinstance(s, Quantity) and s.kind == "delta"}
+            if not present:
+                break
+            expr = expr.xreplace(
+                {s: self._delta_closed(s.indices[0], s.indices[1], form) for s in present}
+            )
+        return expr
+
+    def _delta_closed(self, l: int, j: int, form: str) -> sp.Expr:
+        """δ^l_j with every δ of later layers substituted (memoised)."""
+        key = ("delta_closed", form, l, j)
+        if key not in self._memo:
+            expr = getattr(self.deltas[(l, j)], form)
+            if l < self.network.depth:
+                expr = expr.xreplace(
+                    {d: self._delta_closed(l + 1, d.indices[1], form) for d in self.forward.deltas(l + 1)}
+                )
+            self._memo[key] = expr
+        return self._memo[key]
+
+    def _bad_key(self, key: tuple) -> str:
+        sizes = self.network.sizes
+        L = self.network.depth
+        kind = key[0] if key else None
+        if kind == "w" and len(key) == 4:
+            l, j, k = key[1:]
+            if not (isinstance(l, int) and 1 <= l <= L):
+                return f"no weight {key!r}: layer {l!r} out of range; expected 1..{L}"
+            if not (isinstance(j, int) and 1 <= j <= sizes[l]):
+                return f"no weight {key!r}: neuron j={j!r} out of range; expected 1..{sizes[l]} in layer {l}"
+            return f"no weight {key!r}: input k={k!r} out of range; expected 1..{sizes[l - 1]} (layer {l - 1})"
+        if kind == "b" and len(key) == 3:
+            l, j = key[1:]
+            if not (isinstance(l, int) and 1 <= l <= L):
+                return f"no bias {key!r}: layer {l!r} out of range; expected 1..{L}"
+            if not self.network.layer(l).bias:
+                return f"no bias {key!r}: layer {l} has no bias"
+            return f"no bias {key!r}: neuron j={j!r} out of range; expected 1..{sizes[l]} in layer {l}"
+        return f"no parameter {key!r}; expected ('w', l, j, k) or ('b', l, j) with l in 1..{L}"
+
+    # ---------------------------------------------------------- Jupyter display
+    def _repr_markdown_(self) -> str:
+        from .render import render
+
+        return render(self, "md")
+
+    def _repr_latex_(self) -> str:
+        from .render import render
+
+        return render(self, "tex", fragment=True)
+
+
+# ---------------------------------------------------------------------- derive
+
+
+def _output_deltas(fw: Forward) -> dict:
+    network = fw.network
+    L = network.depth
+    layer = network.output
+    outputs = fw.activations(L)
+    zs = fw.weighted_inputs(L)
+    rule = layer.activation
+    grads_a = [network.cost.gradient(a, y) for a, y in zip(outputs, fw.targets)]
+    deltas = {}
+    for j, (z, a) in enumerate(zip(zs, outputs), start=1):
+        steps = []
+        if isinstance(rule, VectorActivation):
+            # δ^L_j = Σ_i ∂C/∂a_i · ∂a_i/∂z_j  (J^T ∇_a C)
+            chain = sp.Add(*[Partial(COST, ai) * Partial(ai, z) for ai in outputs])
+            jac = [rule.jacobian_named(i, j - 1, list(outputs)) for i in range(len(outputs))]
+            raw = sp.Add(*[g * d for g, d in zip(grads_a, jac)])
+            steps.append(Step("output_jacobian", Partial(COST, z), chain))
+            steps += [Step("cost_derivative", Partial(COST, ai), g) for ai, g in zip(outputs, grads_a)]
+            steps += [Step("softmax_jacobian", Partial(ai, z), d) for ai, d in zip(outputs, jac)]
+            value = raw
+        else:
+            opaque = rule.prime_function(z)
+            raw = grads_a[j - 1] * opaque
+            named = rule.prime_named(z, a)
+            value = grads_a[j - 1] * named
+            steps += [
+                Step("output_chain", Partial(COST, z), Partial(COST, a) * Partial(a, z)),
+                Step("cost_derivative", Partial(COST, a), grads_a[j - 1]),
+                Step("activation_derivative", Partial(a, z), opaque),
+            ]
+            if rule.identity is not None:
+                steps.append(Step("activation_identity", opaque, named))
+            else:
+                steps.append(Step("activation_derivative", opaque, named))
+        steps.append(Step("substitute", Partial(COST, z), value))
+        simplest = _simplify_output(value, fw, steps)
+        deltas[(L, j)] = NeuronDelta(L, j, raw, simplest, tuple(steps))
+    return deltas
+
+
+def _targets_sum_to_one(expr: sp.Expr, targets) -> sp.Expr:
+    """``expr`` with Σ_j y_j replaced by 1 wherever the sum appears as a factor."""
+    total = sp.Add(*targets)
+    outputs = sorted(
+        (s for s in expr.free_symbols if isinstance(s, Quantity) and s.kind == "a"), key=sp.default_sort_key
+    )
+    collected = sp.collect(sp.expand(expr), outputs)
+    return collected.subs(total, 1)
+
+
+def _hidden_deltas(fw: Forward, l: int) -> dict:
+    rule = fw.network.layer(l).activation
+    following = fw.deltas(l + 1)
+    deltas = {}
+    for j, (z, a) in enumerate(zip(fw.weighted_inputs(l), fw.activations(l)), start=1):
+        next_z = fw.weighted_inputs(l + 1)
+        # ∂z^{l+1}_k/∂a^l_j: the coefficient of a^l_j in z^{l+1}_k, the weight w^{l+1}_{kj}
+        dz_da = [fw.q("w", l + 1, k, j) for k in range(1, len(next_z) + 1)]
+        back = sp.Add(*[product(w, d) for w, d in zip(dz_da, following)])
+        opaque = rule.prime_function(z)
+        named = rule.prime_named(z, a)
+        raw = product(back, opaque) if back.is_Add else back * opaque
+        value = back * named
+        paths = sp.Add(*[Partial(COST, zk) * Partial(zk, a) for zk in next_z]) * Partial(a, z)
+        steps = (
+            Step("sum_over_paths", Partial(COST, z), paths),
+            *(Step("delta_definition", Partial(COST, zk), dk) for zk, dk in zip(next_z, following)),
+            *(Step("weighted_input_derivative", Partial(zk, a), w) for zk, w in zip(next_z, dz_da)),
+            Step("activation_derivative", Partial(a, z), opaque),
+            Step("activation_identity" if rule.identity is not None else "activation_derivative", opaque, named),
+            Step("substitute", Partial(COST, z), value),
+        )
+        deltas[(l, j)] = NeuronDelta(l, j, raw, value, steps)
+    return deltas
+
+
+def derive(network: Network) -> Derivation:
+    """Apply the chain rule to every parameter of ``network``.
+
+    >>> from symbackprop import Network
+    >>> d = derive(Network([2, 2, 1], activation="sigmoid", cost="quadratic"))
+    >>> d.gradient(("w", 2, 1, 1))
+    a[1,1]*a[2,1]*(1 - a[2,1])*(a[2,1] - y[1])
+    >>> d.gradient(("b", 1, 2))
+    a[1,2]*(1 - a[1,2])*delta[2,1]*w[2,1,2]
+    """
+    fw = forward(network)
+    deltas = _output_deltas(fw)
+    for l in range(network.depth - 1, 0, -1):
+        deltas.update(_hidden_deltas(fw, l))
+    gradients = {}
+    l2 = network.l2 is not None
+    for key in fw.parameters:
+        delta = deltas[(key[1], key[2])].value
+        if key[0] == "b":
+            gradients[key] = delta
+            continue
+        grad = product(delta, _dz(fw, key))
+        if l2:
+            grad = grad + fw.regulariser_gradient(fw.q(*key))
+        gradients[key] = grad
+    return Derivation(network, fw, deltas, gradients)

@@ -1,0 +1,622 @@
+"""BP1–BP4, and the proof that a derivation satisfies them.
+
+    BP1  δ^L = ∇_a C ⊙ σ'(z^L)                 (softmax: δ^L = J^T ∇_a C)
+    BP2  δ^l = ((W^{l+1})^T δ^{l+1}) ⊙ σ'(z^l)
+    BP3  ∂C/∂b^l_j = δ^l_j
+    BP4  ∂C/∂w^l_{jk} = a^{l-1}_k δ^l_j        (∂C/∂W^l = δ^l (a^{l-1})^T)
+
+Each fact of a :class:`Report` names the method that established it:
+
+``exact``
+    Every gradient, composed down to x, y, w, b with each activation kept as an
+    opaque function σ_l (so the identity holds for *every* differentiable
+    activation), equals the derivative of the composed cost. That derivative is
+    taken by SymPy's ``diff`` over the cost's own expression graph, found by
+    cutting the composed cost at its function applications: it never sees the
+    layers, δ or the chain module. The difference expands to 0. The concrete
+    activations then enter by substitution, valid because each rule's σ' is
+    proven equal to ``sympy.diff`` of its σ, and the output simplifications are
+    proven on their own.
+``inductive``
+    Layer-local exact proofs: BP1 at the output against ``sympy.diff`` of the
+    cost (one neuron proven, the rest shown to be renamings of it), BP2 as the
+    step from layer l+1 to l (∂z^{l+1}_k/∂a^l_j by ``sympy.diff`` of each term,
+    after checking that a^l_j appears nowhere else), BP3 and BP4 from the
+    affine z (each parameter found in exactly one weighted input). Linear cost.
+``numeric``
+    Agreement with :class:`~symbackprop.oracle.CostOracle` (central differences
+    in mpmath at 40 digits) at random points. Evidence, never a proof.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from .activations import A, Z, Activation, VectorActivation
+from .costs import Y
+from .oracle import CostOracle, is_generic, named_values, random_point, realise
+from .symbols import N_EXAMPLES, Quantity, product
+
+METHODS = ("auto", "exact", "inductive", "numeric")
+EQUATIONS = ("BP1", "BP2", "BP3", "BP4")
+
+#: ``auto`` proves networks up to this many parameters by the exact method
+EXACT_LIMIT = 250
+#: the matrix form is assembled and compared up to this many parameters
+MATRIX_LIMIT = 2000
+#: the numeric check samples at most this many parameters per layer
+NUMERIC_SAMPLE = 12
+#: relative tolerance of the numeric agreement
+TOLERANCE = sp.Float("1e-20")
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One checked fact: ``equation`` at ``layer``, established (or refuted) by ``method``."""
+
+    equation: str
+    layer: int
+    method: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """The result of :func:`check`: one :class:`Fact` per equation, layer and method."""
+
+    facts: tuple[Fact, ...]
+    method: str
+
+    @property
+    def ok(self) -> bool:
+        return all(f.ok for f in self.facts)
+
+    @property
+    def failures(self) -> tuple[Fact, ...]:
+        return tuple(f for f in self.facts if not f.ok)
+
+    def __iter__(self):
+        return iter(self.facts)
+
+    def __len__(self):
+        return len(self.facts)
+
+
+# -------------------------------------------------------------------- zero tests
+
+
+def is_zero(expr: sp.Expr) -> bool:
+    """True when SymPy proves ``expr`` identically 0 (cheapest test first)."""
+    if expr == 0:
+        return True
+    for transform in (sp.expand, sp.cancel, lambda e: sp.cancel(sp.expand(e.rewrite(sp.exp))), sp.simplify):
+        try:
+            if transform(expr) == 0:
+                return True
+        except (TypeError, ValueError, NotImplementedError, sp.PolynomialError):
+            continue
+    if expr.has(sp.Piecewise):
+        folded = sp.piecewise_fold(expr)
+        if isinstance(folded, sp.Piecewise):
+            return all(is_zero(branch) for branch, _ in folded.args)
+    return False
+
+
+def _identical(left: sp.Expr, right: sp.Expr) -> bool:
+    """Exact identity of two expressions in independent symbols.
+
+    Both are brought to the canonical form of SymPy's sparse polynomials (or
+    rational functions) over QQ in their symbols; that is much faster than
+    ``expand`` on the sums of products a gradient is made of.
+    """
+    symbols = sorted(left.free_symbols | right.free_symbols, key=sp.default_sort_key)
+    if not symbols:
+        return is_zero(left - right)
+    for domain in (sp.polys.rings.ring, sp.polys.fields.field):
+        try:
+            algebra = domain(symbols, sp.QQ)[0]
+            return algebra.from_expr(left) == algebra.from_expr(right)
+        except (ValueError, TypeError, sp.PolynomialError, sp.CoercionFailed):
+            continue
+    return is_zero(left - right)
+
+
+# -------------------------------------------------------------- activation rules
+
+
+@dataclass(frozen=True)
+class RuleProof:
+    """Whether an activation rule's σ' (and identity) equal ``sympy.diff`` of its σ."""
+
+    ok: bool
+    detail: str
+
+
+def prove_rule(rule, size: int = 2) -> RuleProof:
+    """Prove an activation rule exactly against ``sympy.diff`` of its definition."""
+    if isinstance(rule, VectorActivation):
+        zs = [sp.Symbol(f"z{i}", real=True) for i in range(1, max(size, 2) + 1)]
+        outputs = rule.apply_vector(zs)
+        # by symmetry under permuting the neurons, one diagonal and one off-diagonal entry suffice
+        pairs = [(0, 0), (1, 0)]
+        ok = all(is_zero(sp.diff(outputs[i], zs[j]) - rule.jacobian_named(i, j, outputs)) for i, j in pairs)
+        return RuleProof(ok, f"{rule.label}: Jacobian ∂a_i/∂z_j against sympy.diff, m={len(zs)}")
+    derivative = sp.diff(rule.forward, Z)
+    ok = is_zero(derivative - rule.derivative)
+    detail = f"{rule.label}: σ' against sympy.diff of σ {'holds' if ok else 'FAILS'}"
+    if rule.identity is not None:
+        holds = is_zero(rule.identity.xreplace({A: rule.forward}) - derivative)
+        detail += f"; identity σ' = {rule.identity} {'holds' if holds else 'FAILS'}"
+        ok = ok and holds
+    return RuleProof(ok, detail)
+
+
+# ------------------------------------------------------------------ the checks
+
+
+def check(derivation, method: str = "auto", points: int = 3, seed: int = 0, sample: int | None = None) -> Report:
+    """Prove BP1–BP4 for ``derivation`` by ``method``; ``auto`` adds the numeric cross-check.
+
+    ``points`` random points and at most ``sample`` parameters per layer (all when
+    the network is small) are used by the numeric check.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of: {', '.join(METHODS)}")
+    facts: list[Fact] = []
+    chosen = method
+    if method == "auto":
+        chosen = "exact" if derivation.network.parameter_count <= EXACT_LIMIT else "inductive"
+    if chosen == "exact":
+        facts += exact_facts(derivation)
+    elif chosen == "inductive":
+        facts += inductive_facts(derivation)
+    if method in ("auto", "numeric"):
+        facts += numeric_facts(derivation, points=points, seed=seed, sample=sample)
+    return Report(tuple(facts), method)
+
+
+def _rule_proofs(network) -> dict:
+    proofs = {}
+    for layer in network.layers:
+        rule = layer.activation
+        if rule.label not in proofs:
+            proofs[rule.label] = prove_rule(rule, layer.size)
+    return proofs
+
+
+def _delta_equation(network, l: int) -> str:
+    return "BP1" if l == network.depth else "BP2"
+
+
+# ------------------------------------------------------------------ exact
+
+
+class _Graph:
+    """The composed cost cut at its function applications: an expression graph.
+
+    Every application f(u) (an opaque activation, exp, log) becomes a node symbol;
+    equal applications become the same node. Derivatives are taken over this
+    graph with ``sympy.diff`` for every local partial (forward mode), which is
+    the derivative of the composed expression without its exponential swell.
+    """
+
+    def __init__(self, parameters):
+        self.parameters = set(parameters)
+        self.memo: dict = {}
+        self.nodes: dict = {}       # (func, args) -> node symbol
+        self.definition: dict = {}  # node symbol -> f(u) with u cut
+        self.local: dict = {}       # (expr, node) -> ∂expr/∂node
+        self._deps: dict = {}
+
+    def cut(self, expr: sp.Expr) -> sp.Expr:
+        if expr in self.memo:
+            return self.memo[expr]
+        if expr.is_Atom:
+            result = expr
+        elif isinstance(expr, sp.Function):
+            args = tuple(self.cut(a) for a in expr.args)
+            key = (expr.func, args)
+            if key not in self.nodes:
+                node = sp.Dummy(f"n{len(self.nodes)}", real=True)
+                self.nodes[key] = node
+                self.definition[node] = expr.func(*args)
+            result = self.nodes[key]
+        else:
+            result = expr.func(*[self.cut(a) for a in expr.args])
+        self.memo[expr] = result
+        return result
+
+    def depends(self, expr: sp.Expr) -> frozenset:
+        """The parameters an (already cut) expression depends on, through its nodes."""
+        if expr in self._deps:
+            return self._deps[expr]
+        found = set()
+        for s in expr.free_symbols:
+            if s in self.definition:
+                for argument in self.definition[s].args:
+                    found |= self.depends(argument)
+            elif s in self.parameters:
+                found.add(s)
+        result = frozenset(found)
+        self._deps[expr] = result
+        return result
+
+    def _partial(self, expr, node):
+        key = (expr, node)
+        if key not in self.local:
+            self.local[key] = sp.diff(expr, node)
+        return self.local[key]
+
+    def derivative(self, expr: sp.Expr, theta: sp.Symbol, memo: dict) -> sp.Expr:
+        """d expr / dθ for a cut expression, through every node it depends on."""
+        if expr in memo:
+            return memo[expr]
+        if theta not in self.depends(expr):
+            memo[expr] = sp.S.Zero
+            return sp.S.Zero
+        total = sp.diff(expr, theta) if theta in expr.free_symbols else sp.S.Zero
+        for node in expr.free_symbols:
+            if node in self.definition and theta in self.depends(node):
+                total += self._partial(expr, node) * self._node_derivative(node, theta, memo)
+        memo[expr] = total
+        return total
+
+    def _node_derivative(self, node, theta, memo):
+        key = ("node", node)
+        if key not in memo:
+            application = self.definition[node]
+            u = sp.Dummy("u", real=True)
+            total = sp.S.Zero
+            for i, argument in enumerate(application.args):
+                args = list(application.args)
+                args[i] = u
+                local = sp.diff(application.func(*args), u).xreplace({u: argument})
+                total += self.cut(local) * self.derivative(argument, theta, memo)
+            memo[key] = total
+        return memo[key]
+
+
+def _raw_gradient(derivation, key) -> sp.Expr:
+    """∂C/∂θ with σ' kept opaque: δ^l_j (raw) · ∂z^l_j/∂θ, plus the regulariser's term."""
+    fw = derivation.forward
+    raw = derivation.deltas[(key[1], key[2])].raw
+    if key[0] == "b":
+        return raw
+    grad = product(raw, fw.activations(key[1] - 1)[key[3] - 1])
+    if derivation.network.l2 is not None:
+        grad += fw.regulariser_gradient(fw.q(*key))
+    return grad
+
+
+def _compact_gradient(derivation, key) -> sp.Expr:
+    """δ^l_j (compact) · ∂z^l_j/∂θ, plus the regulariser's term: what the gradient must be."""
+    fw = derivation.forward
+    delta = derivation.delta(key[1], key[2])
+    if key[0] == "b":
+        return delta
+    grad = product(delta, fw.activations(key[1] - 1)[key[3] - 1])
+    if derivation.network.l2 is not None:
+        grad += fw.regulariser_gradient(fw.q(*key))
+    return grad
+
+
+def _output_simplification_ok(derivation) -> tuple[bool, str]:
+    """The compact δ^L equals the raw δ^L with σ' written by its rule (exact)."""
+    network, fw = derivation.network, derivation.forward
+    L = network.depth
+    rule = network.output.activation
+    replacements = {}
+    if not isinstance(rule, VectorActivation):
+        for z, a in zip(fw.weighted_inputs(L), fw.activations(L)):
+            replacements[rule.prime_function(z)] = rule.prime_named(z, a)
+    constraint = {}
+    if network.cost.targets_sum_to_one:
+        *first, last = fw.targets
+        constraint = {last: 1 - sp.Add(*first)}
+    for j in range(1, network.sizes[L] + 1):
+        delta = derivation.deltas[(L, j)]
+        if not is_zero((delta.raw.xreplace(replacements) - delta.value).xreplace(constraint)):
+            return False, f"the simplified δ^{L}_{j} differs from the chain rule's product"
+    note = " (with Σ_j y_j = 1)" if constraint else ""
+    return True, f"simplified δ^{L} equals the chain rule's product{note}"
+
+
+def exact_facts(derivation) -> list[Fact]:
+    """BP1–BP4 for every parameter, exact on the composed cost (see the module docstring)."""
+    network, fw = derivation.network, derivation.forward
+    params = [fw.q(*key) for key in derivation.params]
+    graph = _Graph(params)
+    cost = graph.cut(fw.composed(fw.cost, opaque=True))
+    proofs = _rule_proofs(network)
+    output_ok, output_detail = _output_simplification_ok(derivation)
+    by_layer: dict[int, dict[str, list]] = defaultdict(lambda: {"w": [], "b": []})
+    for key, theta in zip(derivation.params, params):
+        ours = graph.cut(derivation.composed(_raw_gradient(derivation, key), opaque=True))
+        reference = graph.derivative(cost, theta, {})
+        proven = _identical(ours, reference)
+        # the compact gradient is the compact δ times the same ∂z/∂θ (plus the same L2 term)
+        compact = derivation.gradient(key) == _compact_gradient(derivation, key)
+        by_layer[key[1]][key[0]].append((proven, compact))
+    hidden_ok = {}
+    for l in range(1, network.depth):
+        rule = network.layer(l).activation
+        ok = True
+        for j in range(1, network.sizes[l] + 1):
+            z, a = fw.q("z", l, j), fw.q("a", l, j)
+            delta = derivation.deltas[(l, j)]
+            ok = ok and delta.raw.xreplace({rule.prime_function(z): rule.prime_named(z, a)}) == delta.value
+        hidden_ok[l] = ok
+    facts = []
+    how = f"composed gradient = d(composed cost)/dθ, {len(graph.nodes)} function nodes, generic σ per layer"
+    for layer in network.layers:
+        l = layer.index
+        results = by_layer[l]
+        # δ^l is right when every parameter's chain-rule product matches the composed derivative
+        raw_ok = all(proven for proven, _ in results["w"] + results["b"])
+        rule = proofs[layer.activation.label]
+        if l == network.depth:
+            ok = raw_ok and rule.ok and output_ok
+            detail = f"{how}; {rule.detail}; {output_detail}"
+        else:
+            ok = raw_ok and rule.ok and hidden_ok[l]
+            detail = f"{how}; {rule.detail}"
+        facts.append(Fact(_delta_equation(network, l), l, "exact", ok, detail))
+        if layer.bias:
+            biases_ok = all(compact for _, compact in results["b"])
+            facts.append(Fact("BP3", l, "exact", biases_ok and ok, f"{len(results['b'])} biases: {how}"))
+        weights_ok = all(compact for _, compact in results["w"])
+        facts.append(Fact("BP4", l, "exact", weights_ok and ok, f"{len(results['w'])} weights: {how}"))
+    facts += matrix_facts(derivation, "exact")
+    return facts
+
+
+# ------------------------------------------------------------------ inductive
+
+
+def _occurrences(fw):
+    """Where each symbol appears among the weighted inputs' terms: symbol -> [(l, j, term)]."""
+    found = defaultdict(list)
+    for layer in fw.network.layers:
+        l = layer.index
+        for j in range(1, layer.size + 1):
+            for term in sp.Add.make_args(fw.z_definition(l, j)):
+                for s in term.free_symbols:
+                    found[s].append((l, j, term))
+    return found
+
+
+def _bp1_inductive(derivation, proofs) -> Fact:
+    network, fw = derivation.network, derivation.forward
+    L = network.depth
+    rule = network.output.activation
+    cost = network.cost
+    if isinstance(rule, VectorActivation):
+        zs = fw.weighted_inputs(L)
+        outputs = [fw.a_definition(L, j) for j in range(1, len(zs) + 1)]
+        total = cost.total(outputs, fw.targets)
+        *first, last = fw.targets
+        constraint = {last: 1 - sp.Add(*first)} if cost.targets_sum_to_one else {}
+        to_z = dict(zip(fw.activations(L), outputs))
+        ok = all(
+            is_zero((derivation.delta(L, j).xreplace(to_z) - sp.diff(total, z)).xreplace(constraint))
+            for j, z in enumerate(zs, start=1)
+        )
+        detail = f"δ^{L}_j = ∂C/∂z^{L}_j for all {len(zs)} outputs against sympy.diff of C(softmax(z))"
+        if constraint:
+            detail += " with Σ_j y_j = 1"
+        return Fact("BP1", L, "inductive", ok and proofs[rule.label].ok, detail + "; " + proofs[rule.label].detail)
+    # element-wise: prove neuron 1 against sympy.diff, show every other neuron is a renaming of it
+    template = None
+    symmetric = True
+    for j in range(1, network.sizes[L] + 1):
+        z, a, y = fw.q("z", L, j), fw.q("a", L, j), fw.q("y", j)
+        renamed = derivation.delta(L, j).xreplace({z: Z, a: A, y: Y})
+        if renamed.free_symbols - {Z, A, Y}:
+            symmetric = False
+        if template is None:
+            template = renamed
+        symmetric = symmetric and renamed == template
+    reference = sp.diff(cost.term.xreplace({A: rule.forward}), Z)
+    ok = symmetric and is_zero(realise(template.xreplace({A: rule.forward}) - reference))
+    detail = (f"δ^{L}_j = ∂C/∂z^{L}_j against sympy.diff of c(σ(z), y), one neuron proven, "
+              f"{network.sizes[L]} shown to be renamings; {proofs[rule.label].detail}")
+    return Fact("BP1", L, "inductive", ok and proofs[rule.label].ok, detail)
+
+
+def _coefficient(term: sp.Expr, theta: Quantity) -> sp.Expr | None:
+    """d term/dθ for a term linear in θ (c·θ with c free of θ); None if it is not such a term."""
+    factors = sp.Mul.make_args(term)
+    rest = [f for f in factors if f is not theta and f != theta]
+    if len(rest) != len(factors) - 1 or any(f.has(theta) for f in rest):
+        return None
+    return product(*rest) if rest else sp.S.One
+
+
+def inductive_facts(derivation) -> list[Fact]:
+    """BP1–BP4 by layer-local exact proofs (see the module docstring)."""
+    network, fw = derivation.network, derivation.forward
+    proofs = _rule_proofs(network)
+    found = _occurrences(fw)
+    facts = [_bp1_inductive(derivation, proofs)]
+    # BP2: the step from layer l+1 to layer l
+    for l in range(network.depth - 1, 0, -1):
+        rule = network.layer(l).activation
+        following = fw.deltas(l + 1)
+        ok = True
+        for j in range(1, network.sizes[l] + 1):
+            a, z = fw.q("a", l, j), fw.q("z", l, j)
+            places = found.get(a, [])
+            # a^l_j must feed the weighted inputs of layer l+1 and nothing else
+            if sorted((p[0], p[1]) for p in places) != [(l + 1, k) for k in range(1, network.sizes[l + 1] + 1)]:
+                ok = False
+                break
+            back = sp.Add(*[following[k - 1] * sp.diff(term, a) for (_, k, term) in places])
+            expected = back * rule.prime_named(z, a)
+            value = derivation.delta(l, j)
+            if not (value == expected or sp.expand(value - expected) == 0):
+                ok = False
+                break
+        detail = (f"δ^{l}_j = Σ_k δ^{l + 1}_k ∂z^{l + 1}_k/∂a^{l}_j σ'(z^{l}_j) for all {network.sizes[l]} neurons, "
+                  f"∂z/∂a by sympy.diff; {proofs[rule.label].detail}")
+        facts.append(Fact("BP2", l, "inductive", ok and proofs[rule.label].ok, detail))
+    # BP3 and BP4: each parameter appears in one weighted input, whose derivative is its coefficient
+    stand_in = sp.Symbol("w", real=True)
+    l2_rule = sp.diff(network.l2 / (2 * N_EXAMPLES) * stand_in**2, stand_in) if network.l2 is not None else None
+    for layer in network.layers:
+        l = layer.index
+        counts = {"w": 0, "b": 0}
+        good = {"w": True, "b": True}
+        for key in derivation.params:
+            if key[1] != l:
+                continue
+            kind = key[0]
+            counts[kind] += 1
+            theta = fw.q(*key)
+            places = found.get(theta, [])
+            if len(places) != 1 or places[0][:2] != (l, key[2]):
+                good[kind] = False
+                continue
+            coefficient = _coefficient(places[0][2], theta)
+            if coefficient is None:
+                good[kind] = False
+                continue
+            expected = product(derivation.delta(l, key[2]), coefficient)
+            if kind == "w" and l2_rule is not None:
+                expected = expected + l2_rule.xreplace({stand_in: theta})
+            value = derivation.gradient(key)
+            if not (value == expected or sp.expand(value - expected) == 0):
+                good[kind] = False
+        if layer.bias:
+            facts.append(Fact("BP3", l, "inductive", good["b"],
+                              f"{counts['b']} biases: each in one z^{l}_j with coefficient 1"))
+        facts.append(Fact("BP4", l, "inductive", good["w"],
+                          f"{counts['w']} weights: each in one z^{l}_j, ∂z/∂w its coefficient a^{l - 1}_k"
+                          + ("; plus (λ/n) w from sympy.diff of the regulariser" if l2_rule is not None else "")))
+    facts.sort(key=lambda f: (f.layer, EQUATIONS.index(f.equation)))
+    return facts + matrix_facts(derivation, "inductive")
+
+
+# ------------------------------------------------------------------ matrix form
+
+
+@dataclass(frozen=True)
+class MatrixForm:
+    """BP1–BP4 as SymPy matrices for one network, in named intermediates.
+
+    ``delta[l]`` is δ^l (m_l × 1); ``weights[l]`` is ∂C/∂W^l (m_l × m_{l-1});
+    ``biases[l]`` is ∂C/∂b^l. ``jacobian`` is set when the output is softmax:
+    then BP1 reads δ^L = J^T ∇_a C, not a Hadamard product.
+    """
+
+    delta: dict
+    weights: dict
+    biases: dict
+    cost_gradient: sp.Matrix
+    jacobian: sp.Matrix | None = None
+    shapes: dict = field(default_factory=dict)
+
+
+def matrix_form(derivation) -> MatrixForm:
+    """Assemble BP1–BP4 with SymPy matrix operations (σ' kept opaque, as in the raw δ)."""
+    network, fw = derivation.network, derivation.forward
+    L = network.depth
+    outputs = fw.activations(L)
+    grad_a = sp.Matrix([network.cost.gradient(a, y) for a, y in zip(outputs, fw.targets)])
+    rule = network.output.activation
+    jacobian = None
+    delta = {}
+    if isinstance(rule, VectorActivation):
+        m = len(outputs)
+        jacobian = sp.Matrix(m, m, lambda i, j: rule.jacobian_named(i, j, list(outputs)))
+        delta[L] = jacobian.T * grad_a
+    else:
+        prime = sp.Matrix([rule.prime_function(z) for z in fw.weighted_inputs(L)])
+        delta[L] = grad_a.multiply_elementwise(prime)
+    named = {L: sp.Matrix(fw.deltas(L))}
+    for l in range(L - 1, 0, -1):
+        W = sp.Matrix(network.sizes[l + 1], network.sizes[l], lambda j, k: fw.q("w", l + 1, j + 1, k + 1))
+        rule = network.layer(l).activation
+        prime = sp.Matrix([rule.prime_function(z) for z in fw.weighted_inputs(l)])
+        delta[l] = (W.T * sp.Matrix(fw.deltas(l + 1))).multiply_elementwise(prime)
+        named[l] = sp.Matrix(fw.deltas(l))
+    weights, biases, shapes = {}, {}, {}
+    for layer in network.layers:
+        l = layer.index
+        previous = sp.Matrix(fw.activations(l - 1))
+        weights[l] = named[l] * previous.T
+        biases[l] = named[l]
+        shapes[l] = {"delta": delta[l].shape, "weights": weights[l].shape}
+    return MatrixForm(delta, weights, biases, grad_a, jacobian, shapes)
+
+
+def matrix_facts(derivation, method: str) -> list[Fact]:
+    """The matrix form reproduces every element-wise result, with the expected shapes."""
+    network = derivation.network
+    if network.parameter_count > MATRIX_LIMIT:
+        return []
+    form = matrix_form(derivation)
+    fw = derivation.forward
+    facts = []
+    for layer in network.layers:
+        l = layer.index
+        m, m_prev = network.sizes[l], network.sizes[l - 1]
+        ok = form.delta[l].shape == (m, 1) and form.weights[l].shape == (m, m_prev)
+        for j in range(1, m + 1):
+            ok = ok and sp.expand(form.delta[l][j - 1] - derivation.deltas[(l, j)].raw) == 0
+            for k in range(1, m_prev + 1):
+                entry = form.weights[l][j - 1, k - 1].xreplace({fw.q("delta", l, j): derivation.delta(l, j)})
+                expected = derivation.gradient(("w", l, j, k))
+                if network.l2 is not None:
+                    expected = expected - fw.regulariser_gradient(fw.q("w", l, j, k))
+                ok = ok and (entry == expected or sp.expand(entry - expected) == 0)
+        what = "J^T ∇_a C" if (l == network.depth and form.jacobian is not None) else "Hadamard"
+        facts.append(Fact("matrix", l, method, ok,
+                          f"δ^{l} ∈ R^{m}×1 ({what}), ∂C/∂W^{l} = δ^{l} (a^{l - 1})^T ∈ R^{m}×{m_prev} match every element"))
+    return facts
+
+
+# ------------------------------------------------------------------ numeric
+
+
+def numeric_facts(derivation, points: int = 3, seed: int = 0, sample: int | None = None) -> list[Fact]:
+    """Compare every (or a sample of) gradient with the finite-difference oracle at random points."""
+    network, fw = derivation.network, derivation.forward
+    rng = random.Random(seed)
+    oracle = CostOracle(network)
+    per_layer = defaultdict(list)
+    for key in derivation.params:
+        per_layer[key[1]].append(key)
+    limit = sample if sample is not None else (None if network.parameter_count <= EXACT_LIMIT else NUMERIC_SAMPLE)
+    chosen = {
+        l: (keys if limit is None or len(keys) <= limit else sorted(rng.sample(keys, limit)))
+        for l, keys in per_layer.items()
+    }
+    worst = defaultdict(lambda: sp.Float(0))
+    for _ in range(points):
+        point = random_point(derivation, rng)
+        known = named_values(derivation, point.substitution(derivation))
+        for l, keys in chosen.items():
+            for key in keys:
+                ours = realise(derivation.gradient(key)).xreplace(known).evalf(40)
+                reference = oracle.gradient(key, point.params, point.x, point.y, point.l2)
+                error = abs(ours - sp.Float(reference, 40)) / max(1, abs(sp.Float(reference, 40)))
+                worst[key] = max(worst[key], error)
+    stand_in = " (generic σ realised as atan(z) + z²/4)" if is_generic(network) else ""
+    facts = []
+    for layer in network.layers:
+        l = layer.index
+        for kind, equation, noun in (("b", "BP3", "biases"), ("w", "BP4", "weights")):
+            keys = [key for key in chosen[l] if key[0] == kind]
+            if not keys:
+                continue
+            total = sum(1 for key in per_layer[l] if key[0] == kind)
+            error = max(worst[key] for key in keys)
+            detail = (f"{len(keys)} of {total} {noun} at {points} random points agree with mpmath central "
+                      f"differences (40 digits), worst relative error {float(error):.1e}{stand_in}")
+            facts.append(Fact(equation, l, "numeric", error <= TOLERANCE, detail))
+    return facts

@@ -1,0 +1,262 @@
+"""Describing a network: layer sizes, an activation and a bias switch per layer, a cost.
+
+Validation happens here, once, at the boundary: every problem is collected and
+raised together in one :class:`~symbackprop.errors.SpecError`, each problem
+quoting the offending value and what was expected.
+
+>>> net = Network([2, 3, 2], activation="sigmoid", cost="quadratic")
+>>> net.sizes, net.depth, net.parameter_count
+((2, 3, 2), 2, 17)
+>>> Network([2, 0], activation="swish")
+Traceback (most recent call last):
+...
+symbackprop.errors.SpecError: 2 problems:
+  - layer 1 has size 0; expected a positive integer
+  - unknown activation 'swish'; expected one of: generic, identity, leaky_relu, relu, sigmoid, softmax, softplus, tanh
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import sympy as sp
+
+from .activations import Activation, VectorActivation, activation as lookup_activation, exact_number
+from .costs import Cost, cost as lookup_cost
+from .errors import SpecError
+from .symbols import LAMBDA
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class Layer:
+    """Layer ``index`` (1-based; layer 0 is the input) with its neurons' activation and bias."""
+
+    index: int
+    size: int
+    activation: Activation | VectorActivation
+    bias: bool
+
+
+class Network:
+    """A feed-forward network to derive.
+
+    ``sizes`` lists the layer sizes, input first. ``activation`` is a registered
+    name, a SymPy ``Lambda`` of one variable, or a list with one of those per
+    layer after the input. ``bias`` is a bool or a list of bools, one per layer.
+    ``l2`` adds the regularisation (λ/2n) Σ w²: ``True`` for a symbolic λ, or a
+    non-negative number. ``mean`` states that the cost is the mean of the
+    per-example costs over n training examples.
+    """
+
+    __slots__ = ("sizes", "layers", "cost", "l2", "mean")
+
+    sizes: tuple[int, ...]
+    layers: tuple[Layer, ...]
+    cost: Cost
+    l2: sp.Expr | None
+    mean: bool
+
+    def __init__(self, sizes, activation="sigmoid", cost="quadratic", bias=True, l2=None, mean=False):
+        problems: list[str] = []
+        sizes = _check_sizes(sizes, problems)
+        depth = max(len(sizes) - 1, 0)
+        activations = _per_layer("activation", activation, depth, problems, _resolve_activation)
+        biases = _per_layer("bias", bias, depth, problems, _resolve_bias)
+        rule = _collect(problems, lookup_cost, cost)
+        strength = _resolve_l2(l2, problems)
+        if not isinstance(mean, bool):
+            problems.append(f"mean {mean!r} is not a bool; expected true or false")
+        if activations and depth:
+            for index, act in enumerate(activations[:-1], start=1):
+                if isinstance(act, VectorActivation):
+                    problems.append(
+                        f"{act.name} on layer {index} mixes the neurons of a hidden layer; "
+                        f"expected it on the output layer ({depth}) only"
+                    )
+        if problems:
+            raise SpecError(problems)
+        layers = tuple(
+            Layer(index, size, act, has_bias)
+            for index, (size, act, has_bias) in enumerate(zip(sizes[1:], activations, biases), start=1)
+        )
+        for name, value in (("sizes", tuple(sizes)), ("layers", layers), ("cost", rule), ("l2", strength), ("mean", mean)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("a Network is immutable")
+
+    def __eq__(self, other):
+        return isinstance(other, Network) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def _key(self):
+        return (self.sizes, self.layers, self.cost, self.l2, self.mean)
+
+    def __repr__(self):
+        acts = [layer.activation.label for layer in self.layers]
+        act = acts[0] if len(set(acts)) == 1 else acts
+        biases = [layer.bias for layer in self.layers]
+        bias = biases[0] if len(set(biases)) == 1 else biases
+        extra = "".join(
+            [f", l2={self.l2}" if self.l2 is not None else "", ", mean=True" if self.mean else ""]
+        )
+        return f"Network({list(self.sizes)}, activation={act!r}, cost={self.cost.name!r}, bias={bias!r}{extra})"
+
+    @property
+    def depth(self) -> int:
+        """L, the number of layers after the input."""
+        return len(self.layers)
+
+    @property
+    def output(self) -> Layer:
+        return self.layers[-1]
+
+    def layer(self, index: int) -> Layer:
+        """Layer ``index``, 1-based."""
+        return self.layers[index - 1]
+
+    @property
+    def parameter_count(self) -> int:
+        return sum(
+            layer.size * (self.sizes[layer.index - 1] + (1 if layer.bias else 0)) for layer in self.layers
+        )
+
+
+# ---------------------------------------------------------------- validation helpers
+
+
+def _collect(problems: list[str], resolve, value):
+    try:
+        return resolve(value)
+    except SpecError as error:
+        problems.extend(error.problems)
+        return None
+
+
+def _check_sizes(sizes, problems: list[str]) -> list[int]:
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        problems.append(f"layer sizes {sizes!r} are not a list; expected a list of positive integers, input first")
+        return []
+    sizes = list(sizes)
+    if len(sizes) < 2:
+        problems.append(
+            f"layer sizes {sizes!r} describe no layer of neurons; expected at least two sizes, "
+            "the input layer first"
+        )
+    good = []
+    for index, size in enumerate(sizes):
+        if isinstance(size, bool) or not isinstance(size, int):
+            problems.append(f"layer {index} has size {size!r}; expected a positive integer")
+        elif size <= 0:
+            problems.append(f"layer {index} has size {size}; expected a positive integer")
+        else:
+            good.append(size)
+    return sizes if len(good) == len(sizes) else good
+
+
+def _per_layer(what: str, value, depth: int, problems: list[str], resolve) -> list:
+    if isinstance(value, (list, tuple)):
+        if len(value) != depth:
+            problems.append(
+                f"{what} list {list(value)!r} has {len(value)} entries; expected {depth}, "
+                "one per layer after the input"
+            )
+            return []
+        resolved = [_collect(problems, resolve, item) for item in value]
+        return resolved if None not in resolved else []
+    item = _collect(problems, resolve, value)
+    return [item] * depth if item is not None else []
+
+
+def _resolve_activation(value):
+    return lookup_activation(value)
+
+
+def _resolve_bias(value):
+    if not isinstance(value, bool):
+        raise SpecError(f"bias {value!r} is not a bool; expected true or false")
+    return value
+
+
+def _resolve_l2(value, problems: list[str]):
+    if value is None or value is False:
+        return None
+    if value is True:
+        return LAMBDA
+    if isinstance(value, sp.Symbol):
+        return value
+    number = _collect(problems, lambda v: exact_number(v, "l2 strength"), value)
+    if number is None:
+        return None
+    if number < 0:
+        problems.append(f"l2 strength {value!r} is negative; expected a number >= 0 or true for a symbolic λ")
+        return None
+    return number
+
+
+# ---------------------------------------------------------------- loading
+
+SPEC_KEYS = ("layers", "activation", "cost", "bias", "l2", "mean")
+
+
+def network_from_mapping(data: Mapping[str, Any], source: str = "spec") -> Network:
+    """A network from a parsed spec: ``{"layers": [2, 3, 2], "activation": ..., ...}``."""
+    if not isinstance(data, Mapping):
+        raise SpecError(f"{source}: the spec is a {type(data).__name__}; expected a table of {', '.join(SPEC_KEYS)}")
+    unknown = sorted(set(data) - set(SPEC_KEYS))
+    problems = [f"{source}: unknown key {key!r}; expected one of: {', '.join(SPEC_KEYS)}" for key in unknown]
+    if "layers" not in data:
+        problems.append(f"{source}: missing key 'layers'; expected a list of layer sizes such as [2, 3, 2]")
+    if problems:
+        raise SpecError(problems)
+    kwargs = {key: data[key] for key in SPEC_KEYS[1:] if key in data}
+    try:
+        return Network(data["layers"], **kwargs)
+    except SpecError as error:
+        raise SpecError([f"{source}: {problem}" for problem in error.problems]) from None
+
+
+def parse_spec(text: str, fmt: str, source: str = "spec") -> Network:
+    """A network from the text of a TOML or JSON spec file (``fmt`` is ``"toml"`` or ``"json"``)."""
+    if fmt == "toml":
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise SpecError(f"{source}: invalid TOML: {error}") from None
+    elif fmt == "json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise SpecError(f"{source}: invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
+    else:
+        raise SpecError(f"{source}: unknown spec format {fmt!r}; expected toml or json")
+    return network_from_mapping(data, source)
+
+
+def parse_sizes(text: str) -> list[int]:
+    """Layer sizes from flag text such as ``"2,3,2"``."""
+    sizes, problems = [], []
+    for index, item in enumerate(text.split(",")):
+        item = item.strip()
+        if item.isdigit() and item.isascii():
+            sizes.append(int(item))
+        else:
+            problems.append(f"--layers item {index + 1} is {item!r}; expected a positive integer (e.g. --layers 2,3,2)")
+    if problems:
+        raise SpecError(problems)
+    return sizes
+
+
+def parse_names(text: str) -> str | list[str]:
+    """One name, or a comma-separated list of names with one per layer, from flag text."""
+    names = [item.strip() for item in text.split(",")]
+    return names[0] if len(names) == 1 else names

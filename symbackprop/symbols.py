@@ -1,0 +1,149 @@
+"""The vocabulary of a derivation: named quantities of a network and partial derivatives.
+
+Every quantity a derivation talks about is a :class:`Quantity`, a SymPy ``Symbol``
+that also remembers what it is (``kind``) and where it sits (``indices``), in the
+canonical numbering of the engine:
+
+=========  ===========  =====================================================
+kind       indices      meaning
+=========  ===========  =====================================================
+``x``      ``(k,)``     input k (layer 0), 1-based
+``y``      ``(j,)``     target for output neuron j
+``w``      ``(l, j, k)``weight from neuron k of layer l-1 to neuron j of layer l
+``b``      ``(l, j)``   bias of neuron j of layer l
+``z``      ``(l, j)``   weighted input of neuron j of layer l
+``a``      ``(l, j)``   activation of neuron j of layer l
+``delta``  ``(l, j)``   error dC/dz of neuron j of layer l
+``C``      ``()``       the cost
+``lambda`` ``()``       the L2 regularisation strength
+``n``      ``()``       the number of training examples
+=========  ===========  =====================================================
+
+Printers read ``kind`` and ``indices`` and apply a notation's own numbering, so
+the canonical keys never change whatever the printed convention.
+
+>>> w = Quantity("w", 2, 1, 3)
+>>> w.kind, w.indices
+('w', (2, 1, 3))
+>>> w
+w[2,1,3]
+"""
+
+from __future__ import annotations
+
+import bisect
+
+import sympy as sp
+from sympy.core.basic import _args_sortkey  # SymPy's own canonical argument order
+
+KINDS = ("x", "y", "w", "b", "z", "a", "delta", "C", "lambda", "n")
+
+
+class Quantity(sp.Symbol):
+    """A named quantity of the network: a real SymPy symbol with a kind and indices."""
+
+    __slots__ = ("kind", "indices", "_order")
+
+    kind: str
+    indices: tuple[int, ...]
+
+    def __new__(cls, kind: str, *indices: int) -> "Quantity":
+        if kind not in KINDS:
+            raise ValueError(f"unknown quantity kind {kind!r}; expected one of {', '.join(KINDS)}")
+        name = kind if not indices else f"{kind}[{','.join(str(i) for i in indices)}]"
+        positive = kind in ("n",)
+        obj = sp.Symbol.__xnew__(cls, name, real=True, positive=positive or None)
+        obj.kind = kind
+        obj.indices = tuple(int(i) for i in indices)
+        content = obj._hashable_content()
+        obj._order = (len(content), content)  # Basic.compare's order among Quantities
+        return obj
+
+    def __getnewargs_ex__(self):
+        return ((self.kind, *self.indices), {})
+
+    @property
+    def layer(self) -> int | None:
+        """The layer of a layer quantity (w, b, z, a, delta); 0 for inputs; None otherwise."""
+        if self.kind in ("w", "b", "z", "a", "delta"):
+            return self.indices[0]
+        if self.kind == "x":
+            return 0
+        return None
+
+
+COST = Quantity("C")
+LAMBDA = Quantity("lambda")
+N_EXAMPLES = Quantity("n")
+
+
+class Partial(sp.Expr):
+    """An unevaluated partial derivative of one named quantity with respect to another.
+
+    It stands for a factor of the chain rule (``∂C/∂a``, ``∂a/∂z``) before it is
+    replaced by its value, so that derivation steps can show the chain itself.
+
+    >>> Partial(COST, Quantity("a", 2, 1))
+    Partial(C, a[2,1])
+    """
+
+    is_commutative = True
+
+    def __new__(cls, of: sp.Expr, wrt: sp.Expr) -> "Partial":
+        return sp.Expr.__new__(cls, of, wrt)
+
+    @property
+    def of(self) -> sp.Expr:
+        return self.args[0]
+
+    @property
+    def wrt(self) -> sp.Expr:
+        return self.args[1]
+
+    def _eval_derivative(self, s):  # a placeholder factor, never differentiated
+        raise TypeError("a Partial is a displayed factor of the chain rule, not a function to differentiate")
+
+
+def product(*factors: sp.Expr) -> sp.Expr:
+    """``Mul(*factors)`` for factors that share no base, built without SymPy's flattening.
+
+    A network's gradients are products of named intermediates that never repeat
+    (δ^l_j · a^{l-1}_k), and building tens of thousands of them through
+    ``Mul.flatten`` dominates the time of a large derivation. When no two factors
+    share a base and at most one is a number, the canonical product is just the
+    factors in SymPy's argument order; otherwise this falls back to ``Mul``.
+    """
+    flat: list[sp.Expr] = []
+    for factor in factors:
+        if factor.is_Mul:
+            flat.extend(factor.args)
+        else:
+            flat.append(factor)
+    numbers = [f for f in flat if f.is_Number]
+    if numbers:
+        if len(numbers) > 1 or numbers[0] in (sp.S.Zero, sp.S.One):
+            return sp.Mul(*factors)
+    bases = set()
+    for factor in flat:
+        if factor.is_Number:
+            continue
+        if not factor.is_commutative:
+            return sp.Mul(*factors)
+        base = factor.base if factor.is_Pow else factor
+        if base in bases:
+            return sp.Mul(*factors)
+        bases.add(base)
+    if len(flat) == 1:
+        return flat[0]
+    if all(type(f) is Quantity for f in flat):
+        return sp.Mul._from_args(sorted(flat, key=_quantity_order))
+    if len(factors) == 2 and factors[0].is_Mul and not factors[1].is_Mul:
+        # the first factor's arguments are already in order: insert the second
+        args = list(factors[0].args)
+        bisect.insort(args, factors[1], key=_args_sortkey)
+        return sp.Mul._from_args(args)
+    return sp.Mul._from_args(sorted(flat, key=_args_sortkey))
+
+
+def _quantity_order(q: Quantity):
+    return q._order
