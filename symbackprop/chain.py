@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Callable
 
 import sympy as sp
 
@@ -72,14 +73,19 @@ class NeuronDelta:
 
     ``raw`` keeps σ' as an opaque function σ_l'(z^l_j), the form that holds for
     any activation; ``value`` is the simplified closed form in named
-    intermediates (identity applied, cancellations made).
+    intermediates (identity applied, cancellations made). ``steps`` are built
+    when first asked for: a large network needs its values, rarely its steps.
     """
 
     layer: int
     neuron: int
     raw: sp.Expr
     value: sp.Expr
-    steps: tuple[Step, ...]
+    build_steps: Callable[[], tuple[Step, ...]] = field(repr=False, compare=False)
+
+    @cached_property
+    def steps(self) -> tuple[Step, ...]:
+        return self.build_steps()
 
 
 def _dz(fw: Forward, key: tuple) -> sp.Expr:
@@ -150,16 +156,21 @@ class Derivation:
         """∂C/∂θ for the parameter ``key``.
 
         ``form="compact"``: the closed form in named intermediates (z, a, δ of the
-        next layer). ``form="composed"``: in inputs, targets and parameters only.
+        next layer). ``form="named"``: the same with every δ written out, so only
+        z, a, weights and targets remain (the way seed-style derivations write a
+        hidden weight's gradient). ``form="composed"``: in inputs, targets and
+        parameters only.
         """
         key = tuple(key)
         if key not in self.gradients:
             raise KeyError(self._bad_key(key))
         if form == "compact":
             return self.gradients[key]
+        if form == "named":
+            return self._without_deltas(self.gradients[key], opaque=False)
         if form == "composed":
             return self.composed(self.gradients[key])
-        raise ValueError(f"unknown form {form!r}; expected 'compact' or 'composed'")
+        raise ValueError(f"unknown form {form!r}; expected 'compact', 'named' or 'composed'")
 
     def delta(self, l: int, j: int) -> sp.Expr:
         """δ^l_j in named intermediates."""
@@ -248,17 +259,6 @@ class Derivation:
             return f"no bias {key!r}: neuron j={j!r} out of range; expected 1..{sizes[l]} in layer {l}"
         return f"no parameter {key!r}; expected ('w', l, j, k) or ('b', l, j) with l in 1..{L}"
 
-    # ---------------------------------------------------------- Jupyter display
-    def _repr_markdown_(self) -> str:
-        from .render import render
-
-        return render(self, "md")
-
-    def _repr_latex_(self) -> str:
-        from .render import render
-
-        return render(self, "tex", fragment=True)
-
 
 # ---------------------------------------------------------------------- derive
 
@@ -266,41 +266,70 @@ class Derivation:
 def _output_deltas(fw: Forward) -> dict:
     network = fw.network
     L = network.depth
-    layer = network.output
     outputs = fw.activations(L)
     zs = fw.weighted_inputs(L)
-    rule = layer.activation
-    grads_a = [network.cost.gradient(a, y) for a, y in zip(outputs, fw.targets)]
-    deltas = {}
-    for j, (z, a) in enumerate(zip(zs, outputs), start=1):
-        steps = []
-        if isinstance(rule, VectorActivation):
-            # δ^L_j = Σ_i ∂C/∂a_i · ∂a_i/∂z_j  (J^T ∇_a C)
-            chain = sp.Add(*[Partial(COST, ai) * Partial(ai, z) for ai in outputs])
-            jac = [rule.jacobian_named(i, j - 1, list(outputs)) for i in range(len(outputs))]
-            raw = sp.Add(*[g * d for g, d in zip(grads_a, jac)])
-            steps.append(Step("output_jacobian", Partial(COST, z), chain))
-            steps += [Step("cost_derivative", Partial(COST, ai), g) for ai, g in zip(outputs, grads_a)]
-            steps += [Step("softmax_jacobian", Partial(ai, z), d) for ai, d in zip(outputs, jac)]
-            value = raw
-        else:
-            opaque = rule.prime_function(z)
-            raw = grads_a[j - 1] * opaque
-            named = rule.prime_named(z, a)
-            value = grads_a[j - 1] * named
-            steps += [
-                Step("output_chain", Partial(COST, z), Partial(COST, a) * Partial(a, z)),
-                Step("cost_derivative", Partial(COST, a), grads_a[j - 1]),
-                Step("activation_derivative", Partial(a, z), opaque),
-            ]
-            if rule.identity is not None:
-                steps.append(Step("activation_identity", opaque, named))
-            else:
-                steps.append(Step("activation_derivative", opaque, named))
-        steps.append(Step("substitute", Partial(COST, z), value))
-        simplest = _simplify_output(value, fw, steps)
-        deltas[(L, j)] = NeuronDelta(L, j, raw, simplest, tuple(steps))
+    rule = network.output.activation
+    if isinstance(rule, VectorActivation):
+        grads_a = [network.cost.gradient(a, y) for a, y in zip(outputs, fw.targets)]
+        return {(L, j): _softmax_delta(fw, j, grads_a) for j in range(1, len(zs) + 1)}
+    # The cost is a sum of one identical term per output and σ acts neuron by neuron, so
+    # δ^L_1 is derived once and every other δ^L_j is the same derivation with renamed symbols.
+    first = _elementwise_output_delta(fw, 1)
+    deltas = {(L, 1): first}
+    own = {zs[0], outputs[0], fw.targets[0]}
+    if not (first.value.free_symbols | first.raw.free_symbols) <= own:
+        return {(L, j): _elementwise_output_delta(fw, j) for j in range(1, len(zs) + 1)}
+    for j in range(2, len(zs) + 1):
+        rename = {zs[0]: zs[j - 1], outputs[0]: outputs[j - 1], fw.targets[0]: fw.targets[j - 1]}
+        deltas[(L, j)] = NeuronDelta(
+            L, j, first.raw.xreplace(rename), first.value.xreplace(rename),
+            lambda rename=rename: tuple(Step(s.rule, s.before.xreplace(rename), s.after.xreplace(rename))
+                                        for s in first.steps),
+        )
     return deltas
+
+
+def _elementwise_output_delta(fw: Forward, j: int) -> NeuronDelta:
+    """δ^L_j = ∂C/∂a^L_j · σ'(z^L_j), simplified."""
+    network = fw.network
+    L = network.depth
+    rule = network.output.activation
+    z, a, y = fw.q("z", L, j), fw.q("a", L, j), fw.q("y", j)
+    grad_a = network.cost.gradient(a, y)
+    opaque = rule.prime_function(z)
+    named = rule.prime_named(z, a)
+    value = grad_a * named
+    steps = [
+        Step("output_chain", Partial(COST, z), Partial(COST, a) * Partial(a, z)),
+        Step("cost_derivative", Partial(COST, a), grad_a),
+        Step("activation_derivative", Partial(a, z), opaque),
+        Step("activation_identity" if rule.identity is not None else "activation_derivative", opaque, named),
+        Step("substitute", Partial(COST, z), value),
+    ]
+    simplest = _simplify_output(value, fw, steps)
+    steps = tuple(steps)
+    return NeuronDelta(L, j, grad_a * opaque, simplest, lambda: steps)
+
+
+def _softmax_delta(fw: Forward, j: int, grads_a: list) -> NeuronDelta:
+    """δ^L_j = Σ_i ∂C/∂a^L_i · ∂a^L_i/∂z^L_j (J^T ∇_a C), simplified."""
+    network = fw.network
+    L = network.depth
+    rule = network.output.activation
+    outputs = fw.activations(L)
+    z = fw.q("z", L, j)
+    jac = [rule.jacobian_named(i, j - 1, list(outputs)) for i in range(len(outputs))]
+    raw = sp.Add(*[g * d for g, d in zip(grads_a, jac)])
+    chain = sp.Add(*[Partial(COST, ai) * Partial(ai, z) for ai in outputs])
+    steps = [
+        Step("output_jacobian", Partial(COST, z), chain),
+        *(Step("cost_derivative", Partial(COST, ai), g) for ai, g in zip(outputs, grads_a)),
+        *(Step("softmax_jacobian", Partial(ai, z), d) for ai, d in zip(outputs, jac)),
+        Step("substitute", Partial(COST, z), raw),
+    ]
+    simplest = _simplify_output(raw, fw, steps)
+    steps = tuple(steps)
+    return NeuronDelta(L, j, raw, simplest, lambda: steps)
 
 
 def _targets_sum_to_one(expr: sp.Expr, targets) -> sp.Expr:
@@ -316,9 +345,9 @@ def _targets_sum_to_one(expr: sp.Expr, targets) -> sp.Expr:
 def _hidden_deltas(fw: Forward, l: int) -> dict:
     rule = fw.network.layer(l).activation
     following = fw.deltas(l + 1)
+    next_z = fw.weighted_inputs(l + 1)
     deltas = {}
     for j, (z, a) in enumerate(zip(fw.weighted_inputs(l), fw.activations(l)), start=1):
-        next_z = fw.weighted_inputs(l + 1)
         # ∂z^{l+1}_k/∂a^l_j: the coefficient of a^l_j in z^{l+1}_k, the weight w^{l+1}_{kj}
         dz_da = [fw.q("w", l + 1, k, j) for k in range(1, len(next_z) + 1)]
         back = sp.Add(*[product(w, d) for w, d in zip(dz_da, following)])
@@ -326,17 +355,25 @@ def _hidden_deltas(fw: Forward, l: int) -> dict:
         named = rule.prime_named(z, a)
         raw = product(back, opaque) if back.is_Add else back * opaque
         value = back * named
-        paths = sp.Add(*[Partial(COST, zk) * Partial(zk, a) for zk in next_z]) * Partial(a, z)
-        steps = (
-            Step("sum_over_paths", Partial(COST, z), paths),
-            *(Step("delta_definition", Partial(COST, zk), dk) for zk, dk in zip(next_z, following)),
-            *(Step("weighted_input_derivative", Partial(zk, a), w) for zk, w in zip(next_z, dz_da)),
-            Step("activation_derivative", Partial(a, z), opaque),
-            Step("activation_identity" if rule.identity is not None else "activation_derivative", opaque, named),
-            Step("substitute", Partial(COST, z), value),
+        deltas[(l, j)] = NeuronDelta(
+            l, j, raw, value,
+            lambda z=z, a=a, dz_da=dz_da, opaque=opaque, named=named, value=value: _hidden_steps(
+                rule, next_z, following, z, a, dz_da, opaque, named, value),
         )
-        deltas[(l, j)] = NeuronDelta(l, j, raw, value, steps)
     return deltas
+
+
+def _hidden_steps(rule, next_z, following, z, a, dz_da, opaque, named, value) -> tuple[Step, ...]:
+    """The steps of δ^l_j for a hidden neuron: the sum over the paths through layer l+1."""
+    paths = sp.Add(*[Partial(COST, zk) * Partial(zk, a) for zk in next_z]) * Partial(a, z)
+    return (
+        Step("sum_over_paths", Partial(COST, z), paths),
+        *(Step("delta_definition", Partial(COST, zk), dk) for zk, dk in zip(next_z, following)),
+        *(Step("weighted_input_derivative", Partial(zk, a), w) for zk, w in zip(next_z, dz_da)),
+        Step("activation_derivative", Partial(a, z), opaque),
+        Step("activation_identity" if rule.identity is not None else "activation_derivative", opaque, named),
+        Step("substitute", Partial(COST, z), value),
+    )
 
 
 def derive(network: Network) -> Derivation:
@@ -347,7 +384,7 @@ def derive(network: Network) -> Derivation:
     >>> d.gradient(("w", 2, 1, 1))
     a[1,1]*a[2,1]*(1 - a[2,1])*(a[2,1] - y[1])
     >>> d.gradient(("b", 1, 2))
-    a[1,2]*(1 - a[1,2])*delta[2,1]*w[2,1,2]
+    a[1,2]*delta[2,1]*w[2,1,2]*(1 - a[1,2])
     """
     fw = forward(network)
     deltas = _output_deltas(fw)

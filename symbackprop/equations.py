@@ -35,6 +35,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import sympy as sp
+from sympy.core.cache import clear_cache
 
 from .activations import A, Z, Activation, VectorActivation
 from .costs import Y
@@ -46,7 +47,7 @@ EQUATIONS = ("BP1", "BP2", "BP3", "BP4")
 
 #: ``auto`` proves networks up to this many parameters by the exact method
 EXACT_LIMIT = 250
-#: the matrix form is assembled and compared up to this many parameters
+#: the exact method also assembles the matrix form and compares it up to this many parameters
 MATRIX_LIMIT = 2000
 #: the numeric check samples at most this many parameters per layer
 NUMERIC_SAMPLE = 12
@@ -63,6 +64,9 @@ class Fact:
     method: str
     ok: bool
     detail: str
+
+    def __post_init__(self):
+        object.__setattr__(self, "ok", bool(self.ok))
 
 
 @dataclass(frozen=True)
@@ -218,6 +222,10 @@ class _Graph:
             return self.memo[expr]
         if expr.is_Atom:
             result = expr
+        elif expr.func is sp.exp and self._exp_power(expr.args[0]) is not None:
+            # exp(-u), exp(2u) and exp(u) are not independent: keep one node, exp(c·u) = exp(u)^c
+            power, base = self._exp_power(expr.args[0])
+            result = self.cut(sp.exp(base)) ** power
         elif isinstance(expr, sp.Function):
             args = tuple(self.cut(a) for a in expr.args)
             key = (expr.func, args)
@@ -230,6 +238,16 @@ class _Graph:
             result = expr.func(*[self.cut(a) for a in expr.args])
         self.memo[expr] = result
         return result
+
+    @staticmethod
+    def _exp_power(argument: sp.Expr):
+        """(c, u) with argument = c·u for an integer c ≠ 1 and u free of a sign; None otherwise."""
+        content, primitive = argument.as_content_primitive()
+        if primitive.could_extract_minus_sign():
+            content, primitive = -content, -primitive
+        if content == 1 or not content.is_Integer:
+            return None
+        return content, primitive
 
     def depends(self, expr: sp.Expr) -> frozenset:
         """The parameters an (already cut) expression depends on, through its nodes."""
@@ -321,14 +339,19 @@ def _output_simplification_ok(derivation) -> tuple[bool, str]:
     for j in range(1, network.sizes[L] + 1):
         delta = derivation.deltas[(L, j)]
         if not is_zero((delta.raw.xreplace(replacements) - delta.value).xreplace(constraint)):
-            return False, f"the simplified δ^{L}_{j} differs from the chain rule's product"
+            return False, f"the simplified δ of output {j} differs from the chain rule's product"
     note = " (with Σ_j y_j = 1)" if constraint else ""
-    return True, f"simplified δ^{L} equals the chain rule's product{note}"
+    return True, f"the simplified output δ equals the chain rule's product{note}"
 
 
 def exact_facts(derivation) -> list[Fact]:
     """BP1–BP4 for every parameter, exact on the composed cost (see the module docstring)."""
     network, fw = derivation.network, derivation.forward
+    # Composed forms share their subexpressions, so comparing two of them is cheap while
+    # they are the same objects. SymPy's global cache may still hold equal but distinct
+    # trees from an earlier composition, and comparing those walks every path of the tree:
+    # start from an empty cache so that the composition below shares only with itself.
+    clear_cache()
     params = [fw.q(*key) for key in derivation.params]
     graph = _Graph(params)
     cost = graph.cut(fw.composed(fw.cost, opaque=True))
@@ -406,7 +429,7 @@ def _bp1_inductive(derivation, proofs) -> Fact:
             is_zero((derivation.delta(L, j).xreplace(to_z) - sp.diff(total, z)).xreplace(constraint))
             for j, z in enumerate(zs, start=1)
         )
-        detail = f"δ^{L}_j = ∂C/∂z^{L}_j for all {len(zs)} outputs against sympy.diff of C(softmax(z))"
+        detail = f"δ_j = ∂C/∂z_j for all {len(zs)} outputs against sympy.diff of C(softmax(z))"
         if constraint:
             detail += " with Σ_j y_j = 1"
         return Fact("BP1", L, "inductive", ok and proofs[rule.label].ok, detail + "; " + proofs[rule.label].detail)
@@ -423,7 +446,7 @@ def _bp1_inductive(derivation, proofs) -> Fact:
         symmetric = symmetric and renamed == template
     reference = sp.diff(cost.term.xreplace({A: rule.forward}), Z)
     ok = symmetric and is_zero(realise(template.xreplace({A: rule.forward}) - reference))
-    detail = (f"δ^{L}_j = ∂C/∂z^{L}_j against sympy.diff of c(σ(z), y), one neuron proven, "
+    detail = (f"δ_j = ∂C/∂z_j against sympy.diff of c(σ(z), y), one neuron proven, "
               f"{network.sizes[L]} shown to be renamings; {proofs[rule.label].detail}")
     return Fact("BP1", L, "inductive", ok and proofs[rule.label].ok, detail)
 
@@ -461,8 +484,8 @@ def inductive_facts(derivation) -> list[Fact]:
             if not (value == expected or sp.expand(value - expected) == 0):
                 ok = False
                 break
-        detail = (f"δ^{l}_j = Σ_k δ^{l + 1}_k ∂z^{l + 1}_k/∂a^{l}_j σ'(z^{l}_j) for all {network.sizes[l]} neurons, "
-                  f"∂z/∂a by sympy.diff; {proofs[rule.label].detail}")
+        detail = (f"δ_j = Σ_k δ'_k ∂z'_k/∂a_j σ'(z_j) over the next layer for all {network.sizes[l]} neurons, "
+                  f"∂z'/∂a by sympy.diff; {proofs[rule.label].detail}")
         facts.append(Fact("BP2", l, "inductive", ok and proofs[rule.label].ok, detail))
     # BP3 and BP4: each parameter appears in one weighted input, whose derivative is its coefficient
     stand_in = sp.Symbol("w", real=True)
@@ -493,12 +516,12 @@ def inductive_facts(derivation) -> list[Fact]:
                 good[kind] = False
         if layer.bias:
             facts.append(Fact("BP3", l, "inductive", good["b"],
-                              f"{counts['b']} biases: each in one z^{l}_j with coefficient 1"))
+                              f"{counts['b']} biases: each in one weighted input, with coefficient 1"))
         facts.append(Fact("BP4", l, "inductive", good["w"],
-                          f"{counts['w']} weights: each in one z^{l}_j, ∂z/∂w its coefficient a^{l - 1}_k"
+                          f"{counts['w']} weights: each in one weighted input, ∂z/∂w its coefficient"
                           + ("; plus (λ/n) w from sympy.diff of the regulariser" if l2_rule is not None else "")))
     facts.sort(key=lambda f: (f.layer, EQUATIONS.index(f.equation)))
-    return facts + matrix_facts(derivation, "inductive")
+    return facts
 
 
 # ------------------------------------------------------------------ matrix form
@@ -576,7 +599,7 @@ def matrix_facts(derivation, method: str) -> list[Fact]:
                 ok = ok and (entry == expected or sp.expand(entry - expected) == 0)
         what = "J^T ∇_a C" if (l == network.depth and form.jacobian is not None) else "Hadamard"
         facts.append(Fact("matrix", l, method, ok,
-                          f"δ^{l} ∈ R^{m}×1 ({what}), ∂C/∂W^{l} = δ^{l} (a^{l - 1})^T ∈ R^{m}×{m_prev} match every element"))
+                          f"δ ∈ R^({m}×1) ({what}) and ∂C/∂W = δ a_prev^T ∈ R^({m}×{m_prev}) match every element"))
     return facts
 
 

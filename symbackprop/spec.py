@@ -242,18 +242,14 @@ def parse_spec(text: str, fmt: str, source: str = "spec") -> Network:
     return network_from_mapping(data, source)
 
 
-def parse_sizes(text: str) -> list[int]:
-    """Layer sizes from flag text such as ``"2,3,2"``."""
-    sizes, problems = [], []
-    for index, item in enumerate(text.split(",")):
-        item = item.strip()
-        if item.isdigit() and item.isascii():
-            sizes.append(int(item))
-        else:
-            problems.append(f"--layers item {index + 1} is {item!r}; expected a positive integer (e.g. --layers 2,3,2)")
-    if problems:
-        raise SpecError(problems)
-    return sizes
+def parse_sizes(text: str) -> list:
+    """Layer sizes from flag text such as ``"2,3,2"``.
+
+    Items that are not whole numbers are kept as text, so that validating the
+    network reports them together with every other problem.
+    """
+    items = [item.strip() for item in text.split(",")]
+    return [int(item) if item.isdigit() and item.isascii() else item for item in items]
 
 
 def parse_names(text: str) -> str | list[str]:

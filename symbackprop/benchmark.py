@@ -1,0 +1,104 @@
+"""The performance benchmark: ``python -m symbackprop.benchmark``.
+
+It measures, and prints as tables (medians of several runs, with the core count):
+
+1. every gradient derived plus the inductive check of BP1–BP4 for a 784-30-10
+   sigmoid network (23,860 parameters);
+2. the time per parameter of the same work from about 1k to 100k parameters;
+3. the exact proof of all 192 weights (and 24 biases) of an 8-8-8-8 sigmoid
+   network against its composed cost, beside plain ``sympy.diff`` of the
+   composed cost weight by weight (one run; ``--no-plain`` skips it).
+
+Performance is measured here, never asserted by timed tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import sympy as sp
+
+from .chain import derive
+from .equations import check
+from .spec import Network
+
+SCALING = ([30, 30, 10], [100, 50, 10], [784, 30, 10], [784, 64, 10], [784, 128, 10])
+
+
+def _median(function, repeat: int) -> tuple[float, list[float]]:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times
+
+
+def derive_and_check(sizes) -> None:
+    derivation = derive(Network(sizes, activation="sigmoid", cost="quadratic"))
+    report = check(derivation, method="inductive")
+    if not report.ok:
+        raise RuntimeError(f"the inductive check failed for {sizes}")
+
+
+def exact_proof(sizes) -> None:
+    derivation = derive(Network(sizes, activation="sigmoid", cost="quadratic"))
+    report = check(derivation, method="exact")
+    if not report.ok:
+        raise RuntimeError(f"the exact check failed for {sizes}")
+
+
+def plain_diff(sizes) -> int:
+    """``sympy.diff`` of the composed cost with respect to every weight, one by one."""
+    derivation = derive(Network(sizes, activation="sigmoid", cost="quadratic"))
+    cost = derivation.forward.composed_cost()
+    weights = [derivation.symbol(key) for key in derivation.params if key[0] == "w"]
+    for w in weights:
+        sp.diff(cost, w)
+    return len(weights)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m symbackprop.benchmark", description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="runs per measurement; the median is reported")
+    parser.add_argument("--no-plain", action="store_true", help="skip plain sympy.diff (about two minutes)")
+    parser.add_argument("--no-scaling", action="store_true", help="skip the 1k-100k parameter table")
+    args = parser.parse_args(argv)
+    out = sys.stdout
+    print(f"symbackprop benchmark: {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+          f"SymPy {sp.__version__}, median of {args.repeat} runs", file=out)
+
+    print("\n1. 784-30-10 sigmoid network, every gradient derived and the inductive check", file=out)
+    median, times = _median(lambda: derive_and_check([784, 30, 10]), args.repeat)
+    print(f"   median {median:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in times)}; target <= 3 s)", file=out)
+
+    if not args.no_scaling:
+        print("\n2. time per parameter, derive + inductive check", file=out)
+        print(f"   {'network':>14} {'parameters':>11} {'median s':>9} {'us/param':>9}", file=out)
+        per_param = []
+        for sizes in SCALING:
+            count = Network(sizes).parameter_count
+            median, _ = _median(lambda: derive_and_check(sizes), args.repeat)
+            per_param.append(median / count * 1e6)
+            print(f"   {'-'.join(map(str, sizes)):>14} {count:>11,} {median:>9.2f} {per_param[-1]:>9.1f}", file=out)
+        spread = max(per_param) / min(per_param)
+        print(f"   largest / smallest time per parameter: {spread:.2f}x (target <= 2x)", file=out)
+
+    print("\n3. 8-8-8-8 sigmoid network, exact proof against the composed cost (192 weights, 24 biases)", file=out)
+    median, times = _median(lambda: exact_proof([8, 8, 8, 8]), args.repeat)
+    print(f"   median {median:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in times)}; target <= 10 s)", file=out)
+    if not args.no_plain:
+        start = time.perf_counter()
+        count = plain_diff([8, 8, 8, 8])
+        plain = time.perf_counter() - start
+        print(f"   plain sympy.diff of the composed cost, {count} weights one by one, one run: {plain:.1f} s", file=out)
+        print(f"   exact proof {median:.2f} s vs plain diff {plain:.1f} s: {plain / median:.1f}x faster", file=out)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""The command line: output, exit status, bad input, atomic writing."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sympy as sp
+
+from symbackprop import cli
+from symbackprop.activations import A, ACTIVATIONS, Activation, Z
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args, cwd=None):
+    """symbackprop in a subprocess, as a user runs it."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "symbackprop", *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=300)
+
+
+def test_default_derivation_prints_gradients_and_a_passing_check():
+    result = run("derive")
+    assert result.returncode == 0, result.stderr
+    assert "∂C/∂w²₁₁ = " in result.stdout
+    assert "Check of BP1–BP4 (auto): every fact holds" in result.stdout
+    assert "Partial(" not in result.stdout and "delta[" not in result.stdout  # readable math, not SymPy's repr
+    assert result.stderr == ""  # no progress when stderr is not a terminal
+
+
+def test_flags_and_json():
+    result = run("derive", "--layers", "2,2,2", "--activation", "sigmoid", "--cost", "quadratic", "--no-bias", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["network"]["layers"] == [2, 2, 2] and data["network"]["bias"] == [False, False]
+    assert len(data["gradients"]) == 8
+    assert data["check"]["ok"] is True
+    assert {f["method"] for f in data["check"]["facts"]} == {"exact", "numeric"}
+    first = data["gradients"][0]
+    assert first["key"] == ["w", 1, 1, 1] and first["latex"].startswith("a^{2}_{1}")
+
+
+def test_spec_files(tmp_path):
+    toml = tmp_path / "net.toml"
+    toml.write_text('layers = [2, 3, 2]\nactivation = ["tanh", "softmax"]\ncost = "cross_entropy"\n')
+    result = run("derive", str(toml), "--method", "inductive")
+    assert result.returncode == 0, result.stderr
+    assert "activation softmax" in result.stdout
+    js = tmp_path / "net.json"
+    js.write_text(json.dumps({"layers": [2, 2], "cost": "binary_cross_entropy"}))
+    assert run("derive", str(js), "--layers", "3,2", "--method", "none").returncode == 0
+
+
+def test_large_networks_are_summarised_by_layer():
+    result = run("derive", "--layers", "100,20,10", "--method", "none")
+    assert result.returncode == 0
+    assert "Gradients by layer" in result.stdout
+    assert len(result.stdout.splitlines()) < 40
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--layers", "2,0,x"], "layer 2 has size 'x'"),
+    (["--activation", "swish"], "unknown activation 'swish'; expected one of:"),
+    (["--cost", "hinge"], "unknown cost 'hinge'"),
+    (["--layers", "2,2,2", "--activation", "softmax,sigmoid"], "softmax on layer 1"),
+    (["--activation", "sigmoid,tanh,relu"], "has 3 entries; expected 2"),
+    (["missing.toml"], "does not exist"),
+    (["spec.yaml"], "expected .toml or .json"),
+    (["--l2", "-1"], "negative"),
+])
+def test_bad_input_exits_2_with_one_clear_message(args, needle, tmp_path):
+    out = tmp_path / "out.txt"
+    result = run("derive", *args, "-o", str(out), cwd=tmp_path)
+    assert result.returncode == 2
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert not out.exists()
+
+
+def test_malformed_spec_file_says_where(tmp_path):
+    spec = tmp_path / "bad.toml"
+    spec.write_text("layers = [2, 2]\ncost = \n")
+    result = run("derive", str(spec))
+    assert result.returncode == 2 and "invalid TOML" in result.stderr and "line" in result.stderr
+
+
+def test_a_failing_check_exits_1(monkeypatch, capsys):
+    wrong = Activation("sigmoid", 1 / (1 + sp.exp(-Z)), sp.exp(-Z) / (1 + sp.exp(-Z)) ** 2, A * (1 + A))
+    monkeypatch.setitem(ACTIVATIONS, "sigmoid", wrong)
+    assert cli.main(["derive", "--layers", "2,2,1", "--method", "inductive"]) == 1
+    assert "FAIL" in capsys.readouterr().out
+
+
+def test_output_file_is_written_whole_and_replaced_atomically(tmp_path):
+    out = tmp_path / "d.json"
+    out.write_text("old")
+    assert cli.main(["derive", "--layers", "2,2", "--json", "-o", str(out), "--method", "none"]) == 0
+    assert json.loads(out.read_text())["network"]["layers"] == [2, 2]
+    assert [p.name for p in tmp_path.iterdir()] == ["d.json"]
+
+
+def test_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
+    out = tmp_path / "d.txt"
+    out.write_text("old")
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cli.os, "replace", broken)
+    with pytest.raises(OSError):
+        cli.write_atomically(out, "new content")
+    assert out.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["d.txt"]
+
+
+def test_output_is_deterministic():
+    first = run("derive", "--layers", "2,3,2", "--activation", "tanh,sigmoid", "--json")
+    second = run("derive", "--layers", "2,3,2", "--activation", "tanh,sigmoid", "--json")
+    assert first.stdout == second.stdout and first.returncode == 0
+
+
+def test_notations():
+    result = run("derive", "--layers", "2,2,2", "--no-bias", "--notation", "ng", "--method", "none")
+    assert "Θ⁽²⁾₁₁" in result.stdout
+    result = run("derive", "--layers", "2,2,2", "--no-bias", "--notation", "nodes", "--method", "none")
+    assert "∂C/∂w₃₅ = " in result.stdout
+
+
+def test_console_script_entry_point_is_declared():
+    text = (ROOT / "pyproject.toml").read_text()
+    assert 'symbackprop = "symbackprop.cli:main"' in text
