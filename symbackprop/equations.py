@@ -121,10 +121,26 @@ def _identical(left: sp.Expr, right: sp.Expr) -> bool:
     symbols = sorted(left.free_symbols | right.free_symbols, key=sp.default_sort_key)
     if not symbols:
         return is_zero(left - right)
-    for domain in (sp.polys.rings.ring, sp.polys.fields.field):
+    # First as Laurent polynomials: each reciprocal 1/u becomes a symbol of its own. Equal
+    # polynomials stay equal when that symbol is put back as 1/u, so "equal" is sound here.
+    inverses: dict = {}
+
+    def invert(power):
+        if power.base not in inverses:
+            inverses[power.base] = sp.Dummy(f"inv{len(inverses)}")
+        return inverses[power.base] ** (-power.exp)
+
+    def is_reciprocal(e):
+        return e.is_Pow and e.exp.is_Integer and e.exp < 0
+
+    laurent = [side.replace(is_reciprocal, invert) for side in (left, right)]
+    generators = sorted(set().union(*(side.free_symbols for side in laurent)), key=sp.default_sort_key)
+    attempts = [(sp.polys.rings.ring, generators, laurent), (sp.polys.fields.field, symbols, (left, right))]
+    for domain, gens, (a, b) in attempts:
         try:
-            algebra = domain(symbols, sp.QQ)[0]
-            return algebra.from_expr(left) == algebra.from_expr(right)
+            algebra = domain(gens, sp.QQ)[0]
+            if algebra.from_expr(a) == algebra.from_expr(b):
+                return True
         except (ValueError, TypeError, sp.PolynomialError, sp.CoercionFailed):
             continue
     return is_zero(left - right)

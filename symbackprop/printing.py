@@ -4,8 +4,8 @@ A :class:`Notation` says how each canonical quantity is written in one of the
 conventions of the literature: its letter, how its layer is numbered and where
 the layer goes. The two printers, :class:`LatexPrinter` (a SymPy
 ``LatexPrinter``) and :class:`TextPrinter` (a SymPy ``StrPrinter`` that writes
-Unicode), only differ in how they set a letter, a superscript and a subscript.
-No LaTeX is assembled anywhere else.
+Unicode), share that knowledge and differ only in how they set a letter, a
+superscript and a subscript. No LaTeX is assembled anywhere else.
 
 >>> from symbackprop.symbols import Quantity
 >>> latex(Quantity("w", 2, 1, 3))
@@ -22,10 +22,11 @@ from dataclasses import dataclass
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter as _SympyLatexPrinter
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from .errors import SpecError, unknown_name
-from .symbols import Partial, Quantity
+from .symbols import Chain, LayerMatrix, Partial, Quantity, Shape, SumOver
 
 
 @dataclass(frozen=True)
@@ -34,17 +35,18 @@ class Notation:
 
     ``layer_offset`` is added to a canonical layer (input = 0) to get the printed
     layer; ``layer_style`` is ``"plain"`` (w^l), ``"paren"`` (Θ^{(l)}) or
-    ``"subscript"`` (z_{lj}, the layer first among the indices). ``letters`` maps
-    a kind to its (LaTeX, Unicode) letter.
+    ``"subscript"`` (z_{lj}: the layer first among the subscripts). ``letters``
+    maps a kind to its (LaTeX, Unicode) letter; ``matrices`` does the same for
+    a layer's vectors and matrices.
     """
 
     name: str
     layer_offset: int
     layer_style: str
     letters: dict
+    matrices: dict
     activation: tuple[str, str]
-    cost: tuple[str, str]
-    #: Ng's weights map layer l to l+1 and are numbered by their source layer
+    #: Ng's weights map layer l to l+1 and carry the number of their source layer
     weight_layer_shift: int = 0
     #: the nodes convention numbers neurons across the whole network
     global_nodes: bool = False
@@ -56,25 +58,34 @@ def _letters(**overrides):
     base = {
         "x": ("x", "x"), "y": ("y", "y"), "w": ("w", "w"), "b": ("b", "b"), "z": ("z", "z"),
         "a": ("a", "a"), "delta": ("\\delta", "δ"), "C": ("C", "C"), "lambda": ("\\lambda", "λ"),
-        "n": ("n", "n"),
+        "n": ("n", "n"), "m": ("m", "m"),
+    }
+    base.update(overrides)
+    return base
+
+
+def _matrices(**overrides):
+    base = {
+        "W": ("W", "W"), "b": ("b", "b"), "z": ("z", "z"), "a": ("a", "a"), "delta": ("\\delta", "δ"),
+        "x": ("x", "x"), "y": ("y", "y"),
     }
     base.update(overrides)
     return base
 
 
 NOTATIONS = {
-    "nielsen": Notation("nielsen", 1, "plain", _letters(), ("\\sigma", "σ"), ("C", "C")),
-    "ng": Notation("ng", 1, "paren", _letters(w=("\\Theta", "Θ"), C=("J", "J"), n=("m", "m")),
-                   ("g", "g"), ("J", "J"), weight_layer_shift=-1, bias_as_weight=True),
-    "qiu": Notation("qiu", 0, "paren", _letters(w=("W", "W"), y=("y", "y"), C=("\\mathcal{L}", "ℒ"), n=("N", "N")),
-                    ("f", "f"), ("\\mathcal{L}", "ℒ")),
-    "nodes": Notation("nodes", 0, "subscript",
-                      _letters(x=("\\hat{x}", "x̂"), y=("\\hat{y}", "ŷ"), a=("y", "y")),
-                      ("f", "f"), ("C", "C"), global_nodes=True),
+    "nielsen": Notation("nielsen", 1, "plain", _letters(), _matrices(W=("w", "w")), ("\\sigma", "σ")),
+    "ng": Notation("ng", 1, "paren", _letters(w=("\\Theta", "Θ"), C=("J", "J"), n=("m", "m"), m=("s", "s")),
+                   _matrices(W=("\\Theta", "Θ")), ("g", "g"), weight_layer_shift=-1, bias_as_weight=True),
+    "qiu": Notation("qiu", 0, "paren", _letters(w=("W", "W"), C=("\\mathcal{L}", "ℒ"), n=("N", "N")),
+                    _matrices(), ("f", "f")),
+    "nodes": Notation("nodes", 0, "subscript", _letters(x=("\\hat{x}", "x̂"), y=("\\hat{y}", "ŷ"), a=("y", "y")),
+                      _matrices(x=("\\hat{x}", "x̂"), y=("\\hat{y}", "ŷ"), a=("y", "y")), ("f", "f"),
+                      global_nodes=True),
 }
 
 
-def notation(name: str) -> Notation:
+def notation(name) -> Notation:
     """Look up a notation by name."""
     if isinstance(name, Notation):
         return name
@@ -83,81 +94,188 @@ def notation(name: str) -> Notation:
     return NOTATIONS[name]
 
 
-class _NotationMixin:
-    """What both printers share: which letter, superscript and subscripts a quantity gets."""
+def layer_number(canonical, notation_name: str = "nielsen"):
+    """The number a notation gives to canonical layer ``canonical`` (the input is canonical layer 0)."""
+    return canonical + notation(notation_name).layer_offset
 
-    #: settings of both printers: the notation, the layer sizes (for the nodes convention)
-    _notation_settings = {"notation": "nielsen", "sizes": None}
+
+_KIND_ORDER = {kind: i for i, kind in enumerate(("a", "z", "delta", "w", "b", "x", "y", "C", "lambda", "n", "m"))}
+
+
+def _reading_order(term: sp.Expr):
+    quantities = sorted(
+        (_KIND_ORDER[q.kind], tuple(i if isinstance(i, int) else -1 for i in q.indices))
+        for q in term.free_symbols if isinstance(q, Quantity)
+    )
+    return (tuple(quantities), sp.default_sort_key(term))
+
+
+class _NotationMixin:
+    """What both printers share: which letter, layer and subscripts a quantity gets."""
+
+    _notation_settings = {"notation": "nielsen", "sizes": None, "shapes": False, "aligned": False}
+    unicode = False
 
     @property
     def notation(self) -> Notation:
         return notation(self._settings["notation"])
 
-    def _node(self, layer: int, neuron: int) -> int:
+    def _letter(self, pair) -> str:
+        return pair[1 if self.unicode else 0]
+
+    def _node(self, layer, neuron):
         sizes = self._settings["sizes"]
+        if not isinstance(layer, int) or not isinstance(neuron, int):
+            return neuron  # a general statement: the index names the node
         if not sizes:
             raise ValueError("the nodes notation needs the layer sizes (printer setting 'sizes')")
         return sum(sizes[:layer]) + neuron
 
-    def quantity_parts(self, q: Quantity, unicode: bool) -> tuple[str, str | None, list[str]]:
-        """(letter, layer superscript or None, subscripts) of a quantity in this notation."""
+    def _layer(self, canonical):
+        """The printed layer of a canonical layer (an int or an expression)."""
+        return sp.sympify(canonical) + self.notation.layer_offset if not isinstance(canonical, int) \
+            else canonical + self.notation.layer_offset
+
+    def quantity_parts(self, q: Quantity):
+        """(letter, layer or None, subscripts) of a quantity in this notation; indices unprinted."""
         nt = self.notation
-        letter = nt.letters[q.kind][1 if unicode else 0]
+        letter = self._letter(nt.letters[q.kind])
         if q.kind in ("C", "lambda", "n"):
             return letter, None, []
         if q.kind in ("x", "y"):
-            return letter, None, [str(q.indices[0])]
+            return letter, None, [q.indices[0]]
         layer = q.indices[0]
+        if q.kind == "m":
+            if nt.layer_style == "subscript":
+                return letter, None, [self._layer(layer)]
+            return letter, self._layer(layer), []
         if q.kind == "w":
             j, k = q.indices[1:]
             if nt.global_nodes:
-                return letter, None, [str(self._node(layer - 1, k)), str(self._node(layer, j))]
-            return letter, self._layer(layer + nt.weight_layer_shift), [str(j), str(k)]
+                return letter, None, [self._node(layer - 1, k), self._node(layer, j)]
+            return letter, self._layer(layer + nt.weight_layer_shift), [j, k]
         j = q.indices[1]
         if q.kind == "b" and nt.bias_as_weight:
-            return nt.letters["w"][1 if unicode else 0], self._layer(layer + nt.weight_layer_shift), [str(j), "0"]
+            return self._letter(nt.letters["w"]), self._layer(layer + nt.weight_layer_shift), [j, 0]
         if nt.layer_style == "subscript":
-            return letter, None, [str(layer + nt.layer_offset), str(j)]
-        return letter, self._layer(layer), [str(j)]
+            return letter, None, [self._layer(layer), j]
+        return letter, self._layer(layer), [j]
 
-    def _layer(self, canonical: int) -> str:
+    def matrix_parts(self, m: LayerMatrix):
+        """(letter, layer or None, subscripts) of a layer's vector or matrix."""
         nt = self.notation
-        number = canonical + nt.layer_offset
-        return f"({number})" if nt.layer_style == "paren" else str(number)
+        kind, layer = m.kind, m.layer
+        if kind == "a" and layer == 0:
+            kind = "x"
+        if kind in ("x", "y"):
+            return self._letter(nt.matrices[kind]), None, []
+        if kind == "W" and nt.bias_as_weight is False and nt.global_nodes:
+            return self._letter(nt.matrices["W"]), None, [self._layer(layer - 1)]  # seed 002's W_0, W_1
+        shift = nt.weight_layer_shift if kind == "W" else 0
+        if nt.layer_style == "subscript":
+            return self._letter(nt.matrices[kind]), None, [self._layer(layer)]
+        return self._letter(nt.matrices[kind]), self._layer(layer + shift), []
+
+    def _index_expr(self, value):
+        """An index as it should read: ``l + 1`` and ``l - 1``, the number last."""
+        if isinstance(value, int) or not value.is_Add:
+            return value
+        numbers = [t for t in value.args if t.is_Number]
+        others = [t for t in value.args if not t.is_Number]
+        return sp.Add(*others, *numbers, evaluate=False)
 
     def _as_ordered_terms(self, expr, order=None):
         """Terms of a sum in reading order: by kind, then layer and index numerically (δ₂ before δ₁₀)."""
+        if order == "none":
+            return list(expr.args)
         return sorted(expr.args, key=_reading_order)
-
-    def activation_name(self, func, unicode: bool) -> tuple[str, bool]:
-        """The printed name of an opaque activation function and whether it is a derivative."""
-        name = func.__name__
-        prime = name.endswith("'")
-        return self.notation.activation[1 if unicode else 0], prime
 
 
 class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
-    """SymPy's LaTeX printer, writing the network's quantities in a notation."""
+    """SymPy's LaTeX printer, writing the network's quantities in a notation.
+
+    With the setting ``shapes=True``, every layer vector or matrix is annotated
+    with its dimensions (``\\underbrace{δ^l}_{m^l × 1}``).
+    """
 
     printmethod = "_symbackprop_latex"
     _default_settings = {**_SympyLatexPrinter._default_settings, **_NotationMixin._notation_settings}
 
-    def _print_Quantity(self, q: Quantity) -> str:
-        letter, sup, subs = self.quantity_parts(q, unicode=False)
+    def _index(self, value) -> str:
+        if isinstance(value, int):
+            return str(value)
+        value = self._index_expr(value)
+        return self._print_Add(value, order="none") if value.is_Add else self._print(value)
+
+    def _scripts(self, letter, layer, subs) -> str:
         out = letter
-        if sup is not None:
-            out += "^{%s}" % sup
+        if layer is not None:
+            shown = self._index(layer)
+            out += "^{(%s)}" % shown if self.notation.layer_style == "paren" else "^{%s}" % shown
         if subs:
-            out += "_{%s}" % ("".join(subs) if all(len(s) == 1 for s in subs) else ",".join(subs))
+            parts = [self._index(s) for s in subs]
+            out += "_{%s}" % ("".join(parts) if all(len(p) == 1 for p in parts) else ",".join(parts))
         return out
+
+    def _print_Quantity(self, q: Quantity) -> str:
+        return self._scripts(*self.quantity_parts(q))
+
+    def _print_LayerMatrix(self, m: LayerMatrix) -> str:
+        if m.kind == "dsigma":
+            z = LayerMatrix("z", m.layer, *m.shape)
+            body = r"%s'\left(%s\right)" % (self.notation.activation[0], self._print_LayerMatrix_plain(z))
+        elif m.kind == "grad_a":
+            body = r"\nabla_{%s} %s" % (self._print_LayerMatrix_plain(LayerMatrix("a", m.layer, *m.shape)),
+                                        self._letter(self.notation.letters["C"]))
+        else:
+            body = self._print_LayerMatrix_plain(m)
+        return self._shape(body, m)
+
+    def _print_LayerMatrix_plain(self, m: LayerMatrix) -> str:
+        return self._scripts(*self.matrix_parts(m))
+
+    def _shape(self, body: str, expr) -> str:
+        if not self._settings["shapes"]:
+            return body
+        rows, cols = expr.shape
+        return r"\underbrace{%s}_{%s \times %s}" % (body, self._print(rows), self._print(cols))
+
+    def _print_Transpose(self, expr):
+        inner = expr.arg
+        shapes = self._settings["shapes"]
+        self._settings["shapes"] = False
+        try:
+            body = self._print(inner)
+        finally:
+            self._settings["shapes"] = shapes
+        if not isinstance(inner, LayerMatrix) or self.matrix_parts(inner)[1] is not None:
+            body = r"\left(%s\right)" % body
+        return self._shape("%s^{T}" % body, expr)
+
+    def _print_HadamardProduct(self, expr):
+        return r" \odot ".join(self.parenthesize(a, PRECEDENCE["Mul"], strict=True) for a in expr.args)
 
     def _print_Partial(self, e: Partial) -> str:
         return r"\frac{\partial %s}{\partial %s}" % (self._print(e.of), self._print(e.wrt))
 
+    def _print_Chain(self, chain: Chain) -> str:
+        links = [self._print(link) for link in chain.links]
+        if self._settings["aligned"] and len(links) > 2:
+            rows = [f"{links[0]} &= {links[1]}"] + [f"&= {link}" for link in links[2:]]
+            return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+        return " = ".join(links)
+
+    def _print_SumOver(self, expr: SumOver) -> str:
+        return r"\sum_{%s} %s" % (self._print(expr.args[1]), self.parenthesize(expr.args[0], PRECEDENCE["Mul"]))
+
+    def _print_Shape(self, expr: Shape) -> str:
+        return r"%s \times %s" % (self._print(expr.args[0]), self._print(expr.args[1]))
+
     def _print_Function(self, expr, exp=None):
         if isinstance(expr.func, sp.core.function.UndefinedFunction):
-            letter, prime = self.activation_name(expr.func, unicode=False)
-            out = "%s%s\\left(%s\\right)" % (letter, "'" if prime else "", ", ".join(self._print(a) for a in expr.args))
+            prime = expr.func.__name__.endswith("'")
+            out = "%s%s\\left(%s\\right)" % (self.notation.activation[0], "'" if prime else "",
+                                             ", ".join(self._print(a) for a in expr.args))
             return out if exp is None else "%s^{%s}" % (out, exp)
         return super()._print_Function(expr, exp)
 
@@ -173,29 +291,100 @@ class TextPrinter(_NotationMixin, StrPrinter):
 
     printmethod = "_symbackprop_text"
     _default_settings = {**StrPrinter._default_settings, **_NotationMixin._notation_settings}
+    unicode = True
 
-    _SUP = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
-    _SUB = str.maketrans("0123456789()", "₀₁₂₃₄₅₆₇₈₉₍₎")
+    _SUP = str.maketrans("0123456789()+-=lLjkm", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻⁼ˡᴸʲᵏᵐ")  # noqa: RUF001
+    _SUB = str.maketrans("0123456789()+-=ljkm", "₀₁₂₃₄₅₆₇₈₉₍₎₊₋₌ₗⱼₖₘ")
+
+    def _index(self, value) -> str:
+        if isinstance(value, int):
+            return str(value)
+        value = self._index_expr(value)
+        return self._print_Add(value, order="none") if value.is_Add else self._print(value)
+
+    def _script(self, value, table) -> str | None:
+        shown = self._index(value).replace(" ", "")
+        converted = shown.translate(table)
+        return converted if all(not c.isascii() or c in "," for c in converted) else None
+
+    def _scripts(self, letter, layer, subs) -> str:
+        out = letter
+        if layer is not None:
+            if self.notation.layer_style == "paren":
+                layer = sp.Symbol("(%s)" % self._index(layer))
+            sup = self._script(layer, self._SUP)
+            out += sup if sup is not None else "^(%s)" % self._index(layer)
+        if subs:
+            shown = [self._index(s).replace(" ", "") for s in subs]
+            if all(len(s) == 1 for s in shown):
+                sub = self._script(sp.Symbol("".join(shown)), self._SUB)
+                out += sub if sub is not None else "_" + "".join(shown)
+            else:
+                out += "_(" + ",".join(shown) + ")"
+        return out
+
+    def _print_Symbol(self, expr):
+        return expr.name
 
     def _print_Quantity(self, q: Quantity) -> str:
-        letter, sup, subs = self.quantity_parts(q, unicode=True)
-        out = letter
-        if sup is not None:
-            out += sup.translate(self._SUP)
-        if subs:
-            if all(len(s) == 1 for s in subs):
-                out += "".join(subs).translate(self._SUB)
-            else:
-                out += "_(" + ",".join(subs) + ")"
-        return out
+        return self._scripts(*self.quantity_parts(q))
+
+    def _print_LayerMatrix(self, m: LayerMatrix) -> str:
+        if m.kind == "dsigma":
+            body = "%s'(%s)" % (self.notation.activation[1], self._scripts(*self.matrix_parts(LayerMatrix("z", m.layer, *m.shape))))
+        elif m.kind == "grad_a":
+            body = "∇_%s %s" % (self._scripts(*self.matrix_parts(LayerMatrix("a", m.layer, *m.shape))),
+                                self._letter(self.notation.letters["C"]))
+        else:
+            body = self._scripts(*self.matrix_parts(m))
+        if self._settings["shapes"]:
+            rows, cols = m.shape
+            body += "[%s×%s]" % (self._print(rows), self._print(cols))
+        return body
+
+    def _print_Transpose(self, expr):
+        shapes = self._settings["shapes"]
+        self._settings["shapes"] = False
+        try:
+            body = "%sᵀ" % self.parenthesize(expr.arg, PRECEDENCE["Pow"])
+        finally:
+            self._settings["shapes"] = shapes
+        if shapes:
+            rows, cols = expr.shape
+            body += "[%s×%s]" % (self._print(rows), self._print(cols))
+        return body
+
+    def _print_Equality(self, expr):
+        return "%s = %s" % (self._print(expr.lhs), self._print(expr.rhs))
+
+    def _print_Sum(self, expr):
+        limits = "".join(
+            "_(%s=%s..%s)" % (self._print(v), self._print(lo), self._print(hi)) for v, lo, hi in expr.limits)
+        return "Σ%s %s" % (limits, self.parenthesize(expr.function, PRECEDENCE["Mul"]))
+
+    def _print_HadamardProduct(self, expr):
+        return " ⊙ ".join(self.parenthesize(a, PRECEDENCE["Mul"], strict=True) for a in expr.args)
+
+    def _print_MatMul(self, expr):
+        return " ".join(self.parenthesize(a, PRECEDENCE["Mul"], strict=True) for a in expr.args)
 
     def _print_Partial(self, e: Partial) -> str:
         return "∂%s/∂%s" % (self._print(e.of), self._print(e.wrt))
 
+    def _print_Chain(self, chain: Chain) -> str:
+        return " = ".join(self._print(link) for link in chain.links)
+
+    def _print_SumOver(self, expr: SumOver) -> str:
+        return "Σ_%s %s" % (self._print(expr.args[1]), self.parenthesize(expr.args[0], PRECEDENCE["Mul"]))
+
+    def _print_Shape(self, expr: Shape) -> str:
+        return "%s×%s" % (self._print(expr.args[0]), self._print(expr.args[1]))
+
     def _print_Function(self, expr):
         if isinstance(expr.func, sp.core.function.UndefinedFunction):
-            letter, prime = self.activation_name(expr.func, unicode=True)
-            return "%s%s(%s)" % (letter, "'" if prime else "", ", ".join(self._print(a) for a in expr.args))
+            prime = expr.func.__name__.endswith("'")
+            return "%s%s(%s)" % (self.notation.activation[1], "'" if prime else "",
+                                 ", ".join(self._print(a) for a in expr.args))
         return super()._print_Function(expr)
 
     def _print_Piecewise(self, expr):
@@ -209,19 +398,8 @@ class TextPrinter(_NotationMixin, StrPrinter):
 
     def _print_Pow(self, expr, rational=False):
         if expr.exp.is_Integer and expr.exp > 1:
-            return "%s%s" % (self.parenthesize(expr.base, sp.printing.precedence.PRECEDENCE["Pow"]),
-                             str(expr.exp).translate(self._SUP))
+            return "%s%s" % (self.parenthesize(expr.base, PRECEDENCE["Pow"]), str(expr.exp).translate(self._SUP))
         return super()._print_Pow(expr, rational).replace("**", "^")
-
-
-_KIND_ORDER = {kind: i for i, kind in enumerate(("a", "z", "delta", "w", "b", "x", "y", "C", "lambda", "n"))}
-
-
-def _reading_order(term: sp.Expr):
-    quantities = sorted(
-        (_KIND_ORDER[q.kind], q.indices) for q in term.free_symbols if isinstance(q, Quantity)
-    )
-    return (tuple(quantities), sp.default_sort_key(term))
 
 
 def _indicator(expr: sp.Piecewise):
@@ -229,11 +407,6 @@ def _indicator(expr: sp.Piecewise):
     if len(expr.args) == 2 and expr.args[0].expr == 1 and expr.args[1].expr == 0 and expr.args[1].cond == sp.true:
         return expr.args[0].cond
     return None
-
-
-def layer_number(canonical: int, notation_name: str = "nielsen") -> int:
-    """The number a notation gives to canonical layer ``canonical`` (the input is canonical layer 0)."""
-    return canonical + notation(notation_name).layer_offset
 
 
 def latex(expr, notation: str = "nielsen", sizes=None, **settings) -> str:

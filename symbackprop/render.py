@@ -1,24 +1,94 @@
 """Rendering a derivation: a Jinja2 environment whose filters call the one printer.
 
-Templates hold all the prose; this module only prepares what they loop over
-(rows of gradients, a summary by layer, the facts of a check) and turns
-expressions into text through :mod:`symbackprop.printing`. Rendering returns a
-string: writing files is the command line's job.
+Templates hold all the prose, one set per language (``templates/en``,
+``templates/zh``); ``templates/formats`` says how a format sets a heading, a
+formula or a table. This module only prepares what templates loop over (see
+:mod:`symbackprop.document`) and turns expressions into LaTeX or text through
+:mod:`symbackprop.printing`. Rendering returns strings: writing files is the
+command line's job.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 import jinja2
 
 from . import printing
-from .errors import SpecError
+from .errors import SpecError, unknown_name
+from .symbols import Chain
 
-#: networks with more parameters than this are summarised by layer, not parameter by parameter
+#: the terminal report lists every parameter up to this many parameters, else summarises by layer
 DETAIL_LIMIT = 64
+
+FORMATS = ("md", "tex", "text", "json")
+LANGUAGES = ("en", "zh")
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """How a Markdown dialect delimits math, and whether its Markdown pass sees the math."""
+
+    name: str
+    inline: tuple[str, str]
+    display: tuple[str, str]
+    #: the Markdown renderer runs before the math renderer, so Markdown-active characters are escaped
+    escape: bool = False
+
+
+FLAVORS = {
+    "github": Flavor("github", ("$", "$"), ("$$", "$$")),
+    "katex": Flavor("katex", ("$", "$"), ("$$", "$$")),
+    "mathjax": Flavor("mathjax", ("\\\\(", "\\\\)"), ("\\\\[", "\\\\]"), escape=True),
+    "hexo": Flavor("hexo", ("$", "$"), ("$$", "$$"), escape=True),
+    "kramdown": Flavor("kramdown", ("$$", "$$"), ("$$", "$$")),
+}
+
+_ASCII_PUNCTUATION = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
+def escape_markdown_math(tex: str) -> str:
+    """Math that survives a Markdown pass (marked, CommonMark) unchanged.
+
+    A backslash before punctuation would be read as an escape (``\\\\`` would
+    lose a backslash, ``\\{`` its backslash), ``_`` and ``*`` pairs as
+    emphasis and ``[…]`` as a link; each of these is escaped once more so that
+    the Markdown pass gives back the original math.
+    """
+    out = []
+    for index, char in enumerate(tex):
+        following = tex[index + 1] if index + 1 < len(tex) else ""
+        if char == "\\" and following in _ASCII_PUNCTUATION:
+            out.append("\\\\")
+        elif char in "_*[]" and (index == 0 or tex[index - 1] != "\\"):
+            out.append("\\" + char)
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+_TEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_MD_SPECIALS = set("\\`*_{}[]<>#|")
+
+
+#: characters of diagnostic messages that a pdflatex document cannot take as text
+_TEX_SYMBOLS = {"σ": r"$\sigma$", "δ": r"$\delta$", "θ": r"$\theta$", "λ": r"$\lambda$", "∂": r"$\partial$",
+                "Σ": r"$\Sigma$", "×": r"$\times$", "≤": r"$\le$", "⊙": r"$\odot$", "²": r"$^2$", "′": "'",
+                "−": "-", "∇": r"$\nabla$"}
+
+
+def escape_tex_text(value) -> str:
+    """Plain text (a name, a message) made safe inside LaTeX prose."""
+    return "".join(_TEX_SPECIALS.get(c) or _TEX_SYMBOLS.get(c, c) for c in str(value))
+
+
+def escape_md_text(value) -> str:
+    """Plain text made safe inside Markdown prose."""
+    return "".join("\\" + c if c in _MD_SPECIALS else c for c in str(value))
 
 
 def template_dirs(extra: str | Path | None = None) -> list[Path]:
@@ -32,8 +102,9 @@ def template_dirs(extra: str | Path | None = None) -> list[Path]:
     return dirs
 
 
-def environment(notation: str = "nielsen", sizes=None, templates: str | Path | None = None) -> jinja2.Environment:
-    """A Jinja2 environment with the ``text`` and ``latex`` filters in the given notation."""
+def environment(notation: str = "nielsen", sizes=None, templates: str | Path | None = None,
+                fmt: str = "text", flavor: str = "github") -> jinja2.Environment:
+    """A Jinja2 environment whose filters print in the given notation, format and flavour."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in template_dirs(templates)]),
         undefined=jinja2.StrictUndefined,
@@ -41,19 +112,34 @@ def environment(notation: str = "nielsen", sizes=None, templates: str | Path | N
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
+        extensions=["jinja2.ext.do"],
     )
     env.filters["text"] = partial(printing.text, notation=notation, sizes=sizes)
     env.filters["latex"] = partial(printing.latex, notation=notation, sizes=sizes)
     env.filters["layer"] = partial(printing.layer_number, notation_name=notation)
+    env.filters["chain"] = lambda links: Chain(*links)
+    style = FLAVORS[flavor]
+    env.filters["mathmd"] = escape_markdown_math if style.escape else (lambda tex: tex)
+    env.filters["prose"] = escape_tex_text if fmt == "tex" else escape_md_text if fmt == "md" else str
+    env.globals["flavor"] = style
+    env.globals["fmt"] = fmt
     return env
 
 
 def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
     try:
         return env.get_template(name)
-    except jinja2.TemplateNotFound:
+    except jinja2.TemplateNotFound as missing:
         searched = ", ".join(str(p) for p in env.loader.searchpath)
-        raise SpecError(f"template {name!r} not found; looked in: {searched}") from None
+        raise SpecError(f"template {missing.name!r} not found; looked in: {searched}") from None
+
+
+def _check_choice(what: str, value: str, valid) -> None:
+    if value not in valid:
+        raise SpecError(unknown_name(what, value, valid))
+
+
+# -------------------------------------------------------------------- terminal
 
 
 def layer_summary(derivation) -> list[dict]:
@@ -79,7 +165,7 @@ def layer_summary(derivation) -> list[dict]:
 
 
 def context(derivation, report=None) -> dict:
-    """What the templates see."""
+    """What the terminal template sees."""
     network = derivation.network
     detailed = network.parameter_count <= DETAIL_LIMIT
     return {
@@ -98,10 +184,10 @@ def context(derivation, report=None) -> dict:
     }
 
 
-def render_text(derivation, report=None, notation: str = "nielsen", templates=None) -> str:
+def render_text(derivation, report=None, notation: str = "nielsen", templates=None, lang: str = "en") -> str:
     """The terminal report of a derivation (and of its check, when given)."""
     env = environment(notation, derivation.network.sizes, templates)
-    return _template(env, "en/derive.txt.j2").render(context(derivation, report))
+    return _template(env, f"{lang}/derive.txt.j2").render(context(derivation, report))
 
 
 def render_json(derivation, report=None, notation: str = "nielsen") -> str:
@@ -145,3 +231,52 @@ def render_json(derivation, report=None, notation: str = "nielsen") -> str:
             ],
         }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+# -------------------------------------------------------------------- documents
+
+
+@dataclass(frozen=True)
+class Document:
+    """A rendered document and the files that go next to it (name → content)."""
+
+    text: str
+    attachments: dict = field(default_factory=dict)
+
+
+def render(derivation, fmt: str = "md", lang: str = "en", notation: str = "nielsen", flavor: str = "github",
+           standalone: bool = True, report=None, templates=None, figure: str | None = None,
+           example: str | None = None) -> Document:
+    """A derivation document in ``fmt`` (md, tex, text or json) and language ``lang``.
+
+    ``figure`` names the SVG drawn next to a Markdown document (``None`` leaves
+    the drawing out of Markdown; LaTeX always draws it with TikZ).
+    ``standalone=False`` gives a LaTeX fragment to ``\\input``.
+    """
+    _check_choice("format", fmt, FORMATS)
+    _check_choice("language", lang, LANGUAGES)
+    _check_choice("notation", notation, printing.NOTATIONS)
+    _check_choice("flavor", flavor, FLAVORS)
+    if fmt == "json":
+        return Document(render_json(derivation, report, notation))
+    if fmt == "text":
+        return Document(render_text(derivation, report, notation, templates, lang))
+    from .document import document_model
+    from .drawing import layout
+
+    network = derivation.network
+    model = document_model(derivation, report, notation)
+    drawing = layout(network, notation=notation)
+    env = environment(notation, network.sizes, templates, fmt, flavor)
+    page = _template(env, f"{lang}/document.{fmt}.j2").render(
+        model=model, drawing=drawing, standalone=standalone, figure=figure, example=example, lang=lang)
+    attachments = {}
+    if fmt == "md" and figure:
+        attachments[figure] = _template(env, "drawing/network.svg.j2").render(drawing=drawing)
+    return Document(page, attachments)
+
+
+def render_gallery_readme(examples, manifest) -> str:
+    """The index of the gallery in ``output/``."""
+    env = environment()
+    return _template(env, "gallery/README.md.j2").render(examples=examples, manifest=manifest)

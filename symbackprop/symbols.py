@@ -17,10 +17,13 @@ kind       indices      meaning
 ``C``      ``()``       the cost
 ``lambda`` ``()``       the L2 regularisation strength
 ``n``      ``()``       the number of training examples
+``m``      ``(l,)``     the number of neurons of layer l
 =========  ===========  =====================================================
 
 Printers read ``kind`` and ``indices`` and apply a notation's own numbering, so
-the canonical keys never change whatever the printed convention.
+the canonical keys never change whatever the printed convention. Indices are
+integers for a concrete network, or SymPy expressions (``l - 1``, ``j``) for
+statements about any neuron of any layer.
 
 >>> w = Quantity("w", 2, 1, 3)
 >>> w.kind, w.indices
@@ -36,7 +39,7 @@ import bisect
 import sympy as sp
 from sympy.core.basic import _args_sortkey  # SymPy's own canonical argument order
 
-KINDS = ("x", "y", "w", "b", "z", "a", "delta", "C", "lambda", "n")
+KINDS = ("x", "y", "w", "b", "z", "a", "delta", "C", "lambda", "n", "m")
 
 
 class Quantity(sp.Symbol):
@@ -47,14 +50,15 @@ class Quantity(sp.Symbol):
     kind: str
     indices: tuple[int, ...]
 
-    def __new__(cls, kind: str, *indices: int) -> "Quantity":
+    def __new__(cls, kind: str, *indices) -> "Quantity":
         if kind not in KINDS:
             raise ValueError(f"unknown quantity kind {kind!r}; expected one of {', '.join(KINDS)}")
+        indices = tuple(_index(i) for i in indices)
         name = kind if not indices else f"{kind}[{','.join(str(i) for i in indices)}]"
-        positive = kind in ("n",)
+        positive = kind in ("n", "m")
         obj = sp.Symbol.__xnew__(cls, name, real=True, positive=positive or None)
         obj.kind = kind
-        obj.indices = tuple(int(i) for i in indices)
+        obj.indices = indices
         content = obj._hashable_content()
         obj._order = (len(content), content)  # Basic.compare's order among Quantities
         return obj
@@ -70,6 +74,17 @@ class Quantity(sp.Symbol):
         if self.kind == "x":
             return 0
         return None
+
+
+def _index(value):
+    """An index as a Python int when it is a whole number, else as a SymPy expression."""
+    if isinstance(value, bool):
+        raise TypeError("an index cannot be a bool")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, sp.Basic):
+        return int(value) if value.is_Integer else value
+    raise TypeError(f"an index must be an int or a SymPy expression, got {value!r}")
 
 
 COST = Quantity("C")
@@ -147,3 +162,83 @@ def product(*factors: sp.Expr) -> sp.Expr:
 
 def _quantity_order(q: Quantity):
     return q._order
+
+
+class Chain(sp.Basic):
+    """A chain of equalities ``A = B = C``, for display: each link is a derivation step."""
+
+    def __new__(cls, *links):
+        return sp.Basic.__new__(cls, *[sp.sympify(link) for link in links])
+
+    @property
+    def links(self):
+        return self.args
+
+
+class Shape(sp.Basic):
+    """The dimension ``rows × cols`` of a vector or matrix, for display."""
+
+    def __new__(cls, rows, cols):
+        return sp.Basic.__new__(cls, sp.sympify(rows), sp.sympify(cols))
+
+
+class SumOver(sp.Expr):
+    """Σ over every value of ``index`` (Σ_w w² over all weights), for display."""
+
+    is_commutative = True
+
+    def __new__(cls, term, index):
+        return sp.Expr.__new__(cls, sp.sympify(term), sp.sympify(index))
+
+
+class LayerMatrix(sp.MatrixExpr):
+    """A layer's vector or matrix as one symbol: W^l, b^l, z^l, a^l, δ^l, x, y, σ'(z^l), ∇_a C.
+
+    ``kind`` is one of :data:`MATRIX_KINDS`; ``layer`` is canonical (an int, or a
+    SymPy expression in general statements); the shape is (rows, cols), numbers
+    or symbols, and SymPy's matrix algebra checks it in every product.
+    """
+
+    is_commutative = False
+
+    def __new__(cls, kind, layer, rows, cols=1):
+        kind = kind.name if isinstance(kind, sp.Symbol) else kind  # rebuilt from its args
+        if kind not in MATRIX_KINDS:
+            raise ValueError(f"unknown matrix kind {kind!r}; expected one of {', '.join(MATRIX_KINDS)}")
+        return sp.Basic.__new__(cls, sp.Symbol(kind), sp.sympify(layer), sp.sympify(rows), sp.sympify(cols))
+
+    @property
+    def kind(self) -> str:
+        return self.args[0].name
+
+    @property
+    def layer(self):
+        return self.args[1]
+
+    @property
+    def shape(self):
+        return (self.args[2], self.args[3])
+
+    @property
+    def free_symbols(self):
+        return set()
+
+    def _entry(self, i, j, **kwargs):
+        """The element (i, j), 0-based, as a named quantity (for explicit matrices)."""
+        l = self.layer
+        i, j = i + 1, j + 1
+        if self.kind == "W":
+            return Quantity("w", l, i, j)
+        if self.kind == "a" and l == 0:
+            return Quantity("x", i)
+        if self.kind in ("b", "z", "a", "delta"):
+            return Quantity(self.kind, l, i)
+        if self.kind in ("x", "y"):
+            return Quantity(self.kind, i)
+        if self.kind == "grad_a":
+            return Partial(COST, Quantity("a", l, i))
+        raise ValueError(f"{self.kind} has no named elements")
+
+
+#: W (weights), b, z, a, delta, x, y (vectors), dsigma (σ'(z^l)), grad_a (∇_a C at layer l)
+MATRIX_KINDS = ("W", "b", "z", "a", "delta", "x", "y", "dsigma", "grad_a")

@@ -1,0 +1,459 @@
+"""What a derivation document shows, as data: the expressions, never the words.
+
+:func:`document_model` reads a :class:`~symbackprop.chain.Derivation` and its
+check :class:`~symbackprop.equations.Report` and lays out every formula a
+write-up needs: the notation table, the forward pass (in general and for each
+layer), the cost, each parameter's chain-rule expansion for small networks and
+the matrices they merge into, BP1–BP4 in index and matrix form with the
+dimensions of every factor, and the special results that apply. Templates put
+words around it; the printer writes every formula. Nothing here is computed
+again from scratch: gradients, steps and verdicts come from the derivation and
+its report.
+
+General statements use symbolic indices (l, j, k, L) in the chosen notation's
+own numbering: a layer written l in the notation is canonical layer
+``l - layer_offset``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from .activations import VectorActivation, opaque_functions
+from .equations import EQUATIONS, matrix_form
+from .printing import notation as lookup_notation
+from .symbols import COST, LAMBDA, N_EXAMPLES, Chain, LayerMatrix, Partial, Quantity, Shape, SumOver
+
+#: networks with at most this many parameters get every parameter's chain rule written out
+EXPANSION_LIMIT = 24
+#: networks with layers of at most this many neurons get their matrices written element by element
+EXPLICIT_LIMIT = 6
+
+l_, j_, k_, i_, L_ = sp.symbols("l j k i L", integer=True, positive=True)
+
+
+@dataclass(frozen=True)
+class Equation:
+    """A displayed formula: ``expr`` (an Eq, a Chain or an expression), a label for LaTeX."""
+
+    expr: sp.Basic
+    label: str | None = None
+    shapes: bool = False
+
+
+@dataclass(frozen=True)
+class BPEquation:
+    """One of BP1–BP4: index form, matrix form with shapes, its derivation, its verdicts."""
+
+    name: str
+    index_form: Equation
+    matrix_form: Equation
+    derivation: tuple[sp.Basic, ...]
+    instances: tuple[Equation, ...]
+    facts: tuple
+    softmax: bool = False
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """One parameter's chain rule: ∂C/∂θ = product of partials = their values = the result."""
+
+    key: tuple
+    chain: Chain
+
+
+@dataclass(frozen=True)
+class LayerBlock:
+    """One layer's gradients merged into matrices, as seed-style write-ups group them."""
+
+    layer: int
+    size: int
+    fan_in: int
+    activation: str
+    bias: bool
+    rows: tuple[Equation, ...]      # one neuron's weights as a column, = δ_j (a^{l-1})
+    merged: Equation | None         # ∂C/∂W^l written out = δ^l (a^{l-1})^T
+    delta: Equation                 # δ^l_1 (or every δ^l_j for small layers)
+    pattern: Equation               # ∂C/∂w^l_{1k} and its closed form
+
+
+@dataclass(frozen=True)
+class Special:
+    """A special result that applies to this network: ``kind`` picks the template's words."""
+
+    kind: str
+    equations: tuple[Equation, ...]
+    context: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DocumentModel:
+    network: object
+    derivation: object
+    report: object
+    notation: str
+    sizes: tuple
+    notation_rows: tuple
+    forward_general: tuple[Equation, ...]
+    forward_layers: tuple[Equation, ...]
+    cost: tuple[Equation, ...]
+    expansions: tuple[Expansion, ...]
+    layers: tuple[LayerBlock, ...]
+    bp: tuple[BPEquation, ...]
+    specials: tuple[Special, ...]
+    detailed: bool
+    explicit: bool
+    expansion_limit: int = EXPANSION_LIMIT
+
+
+class _General:
+    """Quantities with symbolic indices, written in a notation's own layer numbering."""
+
+    def __init__(self, notation_name: str):
+        self.offset = lookup_notation(notation_name).layer_offset
+
+    def layer(self, printed):
+        return printed - self.offset
+
+    def q(self, kind, printed_layer, *indices):
+        return Quantity(kind, self.layer(printed_layer), *indices)
+
+    def size(self, printed_layer):
+        return Quantity("m", self.layer(printed_layer))
+
+    def matrix(self, kind, printed_layer, cols_layer=None):
+        rows = self.size(printed_layer if kind != "W" else printed_layer)
+        if kind == "W":
+            return LayerMatrix("W", self.layer(printed_layer), rows, self.size(printed_layer - 1))
+        return LayerMatrix(kind, self.layer(printed_layer), rows, 1)
+
+
+def _forward_general(g: _General, network) -> tuple[Equation, ...]:
+    sigma, _ = opaque_functions("sigma")
+    z = g.q("z", l_, j_)
+    weighted = sp.Sum(g.q("w", l_, j_, k_) * g.q("a", l_ - 1, k_), (k_, 1, g.size(l_ - 1)))
+    bias = g.q("b", l_, j_)
+    W, a_prev, b = g.matrix("W", l_), g.matrix("a", l_ - 1), g.matrix("b", l_)
+    return (
+        Equation(sp.Eq(z, weighted + bias, evaluate=False), "forward-z"),
+        Equation(sp.Eq(g.q("a", l_, j_), sigma(z), evaluate=False), "forward-a"),
+        Equation(sp.Eq(g.matrix("z", l_), sp.MatAdd(sp.MatMul(W, a_prev), b), evaluate=False), "forward-matrix",
+                 shapes=True),
+    )
+
+
+def _explicit(m: LayerMatrix) -> sp.ImmutableMatrix:
+    return sp.ImmutableMatrix(m.as_explicit())
+
+
+def _forward_layers(derivation) -> tuple[Equation, ...]:
+    """z^l = W^l a^{l-1} + b^l for each layer, element by element."""
+    network = derivation.network
+    out = []
+    for layer in network.layers:
+        l, m, m_prev = layer.index, layer.size, network.sizes[layer.index - 1]
+        W = _explicit(LayerMatrix("W", l, m, m_prev))
+        a_prev = _explicit(LayerMatrix("a", l - 1, m_prev))
+        rhs = sp.MatMul(W, a_prev, evaluate=False)
+        if layer.bias:
+            rhs = sp.MatAdd(rhs, _explicit(LayerMatrix("b", l, m)), evaluate=False)
+        out.append(Equation(sp.Eq(_explicit(LayerMatrix("z", l, m)), rhs, evaluate=False)))
+    return tuple(out)
+
+
+def _notation_rows(g: _General, network) -> tuple:
+    """(kind, symbol, rows, cols) for the notation table, in general form."""
+    rows = [
+        ("x", LayerMatrix("x", 0, g.size(g.offset), 1)),
+        ("W", g.matrix("W", l_)),
+        ("w", g.q("w", l_, j_, k_)),
+        ("b", g.matrix("b", l_)),
+        ("z", g.matrix("z", l_)),
+        ("a", g.matrix("a", l_)),
+        ("delta", g.matrix("delta", l_)),
+        ("y", LayerMatrix("y", 0, g.size(L_), 1)),
+        ("m", g.size(l_)),
+        ("C", COST),
+    ]
+    if network.l2 is not None:
+        rows += [("lambda", LAMBDA), ("n", N_EXAMPLES)]
+    elif network.mean:
+        rows.append(("n", N_EXAMPLES))
+    return tuple((kind, symbol, Shape(*symbol.shape) if hasattr(symbol, "shape") else None) for kind, symbol in rows)
+
+
+def _cost(derivation) -> tuple[Equation, ...]:
+    fw = derivation.forward
+    network = derivation.network
+    equations = [Equation(sp.Eq(COST, fw.cost, evaluate=False), "cost")]
+    return tuple(equations)
+
+
+def _expansion(derivation, key) -> Expansion:
+    """∂C/∂θ = (chain of partials) = (their values) = closed form, from the derivation's steps."""
+    steps = derivation.steps(key)
+    by_rule = {}
+    for step in steps:
+        by_rule.setdefault(step.rule, []).append(step)
+    theta = derivation.symbol(key)
+    l, j = key[1], key[2]
+    fw = derivation.forward
+    z = fw.q("z", l, j)
+    dz = by_rule["weighted_input_derivative"][0].after  # ∂z/∂θ
+    delta_steps = derivation.deltas[(l, j)].steps
+    # the chain of partials that makes up δ (output: ∂C/∂a ∂a/∂z; hidden: the sum over paths)
+    chain_rule = delta_steps[0].after
+    values = {s.before: s.after for s in delta_steps if isinstance(s.before, Partial)}
+    values.pop(Partial(COST, z), None)
+    symbolic = chain_rule * Partial(z, theta)
+    substituted = chain_rule.xreplace(values) * dz
+    if any(s.rule == "delta_definition" for s in delta_steps):
+        # hidden: write the next layer's δ out, as a hand derivation does
+        named = derivation.gradient(key, form="named")
+    else:
+        named = derivation.gradient(key)
+    if derivation.network.l2 is not None and key[0] == "w":
+        symbolic += fw.regulariser_gradient(theta)
+        substituted += fw.regulariser_gradient(theta)
+    links = [Partial(COST, theta), symbolic, substituted, named]
+    unique = [links[0]]
+    for link in links[1:]:
+        if link != unique[-1]:
+            unique.append(link)
+    return Expansion(key, Chain(*unique))
+
+
+def _layer_blocks(derivation, explicit: bool) -> tuple[LayerBlock, ...]:
+    network, fw = derivation.network, derivation.forward
+    blocks = []
+    form = matrix_form(derivation) if explicit else None
+    for layer in reversed(network.layers):
+        l, m, m_prev = layer.index, layer.size, network.sizes[layer.index - 1]
+        rows, merged = [], None
+        if explicit:
+            a_prev = _explicit(LayerMatrix("a", l - 1, m_prev))
+            for j in range(1, m + 1):
+                column = sp.ImmutableMatrix([[Partial(COST, fw.q("w", l, j, k))] for k in range(1, m_prev + 1)])
+                rows.append(Equation(sp.Eq(column, sp.MatMul(fw.q("delta", l, j), a_prev, evaluate=False),
+                                           evaluate=False)))
+            grads = sp.ImmutableMatrix(m, m_prev, lambda r, c: Partial(COST, fw.q("w", l, r + 1, c + 1)))
+            delta = _explicit(LayerMatrix("delta", l, m))
+            product = sp.MatMul(delta, a_prev.T, evaluate=False)
+            merged = Equation(sp.Eq(grads, product, evaluate=False), f"merged-{l}")
+            assert form.weights[l].shape == grads.shape  # the merged matrix has the shape of W^l
+        shown = range(1, m + 1) if explicit else (1,)
+        deltas = [sp.Eq(fw.q("delta", l, j), derivation.delta(l, j), evaluate=False) for j in shown]
+        delta = Equation(deltas[0] if len(deltas) == 1 else sp.ImmutableMatrix([[d.lhs] for d in deltas]))
+        if len(deltas) > 1:
+            delta = Equation(sp.Eq(sp.ImmutableMatrix([[d.lhs] for d in deltas]),
+                                   sp.ImmutableMatrix([[d.rhs] for d in deltas]), evaluate=False))
+        pattern = Equation(sp.Eq(Partial(COST, fw.q("w", l, 1, 1)), derivation.gradient(("w", l, 1, 1)),
+                                 evaluate=False))
+        blocks.append(LayerBlock(l, m, m_prev, layer.activation.label, layer.bias, tuple(rows), merged, delta,
+                                 pattern))
+    return tuple(blocks)
+
+
+def _bp_equations(derivation, report, g: _General) -> tuple[BPEquation, ...]:
+    network = derivation.network
+    sigma, sigma_prime = opaque_functions("sigma")
+    softmax = isinstance(network.output.activation, VectorActivation)
+    facts = {name: tuple(f for f in (report.facts if report else ()) if f.equation == name) for name in EQUATIONS}
+    # --- BP1
+    zL, aL, yj = g.q("z", L_, j_), g.q("a", L_, j_), Quantity("y", j_)
+    grad = network.cost.gradient(aL, yj)
+    if softmax:
+        ai = g.q("a", L_, i_)
+        index_rhs = sp.Sum(Partial(COST, ai) * Partial(ai, zL), (i_, 1, g.size(L_)))
+        jac = sp.MatrixSymbol("J", g.size(L_), g.size(L_))
+        matrix_rhs = sp.MatMul(sp.Transpose(jac), g.matrix("grad_a", L_))
+        derivation1 = (Partial(COST, zL), index_rhs)
+    else:
+        index_rhs = Partial(COST, aL) * sigma_prime(zL)
+        matrix_rhs = sp.HadamardProduct(g.matrix("grad_a", L_), g.matrix("dsigma", L_))
+        derivation1 = (Partial(COST, zL), Partial(COST, aL) * Partial(aL, zL), index_rhs, grad * sigma_prime(zL))
+    bp1 = BPEquation(
+        "BP1",
+        Equation(sp.Eq(g.q("delta", L_, j_), index_rhs, evaluate=False), "bp1"),
+        Equation(sp.Eq(g.matrix("delta", L_), matrix_rhs, evaluate=False), "bp1-matrix", shapes=True),
+        derivation1, _instances(derivation, "BP1"), facts["BP1"], softmax,
+    )
+    # --- BP2
+    zl, al = g.q("z", l_, j_), g.q("a", l_, j_)
+    zk = g.q("z", l_ + 1, k_)
+    w_next = g.q("w", l_ + 1, k_, j_)
+    delta_next = g.q("delta", l_ + 1, k_)
+    bp2 = BPEquation(
+        "BP2",
+        Equation(sp.Eq(g.q("delta", l_, j_),
+                       sp.Sum(w_next * delta_next, (k_, 1, g.size(l_ + 1))) * sigma_prime(zl), evaluate=False), "bp2"),
+        Equation(sp.Eq(g.matrix("delta", l_),
+                       sp.HadamardProduct(sp.MatMul(sp.Transpose(g.matrix("W", l_ + 1)), g.matrix("delta", l_ + 1)),
+                                          g.matrix("dsigma", l_)), evaluate=False), "bp2-matrix", shapes=True),
+        (
+            Partial(COST, zl),
+            sp.Sum(Partial(COST, zk) * Partial(zk, zl), (k_, 1, g.size(l_ + 1))),
+            sp.Sum(delta_next * Partial(zk, al) * Partial(al, zl), (k_, 1, g.size(l_ + 1))),
+            sp.Sum(delta_next * w_next * sigma_prime(zl), (k_, 1, g.size(l_ + 1))),
+        ),
+        _instances(derivation, "BP2"), facts["BP2"],
+    )
+    # --- BP3
+    b = g.q("b", l_, j_)
+    bp3 = BPEquation(
+        "BP3",
+        Equation(sp.Eq(Partial(COST, b), g.q("delta", l_, j_), evaluate=False), "bp3"),
+        Equation(sp.Eq(_grad_matrix("b", g), g.matrix("delta", l_), evaluate=False), "bp3-matrix", shapes=True),
+        (Partial(COST, b), Partial(COST, zl) * Partial(zl, b), g.q("delta", l_, j_)),
+        (), facts["BP3"],
+    )
+    # --- BP4
+    w = g.q("w", l_, j_, k_)
+    a_prev = g.q("a", l_ - 1, k_)
+    bp4 = BPEquation(
+        "BP4",
+        Equation(sp.Eq(Partial(COST, w), a_prev * g.q("delta", l_, j_), evaluate=False), "bp4"),
+        Equation(sp.Eq(_grad_matrix("W", g), sp.MatMul(g.matrix("delta", l_), sp.Transpose(g.matrix("a", l_ - 1))),
+                       evaluate=False), "bp4-matrix", shapes=True),
+        (Partial(COST, w), Partial(COST, zl) * Partial(zl, w), g.q("delta", l_, j_) * a_prev),
+        _instances(derivation, "BP4"), facts["BP4"],
+    )
+    return (bp1, bp2, bp3, bp4)
+
+
+def _grad_matrix(kind, g):
+    """∂C/∂W^l and ∂C/∂b^l as symbols with the shapes of W^l and b^l."""
+    m = g.matrix(kind, l_)
+    return _GradientOf(m)
+
+
+class _GradientOf(sp.MatrixExpr):
+    """∂C/∂X for a layer matrix X, with X's shape (printed as a fraction)."""
+
+    def __new__(cls, of):
+        return sp.Basic.__new__(cls, of)
+
+    @property
+    def shape(self):
+        return self.args[0].shape
+
+    def _symbackprop_latex(self, printer):
+        shapes = printer._settings["shapes"]
+        printer._settings["shapes"] = False
+        try:
+            inner = printer._print(self.args[0])
+        finally:
+            printer._settings["shapes"] = shapes
+        body = r"\frac{\partial %s}{\partial %s}" % (printer._print(COST), inner)
+        return printer._shape(body, self)
+
+    def _symbackprop_text(self, printer):
+        shapes = printer._settings["shapes"]
+        printer._settings["shapes"] = False
+        try:
+            body = "∂%s/∂%s" % (printer._print(COST), printer._print(self.args[0]))
+        finally:
+            printer._settings["shapes"] = shapes
+        if shapes:
+            body += "[%s×%s]" % self.shape
+        return body
+
+
+def _instances(derivation, name) -> tuple[Equation, ...]:
+    """The matrix form of an equation for each layer of this network, with numeric shapes."""
+    network = derivation.network
+    L = network.depth
+    out = []
+    for layer in network.layers:
+        l, m, m_prev = layer.index, layer.size, network.sizes[layer.index - 1]
+        delta = LayerMatrix("delta", l, m)
+        if name == "BP1" and l == L:
+            if isinstance(network.output.activation, VectorActivation):
+                continue
+            rhs = sp.HadamardProduct(LayerMatrix("grad_a", l, m), LayerMatrix("dsigma", l, m))
+        elif name == "BP2" and l < L:
+            W = LayerMatrix("W", l + 1, network.sizes[l + 1], m)
+            rhs = sp.HadamardProduct(sp.MatMul(sp.Transpose(W), LayerMatrix("delta", l + 1, network.sizes[l + 1])),
+                                     LayerMatrix("dsigma", l, m))
+        elif name == "BP4":
+            out.append(Equation(sp.Eq(_GradientOf(LayerMatrix("W", l, m, m_prev)),
+                                      sp.MatMul(delta, sp.Transpose(LayerMatrix("a", l - 1, m_prev))),
+                                      evaluate=False), shapes=True))
+            continue
+        else:
+            continue
+        out.append(Equation(sp.Eq(delta, rhs, evaluate=False), shapes=True))
+    return tuple(out)
+
+
+def _specials(derivation) -> tuple[Special, ...]:
+    network, fw = derivation.network, derivation.forward
+    out = []
+    seen = set()
+    for layer in network.layers:
+        rule = layer.activation
+        if isinstance(rule, VectorActivation) or rule.label in seen:
+            continue
+        seen.add(rule.label)
+        z, a = fw.q("z", layer.index, 1), fw.q("a", layer.index, 1)
+        prime = rule.prime_function(z)
+        if rule.identity is not None and rule.name != "identity":
+            out.append(Special("identity", (Equation(Chain(prime, rule.prime(z), rule.prime_named(z, a))),),
+                               {"activation": rule.name, "layer": layer.index}))
+        elif rule.convention:
+            out.append(Special(rule.convention, (Equation(sp.Eq(prime, rule.prime(z), evaluate=False)),),
+                               {"activation": rule.label, "layer": layer.index}))
+    L = network.depth
+    first = derivation.deltas[(L, 1)]
+    simplified = [s for s in first.steps if s.rule in ("simplify", "targets_sum_to_one")]
+    if simplified:
+        chain = Chain(Partial(COST, fw.q("z", L, 1)), simplified[0].before, *[s.after for s in simplified])
+        out.append(Special("cancellation", (Equation(chain),), {
+            "activation": network.output.activation.name, "cost": network.cost.name,
+            "targets_sum_to_one": any(s.rule == "targets_sum_to_one" for s in simplified),
+        }))
+    if network.l2 is not None:
+        w_any = sp.Symbol("w", real=True)
+        unregularised = sp.Symbol("C_0", real=True)
+        regulariser = network.l2 / (2 * N_EXAMPLES) * SumOver(w_any**2, w_any)
+        key = ("w", 1, 1, 1)
+        w = fw.q(*key)
+        out.append(Special("regularisation", (
+            Equation(sp.Eq(COST, unregularised + regulariser, evaluate=False)),
+            Equation(sp.Eq(Partial(COST, w), Partial(unregularised, w) + fw.regulariser_gradient(w), evaluate=False)),
+            Equation(sp.Eq(Partial(COST, w), derivation.gradient(key), evaluate=False)),
+        ), {"strength": network.l2}))
+    out.append(Special("insights", (), {}))
+    return tuple(out)
+
+
+def document_model(derivation, report=None, notation: str = "nielsen") -> DocumentModel:
+    """Lay out every formula of a derivation document."""
+    lookup_notation(notation)
+    network = derivation.network
+    g = _General(notation)
+    detailed = network.parameter_count <= EXPANSION_LIMIT
+    explicit = max(network.sizes) <= EXPLICIT_LIMIT
+    expansions = ()
+    if detailed:
+        order = sorted(derivation.params, key=lambda key: (-key[1], key[0] == "b", key[2:]))
+        expansions = tuple(_expansion(derivation, key) for key in order)
+    return DocumentModel(
+        network=network,
+        derivation=derivation,
+        report=report,
+        notation=notation,
+        sizes=network.sizes,
+        notation_rows=_notation_rows(g, network),
+        forward_general=_forward_general(g, network),
+        forward_layers=_forward_layers(derivation) if explicit else (),
+        cost=_cost(derivation) if explicit else (),
+        expansions=expansions,
+        layers=_layer_blocks(derivation, explicit),
+        bp=_bp_equations(derivation, report, g),
+        specials=_specials(derivation),
+        detailed=detailed,
+        explicit=explicit,
+    )

@@ -1,0 +1,82 @@
+"""The example gallery: each derivation the reference articles make, as a network and a notation.
+
+``symbackprop examples`` renders every entry in every language and format into
+``output/`` (see :func:`gallery`); ``--check`` reports the files that would
+change. The entries are data; their titles and words live in the templates.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from .chain import derive
+from .render import LANGUAGES, render, render_gallery_readme, template_dirs
+from .spec import Network
+
+
+@dataclass(frozen=True)
+class Example:
+    """One gallery entry: ``key`` names it in file names and templates."""
+
+    key: str
+    network: Network
+    notation: str
+    #: extra Markdown flavours rendered in English besides ``github``
+    flavors: tuple[str, ...] = ()
+    #: also render a LaTeX fragment (no preamble) in English, to \\input into lecture notes
+    fragment: bool = False
+
+
+EXAMPLES = (
+    # Nielsen's four equations on a network with a generic activation (seeds 001 and 000)
+    Example("nielsen", Network([2, 3, 2], activation="generic", cost="quadratic", mean=True), "nielsen",
+            fragment=True),
+    # the 2-2-2 sigmoid network without bias, worked weight by weight (seed 002)
+    Example("seed002", Network([2, 2, 2], activation="sigmoid", cost="quadratic", bias=False), "nodes",
+            flavors=("katex", "mathjax", "hexo", "kramdown")),
+    # cross-entropy with sigmoid outputs, bias units and L2 regularisation, four layers (seed 003)
+    Example("seed003", Network([3, 5, 5, 4], activation="sigmoid", cost="binary_cross_entropy", l2=True, mean=True),
+            "ng"),
+    # the matrix form with dimensions, softmax output and categorical cross-entropy (seed 004)
+    Example("seed004", Network([4, 5, 3], activation=["generic", "softmax"], cost="cross_entropy"), "qiu"),
+)
+
+
+def _languages() -> tuple[str, ...]:
+    """The languages whose document templates are installed."""
+    shipped = template_dirs()[-1]
+    return tuple(lang for lang in LANGUAGES if (shipped / lang / "document.md.j2").is_file())
+
+
+def gallery() -> dict[str, str]:
+    """Every gallery file: relative path → content, with ``manifest.json`` and ``README.md``."""
+    files: dict[str, str] = {}
+    manifest = []
+    for example in EXAMPLES:
+        derivation = derive(example.network)
+        report = derivation.check()
+        for lang in _languages():
+            flavors = ("github", *example.flavors) if lang == "en" else ("github",)
+            for flavor in flavors:
+                stem = f"{example.key}.{lang}" + ("" if flavor == "github" else f".{flavor}")
+                figure = f"{example.key}.svg"
+                doc = render(derivation, "md", lang, example.notation, flavor, report=report, figure=figure,
+                             example=example.key)
+                files[f"{stem}.md"] = doc.text
+                files.update(doc.attachments)
+                manifest.append({"path": f"{stem}.md", "format": "md", "lang": lang, "flavor": flavor,
+                                 "example": example.key})
+            doc = render(derivation, "tex", lang, example.notation, report=report, example=example.key)
+            files[f"{example.key}.{lang}.tex"] = doc.text
+            manifest.append({"path": f"{example.key}.{lang}.tex", "format": "tex", "lang": lang,
+                             "standalone": True, "example": example.key})
+            if example.fragment and lang == "en":
+                doc = render(derivation, "tex", lang, example.notation, standalone=False, report=report,
+                             example=example.key)
+                files[f"{example.key}.{lang}.fragment.tex"] = doc.text
+                manifest.append({"path": f"{example.key}.{lang}.fragment.tex", "format": "tex", "lang": lang,
+                                 "standalone": False, "example": example.key})
+    files["manifest.json"] = json.dumps({"documents": manifest}, indent=2, ensure_ascii=False) + "\n"
+    files["README.md"] = render_gallery_readme(EXAMPLES, manifest)
+    return dict(sorted(files.items()))
