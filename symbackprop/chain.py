@@ -214,6 +214,19 @@ class Derivation:
 
         return evaluate(self, values, x, y)
 
+    # ---------------------------------------------------------- Jupyter display
+    def _repr_markdown_(self) -> str:
+        """The derivation document, for a notebook's Markdown display (math in $…$)."""
+        from .render import render
+
+        return render(self, "md", flavor="katex").text
+
+    def _repr_latex_(self) -> str:
+        """The gradients as one aligned display, for a notebook's LaTeX display."""
+        from .render import render_latex_summary
+
+        return render_latex_summary(self)
+
     # ------------------------------------------------------------------ helpers
     def _without_deltas(self, expr: sp.Expr, opaque: bool) -> sp.Expr:
         """Replace every δ symbol by its definition (raw with ``opaque``), deepest layer first."""

@@ -26,7 +26,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from .errors import SpecError, unknown_name
-from .symbols import Chain, LayerMatrix, Partial, Quantity, Shape, SumOver
+from .symbols import Aligned, Chain, LayerMatrix, Partial, Quantity, Shape, SumOver
 
 
 @dataclass(frozen=True)
@@ -271,6 +271,10 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
     def _print_Shape(self, expr: Shape) -> str:
         return r"%s \times %s" % (self._print(expr.args[0]), self._print(expr.args[1]))
 
+    def _print_Aligned(self, expr: Aligned) -> str:
+        rows = [f"{self._print(eq.lhs)} &= {self._print(eq.rhs)}" for eq in expr.args]
+        return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+
     def _print_Function(self, expr, exp=None):
         if isinstance(expr.func, sp.core.function.UndefinedFunction):
             prime = expr.func.__name__.endswith("'")
@@ -379,6 +383,9 @@ class TextPrinter(_NotationMixin, StrPrinter):
 
     def _print_Shape(self, expr: Shape) -> str:
         return "%s×%s" % (self._print(expr.args[0]), self._print(expr.args[1]))
+
+    def _print_Aligned(self, expr: Aligned) -> str:
+        return "\n".join(self._print(eq) for eq in expr.args)
 
     def _print_Function(self, expr):
         if isinstance(expr.func, sp.core.function.UndefinedFunction):

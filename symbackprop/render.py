@@ -16,10 +16,11 @@ from functools import partial
 from pathlib import Path
 
 import jinja2
+import sympy as sp
 
 from . import printing
 from .errors import SpecError, unknown_name
-from .symbols import Chain
+from .symbols import Aligned, Chain, Partial
 
 #: the terminal report lists every parameter up to this many parameters, else summarises by layer
 DETAIL_LIMIT = 64
@@ -47,21 +48,20 @@ FLAVORS = {
     "kramdown": Flavor("kramdown", ("$$", "$$"), ("$$", "$$")),
 }
 
-_ASCII_PUNCTUATION = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
-
 
 def escape_markdown_math(tex: str) -> str:
     """Math that survives a Markdown pass (marked, CommonMark) unchanged.
 
-    A backslash before punctuation would be read as an escape (``\\\\`` would
-    lose a backslash, ``\\{`` its backslash), ``_`` and ``*`` pairs as
-    emphasis and ``[…]`` as a link; each of these is escaped once more so that
-    the Markdown pass gives back the original math.
+    A backslash before punctuation would be read as an escape (``\\{`` would
+    lose its backslash) and a backslash at the end of a line as a hard line
+    break, so every backslash that does not start a command name is doubled;
+    ``_`` and ``*`` pairs would become emphasis and ``[…]`` a link, so they are
+    escaped too. The Markdown pass then gives back the original math.
     """
     out = []
     for index, char in enumerate(tex):
         following = tex[index + 1] if index + 1 < len(tex) else ""
-        if char == "\\" and following in _ASCII_PUNCTUATION:
+        if char == "\\" and not (following.isascii() and following.isalpha()):
             out.append("\\\\")
         elif char in "_*[]" and (index == 0 or tex[index - 1] != "\\"):
             out.append("\\" + char)
@@ -268,12 +268,31 @@ def render(derivation, fmt: str = "md", lang: str = "en", notation: str = "niels
     model = document_model(derivation, report, notation)
     drawing = layout(network, notation=notation)
     env = environment(notation, network.sizes, templates, fmt, flavor)
-    page = _template(env, f"{lang}/document.{fmt}.j2").render(
-        model=model, drawing=drawing, standalone=standalone, figure=figure, example=example, lang=lang)
-    attachments = {}
-    if fmt == "md" and figure:
-        attachments[figure] = _template(env, "drawing/network.svg.j2").render(drawing=drawing)
+    try:
+        page = _template(env, f"{lang}/document.{fmt}.j2").render(
+            model=model, drawing=drawing, standalone=standalone, figure=figure, example=example, lang=lang)
+        attachments = {}
+        if fmt == "md" and figure:
+            attachments[figure] = _template(env, "drawing/network.svg.j2").render(drawing=drawing)
+    except jinja2.TemplateNotFound as missing:  # a template included by another one
+        searched = ", ".join(str(p) for p in env.loader.searchpath)
+        raise SpecError(f"template {missing.name!r} not found; looked in: {searched}") from None
     return Document(page, attachments)
+
+
+def render_latex_summary(derivation, notation: str = "nielsen") -> str:
+    """Every gradient (or, for a large network, each layer's pattern) in one display."""
+    cost = derivation.forward.cost_symbol
+    info = context(derivation)
+    if info["detailed"]:
+        rows = [sp.Eq(Partial(cost, symbol), value, evaluate=False) for symbol, value in info["gradients"]]
+    else:
+        rows = []
+        for row in reversed(info["layers"]):
+            rows.append(sp.Eq(row["delta_symbol"], row["delta"], evaluate=False))
+            rows.append(sp.Eq(Partial(cost, row["weight_symbol"]), row["weight_gradient"], evaluate=False))
+    env = environment(notation, derivation.network.sizes, fmt="tex")
+    return _template(env, "formats/summary.tex.j2").render(equations=Aligned(*rows))
 
 
 def render_gallery_readme(examples, manifest) -> str:

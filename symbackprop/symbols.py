@@ -175,6 +175,13 @@ class Chain(sp.Basic):
         return self.args
 
 
+class Aligned(sp.Basic):
+    """Several equations displayed one per line, aligned at their equals signs."""
+
+    def __new__(cls, *equations):
+        return sp.Basic.__new__(cls, *equations)
+
+
 class Shape(sp.Basic):
     """The dimension ``rows × cols`` of a vector or matrix, for display."""
 

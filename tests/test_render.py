@@ -1,0 +1,206 @@
+"""Derivation documents: formats, flavours, notations, the gallery, bad input."""
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from symbackprop import Network, SpecError, cli, derive
+from symbackprop.examples import EXAMPLES, gallery
+from symbackprop.render import FLAVORS, escape_markdown_math, escape_tex_text, render
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def seed002():
+    d = derive(Network([2, 2, 2], activation="sigmoid", cost="quadratic", bias=False))
+    return d, d.check()
+
+
+def test_markdown_document_holds_every_part_of_a_seed_style_derivation(seed002):
+    d, report = seed002
+    doc = render(d, "md", "en", "nodes", report=report, figure="net.svg")
+    text = doc.text
+    assert "![" in text and "(net.svg)" in text and "<svg" in doc.attachments["net.svg"]
+    # the notation table, the forward pass layer by layer, the cost
+    assert "| Symbol | Meaning | Dimension |" in text
+    assert r"\left[\begin{matrix}z_{21}\\z_{22}\end{matrix}\right]" in text
+    # every weight's chain rule, in seed 002's node numbering
+    for weight in ("w_{35}", "w_{45}", "w_{36}", "w_{46}", "w_{13}", "w_{14}", "w_{23}", "w_{24}"):
+        assert rf"\frac{{\partial C}}{{\partial {weight}}} &=" in text
+    # merged into matrices: δ times the activations transposed
+    assert r"\left[\begin{matrix}\delta_{21}\\\delta_{22}\end{matrix}\right] \left[\begin{matrix}y_{11} & y_{12}\end{matrix}\right]" in text
+    # BP1-BP4 with dimensions and verdicts
+    for name in ("BP1", "BP2", "BP3", "BP4"):
+        assert f"### {name}: " in text
+    assert r"\underbrace{\delta_{l}}_{m_{l} \times 1}" in text
+    assert "*holds* at layer" in text and "FAILS" not in text
+    # equation numbers and labels belong to LaTeX only
+    assert r"\label" not in text and r"\eqref" not in text
+
+
+def test_latex_document_is_standalone_or_a_fragment(seed002):
+    d, report = seed002
+    full = render(d, "tex", "en", "nodes", report=report).text
+    assert full.startswith(r"\documentclass") and full.rstrip().endswith(r"\end{document}")
+    assert r"\begin{tikzpicture}" in full and r"\label{eq:bp1}" in full
+    fragment = render(d, "tex", "en", "nodes", standalone=False, report=report).text
+    assert r"\documentclass" not in fragment and r"\begin{document}" not in fragment
+    assert r"\label{eq:bp2}" in fragment
+
+
+@pytest.mark.parametrize("notation, needle", [
+    ("nielsen", r"\delta^{L}_{j}"), ("ng", r"\Theta^{(l)}"), ("qiu", r"W^{(l)}"), ("nodes", r"w_{kj}"),
+])
+def test_every_notation_writes_its_own_symbols(notation, needle):
+    d = derive(Network([2, 3, 2], activation="tanh"))
+    text = render(d, "md", "en", notation).text
+    assert needle in text
+
+
+@pytest.mark.parametrize("flavor", sorted(FLAVORS))
+def test_each_flavour_uses_its_delimiters(seed002, flavor):
+    d, _ = seed002
+    text = render(d, "md", "en", "nodes", flavor).text
+    style = FLAVORS[flavor]
+    assert f"\n{style.display[0]}\n" in text
+    if flavor in ("hexo", "mathjax"):
+        # Markdown-active characters inside math are escaped for marked
+        assert r"\_{" in text or r"\\\\" in text
+    else:
+        assert r"\_" not in text
+
+
+def test_markdown_math_escaping():
+    # every backslash that does not start a command is doubled: a LaTeX line break at the end
+    # of a line would otherwise be read as a hard line break
+    assert escape_markdown_math(r"a_{1} \\ b") == r"a\_{1} \\\\ b"
+    assert escape_markdown_math("a \\\\\nb") == "a \\\\\\\\\nb"
+    assert escape_markdown_math(r"\, \; \!") == r"\\, \\; \\!"
+    assert escape_markdown_math(r"\left[x\right] \{ y \}") == r"\left\[x\right\] \\{ y \\}"
+    assert escape_markdown_math(r"\frac{a}{b}") == r"\frac{a}{b}"
+    assert escape_markdown_math("a*b") == r"a\*b"
+
+
+def test_latex_prose_escaping():
+    assert escape_tex_text("leaky_relu(slope=1/100)") == r"leaky\_relu(slope=1/100)"
+    assert escape_tex_text("σ' = a*(1 - a)") == r"$\sigma$' = a*(1 - a)"
+
+
+def test_softmax_and_cross_entropy_documents_explain_themselves():
+    d = derive(Network([2, 3, 3], activation=["tanh", "softmax"], cost="cross_entropy"))
+    text = render(d, "md", "en", "qiu", report=d.check()).text
+    assert "transposed Jacobian" in text
+    assert "Why the output error is simply output minus target" in text
+    assert "add up to one" in text
+
+
+def test_regularisation_and_relu_specials():
+    d = derive(Network([2, 2, 1], activation=["relu", "sigmoid"], l2=True))
+    text = render(d, "md", "en", "nielsen").text
+    assert "Regularisation" in text and r"\frac{\lambda w^{2}_{11}}{n}" in text
+    assert "The kink of ReLU" in text
+
+
+def test_large_network_document_is_a_summary():
+    d = derive(Network([784, 30, 10]))
+    report = d.check("inductive")
+    for fmt in ("md", "tex"):
+        doc = render(d, fmt, "en", "nielsen", report=report, figure="net.svg")
+        assert len(doc.text.encode()) < 200_000
+        assert "follows the same pattern as its first one" in doc.text
+        assert "Every parameter by the chain rule" not in doc.text
+
+
+def test_documents_are_deterministic(seed002):
+    d, report = seed002
+    first = render(d, "tex", "en", "nodes", report=report).text
+    again = derive(Network([2, 2, 2], activation="sigmoid", cost="quadratic", bias=False))
+    second = render(again, "tex", "en", "nodes", report=again.check()).text
+    assert first == second
+
+
+def test_bad_choices_list_the_valid_ones(seed002):
+    d, _ = seed002
+    for kwargs, needle in (({"fmt": "pdf"}, "unknown format 'pdf'; expected one of: json, md, tex, text"),
+                           ({"flavor": "pandoc"}, "unknown flavor 'pandoc'"),
+                           ({"lang": "fr"}, "unknown language 'fr'; expected one of: en, zh"),
+                           ({"notation": "bishop"}, "unknown notation 'bishop'")):
+        with pytest.raises(SpecError, match=re.escape(needle)):
+            render(d, **kwargs)
+
+
+def test_user_templates_override_and_missing_ones_are_named(seed002, tmp_path):
+    d, _ = seed002
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "document.md.j2").write_text("custom: {{ model.network.sizes | join('-') }}\n")
+    assert render(d, "md", templates=tmp_path).text == "custom: 2-2-2\n"
+    (tmp_path / "en" / "document.md.j2").write_text('{% include "en/missing.j2" %}')
+    with pytest.raises(SpecError, match="template 'en/missing.j2' not found"):
+        render(d, "md", templates=tmp_path)
+
+
+def test_jupyter_display(seed002):
+    d, _ = seed002
+    assert d._repr_markdown_().startswith("# Backpropagation for a 2-2-2 network")
+    latex = d._repr_latex_()
+    assert latex.startswith("$$\n\\begin{aligned}") and latex.count("&=") == 8
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def test_cli_writes_a_markdown_document_and_its_drawing(tmp_path):
+    out = tmp_path / "d.md"
+    assert cli.main(["derive", "--layers", "2,2,2", "--format", "md", "--notation", "nodes", "-o", str(out)]) == 0
+    assert "(d.svg)" in out.read_text() and "<svg" in (tmp_path / "d.svg").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.md", "d.svg"]
+
+
+def test_cli_bad_document_options_exit_2(tmp_path, capsys):
+    out = tmp_path / "d.md"
+    code = cli.main(["derive", "--format", "docx", "--flavor", "x", "--lang", "fr", "--notation", "y", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "4 problems" in err
+    assert "expected one of: json, md, tex, text" in err and "expected one of: en, zh" in err
+    assert not out.exists()
+    assert cli.main(["derive", "--templates", str(tmp_path / "nowhere")]) == 2
+
+
+def test_cli_fragment(capsys):
+    assert cli.main(["derive", "--layers", "2,2", "--format", "tex", "--fragment", "--method", "none"]) == 0
+    assert r"\documentclass" not in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ the gallery
+
+
+@pytest.fixture(scope="module")
+def files():
+    return gallery()
+
+
+def test_the_gallery_is_up_to_date(files, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "gallery", lambda: files)
+    assert cli.main(["examples", "--check", "--output", str(ROOT / "output")]) == 0, capsys.readouterr().out
+
+
+def test_a_stale_gallery_is_reported(files, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(cli, "gallery", lambda: files)
+    copy = tmp_path / "output"
+    shutil.copytree(ROOT / "output", copy)
+    (copy / "seed002.en.md").write_text("edited by hand\n")
+    (copy / "notes.md").write_text("not generated\n")
+    assert cli.main(["examples", "--check", "--output", str(copy)]) == 1
+    out = capsys.readouterr().out
+    assert "stale: " in out and "seed002.en.md" in out and "notes.md" in out
+
+
+def test_the_gallery_covers_every_seed(files):
+    assert {e.key for e in EXAMPLES} == {"nielsen", "seed002", "seed003", "seed004"}
+    for key in ("nielsen", "seed002", "seed003", "seed004"):
+        assert f"{key}.en.md" in files and f"{key}.en.tex" in files and f"{key}.svg" in files
+    assert "Every check holds." in files["seed003.en.md"]
+    assert r"\Theta^{(l)}" in files["seed003.en.md"]
