@@ -5,7 +5,8 @@ It measures, and prints as tables (medians of several runs, with the core count)
 1. every gradient derived plus the inductive check of BP1–BP4 for a 784-30-10
    sigmoid network (23,860 parameters);
 2. the time per parameter of the same work from about 1k to 100k parameters;
-3. the exact proof of all 192 weights (and 24 biases) of an 8-8-8-8 sigmoid
+3. the rendering of the 784-30-10 derivation document, Markdown and LaTeX;
+4. the exact proof of all 192 weights (and 24 biases) of an 8-8-8-8 sigmoid
    network against its composed cost, beside plain ``sympy.diff`` of the
    composed cost weight by weight (one run; ``--no-plain`` skips it).
 
@@ -24,6 +25,7 @@ import sympy as sp
 
 from .chain import derive
 from .equations import check
+from .render import render
 from .spec import Network
 
 SCALING = ([30, 30, 10], [100, 50, 10], [784, 30, 10], [784, 64, 10], [784, 128, 10])
@@ -88,7 +90,22 @@ def main(argv=None) -> int:
         spread = max(per_param) / min(per_param)
         print(f"   largest / smallest time per parameter: {spread:.2f}x (target <= 2x)", file=out)
 
-    print("\n3. 8-8-8-8 sigmoid network, exact proof against the composed cost (192 weights, 24 biases)", file=out)
+    print("\n3. 784-30-10 derivation document (rendering only; the derivation and its check are given)", file=out)
+    derivation = derive(Network([784, 30, 10]))
+    report = check(derivation, method="inductive")
+    for fmt in ("md", "tex"):
+        document = None
+
+        def render_once(fmt=fmt):
+            nonlocal document
+            document = render(derivation, fmt, report=report, figure="network.svg")
+
+        median, _ = _median(render_once, args.repeat)
+        size = len(document.text.encode()) + sum(len(a.encode()) for a in document.attachments.values())
+        print(f"   {fmt:>3}: median {median:.2f} s, {size / 1024:.1f} KB with its drawing "
+              f"(targets < 2 s, < 200 KB)", file=out)
+
+    print("\n4. 8-8-8-8 sigmoid network, exact proof against the composed cost (192 weights, 24 biases)", file=out)
     median, times = _median(lambda: exact_proof([8, 8, 8, 8]), args.repeat)
     print(f"   median {median:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in times)}; target <= 10 s)", file=out)
     if not args.no_plain:

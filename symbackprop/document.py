@@ -105,6 +105,8 @@ class DocumentModel:
     specials: tuple[Special, ...]
     detailed: bool
     explicit: bool
+    general_weight: Quantity
+    general_bias: Quantity
     expansion_limit: int = EXPANSION_LIMIT
 
 
@@ -185,10 +187,13 @@ def _notation_rows(g: _General, network) -> tuple:
 
 
 def _cost(derivation) -> tuple[Equation, ...]:
-    fw = derivation.forward
-    network = derivation.network
-    equations = [Equation(sp.Eq(COST, fw.cost, evaluate=False), "cost")]
-    return tuple(equations)
+    """C for one example; an L2 term is written as a sum over the weights, not expanded."""
+    fw, network = derivation.forward, derivation.network
+    data = network.cost.total(fw.activations(network.depth), fw.targets)
+    if network.l2 is not None:
+        w = sp.Symbol("w", real=True)
+        data = data + network.l2 / (2 * N_EXAMPLES) * SumOver(w**2, w)
+    return (Equation(sp.Eq(COST, data, evaluate=False), "cost"),)
 
 
 def _expansion(derivation, key) -> Expansion:
@@ -456,4 +461,6 @@ def document_model(derivation, report=None, notation: str = "nielsen") -> Docume
         specials=_specials(derivation),
         detailed=detailed,
         explicit=explicit,
+        general_weight=g.q("w", l_, j_, k_),
+        general_bias=g.q("b", l_, j_),
     )

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 from sympy.core.cache import clear_cache
 
-from .activations import A, Z, Activation, VectorActivation
+from .activations import A, Z, VectorActivation
 from .costs import Y
 from .oracle import CostOracle, is_generic, named_values, random_point, realise
 from .symbols import N_EXAMPLES, Quantity, product
@@ -64,6 +64,8 @@ class Fact:
     method: str
     ok: bool
     detail: str
+    #: figures behind a numeric fact (sampled, total, points, worst), for documents to phrase
+    evidence: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "ok", bool(self.ok))
@@ -624,7 +626,7 @@ def matrix_facts(derivation, method: str) -> list[Fact]:
 
 def numeric_facts(derivation, points: int = 3, seed: int = 0, sample: int | None = None) -> list[Fact]:
     """Compare every (or a sample of) gradient with the finite-difference oracle at random points."""
-    network, fw = derivation.network, derivation.forward
+    network = derivation.network
     rng = random.Random(seed)
     oracle = CostOracle(network)
     per_layer = defaultdict(list)
@@ -657,5 +659,6 @@ def numeric_facts(derivation, points: int = 3, seed: int = 0, sample: int | None
             error = max(worst[key] for key in keys)
             detail = (f"{len(keys)} of {total} {noun} at {points} random points agree with mpmath central "
                       f"differences (40 digits), worst relative error {float(error):.1e}{stand_in}")
-            facts.append(Fact(equation, l, "numeric", error <= TOLERANCE, detail))
+            evidence = {"sampled": len(keys), "total": total, "points": points, "worst": f"{float(error):.1e}"}
+            facts.append(Fact(equation, l, "numeric", error <= TOLERANCE, detail, evidence))
     return facts

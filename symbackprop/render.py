@@ -299,3 +299,71 @@ def render_gallery_readme(examples, manifest) -> str:
     """The index of the gallery in ``output/``."""
     env = environment()
     return _template(env, "gallery/README.md.j2").render(examples=examples, manifest=manifest)
+
+
+# -------------------------------------------------------------------- claims
+
+
+def _counterexample_lines(derivation, verdict, show, limit: int = 24) -> list[str]:
+    """The point of a counterexample, one line per group of values, and both values there."""
+    example = verdict.counterexample
+    fw = derivation.forward
+    wanted = set(example.params)
+    if len(wanted) > limit:
+        involved = set()
+        for expr in (verdict.truth, verdict.claim.rhs):
+            involved |= {s for s in sp.sympify(expr).free_symbols} if not isinstance(expr, sp.MatrixBase) \
+                else set().union(*(e.free_symbols for e in expr))
+        wanted = {key for key in example.params if fw.q(*key) in involved}
+    number = lambda v: f"{float(v):.6g}"  # noqa: E731
+    lines = [
+        "x: " + ", ".join(f"{show(s)} = {number(v)}" for s, v in zip(fw.inputs, example.x)),
+        "y: " + ", ".join(f"{show(s)} = {number(v)}" for s, v in zip(fw.targets, example.y)),
+        "parameters: " + ", ".join(f"{show(fw.q(*key))} = {number(example.params[key])}"
+                                   for key in derivation.params if key in wanted),
+    ]
+    lines += [f"{name} = {number(value)}" for name, value in example.l2.items()]
+    claimed, actual = example.claimed, example.actual
+    if isinstance(actual, sp.MatrixBase):
+        lines.append("claimed: " + show(claimed.applyfunc(lambda v: sp.Float(v, 6))))
+        lines.append("actual:  " + show(actual.applyfunc(lambda v: sp.Float(v, 6))))
+    else:
+        lines.append(f"claimed: {float(claimed):.12g}")
+        lines.append(f"actual:  {float(actual):.12g}")
+    return lines
+
+
+def render_verdicts(derivation, results, notation: str = "nielsen", fmt: str = "text", templates=None) -> str:
+    """The answers about claims, as terminal text or JSON."""
+    from .claims import corrected_form
+
+    show = partial(printing.text, notation=notation, sizes=derivation.network.sizes)
+    summary = {status: sum(1 for r in results if r.status == status)
+               for status in ("correct", "incorrect", "undecided", "unreadable", "skipped")}
+    if fmt == "json":
+        data = {"summary": summary, "results": []}
+        for r in results:
+            entry = {"status": r.status, "line": r.line}
+            if r.status in ("unreadable", "skipped"):
+                entry.update(text=r.text, message=getattr(r, "message", None))
+            else:
+                entry.update(text=r.claim.text, method=r.method, points=r.points, diagnosis=list(r.diagnosis),
+                             reason=r.reason,
+                             correct=printing.latex(corrected_form(derivation, r.claim.target), notation=notation,
+                                                    sizes=derivation.network.sizes))
+                if r.counterexample:
+                    example = r.counterexample
+                    entry["counterexample"] = {
+                        "x": [str(v) for v in example.x], "y": [str(v) for v in example.y],
+                        "parameters": {",".join(map(str, k)): str(v) for k, v in example.params.items()},
+                        "l2": {k: str(v) for k, v in example.l2.items()},
+                        "claimed": str(example.claimed), "actual": str(example.actual),
+                    }
+            data["results"].append(entry)
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    env = environment(notation, derivation.network.sizes, templates)
+    env.filters["extract"] = lambda key, table: table[key]
+    return _template(env, "en/check.txt.j2").render(
+        results=results, summary=summary,
+        corrected=lambda v: corrected_form(derivation, v.claim.target),
+        counterexample_lines=lambda v: _counterexample_lines(derivation, v, show))

@@ -1,7 +1,6 @@
 """The notation-aware printers: small exact strings, the contract of the printed form."""
 
 import pytest
-import sympy as sp
 
 from symbackprop import Network, SpecError, derive
 from symbackprop.printing import latex, layer_number, notation, text
