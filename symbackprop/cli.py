@@ -15,11 +15,12 @@ from pathlib import Path
 
 from . import __version__
 from .chain import derive
+from .claims import check_document, check_formula
 from .equations import METHODS
 from .errors import SpecError, unknown_name
 from .examples import gallery
 from .printing import NOTATIONS
-from .render import FLAVORS, FORMATS, LANGUAGES, render
+from .render import FLAVORS, FORMATS, LANGUAGES, render, render_verdicts
 from .spec import network_from_mapping, parse_names, parse_sizes, parse_spec
 
 DEFAULT_LAYERS = [2, 3, 2]
@@ -184,9 +185,12 @@ def command_examples(args) -> int:
     return 0
 
 
-def _add_network_flags(parser: argparse.ArgumentParser) -> None:
+def _add_network_flags(parser: argparse.ArgumentParser, spec_positional: bool = True) -> None:
     group = parser.add_argument_group("network (flags override a spec file)")
-    group.add_argument("spec", nargs="?", help="a network spec file, .toml or .json")
+    if spec_positional:
+        group.add_argument("spec", nargs="?", help="a network spec file, .toml or .json")
+    else:
+        group.add_argument("--spec", help="a network spec file, .toml or .json")
     group.add_argument("--layers", help="layer sizes, input first, e.g. 2,3,2 (default 2,3,2)")
     group.add_argument("--activation", help="one activation, or one per layer separated by commas "
                        "(sigmoid, tanh, relu, leaky_relu[:slope], softplus, identity, softmax, generic)")
@@ -195,6 +199,70 @@ def _add_network_flags(parser: argparse.ArgumentParser) -> None:
                        help="give every layer a bias (default) or none (--no-bias)")
     group.add_argument("--l2", metavar="LAMBDA", help="add (λ/2n)Σw²: a number, or 'lambda' for a symbolic λ")
     group.add_argument("--mean", action="store_true", help="the cost is the mean over n training examples")
+
+
+def _add_claim_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("claims")
+    group.add_argument("--notation", default="nielsen",
+                       help=f"the notation of the claim: {', '.join(sorted(NOTATIONS))} (default nielsen)")
+    group.add_argument("--syntax", default="auto", help="latex, text or auto (default)")
+    group.add_argument("--points", type=int, default=3, help="random points of the numeric comparison (default 3)")
+    group.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _claims_exit(results) -> int:
+    statuses = {r.status for r in results}
+    if "incorrect" in statuses:
+        return 1
+    if "unreadable" in statuses:
+        return 2
+    if "undecided" in statuses:
+        return 3
+    return 0
+
+
+def _check_claim_choices(args) -> None:
+    problems = []
+    if args.notation not in NOTATIONS:
+        problems.append(unknown_name("notation", args.notation, NOTATIONS))
+    if args.syntax not in ("auto", "latex", "text"):
+        problems.append(unknown_name("syntax", args.syntax, ("auto", "latex", "text")))
+    if not 1 <= args.points <= 100:
+        problems.append(f"--points {args.points} is out of range; expected 1..100")
+    if problems:
+        raise SpecError(problems)
+
+
+def command_check(args) -> int:
+    _check_claim_choices(args)
+    network = network_from_args(args)
+    derivation = derive(network)
+    verdict = check_formula(args.claim, network, args.notation, args.syntax, derivation=derivation,
+                            points=args.points)
+    sys.stdout.write(render_verdicts(derivation, [verdict], args.notation, "json" if args.json else "text"))
+    return _claims_exit([verdict])
+
+
+def command_check_doc(args) -> int:
+    _check_claim_choices(args)
+    file = Path(args.file)
+    fmt = {".md": "md", ".markdown": "md", ".tex": "tex"}.get(file.suffix.lower())
+    if fmt is None:
+        raise SpecError(f"document {args.file!r} has suffix {file.suffix!r}; expected .md or .tex")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"document {args.file!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError(f"cannot read document {args.file!r}: {error}") from None
+    network = network_from_args(args)
+    derivation = derive(network)
+    progress = Progress()
+    progress.start(f"checking the claims of {args.file}")
+    results = check_document(text, fmt, network, args.notation, derivation=derivation, points=args.points)
+    progress.done()
+    sys.stdout.write(render_verdicts(derivation, results, args.notation, "json" if args.json else "text"))
+    return _claims_exit(results)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -226,6 +294,20 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout; "
                                             "a Markdown document gets its drawing as an SVG file beside it")
     derive_parser.set_defaults(handler=command_derive)
+
+    check_parser = commands.add_parser("check", help="is a hand-derived formula right? (exit 0 correct, "
+                                                     "1 incorrect, 3 undecided)")
+    check_parser.add_argument("claim", help="LHS = RHS, in LaTeX or plain text, e.g. "
+                                            "'\\delta^{3}_{1} = (a^{3}_{1} - y_{1}) \\sigma'(z^{3}_{1})'")
+    _add_network_flags(check_parser, spec_positional=False)
+    _add_claim_flags(check_parser)
+    check_parser.set_defaults(handler=command_check)
+
+    doc_parser = commands.add_parser("check-doc", help="check every display equation of a Markdown or LaTeX file")
+    doc_parser.add_argument("file", help="a .md or .tex document")
+    _add_network_flags(doc_parser, spec_positional=False)
+    _add_claim_flags(doc_parser)
+    doc_parser.set_defaults(handler=command_check_doc)
 
     examples_parser = commands.add_parser("examples", help="regenerate the gallery of example derivations")
     examples_parser.add_argument("--check", action="store_true",

@@ -1,0 +1,502 @@
+"""Checking a hand derivation: is a claimed formula right, and if not, where is it wrong.
+
+A :class:`~symbackprop.formula.Claim` names a quantity (one gradient, one δ, or
+a whole gradient matrix or δ vector) and gives the user's formula for it. The
+truth is the derivation's own result. The answer, a :class:`Verdict`, is one of
+
+``correct``
+    established exactly (SymPy proves the two sides identical, as functions of
+    the named intermediates with a = σ(z) written out), or, when that proof does
+    not close, by agreement at N random points with the numbers of the forward
+    pass, which is reported as numeric evidence, never as a proof;
+``incorrect``
+    with a counterexample: a concrete point (inputs, targets, parameters) and
+    both values there. The formula is then compared with mutations of the
+    correct one (a missing transpose, swapped indices, a sign, a factor 2, ½ or
+    1/n, a missing σ', σ' taken at a, a(1 − a) for a non-sigmoid, a missing sum
+    over the next layer, a wrong layer, a missing regularisation term); the
+    mutations it matches are the diagnosis;
+``undecided``
+    when the symbolic work runs out of time; the numeric evidence is given.
+
+Every check is bounded in time.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .activations import VectorActivation, opaque_functions
+from .equations import _identical, is_zero
+from .oracle import named_values, random_point, realise
+from .symbols import N_EXAMPLES, LayerMatrix, Quantity
+
+#: seconds allowed for the symbolic part of one claim
+TIME_LIMIT = 2.0
+#: random points of the numeric comparison
+POINTS = 3
+#: relative tolerance of the numeric comparison (values are computed with 40 digits)
+TOLERANCE = sp.Float("1e-20")
+
+STATUSES = ("correct", "incorrect", "undecided")
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """A point where the two sides differ: parameters, one example, and both values."""
+
+    params: dict
+    x: tuple
+    y: tuple
+    l2: dict
+    claimed: object
+    actual: object
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer about one claim."""
+
+    claim: object
+    status: str
+    method: str                      # "exact" or "numeric"
+    points: int                      # random points compared numerically
+    truth: object                    # the correct formula, in named intermediates
+    counterexample: Counterexample | None = None
+    diagnosis: tuple[str, ...] = ()  # names of the mutations the claim matches
+    reason: str | None = None        # why a claim could not be decided
+    line: int | None = None          # where the claim stands in a document
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "correct"
+
+
+class _Timeout(Exception):
+    pass
+
+
+@contextmanager
+def _time_limit(seconds: float):
+    """Raise :class:`_Timeout` in the main thread after ``seconds``; elsewhere, no limit can be set."""
+    if threading.current_thread() is not threading.main_thread():
+        yield False
+        return
+
+    def expire(signum, frame):
+        raise _Timeout()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield True
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# ------------------------------------------------------------------ the truth
+
+
+def truth(derivation, target):
+    """The correct value of what a claim's left-hand side names, in named intermediates."""
+    network = derivation.network
+    if target.kind == "gradient":
+        return derivation.gradient(target.key, form="named")
+    if target.kind == "delta":
+        _, l, j = target.key
+        return derivation._without_deltas(derivation.delta(l, j), opaque=False)
+    if target.kind == "delta_vector":
+        l = target.key[1]
+        return sp.ImmutableMatrix([derivation._without_deltas(derivation.delta(l, j), opaque=False)
+                                   for j in range(1, network.sizes[l] + 1)])
+    if target.kind == "gradient_matrix":
+        kind, l = target.key
+        m, m_prev = network.sizes[l], network.sizes[l - 1]
+        if kind == "W":
+            return sp.ImmutableMatrix(m, m_prev, lambda j, k: derivation.gradient(("w", l, j + 1, k + 1), form="named"))
+        if not network.layer(l).bias:
+            raise ValueError(f"layer {l} has no biases")
+        return sp.ImmutableMatrix([derivation.gradient(("b", l, j), form="named") for j in range(1, m + 1)])
+    raise ValueError(f"unknown target kind {target.kind!r}")
+
+
+def corrected_form(derivation, target):
+    """The right formula to show a user: compact, in named intermediates, matrices as products."""
+    network = derivation.network
+    if target.kind == "gradient":
+        return derivation.gradient(target.key)
+    if target.kind == "delta":
+        return derivation.delta(*target.key[1:])
+    l = target.key[1]
+    m = network.sizes[l]
+    delta = LayerMatrix("delta", l, m)
+    if target.kind == "gradient_matrix" and target.key[0] == "W":
+        form = sp.MatMul(delta, sp.Transpose(LayerMatrix("a", l - 1, network.sizes[l - 1])))
+        if network.l2 is not None:
+            form = sp.MatAdd(form, sp.MatMul(network.l2 / N_EXAMPLES, LayerMatrix("W", l, m, network.sizes[l - 1])))
+        return form
+    if target.kind == "gradient_matrix":
+        return delta
+    rule = network.layer(l).activation
+    if l == network.depth:
+        if isinstance(rule, VectorActivation):
+            return sp.ImmutableMatrix([derivation.delta(l, j) for j in range(1, m + 1)])
+        return sp.HadamardProduct(LayerMatrix("grad_a", l, m), LayerMatrix("dsigma", l, m))
+    W = LayerMatrix("W", l + 1, network.sizes[l + 1], m)
+    return sp.HadamardProduct(sp.MatMul(sp.Transpose(W), LayerMatrix("delta", l + 1, network.sizes[l + 1])),
+                              LayerMatrix("dsigma", l, m))
+
+
+def _resolve(derivation, expr):
+    """A user's formula in the derivation's terms: δ written out, σ and σ' as the network's activation."""
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(lambda e: _resolve(derivation, e))
+    expr = derivation._without_deltas(sp.sympify(expr), opaque=False)
+    sigma, sigma_prime = opaque_functions("sigma")
+    if not expr.has(sigma, sigma_prime):
+        return expr
+    network = derivation.network
+
+    def rule_for(argument):
+        layers = {s.indices[0] for s in argument.free_symbols if isinstance(s, Quantity) and s.kind in ("z", "a")}
+        rules = [network.layer(l).activation for l in layers] if layers else [layer.activation
+                                                                               for layer in network.layers]
+        labels = {r.label for r in rules}
+        if len(labels) != 1 or isinstance(rules[0], VectorActivation):
+            return None
+        return rules[0]
+
+    def apply(function, prime):
+        def replace(argument):
+            rule = rule_for(argument)
+            if rule is None:
+                return (sigma_prime if prime else sigma)(argument)
+            return rule.prime(argument) if prime else rule.apply(argument)
+        return replace
+
+    return expr.replace(sigma_prime, apply(sigma_prime, True)).replace(sigma, apply(sigma, False))
+
+
+def _in_z(derivation, expr):
+    """``expr`` with every activation a written as σ(z), so that z, w, b, x, y are independent."""
+    fw = derivation.forward
+    replacements = {}
+    for s in expr.free_symbols:
+        if isinstance(s, Quantity) and s.kind == "a" and s.indices[0] >= 1:
+            replacements[s] = fw.a_definition(*s.indices)
+    return expr.xreplace(replacements) if replacements else expr
+
+
+# ------------------------------------------------------------------ numbers
+
+
+def _points(derivation, count, seed):
+    rng = random.Random(seed)
+    points = []
+    for _ in range(count):
+        point = random_point(derivation, rng)
+        points.append((point, named_values(derivation, point.substitution(derivation))))
+    return points
+
+
+def _value(expr, known):
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(lambda e: _value(e, known))
+    return sp.Float(realise(sp.sympify(expr)).xreplace(known).evalf(40), 40)
+
+
+def _agree(left, right) -> bool:
+    if isinstance(left, sp.MatrixBase) or isinstance(right, sp.MatrixBase):
+        if not (isinstance(left, sp.MatrixBase) and isinstance(right, sp.MatrixBase)) or left.shape != right.shape:
+            return False
+        return all(_agree(a, b) for a, b in zip(left, right))
+    if not (left.is_number and right.is_number):
+        return False
+    return abs(left - right) <= TOLERANCE * max(1, abs(right))
+
+
+# ------------------------------------------------------------------ mutations
+
+
+def mutations(derivation, target) -> dict:
+    """Wrong versions of the correct formula, by the name of the mistake they make."""
+    network = derivation.network
+    correct = truth(derivation, target)
+    found = {
+        "sign": -correct,
+        "factor_2": 2 * correct,
+        "factor_half": correct / 2,
+    }
+    if network.mean or network.l2 is not None:
+        from .symbols import N_EXAMPLES
+
+        found["factor_1_over_n"] = correct / N_EXAMPLES
+    if target.kind in ("gradient_matrix", "delta_vector"):
+        if correct.shape[0] == correct.shape[1]:
+            found["missing_transpose"] = correct.T
+        found.update(_elementwise_mutations(derivation, target, correct.shape))
+    if target.kind in ("gradient", "delta"):
+        l, j = target.key[1], target.key[2]
+        found.update(_delta_mutations(derivation, target, l, j))
+    if target.kind == "gradient" and target.key[0] == "w":
+        found.update(_weight_mutations(derivation, target.key))
+    if target.kind in ("gradient", "gradient_matrix") and network.l2 is not None and target.key[0] in ("w", "W"):
+        regulariser = _regulariser(derivation, target)
+        found["missing_regularisation"] = correct - regulariser
+    return found
+
+
+def _elementwise_mutations(derivation, target, shape) -> dict:
+    """A vector or matrix claim's mutations: those that every element makes the same way."""
+    kind, l = target.key
+    elements = []
+    for index in range(shape[0] * shape[1]):
+        r, c = divmod(index, shape[1])
+        if target.kind == "delta_vector":
+            element = _Target("delta", ("delta", l, r + 1))
+        elif kind == "W":
+            element = _Target("gradient", ("w", l, r + 1, c + 1))
+        else:
+            element = _Target("gradient", ("b", l, r + 1))
+        elements.append(mutations(derivation, element))
+    common = set(elements[0]).intersection(*elements[1:]) - {"sign", "factor_2", "factor_half", "factor_1_over_n",
+                                                               "missing_regularisation"}
+    found = {name: sp.ImmutableMatrix(shape[0], shape[1], [e[name] for e in elements]) for name in sorted(common)}
+    # the next layer's weights without their transpose: (W^{l+1} δ^{l+1}) ⊙ σ'(z^l), for square W^{l+1}
+    if "swapped_indices" in found and target.kind == "delta_vector":
+        found["missing_transpose"] = found.pop("swapped_indices")
+    return found
+
+
+@dataclass(frozen=True)
+class _Target:
+    kind: str
+    key: tuple
+
+
+def _regulariser(derivation, target):
+    fw = derivation.forward
+    if target.kind == "gradient":
+        return fw.regulariser_gradient(fw.q(*target.key))
+    _, l = target.key
+    m, m_prev = derivation.network.sizes[l], derivation.network.sizes[l - 1]
+    return sp.ImmutableMatrix(m, m_prev, lambda j, k: fw.regulariser_gradient(fw.q("w", l, j + 1, k + 1)))
+
+
+def _rebuild(derivation, target, l, j, delta_value):
+    """The claim's quantity with δ^l_j replaced by ``delta_value`` (in named intermediates)."""
+    fw = derivation.forward
+    delta_value = derivation._without_deltas(delta_value, opaque=False)
+    if target.kind == "delta":
+        return delta_value
+    key = target.key
+    if key[0] == "b":
+        return delta_value
+    grad = delta_value * fw.activations(l - 1)[key[3] - 1]
+    if derivation.network.l2 is not None:
+        grad += fw.regulariser_gradient(fw.q(*key))
+    return grad
+
+
+def _delta_mutations(derivation, target, l, j) -> dict:
+    network, fw = derivation.network, derivation.forward
+    rule = network.layer(l).activation
+    found = {}
+    if isinstance(rule, VectorActivation):
+        return found
+    z, a = fw.q("z", l, j), fw.q("a", l, j)
+    raw = derivation.deltas[(l, j)].raw
+    prime = rule.prime_function(z)
+    found["missing_activation_derivative"] = _rebuild(derivation, target, l, j, raw.xreplace({prime: 1}))
+    found["derivative_at_activation"] = _rebuild(derivation, target, l, j, raw.xreplace({prime: rule.prime(a)}))
+    if rule.name != "sigmoid":
+        found["sigmoid_derivative_for_other_activation"] = _rebuild(derivation, target, l, j,
+                                                                      raw.xreplace({prime: a * (1 - a)}))
+    if l < network.depth:
+        following = fw.deltas(l + 1)
+        size = network.sizes[l + 1]
+        # Σ_k w^{l+1}_{kj} δ^{l+1}_k with the weight's indices swapped (only where w^{l+1}_{jk} exists)
+        if j <= size and all(k <= network.sizes[l] for k in range(1, size + 1)):
+            swapped = sp.Add(*[fw.q("w", l + 1, j, k) * following[k - 1] for k in range(1, size + 1)
+                               if ("w", l + 1, j, k) in fw.symbols])
+            found["swapped_indices"] = _rebuild(derivation, target, l, j, swapped * rule.prime_named(z, a))
+        # one path only: the sum over the next layer dropped
+        if size > 1:
+            k = min(j, size)
+            single = fw.q("w", l + 1, k, j) * following[k - 1] * rule.prime_named(z, a)
+            found["missing_sum"] = _rebuild(derivation, target, l, j, single)
+    return found
+
+
+def _weight_mutations(derivation, key) -> dict:
+    network, fw = derivation.network, derivation.forward
+    _, l, j, k = key
+    found = {}
+    delta = derivation._without_deltas(derivation.delta(l, j), opaque=False)
+    regulariser = fw.regulariser_gradient(fw.q(*key)) if network.l2 is not None else 0
+    # w^l_{jk} read as w^l_{kj}: the gradient of the weight with swapped indices
+    if ("w", l, k, j) in fw.symbols and k != j:
+        found["swapped_indices"] = derivation.gradient(("w", l, k, j), form="named")
+    # the activation taken from the wrong layer
+    for shift in (1, -1):
+        layer = l - 1 + shift
+        if 0 <= layer <= network.depth and k <= network.sizes[layer]:
+            found.setdefault("wrong_layer", delta * fw.activations(layer)[k - 1] + regulariser)
+    if l < network.depth and j <= network.sizes[l + 1]:
+        later = derivation._without_deltas(derivation.delta(l + 1, j), opaque=False)
+        found.setdefault("wrong_layer_delta", later * fw.activations(l - 1)[k - 1] + regulariser)
+    return found
+
+
+# ------------------------------------------------------------------ the check
+
+
+def check_claim(claim, derivation, points: int = POINTS, seed: int = 0, time_limit: float = TIME_LIMIT) -> Verdict:
+    """Decide whether ``claim`` holds for ``derivation`` (see the module docstring)."""
+    correct = truth(derivation, claim.target)
+    claimed = _resolve(derivation, claim.rhs)
+    if isinstance(correct, sp.MatrixBase) != isinstance(claimed, sp.MatrixBase) or (
+            isinstance(correct, sp.MatrixBase) and correct.shape != claimed.shape):
+        shape = correct.shape if isinstance(correct, sp.MatrixBase) else (1, 1)
+        got = claimed.shape if isinstance(claimed, sp.MatrixBase) else (1, 1)
+        return Verdict(claim, "incorrect", "exact", 0, correct, diagnosis=_shape_diagnosis(shape, got),
+                       reason=f"the formula has shape {got[0]}×{got[1]}; the quantity has shape {shape[0]}×{shape[1]}")
+    # numbers first: a counterexample settles it
+    sample = _points(derivation, points, seed)
+    for point, known in sample:
+        actual, value = _value(correct, known), _value(claimed, known)
+        if not _agree(value, actual):
+            diagnosis = _diagnose(derivation, claim, claimed, sample)
+            example = Counterexample(point.params, point.x, point.y, point.l2, value, actual)
+            return Verdict(claim, "incorrect", "numeric", points, correct, example, diagnosis)
+    # then the proof, bounded in time
+    try:
+        with _time_limit(time_limit):
+            proven = _prove(derivation, claimed, correct)
+    except _Timeout:
+        return Verdict(claim, "undecided", "numeric", points, correct,
+                       reason=f"the symbolic proof did not finish within {time_limit:g} s")
+    if proven:
+        return Verdict(claim, "correct", "exact", points, correct)
+    return Verdict(claim, "correct", "numeric", points, correct,
+                   reason="SymPy could not prove the identity; the numbers agree")
+
+
+def _prove(derivation, claimed, correct) -> bool:
+    if isinstance(correct, sp.MatrixBase):
+        return all(_prove(derivation, c, t) for c, t in zip(claimed, correct))
+    left, right = _in_z(derivation, claimed), _in_z(derivation, correct)
+    return _identical(left, right) or is_zero(left - right)
+
+
+def _diagnose(derivation, claim, claimed, sample) -> tuple[str, ...]:
+    found = []
+    for name, mutant in mutations(derivation, claim.target).items():
+        try:
+            if all(_agree(_value(claimed, known), _value(mutant, known)) for _, known in sample[:2]):
+                found.append(name)
+        except (TypeError, ValueError, sp.ShapeError):
+            continue
+    return tuple(found)
+
+
+def _shape_diagnosis(expected, got) -> tuple[str, ...]:
+    if tuple(reversed(got)) == tuple(expected):
+        return ("missing_transpose",)
+    return ("wrong_shape",)
+
+
+# ------------------------------------------------------------------ the API
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A formula of a document that could not be read as a claim; ``message`` says why."""
+
+    text: str
+    line: int
+    message: str
+    status: str = "unreadable"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A displayed equation that is not a claim about a gradient or an error (a definition, say)."""
+
+    text: str
+    line: int
+    status: str = "skipped"
+
+
+def check_formula(text: str, network, notation: str = "nielsen", syntax: str = "auto", derivation=None,
+                  **options) -> Verdict:
+    """Parse the claim ``LHS = RHS`` about ``network`` in ``notation`` and decide it.
+
+    >>> from symbackprop import Network
+    >>> v = check_formula(r"\\delta^{3}_{1} = (a^{3}_{1} - y_{1}) \\sigma'(z^{3}_{1})", Network([2, 2, 2]))
+    >>> v.status, v.method
+    ('correct', 'exact')
+    """
+    from .chain import derive
+    from .formula import parse_claim
+
+    claim = parse_claim(text, network, notation, syntax)
+    return check_claim(claim, derivation or derive(network), **options)
+
+
+def check_document(document: str, fmt: str, network, notation: str = "nielsen", derivation=None, **options) -> list:
+    """Every claim among the display equations of a Markdown or LaTeX document, by line.
+
+    A chain ``A = B = C`` whose first member names a gradient or an error gives
+    the claims ``A = B`` and ``A = C``; other equations are skipped.
+    """
+    from .chain import derive
+    from .errors import SpecError
+    from .formula import extract_equations, parse_claim, split_chain
+
+    derivation = derivation or derive(network)
+    results = []
+    for line, latex in extract_equations(document, fmt):
+        members = split_chain(latex)
+        if len(members) < 2:
+            continue
+        lhs = members[0]
+        for rhs in members[1:]:
+            text = f"{lhs} = {rhs}"
+            try:
+                claim = parse_claim(text, network, notation, "latex")
+            except SpecError as error:
+                if _names_a_target(lhs, network, notation):
+                    results.append(Unreadable(text, line, str(error)))
+                else:
+                    results.append(Skipped(text, line))
+                    break
+                continue
+            verdict = check_claim(claim, derivation, **options)
+            results.append(_at_line(verdict, line))
+    return results
+
+
+def _names_a_target(lhs: str, network, notation: str) -> bool:
+    """Whether a left-hand side names a gradient or an error (so that its claim must be read)."""
+    from .errors import SpecError
+    from .formula import parse_claim
+
+    try:
+        parse_claim(f"{lhs} = 0", network, notation, "latex")
+    except SpecError:
+        return False
+    return True
+
+
+def _at_line(verdict: Verdict, line: int) -> Verdict:
+    from dataclasses import replace
+
+    return replace(verdict, line=line)
