@@ -1,0 +1,1535 @@
+"""BP1–BP4 proven for every network: symbolic layer sizes, symbolic indices, induction over depth.
+
+A concrete network's check (:mod:`symbackprop.equations`) proves the four
+equations for that network only. This module proves them once for all
+networks. The network is written in index notation, for a layer l with m_l
+neurons (layer 0 is the input, a^0 = x; the output layer is L):
+
+    z^l_j = Σ_{k=1}^{m_{l-1}} w^l_{jk} a^{l-1}_k + b^l_j
+    a^l_j = σ(z^l_j)                      (softmax at the output: a^L_j = e^{z^L_j} / Σ_k e^{z^L_k})
+    C     = Σ_{i=1}^{m_L} c(a^L_i, y_i)   (+ (λ/2n) Σ_p Σ_q Σ_r (w^p_{qr})² with L2)
+
+with σ an undefined SymPy function whose derivative is the paired undefined
+σ' (:func:`symbackprop.activations.opaque_functions`), the sizes m_l, the layer
+l, the depth L and the neuron indices symbols. Computations use SymPy's
+``IndexedBase`` (so that ``diff`` of w[l, j, k] with respect to w[l, p, q] is
+a ``KroneckerDelta`` and ``Sum`` sees its index); statements use the engine's
+:class:`~symbackprop.symbols.Quantity` with symbolic indices, so that the
+notation-aware printers write them. :func:`machine` and :func:`display`
+convert between the two forms; they are inverse to each other.
+
+The theorem is that the δ computed by the backward recursion (BP1 at the
+output, BP2 from layer l+1 to layer l) is the gradient of the cost with
+respect to the weighted inputs,
+
+    P(l):  δ^l_j = ∂C/∂z^l_j   for every neuron j of layer l,
+
+proven by downward induction on l: the base case P(L) is BP1, the step
+P(l+1) ⇒ P(l) for 1 ≤ l ≤ L−1 is BP2, so P(l) holds for 1 ≤ l ≤ L, for every
+depth L and every layer size. BP3 and BP4 then follow for every layer from
+P(l) and the affine weighted input.
+
+Each proof is a sequence of :class:`GeneralStep` rewrites: starting from the
+left-hand side of the proof's goal, each step replaces one subexpression
+``before`` by ``after`` and names its ``rule``; the last expression must be
+the goal's right-hand side. :meth:`GeneralDerivation.check` re-verifies every
+step with SymPy (see :data:`GENERAL_RULES` for what each rule's verification
+computes) and that the steps chain, so a derivation whose steps or statements
+were altered fails the check of the equation concerned. The matrix form is
+proven entry by entry from SymPy's index form of matrix expressions with
+symbolic shapes ((A^T v)_j = Σ_k A_{kj} v_k as ``MatMul(...)[j, 0]``), which
+holds for all sizes at once.
+
+Layers are canonical (input = 0). :meth:`GeneralDerivation.in_notation`
+returns the same derivation renumbered for a notation, so that its layers
+print as l, l+1, L in that notation's own numbering (as
+:mod:`symbackprop.document` writes its general statements).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+
+import sympy as sp
+from sympy.concrete.delta import deltasummation
+from sympy.tensor.indexed import Indexed, IndexedBase
+
+from .activations import A, VectorActivation, activation as lookup_activation, opaque_functions
+from .costs import Y, Cost, cost as lookup_cost
+from .equations import Fact, Report, prove_rule
+from .errors import SpecError
+from .printing import notation as lookup_notation
+from .symbols import COST, LAMBDA, N_EXAMPLES, LayerMatrix, Partial, Quantity, Shape
+
+# ------------------------------------------------------------------ symbols
+
+#: the layer, the depth (output layer) and the neuron indices of general statements
+l, L = sp.symbols("l L", integer=True, positive=True)
+i, j, k, p, q, r = sp.symbols("i j k p q r", integer=True, positive=True)
+#: symbols that stand for layers (p only as the layer of the regulariser's sum)
+LAYER_SYMBOLS = (l, L, p)
+
+SIGMA, SIGMA_PRIME = opaque_functions("sigma")
+
+_LAYERED = ("w", "b", "z", "a", "delta", "m")
+_BASES = {kind: IndexedBase(kind, real=True) for kind in ("x", "y", "w", "b", "z", "a", "delta")}
+_BASES["m"] = IndexedBase("m", integer=True, positive=True)
+_KIND_OF = {base: kind for kind, base in _BASES.items()}
+W_, B_, Z_, A_, Y_, M_ = (_BASES[key] for key in ("w", "b", "z", "a", "y", "m"))
+
+#: what each rule of a :class:`GeneralStep` means, and how :meth:`GeneralDerivation.check` verifies it
+GENERAL_RULES = (
+    # ∂F/∂u = Σ_v ∂F/∂X_v ∂X_v/∂u (+ ∂/∂u of the terms of F that contain u directly). Verified on the
+    # model's definitions: the layer of quantities X whose definitions contain u is found with
+    # sympy.solve on the layer indices (element-wise activations a = σ(z) looked through), it must be
+    # one whole layer, and the cost's own terms are tested for u; the step must be that sum. reason: X_v.
+    "chain_rule",
+    # ∂F/∂u by sympy.diff of F's definition (reason: Eq(F, definition), checked against the model),
+    # or of F itself when F is an explicit expression (reason None).
+    "differentiate",
+    # a Σ over a KroneckerDelta collapsed: SymPy's doit (deltasummation), outermost index first for a
+    # nested sum, then refine under the index range in reason (j ≤ m_l), which must be the range of a
+    # free index, of an enclosing sum's index, or of the layer.
+    "collapse",
+    # a quantity's definition written back as its name (reason: Eq(a, definition)): substituting the
+    # model's definition into both sides makes them equal (simplify).
+    "definition",
+    # an algebraic rearrangement (a factor moved out of a sum, terms collected): the difference
+    # simplifies to 0.
+    "rearrange",
+    # a rational simplification (cancellation): the difference simplifies to 0.
+    "simplify",
+    # ∂C/∂z^{l+1}_k written δ^{l+1}_k: an instance of the induction hypothesis (reason).
+    "induction_hypothesis",
+    # ∂C/∂z^l_j written δ^l_j: an instance of the induction's conclusion (reason), for a layer in its range.
+    "induction_conclusion",
+    # Σ_i y_i = 1 (reason), an assumption of the cost (categorical targets).
+    "targets_sum_to_one",
+    # σ'(z) of a concrete activation (reason: Eq(σ(z), its definition)); σ' proven against sympy.diff.
+    "activation_derivative",
+    # σ'(z) written in a = σ(z) through the activation's identity (σ' = σ(1 − σ)), proven with sympy.diff.
+    "activation_identity",
+    # the entry of a matrix expression with symbolic shapes, from SymPy's index form of the product
+    # ((A^T v)_j = Σ_k A_{kj} v_k), the shapes of every product checked.
+    "matrix_entry",
+)
+
+EQUATION_NAMES = ("BP1", "BP2", "BP3", "BP4")
+
+
+# ------------------------------------------------------------------ display objects
+
+
+class Entry(sp.Expr):
+    """Entry j of a column vector, or (j, k) of a matrix, of a matrix expression; 1-based."""
+
+    is_commutative = True
+
+    def __new__(cls, matrix, *indices):
+        return sp.Expr.__new__(cls, matrix, *[sp.sympify(x) for x in indices])
+
+    @property
+    def matrix(self):
+        return self.args[0]
+
+    @property
+    def indices(self):
+        return self.args[1:]
+
+    def _symbackprop_latex(self, printer):
+        shapes = printer._settings["shapes"]
+        printer._settings["shapes"] = False
+        try:
+            body = printer._print(self.matrix)
+            indices = [printer._print(x) for x in self.indices]
+        finally:
+            printer._settings["shapes"] = shapes
+        return r"\left(%s\right)_{%s}" % (body, ",".join(indices) if any(len(x) > 1 for x in indices)
+                                          else "".join(indices))
+
+    def _symbackprop_text(self, printer):
+        shapes = printer._settings["shapes"]
+        printer._settings["shapes"] = False
+        try:
+            body = printer._print(self.matrix)
+            indices = [printer._print(x) for x in self.indices]
+        finally:
+            printer._settings["shapes"] = shapes
+        return "(%s)_%s" % (body, ",".join(indices))
+
+
+class GradientOf(sp.MatrixExpr):
+    """∂C/∂X for a layer matrix X (W^l or b^l), with X's shape; printed as a fraction."""
+
+    def __new__(cls, of):
+        return sp.Basic.__new__(cls, of)
+
+    @property
+    def of(self):
+        return self.args[0]
+
+    @property
+    def shape(self):
+        return self.args[0].shape
+
+    def _symbackprop_latex(self, printer):
+        shapes = printer._settings["shapes"]
+        printer._settings["shapes"] = False
+        try:
+            inner = printer._print(self.of)
+        finally:
+            printer._settings["shapes"] = shapes
+        return printer._shape(r"\frac{\partial %s}{\partial %s}" % (printer._print(COST), inner), self)
+
+    def _symbackprop_text(self, printer):
+        shapes = printer._settings["shapes"]
+        printer._settings["shapes"] = False
+        try:
+            body = "∂%s/∂%s" % (printer._print(COST), printer._print(self.of))
+        finally:
+            printer._settings["shapes"] = shapes
+        if shapes:
+            body += "[%s×%s]" % tuple(printer._print(x) for x in self.shape)
+        return body
+
+
+class Jacobian(sp.MatrixExpr):
+    """J^L, the Jacobian ∂a^L_i/∂z^L_j of the output activation (m_L × m_L), row i, column j."""
+
+    def __new__(cls, layer, size):
+        return sp.Basic.__new__(cls, sp.sympify(layer), sp.sympify(size))
+
+    @property
+    def layer(self):
+        return self.args[0]
+
+    @property
+    def shape(self):
+        return (self.args[1], self.args[1])
+
+    def _symbackprop_latex(self, printer):
+        return printer._shape(printer._scripts("J", printer._layer(self.layer), []), self)
+
+    def _symbackprop_text(self, printer):
+        body = printer._scripts("J", printer._layer(self.layer), [])
+        if printer._settings["shapes"]:
+            body += "[%s×%s]" % tuple(printer._print(x) for x in self.shape)
+        return body
+
+
+class _IndexedMatrix(sp.MatrixExpr):
+    """A layer matrix whose entries are IndexedBase elements: the computational twin of LayerMatrix."""
+
+    def __new__(cls, kind, layer, rows, cols):
+        kind = kind.name if isinstance(kind, sp.Symbol) else kind
+        return sp.Basic.__new__(cls, sp.Symbol(kind), sp.sympify(layer), sp.sympify(rows), sp.sympify(cols))
+
+    @property
+    def shape(self):
+        return (self.args[2], self.args[3])
+
+    def _entry(self, row, col, **kwargs):
+        kind, layer = self.args[0].name, self.args[1]
+        row, col = row + 1, col + 1  # SymPy's entries are 0-based, the network's indices 1-based
+        if kind == "W":
+            return W_[layer, row, col]
+        if kind in ("b", "z", "a", "delta"):
+            return _BASES[kind][layer, row]
+        if kind in ("x", "y"):
+            return _BASES[kind][row]
+        if kind == "dsigma":
+            return SIGMA_PRIME(Z_[layer, row])
+        if kind == "grad_a":
+            return Partial(COST, A_[layer, row])
+        if kind == "grad_W":
+            return Partial(COST, W_[layer, row, col])
+        if kind == "grad_b":
+            return Partial(COST, B_[layer, row])
+        if kind == "J":
+            return Partial(A_[layer, row], Z_[layer, col])
+        raise ValueError(f"no entries for {kind}")
+
+
+# ------------------------------------------------------------------ the two forms
+
+
+def machine(expr):
+    """``expr`` with every indexed Quantity written as an IndexedBase element (w^l_{jk} → w[l, j, k])."""
+    expr = sp.sympify(expr)
+    mapping = {q: _BASES[q.kind][q.indices] for q in expr.atoms(Quantity) if q.indices}
+    return expr.xreplace(mapping) if mapping else expr
+
+
+def display(expr):
+    """The inverse of :func:`machine`: IndexedBase elements back to Quantities."""
+    expr = sp.sympify(expr)
+    mapping = {e: Quantity(_KIND_OF[e.base], *e.indices) for e in expr.atoms(Indexed) if e.base in _KIND_OF}
+    return expr.xreplace(mapping) if mapping else expr
+
+
+def _eq(lhs, rhs):
+    return sp.Eq(lhs, rhs, evaluate=False)
+
+
+def _canon(expr, depth: int = 0):
+    """``expr`` with the bound indices of every sum renamed canonically (α-equivalence)."""
+    if isinstance(expr, sp.Sum):
+        new = {lim[0]: sp.Symbol(f"_b{depth}_{n}", integer=True) for n, lim in enumerate(expr.limits)}
+        function = _canon(expr.function.xreplace(new), depth + 1)
+        limits = [(new[v], _canon(lo.xreplace(new), depth + 1), _canon(hi.xreplace(new), depth + 1))
+                  for v, lo, hi in expr.limits]
+        return sp.Sum(function, *limits)
+    if not expr.args or isinstance(expr, (Indexed, Quantity)) and not expr.atoms(sp.Sum):
+        return expr
+    args = [_canon(a, depth) for a in expr.args]
+    if all(x is y for x, y in zip(args, expr.args)):
+        return expr
+    if isinstance(expr, sp.core.relational.Relational):
+        return expr.func(*args, evaluate=False)
+    return expr.func(*args)
+
+
+def _same(left, right) -> bool:
+    """SymPy establishes left = right: equal up to the names of bound indices, or a difference reducing to 0."""
+    if left == right:
+        return True
+    left, right = _canon(left), _canon(right)
+    if left == right:
+        return True
+    difference = left - right
+    for transform in (sp.expand, sp.simplify, lambda e: sp.simplify(e.doit())):
+        try:
+            if transform(difference) == 0:
+                return True
+        except (TypeError, ValueError, NotImplementedError, AttributeError, sp.PolynomialError):
+            continue
+    return False
+
+
+def _contains(expr, sub) -> bool:
+    return any(node == sub for node in sp.preorder_traversal(expr))
+
+
+def _enclosing_ranges(expr, target, ranges=()):
+    """The (index, low, high) of every sum enclosing ``target`` in ``expr``; None when absent."""
+    if expr == target:
+        return list(ranges)
+    if isinstance(expr, sp.Sum):
+        inner = tuple(ranges) + tuple(tuple(lim) for lim in expr.limits)
+        return _enclosing_ranges(expr.function, target, inner)
+    for arg in expr.args:
+        found = _enclosing_ranges(arg, target, ranges)
+        if found is not None:
+            return found
+    return None
+
+
+def _drop_zero_sums(expr):
+    """Σ of 0 is 0 (what SymPy's ``diff`` leaves for terms free of the variable)."""
+    return expr.replace(lambda e: isinstance(e, sp.Sum) and e.function == 0, lambda e: sp.S.Zero)
+
+
+def _relation(rel):
+    return rel.canonical if isinstance(rel, sp.core.relational.Relational) else rel
+
+
+def _conjuncts(reason):
+    if reason is None or reason is sp.true:
+        return []
+    return [_relation(c) for c in sp.And.make_args(reason)]
+
+
+# ------------------------------------------------------------------ the model
+
+
+@dataclass(frozen=True)
+class _Family:
+    """The quantities kind[P, Q] for P in [low, high], defined by ``definition`` (in P and Q)."""
+
+    kind: str
+    low: sp.Expr
+    high: sp.Expr
+    definition: sp.Expr
+    elementwise: bool = False
+
+
+_P, _Q = sp.symbols("P Q", integer=True, positive=True)
+
+
+@dataclass(frozen=True)
+class _Model:
+    """The network in index notation (machine form), built from the registered rules."""
+
+    cost: Cost
+    softmax: bool
+    l2: bool
+
+    def z_definition(self, layer, neuron, bound=r, expanded=False):
+        """z^P_Q = Σ_r w^P_{Qr} a^{P-1}_r + b^P_Q; ``expanded`` writes a^{P-1}_r as σ(z^{P-1}_r)."""
+        previous = SIGMA(Z_[layer - 1, bound]) if expanded else A_[layer - 1, bound]
+        return sp.Sum(W_[layer, neuron, bound] * previous, (bound, 1, M_[layer - 1])) + B_[layer, neuron]
+
+    def a_definition(self, layer, neuron, bound=k, output=False):
+        """a^P_Q = σ(z^P_Q), or the softmax at the output."""
+        if output and self.softmax:
+            return sp.exp(Z_[layer, neuron]) / sp.Sum(sp.exp(Z_[layer, bound]), (bound, 1, M_[layer]))
+        return SIGMA(Z_[layer, neuron])
+
+    @property
+    def regulariser(self):
+        """(λ/2n) Σ_{p=1}^{L} Σ_{q=1}^{m_p} Σ_{r=1}^{m_{p-1}} (w^p_{qr})²."""
+        return LAMBDA / (2 * N_EXAMPLES) * sp.Sum(W_[p, q, r] ** 2, (r, 1, M_[p - 1]), (q, 1, M_[p]), (p, 1, L))
+
+    def cost_definition(self, form="named", bound=i):
+        """C = Σ_i c(a^L_i, y_i) (+ the regulariser); ``form="sigma"`` writes a^L_i as σ(z^L_i)."""
+        output = SIGMA(Z_[L, bound]) if form == "sigma" else A_[L, bound]
+        data = sp.Sum(self.cost.term.xreplace({A: output, Y: Y_[bound]}), (bound, 1, M_[L]))
+        return data + self.regulariser if self.l2 else data
+
+    def definitions(self, quantity, params):
+        """Every admissible definition of a machine-form quantity (C, z[P, Q], a[P, Q])."""
+        if quantity == COST:
+            forms = [self.cost_definition("named")]
+            if not self.softmax:
+                forms.append(self.cost_definition("sigma"))
+            return forms
+        if isinstance(quantity, Indexed) and quantity.base == Z_:
+            layer, neuron = quantity.indices
+            forms = [self.z_definition(layer, neuron)]
+            if _sign(layer - 2, params) is True:  # a^{P-1} = σ(z^{P-1}) needs P - 1 ≥ 1
+                forms.append(self.z_definition(layer, neuron, expanded=True))
+            return forms
+        if isinstance(quantity, Indexed) and quantity.base == A_:
+            layer, neuron = quantity.indices
+            output = _sign(layer - L, params, zero=True)
+            if output is None:
+                return []
+            return [self.a_definition(layer, neuron, output=output)]
+        return []
+
+    @property
+    def families(self):
+        top = L - 1 if self.softmax else L
+        out = [
+            _Family("z", sp.S.One, L, self.z_definition(_P, _Q)),
+            _Family("a", sp.S.One, top, SIGMA(Z_[_P, _Q]), elementwise=True),
+        ]
+        if self.softmax:
+            out.append(_Family("a", L, L, self.a_definition(_P, _Q, output=True)))
+        return out
+
+
+def _sign(expr, params, zero=False):
+    """With the domain's parametrisation: is ``expr`` ≥ 0 (``zero``: = 0)? None when SymPy cannot tell."""
+    value = sp.sympify(expr).xreplace(params)
+    if zero:
+        return True if value.is_zero else (False if value.is_nonzero else None)
+    return value.is_nonnegative
+
+
+def _parameters(domain):
+    """A parametrisation of a layer range by non-negative integers: l = low + s0, L = l + (L - high) + s1."""
+    var, low, high = domain
+    s0, s1 = sp.symbols("s0 s1", integer=True, nonnegative=True)
+    if var == L:
+        return {L: 1 + s0}
+    depth = sp.solve(sp.Eq(high, var + s1), L)
+    if len(depth) != 1:
+        raise ValueError(f"cannot parametrise the layer range {domain}")
+    return {var: low + s0, L: depth[0].xreplace({var: low + s0})}
+
+
+class _Unprovable(Exception):
+    pass
+
+
+def _consumers(model, u, params):
+    """The layers of quantities whose definitions contain ``u``, and the cost terms containing it.
+
+    The forward pass defines z^P from a^{P-1} (and w^P, b^P), a^P from z^P, and C
+    from a^L (and every weight, through the regulariser). C depends on u only
+    through the quantities returned; an element-wise a^P = σ(z^P) is looked
+    through, so that z^l feeds z^{l+1}.
+    """
+    base, layer = u.base, u.indices[0]
+    found = set()
+    for family in model.families:
+        for atom in family.definition.atoms(Indexed):
+            if atom.base != base:
+                continue
+            for value in sp.solve(sp.Eq(atom.indices[0], layer), _P):
+                low, high = _sign(value - family.low, params), _sign(family.high - value, params)
+                if low is None or high is None:
+                    raise _Unprovable(f"cannot decide whether layer {value} is in [{family.low}, {family.high}]")
+                if low and high:
+                    found.add((family.kind, value, family.elementwise))
+    direct = []
+    for term in sp.Add.make_args(model.cost_definition("named")):
+        bound = {v for s in term.atoms(sp.Sum) for v in s.variables}
+        for atom in term.atoms(Indexed):
+            if atom.base != base:
+                continue
+            if atom.indices[0].free_symbols & bound:
+                direct.append(term)  # a sum over layers: every layer's weights
+                break
+            equal = _sign(atom.indices[0] - layer, params, zero=True)
+            if equal is None:
+                raise _Unprovable(f"cannot decide whether layer {atom.indices[0]} is {layer}")
+            if equal:
+                direct.append(term)
+                break
+    through = set()
+    for kind, value, elementwise in found:
+        if elementwise:
+            inner, inner_direct = _consumers(model, _BASES[kind][value, _Q], params)
+            through |= inner
+            direct += [t for t in inner_direct if t not in direct]
+        else:
+            through.add((kind, value))
+    return through, direct
+
+
+# ------------------------------------------------------------------ values
+
+
+@dataclass(frozen=True)
+class GeneralStep:
+    """One rewrite of a general proof: ``before`` (a subexpression) equals ``after`` by ``rule``.
+
+    ``reason`` is the fact the rule uses, as a SymPy object for display: the
+    definition differentiated, the index range of a collapse, the induction
+    hypothesis, the assumption Σ y = 1, the intermediate quantity of a chain
+    rule; None when the rule needs none. See :data:`GENERAL_RULES`.
+    """
+
+    rule: str
+    before: sp.Basic
+    after: sp.Basic
+    reason: sp.Basic | None = None
+
+    def __post_init__(self):
+        if self.rule not in GENERAL_RULES:
+            raise ValueError(f"unknown rule {self.rule!r}; expected one of: {', '.join(GENERAL_RULES)}")
+
+
+@dataclass(frozen=True)
+class GeneralEquation:
+    """One of BP1–BP4 for every network, with its proofs.
+
+    ``statement`` is the index form (an ``Eq`` in Quantities with symbolic
+    indices), ``matrix`` the matrix form (``LayerMatrix`` factors with symbolic
+    shapes; print with ``shapes=True``) and ``dimensions`` the shape of every
+    matrix subexpression. ``proof`` rewrites ``goal.lhs`` into ``goal.rhs``:
+    for BP1 and BP2 the goal is ∂C/∂z = the statement's right-hand side (the
+    induction connects it to δ), for BP3 and BP4 it is the statement.
+    ``matrix_proof`` rewrites the pair (entry of the matrix form's left side,
+    entry of its right side) into (statement.lhs, statement.rhs). ``domain`` is
+    the layer range (variable, low, high) the equation is stated for;
+    ``indices`` the range (index, 1, size) of each free neuron index.
+    """
+
+    name: str
+    statement: sp.Eq
+    matrix: sp.Eq
+    dimensions: tuple
+    goal: sp.Eq
+    proof: tuple[GeneralStep, ...]
+    matrix_proof: tuple[GeneralStep, ...]
+    domain: sp.Tuple
+    indices: tuple
+    assumptions: tuple = ()
+
+
+@dataclass(frozen=True)
+class Induction:
+    """The induction over layers, as data.
+
+    ``claim`` is P(l): δ^l_j = ∂C/∂z^l_j. ``base`` is P(L), given by the
+    equation ``base_equation`` (BP1); ``step`` is P(l+1) ⇒ P(l) (``hypothesis``
+    ⇒ ``claim``) for l in ``step_domain``, given by ``step_equation`` (BP2);
+    ``conclusion`` is P(l) for l in ``domain`` (1 ≤ l ≤ L, any L).
+    """
+
+    variable: sp.Symbol
+    claim: sp.Eq
+    base: sp.Eq
+    base_equation: str
+    hypothesis: sp.Eq
+    step: sp.Basic
+    step_equation: str
+    step_domain: sp.Tuple
+    conclusion: sp.Eq
+    domain: sp.Tuple
+
+
+@dataclass(frozen=True)
+class GeneralDerivation:
+    """BP1–BP4 proven for every network with the given cost, activation and output.
+
+    Build one with :func:`derive_general`. ``equations`` are BP1–BP4 in order,
+    ``induction`` the induction over layers, ``forward`` the definitions of the
+    network in index form. ``notation`` is None for canonical layers (the input
+    is layer 0), or the notation whose layer numbering the expressions are
+    written in (see :meth:`in_notation`). :meth:`check` re-verifies every step.
+    """
+
+    cost: str
+    activation: str
+    softmax: bool
+    l2: bool
+    forward: tuple
+    equations: tuple[GeneralEquation, ...]
+    induction: Induction
+    assumptions: tuple = ()
+    notation: str | None = None
+
+    def equation(self, name: str) -> GeneralEquation:
+        for equation in self.equations:
+            if equation.name == name:
+                return equation
+        raise KeyError(f"no equation {name!r}; expected one of {', '.join(EQUATION_NAMES)}")
+
+    @property
+    def bp1(self):
+        return self.equation("BP1")
+
+    @property
+    def bp2(self):
+        return self.equation("BP2")
+
+    @property
+    def bp3(self):
+        return self.equation("BP3")
+
+    @property
+    def bp4(self):
+        return self.equation("BP4")
+
+    def with_equation(self, equation: GeneralEquation) -> "GeneralDerivation":
+        """A copy with ``equation`` in place of the equation of the same name."""
+        return replace(self, equations=tuple(equation if e.name == equation.name else e for e in self.equations))
+
+    def in_notation(self, name: str | None) -> "GeneralDerivation":
+        """The same derivation with its layers numbered as notation ``name`` prints them (None: canonical).
+
+        A layer l of a statement is the layer the notation calls l: in the
+        ``nielsen`` notation, whose input is layer 1, canonical layer l − 1.
+        """
+        old = _offset(self.notation)
+        new = _offset(name)
+        shift = new - old
+        if shift == 0:
+            return replace(self, notation=name)
+        return _map_derivation(self, lambda e: _relabel(e, shift), name)
+
+    def check(self) -> Report:
+        """Re-verify every step of every proof and the induction with SymPy.
+
+        One :class:`~symbackprop.equations.Fact` per equation (BP1–BP4) and one
+        for the induction, with ``method="general"`` and ``layer=0``, which
+        here means "any layer of any network" (BP1: the output layer L).
+        """
+        return _check(self.in_notation(None) if self.notation else self)
+
+    def instantiate(self, network) -> dict:
+        """The general statements evaluated for a concrete network, in the engine's named quantities.
+
+        Keys are ``("delta", l, j)`` (δ^l_j from BP1 or BP2), ``("w", l, j, k)``
+        (∂C/∂w^l_{jk} from BP4) and ``("b", l, j)`` (∂C/∂b^l_j from BP3, for
+        layers with biases), canonical and 1-based like
+        :class:`~symbackprop.chain.Derivation`'s keys. Values are written as the
+        engine's compact forms are: a gradient has its own neuron's δ written
+        out, the δ of the next layer named. The network must have
+        this derivation's cost, activation, output and regularisation (a
+        numeric L2 strength replaces λ); a layer without biases is the special
+        case b = 0, which changes none of BP1, BP2 and BP4.
+        """
+        return _instantiate(self.in_notation(None) if self.notation else self, network)
+
+
+def _offset(name):
+    return 0 if name is None else lookup_notation(name).layer_offset
+
+
+# ------------------------------------------------------------------ building proofs
+
+
+class _Proof:
+    """A proof under construction: the current expression and the steps so far."""
+
+    def __init__(self, start):
+        self.current = start
+        self.steps: list[GeneralStep] = []
+
+    def step(self, rule, before, after, reason=None):
+        if not _contains(self.current, before):
+            raise AssertionError(f"{rule}: {before} is not part of {self.current}")
+        self.steps.append(GeneralStep(rule, before, after, reason))
+        self.current = self.current.xreplace({before: after})
+        return after
+
+    def find(self, predicate):
+        for node in sp.postorder_traversal(self.current):  # innermost first
+            if predicate(node):
+                return node
+        return None
+
+
+def _has_delta_sum(node):
+    return isinstance(node, sp.Sum) and any(
+        isinstance(f, sp.KroneckerDelta) and f.free_symbols & set(node.variables)
+        for f in sp.preorder_traversal(node.function))
+
+
+def _outer_delta(total):
+    """Σ_P Σ_inner δ_{xP} f: the outermost index collapsed first (SymPy's deltasummation).
+
+    The Kronecker deltas in the outermost index that do not involve the inner
+    indices are constant factors of the inner sums and move out of them.
+    """
+    *inner, (var, low, high) = total.limits
+    inner_vars = {lim[0] for lim in inner}
+    factors = sp.Mul.make_args(total.function)
+    deltas = [f for f in factors if isinstance(f, sp.KroneckerDelta) and var in f.free_symbols
+              and not f.free_symbols & inner_vars]
+    rest = sp.Mul(*[f for f in factors if f not in deltas])
+    return deltasummation(sp.Mul(*deltas) * sp.Sum(rest, *inner), (var, low, high))
+
+
+def _collapse_candidates(total):
+    """What SymPy's summation of the KroneckerDelta gives (before refining the index ranges)."""
+    if len(total.limits) > 1:
+        yield _outer_delta(total)
+    yield total.doit()
+
+
+def _conditions(expr):
+    """The conditions of the Piecewise results of a summation: the index ranges it needs."""
+    out = []
+    for piece in expr.atoms(sp.Piecewise):
+        for _, condition in piece.args:
+            if condition is sp.true:
+                continue
+            for c in sp.And.make_args(condition):
+                if c not in out:
+                    out.append(c)
+    return out
+
+
+def _collapse(proof: _Proof, total):
+    """Collapse the KroneckerDelta of a displayed sum, recording the index range it needs."""
+    value = next(iter(_collapse_candidates(machine(total))))
+    conditions = _conditions(value)
+    reason = sp.And(*conditions) if conditions else None
+    if reason is not None:
+        value = sp.refine(value, reason)
+    return proof.step("collapse", total, display(value), display(reason) if reason is not None else None)
+
+
+def _collapse_all(proof: _Proof):
+    while True:
+        total = proof.find(_has_delta_sum)
+        if total is None:
+            return
+        _collapse(proof, total)
+
+
+def _collapse_within(proof: _Proof, part):
+    """Collapse the KroneckerDelta sums inside ``part`` of the current expression; the collapsed part."""
+    while True:
+        total = next((node for node in sp.postorder_traversal(part) if _has_delta_sum(node)), None)
+        if total is None:
+            return part
+        part = part.xreplace({total: _collapse(proof, total)})
+        if not _contains(proof.current, part):  # merged into the surrounding product
+            return None
+
+
+def _concretise(proof: _Proof, z, a, rule):
+    """σ'(z) of a concrete element-wise activation, then a cancellation when it shortens the result."""
+    if rule.name == "generic":
+        return
+    prime = SIGMA_PRIME(z)
+    if not _contains(proof.current, prime):
+        return
+    named = rule.prime_named(z, a)
+    kind = "activation_identity" if rule.identity is not None else "activation_derivative"
+    proof.step(kind, prime, named, _eq(SIGMA(z), rule.apply(z)))
+    _cancel(proof)
+
+
+def _cancel(proof: _Proof):
+    target = proof.current
+    if isinstance(target, sp.Tuple):
+        target = target.args[1]
+    if target.has(sp.Sum):
+        return
+    cancelled = sp.cancel(target)
+    if sp.count_ops(cancelled) < sp.count_ops(target):
+        proof.step("simplify", target, cancelled)
+
+
+def _finish(proof: _Proof, target):
+    """A last rearrangement so that the proof ends exactly at ``target``."""
+    if isinstance(proof.current, sp.Tuple):
+        last = proof.current.args[1]
+        if last != target:
+            proof.step("rearrange", last, target)
+    elif proof.current != target:
+        proof.step("rearrange", proof.current, target)
+
+
+def _q(kind, *indices):
+    return Quantity(kind, *indices)
+
+
+def _size(layer):
+    return Quantity("m", layer)
+
+
+def _sum_y(bound=i):
+    return sp.Sum(_q("y", bound), (bound, 1, _size(L)))
+
+
+def _entry_value(matrix_display, indices, names=(k, i, q, r)):
+    """SymPy's entry of a matrix expression with symbolic shapes, sums re-indexed from 1 (machine form)."""
+    matrix = _machine_matrix(matrix_display)
+    rows = indices[0] - 1
+    cols = indices[1] - 1 if len(indices) > 1 else sp.S.Zero
+    value = matrix[rows, cols]
+    taken = set(value.free_symbols)
+
+    def shift(total):
+        for var, low, _ in total.limits:
+            if low != 1:
+                new = next(n for n in names if n not in taken)
+                taken.add(new)
+                total = total.change_index(var, var + 1 - low, new)
+        return total
+
+    return value.replace(lambda e: isinstance(e, sp.Sum), shift)
+
+
+def _machine_matrix(expr):
+    """A displayed matrix expression with its factors as :class:`_IndexedMatrix` (machine form)."""
+
+    def convert(e):
+        if isinstance(e, LayerMatrix):
+            return _IndexedMatrix(e.kind, e.layer, e.shape[0], e.shape[1])
+        if isinstance(e, GradientOf):
+            of = e.of
+            return _IndexedMatrix("grad_" + of.kind, of.layer, of.shape[0], of.shape[1])
+        if isinstance(e, Jacobian):
+            return _IndexedMatrix("J", e.layer, e.shape[0], e.shape[1])
+        if not e.args:
+            return e
+        return e.func(*[convert(a) for a in e.args])
+
+    converted = convert(expr)
+    return machine(converted)
+
+
+def _matrix_proof(statement, matrix, indices, tail=None, names=(k, i, q, r)):
+    lhs, rhs = Entry(matrix.lhs, *indices), Entry(matrix.rhs, *indices)
+    proof = _Proof(sp.Tuple(lhs, rhs))
+    for entry in (lhs, rhs):
+        proof.step("matrix_entry", entry, display(_entry_value(entry.matrix, indices, names)))
+    if tail is not None:
+        tail(proof)
+    _finish(proof, statement.rhs)
+    return tuple(proof.steps)
+
+
+def _dimensions(matrix_eq):
+    seen = []
+    for node in sp.preorder_traversal(matrix_eq):
+        if isinstance(node, sp.MatrixExpr) and node not in [s for s, _ in seen]:
+            seen.append((node, Shape(*node.shape)))
+    return tuple(seen)
+
+
+# ---------------------------------------------------------------- the four equations
+
+
+def _softmax_tail(proof: _Proof, model: _Model, z_out):
+    """Σ_i ∂C/∂a^L_i ∂a^L_i/∂z^L_j written out: ∂C/∂a by diff of the cost, the Jacobian by diff of softmax."""
+    a_i = _q("a", L, i)
+    cost_def = model.cost_definition("named", bound=r)
+    derivative = _drop_zero_sums(sp.diff(cost_def, A_[L, i]))
+    _collapse_within(proof, proof.step("differentiate", Partial(COST, a_i), display(derivative),
+                                       _eq(COST, display(cost_def))))
+    softmax = model.a_definition(L, i, bound=k, output=True)
+    jacobian = proof.step("differentiate", Partial(a_i, z_out), display(sp.diff(softmax, machine(z_out))),
+                          _eq(a_i, display(softmax)))
+    jacobian = _collapse_within(proof, jacobian)
+    if jacobian is None:
+        raise AssertionError(f"the Jacobian is no longer a part of {proof.current}")
+    # e^{z^L_v} = a^L_v Σ_k e^{z^L_k}: the Jacobian written in the activations, a_i (δ_ij − a_j)
+    total = sp.Sum(sp.exp(Z_[L, k]), (k, 1, M_[L]))
+    value = machine(jacobian)
+    exps = {e for e in value.atoms(sp.exp) if e.args[0].base == Z_ and e.args[0] != Z_[L, k]}
+    named = sp.expand(value.xreplace({e: A_[e.args[0].indices] * total for e in exps}))
+    proof.step("definition", jacobian, display(named), _eq(a_i, display(softmax)))
+    _collapse_all(proof)
+
+
+def _bp1(model: _Model, rule, cost: Cost) -> GeneralEquation:
+    z_out, a_out, y_j = _q("z", L, j), _q("a", L, j), _q("y", j)
+    goal_lhs = Partial(COST, z_out)
+    proof = _Proof(goal_lhs)
+    domain = sp.Tuple(L, L, L)
+    indices = (sp.Tuple(j, 1, _size(L)),)
+    assumptions = ()
+    delta_m = LayerMatrix("delta", L, _size(L))
+    if model.softmax:
+        a_i = _q("a", L, i)
+        proof.step("chain_rule", goal_lhs, sp.Sum(Partial(COST, a_i) * Partial(a_i, z_out), (i, 1, _size(L))), a_i)
+        _softmax_tail(proof, model, z_out)
+        if cost.targets_sum_to_one:
+            y_sum = _sum_y()
+            # Σ_i a^L_j y_i = a^L_j Σ_i y_i: the factor that does not depend on i moves out
+            target = display(sp.factor_terms(machine(proof.current)))
+            if target != proof.current:
+                proof.step("rearrange", proof.current, target)
+            found = proof.find(lambda e: isinstance(e, sp.Sum) and _canon(machine(e)) == _canon(machine(y_sum)))
+            if found is None:
+                raise AssertionError(f"no Σ y in {proof.current}")
+            assumption = _eq(found, 1)
+            proof.step("targets_sum_to_one", found, sp.S.One, assumption)
+            assumptions = (assumption,)
+            rhs = a_out - y_j
+            matrix = _eq(delta_m, sp.MatAdd(LayerMatrix("a", L, _size(L)), -LayerMatrix("y", L, _size(L))))
+            tail = None
+        else:
+            grad = cost.gradient(a_out, y_j)
+            rhs = a_out * (grad - sp.Sum(_q("a", L, i) * cost.gradient(_q("a", L, i), _q("y", i)), (i, 1, _size(L))))
+            matrix = _eq(delta_m, sp.MatMul(sp.Transpose(Jacobian(L, _size(L))), LayerMatrix("grad_a", L, _size(L))))
+
+            def tail(pf):
+                _softmax_tail(pf, model, z_out)
+        _finish(proof, rhs)
+    else:
+        cost_def = model.cost_definition("sigma")
+        derivative = _drop_zero_sums(sp.diff(cost_def, Z_[L, j]))
+        proof.step("differentiate", goal_lhs, display(derivative), _eq(COST, display(cost_def)))
+        _collapse_all(proof)
+        proof.step("definition", SIGMA(z_out), a_out, _eq(a_out, SIGMA(z_out)))
+        _finish(proof, cost.gradient(a_out, y_j) * SIGMA_PRIME(z_out))
+        _concretise(proof, z_out, a_out, rule)
+        matrix = _eq(delta_m, sp.HadamardProduct(LayerMatrix("grad_a", L, _size(L)),
+                                                 LayerMatrix("dsigma", L, _size(L))))
+
+        def tail(pf):
+            named = model.cost_definition("named")
+            derivative = _drop_zero_sums(sp.diff(named, A_[L, j]))
+            pf.step("differentiate", Partial(COST, a_out), display(derivative), _eq(COST, display(named)))
+            _collapse_all(pf)
+            _concretise(pf, z_out, a_out, rule)
+    statement = _eq(_q("delta", L, j), proof.current)
+    goal = _eq(goal_lhs, proof.current)
+    matrix_steps = _matrix_proof(statement, matrix, (j,), tail, names=(i, k, q, r))
+    return GeneralEquation("BP1", statement, matrix, _dimensions(matrix), goal, tuple(proof.steps), matrix_steps,
+                           domain, indices, assumptions)
+
+
+def _bp2(model: _Model, rule) -> GeneralEquation:
+    z_l, a_l = _q("z", l, j), _q("a", l, j)
+    z_next, d_next = _q("z", l + 1, k), _q("delta", l + 1, k)
+    goal_lhs = Partial(COST, z_l)
+    proof = _Proof(goal_lhs)
+    proof.step("chain_rule", goal_lhs, sp.Sum(Partial(COST, z_next) * Partial(z_next, z_l), (k, 1, _size(l + 1))),
+               z_next)
+    proof.step("induction_hypothesis", Partial(COST, z_next), d_next, _eq(d_next, Partial(COST, z_next)))
+    definition = model.z_definition(l + 1, k, bound=i, expanded=True)
+    derivative = sp.diff(definition, Z_[l, j])
+    proof.step("differentiate", Partial(z_next, z_l), display(derivative), _eq(z_next, display(definition)))
+    _collapse_all(proof)
+    # σ'(z^l_j) does not depend on k: it moves out of the sum
+    _finish(proof, sp.Sum(_q("w", l + 1, k, j) * d_next, (k, 1, _size(l + 1))) * SIGMA_PRIME(z_l))
+    _concretise(proof, z_l, a_l, rule)
+    statement = _eq(_q("delta", l, j), proof.current)
+    matrix = _eq(LayerMatrix("delta", l, _size(l)),
+                 sp.HadamardProduct(sp.MatMul(sp.Transpose(LayerMatrix("W", l + 1, _size(l + 1), _size(l))),
+                                              LayerMatrix("delta", l + 1, _size(l + 1))),
+                                    LayerMatrix("dsigma", l, _size(l))))
+
+    def tail(pf):
+        _concretise(pf, z_l, a_l, rule)
+
+    matrix_steps = _matrix_proof(statement, matrix, (j,), tail)
+    return GeneralEquation("BP2", statement, matrix, _dimensions(matrix), _eq(goal_lhs, proof.current),
+                           tuple(proof.steps), matrix_steps, sp.Tuple(l, 1, L - 1), (sp.Tuple(j, 1, _size(l)),))
+
+
+def _parameter_chain(proof: _Proof, model: _Model, theta, theta_m, direct):
+    """∂C/∂θ = Σ_i ∂C/∂z^l_i ∂z^l_i/∂θ (+ ∂R/∂θ): the chain rule through the weighted inputs of layer l."""
+    z_i = _q("z", l, i)
+    chain = sp.Sum(Partial(COST, z_i) * Partial(z_i, theta), (i, 1, _size(l)))
+    if direct:
+        chain = chain + Partial(display(model.regulariser), theta)
+    proof.step("chain_rule", proof.current, chain, z_i)
+    definition = model.z_definition(l, i, bound=r)
+    proof.step("differentiate", Partial(z_i, theta), display(_drop_zero_sums(sp.diff(definition, theta_m))),
+               _eq(z_i, display(definition)))
+    _collapse_all(proof)
+    proof.step("induction_conclusion", Partial(COST, _q("z", l, j)), _q("delta", l, j),
+               _eq(_q("delta", l, j), Partial(COST, _q("z", l, j))))
+    if direct:
+        regulariser = Partial(display(model.regulariser), theta)
+        proof.step("differentiate", regulariser, display(sp.diff(model.regulariser, theta_m)))
+        _collapse_all(proof)
+
+
+def _bp3(model: _Model) -> GeneralEquation:
+    b = _q("b", l, j)
+    goal_lhs = Partial(COST, b)
+    proof = _Proof(goal_lhs)
+    _parameter_chain(proof, model, b, B_[l, j], direct=False)
+    statement = _eq(goal_lhs, proof.current)
+    matrix = _eq(GradientOf(LayerMatrix("b", l, _size(l))), LayerMatrix("delta", l, _size(l)))
+    matrix_steps = _matrix_proof(statement, matrix, (j,))
+    return GeneralEquation("BP3", statement, matrix, _dimensions(matrix), statement, tuple(proof.steps),
+                           matrix_steps, sp.Tuple(l, 1, L), (sp.Tuple(j, 1, _size(l)),))
+
+
+def _bp4(model: _Model) -> GeneralEquation:
+    w = _q("w", l, j, k)
+    goal_lhs = Partial(COST, w)
+    proof = _Proof(goal_lhs)
+    _parameter_chain(proof, model, w, W_[l, j, k], direct=model.l2)
+    rhs = _q("a", l - 1, k) * _q("delta", l, j)
+    if model.l2:
+        rhs = rhs + LAMBDA / N_EXAMPLES * w
+    _finish(proof, rhs)
+    statement = _eq(goal_lhs, proof.current)
+    W = LayerMatrix("W", l, _size(l), _size(l - 1))
+    product = sp.MatMul(LayerMatrix("delta", l, _size(l)), sp.Transpose(LayerMatrix("a", l - 1, _size(l - 1))))
+    if model.l2:
+        product = sp.MatAdd(product, sp.MatMul(LAMBDA / N_EXAMPLES, W))
+    matrix = _eq(GradientOf(W), product)
+    matrix_steps = _matrix_proof(statement, matrix, (j, k))
+    return GeneralEquation("BP4", statement, matrix, _dimensions(matrix), statement, tuple(proof.steps),
+                           matrix_steps, sp.Tuple(l, 1, L),
+                           (sp.Tuple(j, 1, _size(l)), sp.Tuple(k, 1, _size(l - 1))))
+
+
+def _claim(layer):
+    return _eq(_q("delta", layer, j), Partial(COST, _q("z", layer, j)))
+
+
+def _induction() -> Induction:
+    claim = _claim(l)
+    hypothesis = _claim(l + 1)
+    return Induction(
+        variable=l, claim=claim, base=_claim(L), base_equation="BP1", hypothesis=hypothesis,
+        step=sp.Implies(hypothesis, claim), step_equation="BP2", step_domain=sp.Tuple(l, 1, L - 1),
+        conclusion=claim, domain=sp.Tuple(l, 1, L),
+    )
+
+
+def _forward(model: _Model, cost: Cost) -> tuple:
+    out = [
+        _eq(_q("z", l, j), display(model.z_definition(l, j, bound=k))),
+        _eq(_q("a", l, j), SIGMA(_q("z", l, j))),
+    ]
+    if model.softmax:
+        out.append(_eq(_q("a", L, j), display(model.a_definition(L, j, output=True))))
+    out.append(_eq(COST, display(model.cost_definition("named"))))
+    return tuple(out)
+
+
+def derive_general(cost="quadratic", activation="generic", l2=False, softmax=None) -> GeneralDerivation:
+    """Prove BP1–BP4 for every network with this cost, activation and output layer.
+
+    ``cost`` is a registered cost name; ``activation`` a registered
+    element-wise activation (``"sigmoid"``, ``"leaky_relu:0.2"``) or
+    ``"generic"`` (an undefined σ: the result holds for every differentiable
+    activation; a concrete activation is substituted into it afterwards, with
+    its σ' proven against ``sympy.diff``); ``softmax`` puts a softmax on the
+    output layer (default: True for ``cross_entropy``); ``l2`` adds the
+    regulariser (λ/2n) Σ w².
+    """
+    rule_cost = lookup_cost(cost)
+    rule = lookup_activation(activation)
+    if isinstance(rule, VectorActivation):
+        raise SpecError(f"{rule.name} is not element-wise; give softmax=True for a softmax output instead")
+    if softmax is None:
+        softmax = rule_cost.name == "cross_entropy"
+    model = _Model(rule_cost, bool(softmax), bool(l2))
+    equations = (_bp1(model, rule, rule_cost), _bp2(model, rule), _bp3(model), _bp4(model))
+    assumptions = tuple(a for e in equations for a in e.assumptions)
+    return GeneralDerivation(rule_cost.name, activation if isinstance(activation, str) else rule.label,
+                             bool(softmax), bool(l2), _forward(model, rule_cost), equations, _induction(),
+                             assumptions)
+
+
+# ---------------------------------------------------------------- notations
+
+
+def _relabel(expr, shift):
+    """Renumber the layers of ``expr`` by ``shift``, so that a notation prints canonical layer l − shift as l."""
+    if expr is None:
+        return None
+    if isinstance(expr, tuple):
+        return tuple(_relabel(e, shift) for e in expr)
+    renumber = {s: s - shift for s in LAYER_SYMBOLS}
+
+    def inside(e):  # a layer inside a quantity: the printer adds the notation's offset itself
+        return sp.sympify(e).xreplace(renumber)
+
+    def plain(e):  # a layer written as is
+        return sp.sympify(e).xreplace(renumber) + shift
+
+    def walk(e):
+        if isinstance(e, Quantity):
+            if e.kind in _LAYERED:
+                return Quantity(e.kind, inside(e.indices[0]), *e.indices[1:])
+            return e
+        if isinstance(e, LayerMatrix):
+            return LayerMatrix(e.kind, inside(e.layer), walk(e.shape[0]), walk(e.shape[1]))
+        if isinstance(e, Jacobian):
+            return Jacobian(inside(e.layer), walk(e.shape[0]))
+        if isinstance(e, sp.Tuple) and len(e) == 3 and e.args[0] in LAYER_SYMBOLS:
+            return sp.Tuple(e.args[0], plain(e.args[1]), plain(e.args[2]))
+        if isinstance(e, (sp.core.relational.Relational, sp.KroneckerDelta)) and e.free_symbols \
+                and e.free_symbols <= set(LAYER_SYMBOLS):
+            args = [plain(a) for a in e.args]
+            return e.func(*args, evaluate=False) if isinstance(e, sp.core.relational.Relational) else e.func(*args)
+        if not e.args:
+            return e
+        args = [walk(a) for a in e.args]
+        if isinstance(e, sp.core.relational.Relational):
+            return e.func(*args, evaluate=False)
+        return e.func(*args)
+
+    return walk(expr)
+
+
+def _map_derivation(derivation: GeneralDerivation, f, notation) -> GeneralDerivation:
+    def step(s):
+        return GeneralStep(s.rule, f(s.before), f(s.after), f(s.reason))
+
+    def equation(e):
+        return replace(
+            e, statement=f(e.statement), matrix=f(e.matrix),
+            dimensions=tuple((f(m), f(s)) for m, s in e.dimensions), goal=f(e.goal),
+            proof=tuple(step(s) for s in e.proof), matrix_proof=tuple(step(s) for s in e.matrix_proof),
+            domain=f(e.domain), indices=f(e.indices), assumptions=f(e.assumptions))
+
+    ind = derivation.induction
+    induction = Induction(ind.variable, f(ind.claim), f(ind.base), ind.base_equation, f(ind.hypothesis),
+                          f(ind.step), ind.step_equation, f(ind.step_domain), f(ind.conclusion), f(ind.domain))
+    return replace(derivation, forward=f(derivation.forward),
+                   equations=tuple(equation(e) for e in derivation.equations), induction=induction,
+                   assumptions=f(derivation.assumptions), notation=notation)
+
+
+# ---------------------------------------------------------------- verification
+
+
+@dataclass
+class _Context:
+    model: _Model
+    rule: object
+    equation: GeneralEquation
+    induction: Induction
+    params: dict
+    ranges: list  # canonical relationals: free index ranges and the layer range
+    activation: str  # the activation's spec, for the proof of its rule
+
+
+def _index_ranges(quantity):
+    """j ≤ m_l (and k ≤ m_{l-1}) for the free neuron indices of a machine-form quantity."""
+    if isinstance(quantity, Partial):
+        quantity = quantity.wrt
+    if not isinstance(quantity, Indexed):
+        return []
+    layer, *neurons = quantity.indices
+    if quantity.base == W_:
+        return [_relation(neurons[0] <= M_[layer]), _relation(neurons[1] <= M_[layer - 1])]
+    return [_relation(neurons[0] <= M_[layer])]
+
+
+def _layer_ranges(domain):
+    var, low, high = domain
+    out = []
+    for rel in (low <= var, var <= high):
+        if rel is not sp.true:
+            out.append(_relation(rel))
+    return out
+
+
+def _verify_steps(start, end, steps, ctx: _Context) -> str | None:
+    """None when every step re-verifies and the steps rewrite ``start`` into ``end``; else the problem."""
+    current = start
+    for number, step in enumerate(steps, start=1):
+        if not _contains(current, step.before):
+            return f"step {number} ({step.rule}) rewrites an expression that is not in the previous one"
+        try:
+            problem = _VERIFIERS[step.rule](step, current, ctx)
+        except _Unprovable as error:
+            problem = str(error)
+        except (TypeError, ValueError, AttributeError, NotImplementedError, IndexError) as error:
+            problem = f"SymPy could not verify it ({type(error).__name__}: {error})"
+        if problem:
+            return f"step {number} ({step.rule}) does not re-verify: {problem}"
+        current = current.xreplace({step.before: step.after})
+    if current != end:
+        return "the steps do not end at the statement"
+    return None
+
+
+def _verify_chain_rule(step, current, ctx):
+    before, after = step.before, machine(step.after)
+    if not isinstance(before, Partial) or before.of != COST:
+        return "the chain rule is applied to ∂C/∂u only"
+    u = machine(before.wrt)
+    through, direct = _consumers(ctx.model, u, ctx.params)
+    if len(through) != 1:
+        return f"C depends on {before.wrt} through {len(through)} layers of quantities, not one"
+    (kind, layer), = through
+    sums = [t for t in sp.Add.make_args(after) if isinstance(t, sp.Sum)]
+    if len(sums) != 1 or len(sums[0].limits) != 1:
+        return "not one sum over the intermediate layer"
+    var = sums[0].limits[0][0]
+    x = _BASES[kind][layer, var]
+    expected = sp.Sum(Partial(COST, x) * Partial(x, u), (var, 1, M_[layer]))
+    if direct:
+        expected = expected + Partial(sp.Add(*direct), u)
+    if _canon(expected) != _canon(after):
+        return f"expected the sum over {display(x)} for v = 1..{display(M_[layer])}" + (
+            " plus the direct term" if direct else "")
+    if step.reason is not None and machine(step.reason) != x:
+        return "the intermediate quantity named is not the one the definitions give"
+    return None
+
+
+def _verify_differentiate(step, current, ctx):
+    before = step.before
+    if not isinstance(before, Partial):
+        return "not a partial derivative"
+    of, wrt = machine(before.of), machine(before.wrt)
+    if step.reason is not None:
+        reason = machine(step.reason)
+        if reason.lhs != of:
+            return "the definition is not the one of the quantity differentiated"
+        if not any(_canon(reason.rhs) == _canon(d) for d in ctx.model.definitions(of, ctx.params)):
+            return f"{step.reason.lhs} is not defined so in the network"
+        of = reason.rhs
+    elif of == COST or isinstance(of, Indexed):
+        return "a defined quantity is differentiated without its definition"
+    if not _same(sp.diff(of, wrt), machine(step.after)):
+        return "sympy.diff gives another derivative"
+    return None
+
+
+def _verify_collapse(step, current, ctx):
+    before = machine(step.before)
+    if not isinstance(before, sp.Sum):
+        return "not a sum"
+    allowed = list(ctx.ranges)
+    for var, low, high in _enclosing_ranges(machine(current), before) or []:
+        allowed += [_relation(low <= var), _relation(var <= high)]
+    reason = machine(step.reason) if step.reason is not None else None
+    for condition in _conjuncts(reason):
+        if condition is not sp.true and condition not in allowed:
+            return f"the range {step.reason} is not the range of an index in scope"
+    after = machine(step.after)
+    for value in _collapse_candidates(before):
+        if reason is not None:
+            value = sp.refine(value, reason)
+        if _same(value, after):
+            return None
+    return "SymPy's summation gives another value"
+
+
+def _substitute_definitions(expr, ctx, layer):
+    """Every a^layer_v of ``expr`` replaced by the model's definition."""
+    output = _sign(layer - L, ctx.params, zero=True)
+    return expr.replace(
+        lambda e: isinstance(e, Indexed) and e.base == A_ and e.indices[0] == layer,
+        lambda e: ctx.model.a_definition(layer, e.indices[1], output=bool(output)))
+
+
+def _verify_definition(step, current, ctx):
+    reason = machine(step.reason) if step.reason is not None else None
+    if not isinstance(reason, sp.Eq) or not isinstance(reason.lhs, Indexed) or reason.lhs.base != A_:
+        return "no activation definition given"
+    if not any(_canon(reason.rhs) == _canon(d) for d in ctx.model.definitions(reason.lhs, ctx.params)):
+        return f"{step.reason.lhs} is not defined so in the network"
+    layer = reason.lhs.indices[0]
+    before = _substitute_definitions(machine(step.before), ctx, layer)
+    after = _substitute_definitions(machine(step.after), ctx, layer)
+    return None if _same(before, after) else "substituting the definition does not give the same expression"
+
+
+def _verify_algebra(step, current, ctx):
+    return None if _same(machine(step.before), machine(step.after)) else "the difference does not simplify to 0"
+
+
+def _verify_hypothesis(step, current, ctx):
+    ind = ctx.induction
+    if ctx.equation.name != ind.step_equation:
+        return f"the induction hypothesis is used outside the inductive step {ind.step_equation}"
+    reason = machine(step.reason)
+    if not isinstance(reason, sp.Eq) or not isinstance(reason.lhs, Indexed):
+        return "no instance of the hypothesis given"
+    if reason != machine(ind.hypothesis).xreplace({j: reason.lhs.indices[-1]}):
+        return "not an instance of the induction hypothesis"
+    if machine(step.before) != reason.rhs or machine(step.after) != reason.lhs:
+        return "the step is not the hypothesis"
+    return None
+
+
+def _verify_conclusion(step, current, ctx):
+    ind = ctx.induction
+    var, low, high = ctx.equation.domain
+    c_var, c_low, c_high = ind.domain
+    if var != c_var or _sign(low - c_low, ctx.params) is not True or _sign(c_high - high, ctx.params) is not True:
+        return "the layer range is not within the induction's conclusion"
+    reason = machine(step.reason)
+    if not isinstance(reason, sp.Eq) or not isinstance(reason.lhs, Indexed):
+        return "no instance of the conclusion given"
+    if reason != machine(ind.conclusion).xreplace({j: reason.lhs.indices[-1]}):
+        return "not an instance of the induction's conclusion"
+    if machine(step.before) != reason.rhs or machine(step.after) != reason.lhs:
+        return "the step is not the conclusion"
+    return None
+
+
+def _verify_targets(step, current, ctx):
+    if not ctx.model.cost.targets_sum_to_one:
+        return f"the cost {ctx.model.cost.name} does not assume Σ y = 1"
+    reason = machine(step.reason) if step.reason is not None else None
+    expected = sp.Sum(Y_[i], (i, 1, M_[L]))
+    if not isinstance(reason, sp.Eq) or _canon(reason.lhs) != _canon(expected) or reason.rhs != 1:
+        return "the assumption is not Σ_{i=1}^{m_L} y_i = 1"
+    if _canon(machine(step.before)) != _canon(expected) or step.after != 1:
+        return "the step is not the assumption"
+    return None
+
+
+@functools.cache
+def _rule_proof(spec):
+    return prove_rule(lookup_activation(spec))
+
+
+def _verify_activation(step, current, ctx):
+    rule = ctx.rule
+    before = step.before
+    if rule.name == "generic" or not (isinstance(before, sp.Function) and before.func == SIGMA_PRIME):
+        return "not σ' of a concrete activation"
+    z = before.args[0]
+    if not isinstance(z, Quantity) or z.kind != "z":
+        return "σ' is not taken at a weighted input"
+    a = Quantity("a", *z.indices)
+    reason = step.reason
+    if not isinstance(reason, sp.Eq) or reason.lhs != SIGMA(z) or reason.rhs != rule.apply(z):
+        return f"σ is not {rule.label} here"
+    if step.rule == "activation_identity":
+        if rule.identity is None:
+            return f"{rule.label} has no identity in a"
+        expected = rule.prime_named(z, a)
+    else:
+        expected = rule.prime(z)
+    proof = _rule_proof(ctx.activation)
+    if not proof.ok:
+        return proof.detail
+    return None if step.after == expected else f"σ' of {rule.label} is not {step.after}"
+
+
+def _shapes_ok(expr):
+    """Every product, sum and Hadamard product of ``expr`` joins matching (structurally equal) shapes."""
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.MatMul):
+            mats = [a for a in node.args if isinstance(a, sp.MatrixExpr)]
+            if any(x.shape[1] != y.shape[0] for x, y in zip(mats, mats[1:])):
+                return False
+        elif isinstance(node, (sp.MatAdd, sp.HadamardProduct)):
+            mats = [a for a in node.args if isinstance(a, sp.MatrixExpr)]
+            if any(x.shape != mats[0].shape for x in mats):
+                return False
+        elif isinstance(node, LayerMatrix) and node.shape != _true_shape(node):
+            return False
+        elif isinstance(node, Jacobian) and node.shape[0] != Quantity("m", node.layer):
+            return False
+    return True
+
+
+def _true_shape(matrix: LayerMatrix):
+    """The shape a layer's matrix has by definition: W^p is m_p × m_{p-1}, a vector of layer p is m_p × 1."""
+    layer = matrix.layer
+    if matrix.kind == "W":
+        return (Quantity("m", layer), Quantity("m", layer - 1))
+    if matrix.kind in ("x",):
+        return (Quantity("m", 0), sp.S.One)
+    if matrix.kind == "y":
+        return (Quantity("m", L), sp.S.One)
+    return (Quantity("m", layer), sp.S.One)
+
+
+def _verify_entry(step, current, ctx):
+    before = step.before
+    if not isinstance(before, Entry):
+        return "not an entry of a matrix expression"
+    if not _shapes_ok(before.matrix):
+        return "the shapes of the matrix expression do not match"
+    value = _entry_value(before.matrix, before.indices)
+    return None if _same(value, machine(step.after)) else "SymPy's entry of the matrix expression differs"
+
+
+_VERIFIERS = {
+    "chain_rule": _verify_chain_rule,
+    "differentiate": _verify_differentiate,
+    "collapse": _verify_collapse,
+    "definition": _verify_definition,
+    "rearrange": _verify_algebra,
+    "simplify": _verify_algebra,
+    "induction_hypothesis": _verify_hypothesis,
+    "induction_conclusion": _verify_conclusion,
+    "targets_sum_to_one": _verify_targets,
+    "activation_derivative": _verify_activation,
+    "activation_identity": _verify_activation,
+    "matrix_entry": _verify_entry,
+}
+
+
+def _verify_equation(equation: GeneralEquation, ctx: _Context) -> str | None:
+    statement, goal = equation.statement, equation.goal
+    if goal.rhs != statement.rhs:
+        return "the proof's goal is not the statement"
+    if equation.name in ("BP3", "BP4") and goal.lhs != statement.lhs:
+        return "the proof's goal is not the statement"
+    problem = _verify_steps(goal.lhs, goal.rhs, equation.proof, ctx)
+    if problem:
+        return "index form: " + problem
+    matrix = equation.matrix
+    if matrix.lhs.shape != matrix.rhs.shape or not _shapes_ok(matrix):
+        return "matrix form: the shapes do not match"
+    free = tuple(x[0] for x in equation.indices)
+    lhs = machine(statement.lhs)
+    lhs = lhs.wrt if isinstance(lhs, Partial) else lhs
+    if not isinstance(lhs, Indexed) or tuple(lhs.indices[1:]) != free:
+        return "the free indices are not those of the statement"
+    start = sp.Tuple(Entry(matrix.lhs, *free), Entry(matrix.rhs, *free))
+    problem = _verify_steps(start, sp.Tuple(statement.lhs, statement.rhs), equation.matrix_proof, ctx)
+    if problem:
+        return "matrix form: " + problem
+    return None
+
+
+def _verify_induction(derivation, results) -> str | None:
+    ind = derivation.induction
+    var = ind.variable
+    expected = _claim(var)
+    if ind.claim != expected:
+        return "the claim is not δ^l_j = ∂C/∂z^l_j"
+    claim = machine(ind.claim)
+    if machine(ind.base) != claim.xreplace({var: L}):
+        return "the base case is not the claim at the output layer L"
+    if machine(ind.hypothesis) != claim.xreplace({var: var + 1}):
+        return "the hypothesis is not the claim at layer l + 1"
+    if ind.step != sp.Implies(ind.hypothesis, ind.claim) or ind.conclusion != ind.claim:
+        return "the step is not hypothesis ⇒ claim"
+    # downward induction: the base covers l = L, the step l = 1..L−1, so the claim holds for l = 1..L
+    _, s_low, s_high = ind.step_domain
+    _, c_low, c_high = ind.domain
+    if not (ind.step_domain[0] == var == ind.domain[0] and sp.simplify(s_low - c_low) == 0
+            and sp.simplify(s_high + 1 - c_high) == 0 and sp.simplify(c_high - L) == 0 and c_low == 1):
+        return "the base case and the step do not cover the layers 1..L"
+    for name, layer, domain in ((ind.base_equation, L, None), (ind.step_equation, var, ind.step_domain)):
+        try:
+            equation = derivation.equation(name)
+        except KeyError:
+            return f"no equation {name}"
+        instance = _eq(equation.statement.lhs, equation.goal.lhs)
+        if machine(instance) != claim.xreplace({var: layer}):
+            return f"{name} does not state the claim's δ as its goal's ∂C/∂z"
+        if domain is not None and tuple(equation.domain) != tuple(domain):
+            return f"{name} is not stated for the step's layers"
+        if results.get(name):
+            return f"{name} does not hold, so the {'base case' if domain is None else 'step'} fails"
+    return None
+
+
+def _check(derivation: GeneralDerivation) -> Report:
+    cost = lookup_cost(derivation.cost)
+    rule = lookup_activation(derivation.activation)
+    model = _Model(cost, derivation.softmax, derivation.l2)
+    results, facts = {}, []
+    for name in EQUATION_NAMES:
+        try:
+            equation = derivation.equation(name)
+        except KeyError:
+            results[name] = "missing"
+            facts.append(Fact(name, 0, "general", False, f"{name}: no proof", {"problem": "missing"}))
+            continue
+        ctx = _Context(model, rule, equation, derivation.induction, _parameters(equation.domain),
+                       _index_ranges(machine(equation.goal.lhs)) + _index_ranges(machine(equation.statement.lhs))
+                       + _layer_ranges(equation.domain), derivation.activation)
+        problem = _verify_equation(equation, ctx)
+        results[name] = problem
+        rules = sorted({s.rule for s in equation.proof + equation.matrix_proof})
+        evidence = {"steps": len(equation.proof), "matrix_steps": len(equation.matrix_proof), "rules": rules}
+        if problem:
+            evidence["problem"] = problem
+            detail = f"{name} for every network: {problem}"
+        else:
+            detail = (f"{name} for every network: {len(equation.proof)} steps of the index form and "
+                      f"{len(equation.matrix_proof)} of the matrix form re-verified by SymPy "
+                      f"({', '.join(rules)}), symbolic sizes and indices")
+        facts.append(Fact(name, 0, "general", problem is None, detail, evidence))
+    problem = _verify_induction(derivation, results)
+    detail = ("δ^l = ∂C/∂z^l for 1 ≤ l ≤ L and any L: base case BP1 at l = L, step BP2 from l + 1 to l"
+              if problem is None else f"induction: {problem}")
+    facts.append(Fact("induction", 0, "general", problem is None, detail, {"problem": problem} if problem else {}))
+    return Report(tuple(facts), "general")
+
+
+# ---------------------------------------------------------------- instantiation
+
+
+def _instantiate(derivation: GeneralDerivation, network) -> dict:
+    problems = []
+    if network.cost.name != derivation.cost:
+        problems.append(f"cost {network.cost.name} is not {derivation.cost}")
+    rule = lookup_activation(derivation.activation)
+    if network.l2 is not None and not derivation.l2 or network.l2 is None and derivation.l2:
+        problems.append("the L2 regularisation differs")
+    for layer in network.layers:
+        output = layer.index == network.depth
+        if output and derivation.softmax:
+            if not isinstance(layer.activation, VectorActivation):
+                problems.append("the output is not softmax")
+        elif layer.activation.label != rule.label:
+            problems.append(f"layer {layer.index} has {layer.activation.label}, not {rule.label}")
+    if problems:
+        raise ValueError("the network does not match the general derivation: " + "; ".join(problems))
+    sizes = network.sizes
+    depth = network.depth
+    strength = {} if network.l2 is None or network.l2 == LAMBDA else {LAMBDA: network.l2}
+
+    def at(expr, values):
+        value = machine(expr).xreplace({L: depth, **values})
+        value = value.replace(lambda e: isinstance(e, Indexed) and e.base == M_ and e.indices[0].is_Integer,
+                              lambda e: sp.Integer(sizes[int(e.indices[0])]))
+        value = value.doit()
+        value = value.replace(lambda e: isinstance(e, Indexed) and e.base == A_ and e.indices[0] == 0,
+                              lambda e: _BASES["x"][e.indices[1]])
+        return display(value).xreplace(strength)
+
+    bp1, bp2, bp3, bp4 = (derivation.equation(n).statement.rhs for n in EQUATION_NAMES)
+    out = {}
+    for layer in network.layers:
+        n = layer.index
+        for jj in range(1, layer.size + 1):
+            delta = at(bp1 if n == depth else bp2, {l: n, j: jj})
+            out[("delta", n, jj)] = delta
+            # the engine's compact gradient writes this neuron's δ out (δ of the next layer stays named)
+            own = {Quantity("delta", n, jj): delta}
+            if layer.bias:
+                out[("b", n, jj)] = at(bp3, {l: n, j: jj}).xreplace(own)
+            for kk in range(1, sizes[n - 1] + 1):
+                out[("w", n, jj, kk)] = at(bp4, {l: n, j: jj, k: kk}).xreplace(own)
+    return out
