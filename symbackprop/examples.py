@@ -49,10 +49,8 @@ def _languages() -> tuple[str, ...]:
     return tuple(lang for lang in LANGUAGES if (shipped / lang / "document.md.j2").is_file())
 
 
-def gallery() -> dict[str, str]:
-    """Every gallery file: relative path → content, with ``manifest.json`` and ``README.md``."""
-    files: dict[str, str] = {}
-    manifest = []
+def _network_documents(files: dict[str, str], manifest: list[dict]) -> None:
+    """The derivation documents of :data:`EXAMPLES`, every language, flavour and LaTeX layout."""
     for example in EXAMPLES:
         derivation = derive(example.network)
         report = derivation.check()
@@ -77,6 +75,24 @@ def gallery() -> dict[str, str]:
                 files[f"{example.key}.{lang}.fragment.tex"] = doc.text
                 manifest.append({"path": f"{example.key}.{lang}.fragment.tex", "format": "tex", "lang": lang,
                                  "standalone": False, "example": example.key})
+
+
+#: Every producer of gallery files, in the order of the gallery's index. A producer
+#: adds its files (relative path → content) and one manifest entry per document
+#: (``path``, ``format``, ``lang``, ``flavor`` for Markdown, ``standalone`` for
+#: LaTeX, and ``example``: the key under which ``templates/gallery/README.md.j2``
+#: describes it).
+PRODUCERS = (
+    _network_documents,
+)
+
+
+def gallery() -> dict[str, str]:
+    """Every gallery file: relative path → content, with ``manifest.json`` and ``README.md``."""
+    files: dict[str, str] = {}
+    manifest: list[dict] = []
+    for produce in PRODUCERS:
+        produce(files, manifest)
     files["manifest.json"] = json.dumps({"documents": manifest}, indent=2, ensure_ascii=False) + "\n"
     files["README.md"] = render_gallery_readme(EXAMPLES, manifest)
     return dict(sorted(files.items()))
