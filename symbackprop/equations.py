@@ -157,6 +157,9 @@ class RuleProof:
 
     ok: bool
     detail: str
+    #: what was proven, for templates to phrase: the rule's label, ``jacobian`` (softmax) or
+    #: ``derivative``, and whether an identity (such as σ' = a(1 − a)) was proven too
+    evidence: dict = field(default_factory=dict, compare=False)
 
 
 def prove_rule(rule, size: int = 2) -> RuleProof:
@@ -167,15 +170,18 @@ def prove_rule(rule, size: int = 2) -> RuleProof:
         # by symmetry under permuting the neurons, one diagonal and one off-diagonal entry suffice
         pairs = [(0, 0), (1, 0)]
         ok = all(is_zero(sp.diff(outputs[i], zs[j]) - rule.jacobian_named(i, j, outputs)) for i, j in pairs)
-        return RuleProof(ok, f"{rule.label}: Jacobian ∂a_i/∂z_j against sympy.diff, m={len(zs)}")
+        return RuleProof(ok, f"{rule.label}: Jacobian ∂a_i/∂z_j against sympy.diff, m={len(zs)}",
+                         {"rule": rule.label, "proof": "jacobian", "size": len(zs)})
     derivative = sp.diff(rule.forward, Z)
     ok = is_zero(derivative - rule.derivative)
     detail = f"{rule.label}: σ' against sympy.diff of σ {'holds' if ok else 'FAILS'}"
+    evidence = {"rule": rule.label, "proof": "derivative", "derivative_ok": ok}
     if rule.identity is not None:
         holds = is_zero(rule.identity.xreplace({A: rule.forward}) - derivative)
         detail += f"; identity σ' = {rule.identity} {'holds' if holds else 'FAILS'}"
+        evidence.update(identity=rule.identity, identity_ok=holds)
         ok = ok and holds
-    return RuleProof(ok, detail)
+    return RuleProof(ok, detail, evidence)
 
 
 # ------------------------------------------------------------------ the checks
@@ -341,7 +347,7 @@ def _compact_gradient(derivation, key) -> sp.Expr:
     return grad
 
 
-def _output_simplification_ok(derivation) -> tuple[bool, str]:
+def _output_simplification_ok(derivation) -> tuple[bool, str, bool]:
     """The compact δ^L equals the raw δ^L with σ' written by its rule (exact)."""
     network, fw = derivation.network, derivation.forward
     L = network.depth
@@ -357,9 +363,9 @@ def _output_simplification_ok(derivation) -> tuple[bool, str]:
     for j in range(1, network.sizes[L] + 1):
         delta = derivation.deltas[(L, j)]
         if not is_zero((delta.raw.xreplace(replacements) - delta.value).xreplace(constraint)):
-            return False, f"the simplified δ of output {j} differs from the chain rule's product"
+            return False, f"the simplified δ of output {j} differs from the chain rule's product", bool(constraint)
     note = " (with Σ_j y_j = 1)" if constraint else ""
-    return True, f"the simplified output δ equals the chain rule's product{note}"
+    return True, f"the simplified output δ equals the chain rule's product{note}", bool(constraint)
 
 
 def exact_facts(derivation) -> list[Fact]:
@@ -374,7 +380,7 @@ def exact_facts(derivation) -> list[Fact]:
     graph = _Graph(params)
     cost = graph.cut(fw.composed(fw.cost, opaque=True))
     proofs = _rule_proofs(network)
-    output_ok, output_detail = _output_simplification_ok(derivation)
+    output_ok, output_detail, output_constraint = _output_simplification_ok(derivation)
     by_layer: dict[int, dict[str, list]] = defaultdict(lambda: {"w": [], "b": []})
     for key, theta in zip(derivation.params, params):
         ours = graph.cut(derivation.composed(_raw_gradient(derivation, key), opaque=True))
@@ -400,18 +406,22 @@ def exact_facts(derivation) -> list[Fact]:
         # δ^l is right when every parameter's chain-rule product matches the composed derivative
         raw_ok = all(proven for proven, _ in results["w"] + results["b"])
         rule = proofs[layer.activation.label]
+        evidence = {"kind": "exact", "nodes": len(graph.nodes), "rule": rule.evidence}
         if l == network.depth:
             ok = raw_ok and rule.ok and output_ok
             detail = f"{how}; {rule.detail}; {output_detail}"
+            evidence.update(output=output_ok, constraint=output_constraint)
         else:
             ok = raw_ok and rule.ok and hidden_ok[l]
             detail = f"{how}; {rule.detail}"
-        facts.append(Fact(_delta_equation(network, l), l, "exact", ok, detail))
+        facts.append(Fact(_delta_equation(network, l), l, "exact", ok, detail, evidence))
         if layer.bias:
             biases_ok = all(compact for _, compact in results["b"])
-            facts.append(Fact("BP3", l, "exact", biases_ok and ok, f"{len(results['b'])} biases: {how}"))
+            facts.append(Fact("BP3", l, "exact", biases_ok and ok, f"{len(results['b'])} biases: {how}",
+                              {"kind": "exact", "nodes": len(graph.nodes), "count": len(results["b"])}))
         weights_ok = all(compact for _, compact in results["w"])
-        facts.append(Fact("BP4", l, "exact", weights_ok and ok, f"{len(results['w'])} weights: {how}"))
+        facts.append(Fact("BP4", l, "exact", weights_ok and ok, f"{len(results['w'])} weights: {how}",
+                          {"kind": "exact", "nodes": len(graph.nodes), "count": len(results["w"])}))
     facts += matrix_facts(derivation, "exact")
     return facts
 
@@ -450,7 +460,10 @@ def _bp1_inductive(derivation, proofs) -> Fact:
         detail = f"δ_j = ∂C/∂z_j for all {len(zs)} outputs against sympy.diff of C(softmax(z))"
         if constraint:
             detail += " with Σ_j y_j = 1"
-        return Fact("BP1", L, "inductive", ok and proofs[rule.label].ok, detail + "; " + proofs[rule.label].detail)
+        evidence = {"kind": "inductive_softmax", "outputs": len(zs), "constraint": bool(constraint),
+                    "rule": proofs[rule.label].evidence}
+        return Fact("BP1", L, "inductive", ok and proofs[rule.label].ok, detail + "; " + proofs[rule.label].detail,
+                    evidence)
     # element-wise: prove neuron 1 against sympy.diff, show every other neuron is a renaming of it
     template = None
     symmetric = True
@@ -466,7 +479,8 @@ def _bp1_inductive(derivation, proofs) -> Fact:
     ok = symmetric and is_zero(realise(template.xreplace({A: rule.forward}) - reference))
     detail = (f"δ_j = ∂C/∂z_j against sympy.diff of c(σ(z), y), one neuron proven, "
               f"{network.sizes[L]} shown to be renamings; {proofs[rule.label].detail}")
-    return Fact("BP1", L, "inductive", ok and proofs[rule.label].ok, detail)
+    evidence = {"kind": "inductive_output", "outputs": network.sizes[L], "rule": proofs[rule.label].evidence}
+    return Fact("BP1", L, "inductive", ok and proofs[rule.label].ok, detail, evidence)
 
 
 def _coefficient(term: sp.Expr, theta: Quantity) -> sp.Expr | None:
@@ -504,7 +518,8 @@ def inductive_facts(derivation) -> list[Fact]:
                 break
         detail = (f"δ_j = Σ_k δ'_k ∂z'_k/∂a_j σ'(z_j) over the next layer for all {network.sizes[l]} neurons, "
                   f"∂z'/∂a by sympy.diff; {proofs[rule.label].detail}")
-        facts.append(Fact("BP2", l, "inductive", ok and proofs[rule.label].ok, detail))
+        evidence = {"kind": "inductive_step", "neurons": network.sizes[l], "rule": proofs[rule.label].evidence}
+        facts.append(Fact("BP2", l, "inductive", ok and proofs[rule.label].ok, detail, evidence))
     # BP3 and BP4: each parameter appears in one weighted input, whose derivative is its coefficient
     stand_in = sp.Symbol("w", real=True)
     l2_rule = sp.diff(network.l2 / (2 * N_EXAMPLES) * stand_in**2, stand_in) if network.l2 is not None else None
@@ -534,10 +549,12 @@ def inductive_facts(derivation) -> list[Fact]:
                 good[kind] = False
         if layer.bias:
             facts.append(Fact("BP3", l, "inductive", good["b"],
-                              f"{counts['b']} biases: each in one weighted input, with coefficient 1"))
+                              f"{counts['b']} biases: each in one weighted input, with coefficient 1",
+                              {"kind": "inductive_parameter", "count": counts["b"]}))
         facts.append(Fact("BP4", l, "inductive", good["w"],
                           f"{counts['w']} weights: each in one weighted input, ∂z/∂w its coefficient"
-                          + ("; plus (λ/n) w from sympy.diff of the regulariser" if l2_rule is not None else "")))
+                          + ("; plus (λ/n) w from sympy.diff of the regulariser" if l2_rule is not None else ""),
+                          {"kind": "inductive_parameter", "count": counts["w"], "l2": l2_rule is not None}))
     facts.sort(key=lambda f: (f.layer, EQUATIONS.index(f.equation)))
     return facts
 
@@ -615,9 +632,11 @@ def matrix_facts(derivation, method: str) -> list[Fact]:
                 if network.l2 is not None:
                     expected = expected - fw.regulariser_gradient(fw.q("w", l, j, k))
                 ok = ok and (entry == expected or sp.expand(entry - expected) == 0)
-        what = "J^T ∇_a C" if (l == network.depth and form.jacobian is not None) else "Hadamard"
+        jacobian = l == network.depth and form.jacobian is not None
+        what = "J^T ∇_a C" if jacobian else "Hadamard"
         facts.append(Fact("matrix", l, method, ok,
-                          f"δ ∈ R^({m}×1) ({what}) and ∂C/∂W = δ a_prev^T ∈ R^({m}×{m_prev}) match every element"))
+                          f"δ ∈ R^({m}×1) ({what}) and ∂C/∂W = δ a_prev^T ∈ R^({m}×{m_prev}) match every element",
+                          {"kind": "matrix", "rows": m, "columns": m_prev, "jacobian": jacobian}))
     return facts
 
 
@@ -659,6 +678,7 @@ def numeric_facts(derivation, points: int = 3, seed: int = 0, sample: int | None
             error = max(worst[key] for key in keys)
             detail = (f"{len(keys)} of {total} {noun} at {points} random points agree with mpmath central "
                       f"differences (40 digits), worst relative error {float(error):.1e}{stand_in}")
-            evidence = {"sampled": len(keys), "total": total, "points": points, "worst": f"{float(error):.1e}"}
+            evidence = {"kind": "numeric", "sampled": len(keys), "total": total, "points": points,
+                        "worst": f"{float(error):.1e}", "parameter": kind, "stand_in": bool(stand_in)}
             facts.append(Fact(equation, l, "numeric", error <= TOLERANCE, detail, evidence))
     return facts

@@ -178,7 +178,7 @@ def context(derivation, report=None) -> dict:
         "gradients": [(derivation.symbol(key), derivation.gradient(key)) for key in derivation.params] if detailed else [],
         "deltas": [
             (derivation.forward.q("delta", l, j), derivation.delta(l, j))
-            for (l, j) in sorted(derivation.deltas)
+            for (l, j) in sorted(derivation.deltas, key=lambda key: (-key[0], key[1]))
         ] if detailed else [],
         "layers": layer_summary(derivation),
     }

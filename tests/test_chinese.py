@@ -314,6 +314,22 @@ def test_cli_prints_a_chinese_report(capsys):
         assert english not in out
 
 
+@pytest.mark.parametrize("method", ["auto", "inductive"])
+def test_check_report_is_phrased_in_chinese(capsys, method):
+    # every fact of the check, exact, inductive, matrix and numeric, is worded by the zh templates
+    assert main(["derive", "--lang", "zh", "--layers", "2,3,2", "--activation", "tanh,softmax",
+                 "--cost", "cross_entropy", "--l2", "lambda", "--method", method]) == 0
+    report = capsys.readouterr().out.split("BP1–BP4 的验证")[1]
+    facts = [line for line in report.splitlines() if line.startswith("  [")]
+    assert facts and all(len(CJK.findall(line)) > 10 for line in facts), facts
+    for english in ("composed", "holds", "against", "neurons", "weights", "biases", "random points", "agree"):
+        assert english not in report, english
+    if method == "auto":
+        assert "这是数值证据，不是证明" in report and "逐个元素相符" in report
+    else:
+        assert "对全部 2 个输出" in report and "恒等式 σ' = 1 - a² 成立" in report
+
+
 def test_terminal_report_of_a_large_network_by_layer():
     d, report = derivation("large")
     text = render(d, "text", "zh", "nielsen", report=report).text

@@ -92,7 +92,11 @@ def test_a_failing_check_exits_1(monkeypatch, capsys):
     wrong = Activation("sigmoid", 1 / (1 + sp.exp(-Z)), sp.exp(-Z) / (1 + sp.exp(-Z)) ** 2, A * (1 + A))
     monkeypatch.setitem(ACTIVATIONS, "sigmoid", wrong)
     assert cli.main(["derive", "--layers", "2,2,1", "--method", "inductive"]) == 1
-    assert "FAIL" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "FAIL" in out
+    # the report says which part failed: the planted identity, at BP1 and at BP2
+    assert out.count("the identity σ' = a·(1 + a) FAILS") == 2, out
+    assert "[FAIL] BP1 layer 3, inductive" in out and "[FAIL] BP2 layer 2, inductive" in out
 
 
 def test_output_file_is_written_whole_and_replaced_atomically(tmp_path):
