@@ -15,7 +15,10 @@ truth is the derivation's own result. The answer, a :class:`Verdict`, is one of
     correct one (a missing transpose, swapped indices, a sign, a factor 2, ½ or
     1/n, a missing σ', σ' taken at a, a(1 − a) for a non-sigmoid, a missing sum
     over the next layer, a wrong layer, a missing regularisation term); the
-    mutations it matches are the diagnosis;
+    mutations it matches are the diagnosis. A formula whose vectors and matrices
+    do not fit together (method ``dimensions``) is wrong without any point: the
+    product that does not fit is named, and the repair that makes it fit (a
+    transpose, ⊙ for a product, a product for ⊙) is the diagnosis;
 ``undecided``
     when the symbolic work runs out of time; the numeric evidence is given.
 
@@ -28,19 +31,21 @@ import random
 import signal
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy as sp
 
 from .activations import VectorActivation, opaque_functions
 from .equations import _identical, is_zero
 from .oracle import named_values, random_point, realise
-from .symbols import N_EXAMPLES, LayerMatrix, Quantity
+from .symbols import COST, N_EXAMPLES, LayerMatrix, Partial, Quantity
 
 #: seconds allowed for the symbolic part of one claim
 TIME_LIMIT = 2.0
 #: random points of the numeric comparison
 POINTS = 3
+#: how each verdict can be established
+METHODS = ("exact", "numeric", "dimensions")
 #: relative tolerance of the numeric comparison (values are computed with 40 digits)
 TOLERANCE = sp.Float("1e-20")
 
@@ -65,13 +70,19 @@ class Verdict:
 
     claim: object
     status: str
-    method: str                      # "exact" or "numeric"
+    method: str                      # "exact", "numeric" or "dimensions" (the shapes alone decide)
     points: int                      # random points compared numerically
     truth: object                    # the correct formula, in named intermediates
     counterexample: Counterexample | None = None
     diagnosis: tuple[str, ...] = ()  # names of the mutations the claim matches
-    reason: str | None = None        # why a claim could not be decided
+    #: why, as a key the templates phrase: "timeout" (undecided; ``time_limit`` seconds), "not_proven"
+    #: (correct by numbers only), "shapes" (``mismatches`` say which operands do not fit) or
+    #: "result_shape" (the formula's shape is ``shape``, the quantity's that of ``truth``)
+    reason: str | None = None
     line: int | None = None          # where the claim stands in a document
+    time_limit: float | None = None
+    mismatches: tuple = ()           # formula.Mismatch of the products whose shapes do not fit
+    shape: tuple | None = None       # the shape of the formula, when it is not that of the quantity
 
     @property
     def ok(self) -> bool:
@@ -158,7 +169,10 @@ def _resolve(derivation, expr):
     """A user's formula in the derivation's terms: δ written out, σ and σ' as the network's activation."""
     if isinstance(expr, sp.MatrixBase):
         return expr.applyfunc(lambda e: _resolve(derivation, e))
-    expr = derivation._without_deltas(sp.sympify(expr), opaque=False)
+    expr = sp.sympify(expr)
+    if expr.has(Partial):
+        expr = expr.replace(lambda e: isinstance(e, Partial), lambda e: _partial_value(derivation, e))
+    expr = derivation._without_deltas(expr, opaque=False)
     sigma, sigma_prime = opaque_functions("sigma")
     if not expr.has(sigma, sigma_prime):
         return expr
@@ -184,6 +198,38 @@ def _resolve(derivation, expr):
     return expr.replace(sigma_prime, apply(sigma_prime, True)).replace(sigma, apply(sigma, False))
 
 
+def _partial_value(derivation, partial):
+    """The value of one chain-rule factor a claim writes (∂C/∂a^L_j, ∂a/∂z, ∂z/∂w, ∂z^{l+1}_k/∂a^l_j, ...).
+
+    ∂C/∂(w, b, z, a) are the derivation's results; ∂z/∂· and ∂a/∂· differentiate the
+    definition of z or a, one layer deep. A factor across several layers is refused.
+    """
+    from .formula import FormulaError
+
+    fw, network = derivation.forward, derivation.network
+    of, wrt = partial.of, partial.wrt
+    if of == COST and isinstance(wrt, Quantity):
+        if wrt.kind in ("w", "b"):
+            return derivation.gradient((wrt.kind, *wrt.indices), form="named")
+        if wrt.kind == "z":
+            return fw.q("delta", *wrt.indices)
+        if wrt.kind == "a" and wrt.indices[0] == network.depth:
+            return sp.diff(fw.cost, wrt)
+        if wrt.kind == "a":
+            l, j = wrt.indices
+            return sp.Add(*[fw.q("w", l + 1, k, j) * fw.q("delta", l + 1, k)
+                            for k in range(1, network.sizes[l + 1] + 1)])
+    definition = None
+    if isinstance(of, Quantity) and of.kind == "z":
+        definition = fw.z_definition(*of.indices)
+    elif isinstance(of, Quantity) and of.kind == "a" and of.indices[0] >= 1:
+        definition = fw.a_definition(*of.indices)
+    if definition is not None and (definition.has(wrt) or of.kind == "z"):
+        return sp.diff(definition, wrt)
+    raise FormulaError(f"the factor {partial} spans more than one step of the network; expected a derivative of "
+                       "the cost, or of z or a with respect to what defines it")
+
+
 def _in_z(derivation, expr):
     """``expr`` with every activation a written as σ(z), so that z, w, b, x, y are independent."""
     fw = derivation.forward
@@ -197,13 +243,38 @@ def _in_z(derivation, expr):
 # ------------------------------------------------------------------ numbers
 
 
-def _points(derivation, count, seed):
+def _points(derivation, count, seed, extra=()):
+    """``count`` random points (seeded), each with the values of every named intermediate there.
+
+    The number of examples n gets a value when the cost is a mean, and so does every symbol of
+    ``extra`` (symbols a claim writes that the network gives no value, such as λ without
+    regularisation): a formula that depends on them is checked at their values too.
+    """
     rng = random.Random(seed)
     points = []
     for _ in range(count):
         point = random_point(derivation, rng)
-        points.append((point, named_values(derivation, point.substitution(derivation))))
+        if derivation.network.mean and "n" not in point.l2:
+            point = replace(point, l2={**point.l2, "n": sp.Integer(rng.randint(1, 100))})
+        known = named_values(derivation, point.substitution(derivation))
+        free = {}
+        for symbol in sorted(extra, key=sp.default_sort_key):
+            if symbol not in known:
+                free[symbol] = sp.Rational(rng.randint(1, 99), 100)
+        if free:
+            point = replace(point, l2={**point.l2, **free})
+            known = {**known, **free}
+        points.append((point, known))
     return points
+
+
+def _unvalued(derivation, expr) -> set:
+    """The symbols of ``expr`` that no point of the network gives a value (λ, n, η, m ...)."""
+    symbols = expr.free_symbols if not isinstance(expr, sp.MatrixBase) else set().union(
+        *(e.free_symbols for e in expr))
+    known = set(derivation.forward.symbols.values()) | set(derivation.forward.inputs) \
+        | set(derivation.forward.targets)
+    return {s for s in symbols if s not in known and not (isinstance(s, Quantity) and s.kind in ("z", "a", "delta"))}
 
 
 def _value(expr, known):
@@ -235,8 +306,6 @@ def mutations(derivation, target) -> dict:
         "factor_half": correct / 2,
     }
     if network.mean or network.l2 is not None:
-        from .symbols import N_EXAMPLES
-
         found["factor_1_over_n"] = correct / N_EXAMPLES
     if target.kind in ("gradient_matrix", "delta_vector"):
         if correct.shape[0] == correct.shape[1]:
@@ -250,7 +319,14 @@ def mutations(derivation, target) -> dict:
     if target.kind in ("gradient", "gradient_matrix") and network.l2 is not None and target.key[0] in ("w", "W"):
         regulariser = _regulariser(derivation, target)
         found["missing_regularisation"] = correct - regulariser
+        # the regulariser's derivative written λw instead of (λ/n)w
+        found["factor_1_over_n#regulariser"] = correct + (N_EXAMPLES - 1) * regulariser
     return found
+
+
+def mistake_name(key: str) -> str:
+    """The name of the mistake a mutation makes (several mutations can make one mistake)."""
+    return key.split("#")[0]
 
 
 def _elementwise_mutations(derivation, target, shape) -> dict:
@@ -270,8 +346,8 @@ def _elementwise_mutations(derivation, target, shape) -> dict:
                                                                "missing_regularisation"}
     found = {name: sp.ImmutableMatrix(shape[0], shape[1], [e[name] for e in elements]) for name in sorted(common)}
     # the next layer's weights without their transpose: (W^{l+1} δ^{l+1}) ⊙ σ'(z^l), for square W^{l+1}
-    if "swapped_indices" in found and target.kind == "delta_vector":
-        found["missing_transpose"] = found.pop("swapped_indices")
+    if "swapped_indices#next_layer" in found:
+        found["missing_transpose#next_layer"] = found.pop("swapped_indices#next_layer")
     return found
 
 
@@ -326,7 +402,7 @@ def _delta_mutations(derivation, target, l, j) -> dict:
         if j <= size and all(k <= network.sizes[l] for k in range(1, size + 1)):
             swapped = sp.Add(*[fw.q("w", l + 1, j, k) * following[k - 1] for k in range(1, size + 1)
                                if ("w", l + 1, j, k) in fw.symbols])
-            found["swapped_indices"] = _rebuild(derivation, target, l, j, swapped * rule.prime_named(z, a))
+            found["swapped_indices#next_layer"] = _rebuild(derivation, target, l, j, swapped * rule.prime_named(z, a))
         # one path only: the sum over the next layer dropped
         if size > 1:
             k = min(j, size)
@@ -361,15 +437,15 @@ def _weight_mutations(derivation, key) -> dict:
 def check_claim(claim, derivation, points: int = POINTS, seed: int = 0, time_limit: float = TIME_LIMIT) -> Verdict:
     """Decide whether ``claim`` holds for ``derivation`` (see the module docstring)."""
     correct = truth(derivation, claim.target)
+    if claim.repairs:
+        return _mismatched(claim, derivation, correct, points, seed)
     claimed = _resolve(derivation, claim.rhs)
-    if isinstance(correct, sp.MatrixBase) != isinstance(claimed, sp.MatrixBase) or (
-            isinstance(correct, sp.MatrixBase) and correct.shape != claimed.shape):
-        shape = correct.shape if isinstance(correct, sp.MatrixBase) else (1, 1)
-        got = claimed.shape if isinstance(claimed, sp.MatrixBase) else (1, 1)
-        return Verdict(claim, "incorrect", "exact", 0, correct, diagnosis=_shape_diagnosis(shape, got),
-                       reason=f"the formula has shape {got[0]}×{got[1]}; the quantity has shape {shape[0]}×{shape[1]}")
+    if _shape_of(correct) != _shape_of(claimed):
+        return Verdict(claim, "incorrect", "dimensions", 0, correct,
+                       diagnosis=_shape_diagnosis(_shape_of(correct), _shape_of(claimed)),
+                       reason="result_shape", shape=_shape_of(claimed))
     # numbers first: a counterexample settles it
-    sample = _points(derivation, points, seed)
+    sample = _points(derivation, points, seed, _unvalued(derivation, claimed))
     for point, known in sample:
         actual, value = _value(correct, known), _value(claimed, known)
         if not _agree(value, actual):
@@ -381,12 +457,10 @@ def check_claim(claim, derivation, points: int = POINTS, seed: int = 0, time_lim
         with _time_limit(time_limit):
             proven = _prove(derivation, claimed, correct)
     except _Timeout:
-        return Verdict(claim, "undecided", "numeric", points, correct,
-                       reason=f"the symbolic proof did not finish within {time_limit:g} s")
+        return Verdict(claim, "undecided", "numeric", points, correct, reason="timeout", time_limit=time_limit)
     if proven:
         return Verdict(claim, "correct", "exact", points, correct)
-    return Verdict(claim, "correct", "numeric", points, correct,
-                   reason="SymPy could not prove the identity; the numbers agree")
+    return Verdict(claim, "correct", "numeric", points, correct, reason="not_proven")
 
 
 def _prove(derivation, claimed, correct) -> bool:
@@ -396,15 +470,37 @@ def _prove(derivation, claimed, correct) -> bool:
     return _identical(left, right) or is_zero(left - right)
 
 
+def _mismatched(claim, derivation, correct, points, seed) -> Verdict:
+    """A claim whose shapes do not fit: wrong as written; the repairs that make it fit are the diagnosis.
+
+    When the repaired formula is still not the right one, the mutations it matches are added.
+    """
+    names = [mismatch.mistake for mismatch in claim.repairs]
+    if claim.rhs is not None:
+        repaired = _resolve(derivation, claim.rhs)
+        if _shape_of(repaired) != _shape_of(correct):
+            names.append("wrong_shape")
+        else:
+            sample = _points(derivation, min(points, 2), seed, _unvalued(derivation, repaired))
+            if not all(_agree(_value(repaired, known), _value(correct, known)) for _, known in sample):
+                names += _diagnose(derivation, claim, repaired, sample) or ("wrong_shape",)
+    return Verdict(claim, "incorrect", "dimensions", 0, correct, diagnosis=tuple(dict.fromkeys(names)),
+                   reason="shapes", mismatches=claim.repairs)
+
+
+def _shape_of(value) -> tuple[int, int]:
+    return tuple(value.shape) if isinstance(value, sp.MatrixBase) else (1, 1)
+
+
 def _diagnose(derivation, claim, claimed, sample) -> tuple[str, ...]:
     found = []
-    for name, mutant in mutations(derivation, claim.target).items():
+    for key, mutant in mutations(derivation, claim.target).items():
         try:
             if all(_agree(_value(claimed, known), _value(mutant, known)) for _, known in sample[:2]):
-                found.append(name)
+                found.append(mistake_name(key))
         except (TypeError, ValueError, sp.ShapeError):
             continue
-    return tuple(found)
+    return tuple(dict.fromkeys(found))
 
 
 def _shape_diagnosis(expected, got) -> tuple[str, ...]:
@@ -447,7 +543,7 @@ def check_formula(text: str, network, notation: str = "nielsen", syntax: str = "
     from .chain import derive
     from .formula import parse_claim
 
-    claim = parse_claim(text, network, notation, syntax)
+    claim = parse_claim(text, network, notation, syntax, repair=True)
     return check_claim(claim, derivation or derive(network), **options)
 
 
@@ -471,7 +567,7 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
         for rhs in members[1:]:
             text = f"{lhs} = {rhs}"
             try:
-                claim = parse_claim(text, network, notation, "latex")
+                claim = parse_claim(text, network, notation, "latex", repair=True)
             except SpecError as error:
                 if _names_a_target(lhs, network, notation):
                     results.append(Unreadable(text, line, str(error)))

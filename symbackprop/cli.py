@@ -207,7 +207,11 @@ def _add_claim_flags(parser: argparse.ArgumentParser) -> None:
                        help=f"the notation of the claim: {', '.join(sorted(NOTATIONS))} (default nielsen)")
     group.add_argument("--syntax", default="auto", help="latex, text or auto (default)")
     group.add_argument("--points", type=int, default=3, help="random points of the numeric comparison (default 3)")
-    group.add_argument("--json", action="store_true", help="print JSON")
+    group.add_argument("--time-limit", type=float, default=2.0, metavar="SECONDS",
+                       help="seconds for the symbolic proof of one claim; past it the claim is undecided "
+                            "(exit 3) with its numeric evidence (default 2)")
+    group.add_argument("--lang", default="en", help=f"language of the answer: {', '.join(LANGUAGES)} (default en)")
+    group.add_argument("--json", action="store_true", help="print JSON (mistakes by name)")
 
 
 def _claims_exit(results) -> int:
@@ -229,6 +233,10 @@ def _check_claim_choices(args) -> None:
         problems.append(unknown_name("syntax", args.syntax, ("auto", "latex", "text")))
     if not 1 <= args.points <= 100:
         problems.append(f"--points {args.points} is out of range; expected 1..100")
+    if not 0 < args.time_limit <= 600:
+        problems.append(f"--time-limit {args.time_limit:g} is out of range; expected more than 0 and at most 600 seconds")
+    if args.lang not in LANGUAGES:
+        problems.append(unknown_name("language", args.lang, LANGUAGES))
     if problems:
         raise SpecError(problems)
 
@@ -238,8 +246,9 @@ def command_check(args) -> int:
     network = network_from_args(args)
     derivation = derive(network)
     verdict = check_formula(args.claim, network, args.notation, args.syntax, derivation=derivation,
-                            points=args.points)
-    sys.stdout.write(render_verdicts(derivation, [verdict], args.notation, "json" if args.json else "text"))
+                            points=args.points, time_limit=args.time_limit)
+    sys.stdout.write(render_verdicts(derivation, [verdict], args.notation, "json" if args.json else "text",
+                                     lang=args.lang))
     return _claims_exit([verdict])
 
 
@@ -259,9 +268,11 @@ def command_check_doc(args) -> int:
     derivation = derive(network)
     progress = Progress()
     progress.start(f"checking the claims of {args.file}")
-    results = check_document(text, fmt, network, args.notation, derivation=derivation, points=args.points)
+    results = check_document(text, fmt, network, args.notation, derivation=derivation, points=args.points,
+                             time_limit=args.time_limit)
     progress.done()
-    sys.stdout.write(render_verdicts(derivation, results, args.notation, "json" if args.json else "text"))
+    sys.stdout.write(render_verdicts(derivation, results, args.notation, "json" if args.json else "text",
+                                     lang=args.lang))
     return _claims_exit(results)
 
 

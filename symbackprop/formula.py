@@ -58,7 +58,7 @@ from .printing import LatexPrinter, layer_number, notation as lookup_notation
 from .symbols import COST, LayerMatrix, Partial, Quantity
 
 __all__ = [
-    "FormulaError", "Target", "Claim", "parse_claim", "parse_formula", "split_chain", "extract_equations",
+    "FormulaError", "FormulaShapeError", "Mismatch", "Target", "Claim", "parse_claim", "parse_formula", "split_chain", "extract_equations",
     "MAX_LENGTH", "MAX_NESTING", "MAX_SUMS", "MAX_EXPONENT", "MAX_DIGITS", "MAX_TERMS",
 ]
 
@@ -107,6 +107,37 @@ class FormulaError(SpecError):
         super().__init__(message)
 
 
+@dataclass(frozen=True)
+class Mismatch:
+    """Two operands whose shapes do not fit, and the mistake that explains it.
+
+    ``operation`` is ``"add"``, ``"multiply"``, ``"hadamard"``, ``"divide"`` or ``"power"``;
+    ``left`` and ``right`` are the shapes (rows, columns), ``left_text`` and ``right_text``
+    the operands as written. ``mistake`` names the repair that makes the shapes fit
+    (``missing_transpose``, ``product_for_hadamard``, ``hadamard_for_product``), or is
+    ``wrong_shape`` when none does.
+    """
+
+    mistake: str
+    operation: str
+    left: tuple
+    right: tuple
+    left_text: str
+    right_text: str
+
+
+class FormulaShapeError(FormulaError):
+    """A formula whose vectors and matrices do not fit together (``mismatch`` says which, as data).
+
+    It is a formula all the same: a claim with this error is a wrong claim, not unreadable text.
+    """
+
+    def __init__(self, message: str, text: str = "", position: int | None = None, expected=(),
+                 mismatch: Mismatch | None = None):
+        self.mismatch = mismatch
+        super().__init__(message, text, position, expected)
+
+
 def _pointer(text: str, position: int) -> str:
     """The line of ``text`` that holds ``position``, with a caret under it."""
     position = max(0, min(position, len(text)))
@@ -149,8 +180,11 @@ class Claim:
 
     text: str
     target: Target
-    rhs: object  # sympy.Expr, or sympy.ImmutableMatrix for a vector or matrix
+    rhs: object  # sympy.Expr, or sympy.ImmutableMatrix for a vector or matrix; None when its shapes do not fit
     rhs_text: str
+    #: the :class:`Mismatch` of every product whose shapes do not fit (``parse_claim(..., repair=True)``);
+    #: ``rhs`` is then the formula with each mismatch repaired, or None when no repair fits.
+    repairs: tuple = ()
 
 
 # ---------------------------------------------------------------------------- lexing
@@ -528,6 +562,12 @@ def _build_table(sizes: tuple, biases: tuple, notation_name: str) -> _Table:
         shown = printer.doprint(m)
         table.add(keys.key(shown, len(printer.matrix_parts(m)[2])), m, shown)
     keys.verify()
+    # \hat{y}: the network's prediction, the output activation (as in L(y, \hat{y})), wherever the notation
+    # does not write the target with it
+    if "hat:y" not in table.by_letter:
+        for j in range(1, sizes[-1] + 1):
+            table.add(("hat:y", None, (j,)), Quantity("a", depth, j))
+        table.add(("hat:y", None, ()), LayerMatrix("a", depth, sizes[-1], 1))
     first_activation = Quantity("a", 1, 1)
     table.activation_letter = keys.key(printer.doprint(first_activation),
                                        len(printer.quantity_parts(first_activation)[2]))[0]
@@ -686,7 +726,7 @@ def _is_mark(arg, kind: str) -> bool:
     if isinstance(arg, Token):
         return arg.type == kind or (kind == "TOP" and arg.type == _NAME and arg.value == "T")
     if isinstance(arg, Tree) and arg.data == "mark":
-        return arg.children[1].type == kind
+        return arg.children[1].type == kind or (kind == "PRIME" and arg.children[1].type == "APOS")
     if isinstance(arg, Tree) and arg.data == "group" and arg.children[0].type == "LBRACE":
         items = _group_items(arg)
         return len(items) == 1 and _is_mark(items[0], kind)
@@ -701,6 +741,16 @@ class _Reader:
         self.table = table
         self.syntax = syntax
         self.terms = 0
+        self.repairs = None  # a list while reading a claim with repair=True
+
+    def shape_error(self, message: str, node, mismatch: Mismatch, expected=()) -> FormulaShapeError:
+        position = _span(node)[0] if node is not None else None
+        return FormulaShapeError(message, self.text, position, expected, mismatch)
+
+    def repaired(self, mismatch: Mismatch, value):
+        """``value`` for a product whose shapes do not fit, when reading with repairs; the mismatch is kept."""
+        self.repairs.append(mismatch)
+        return value
 
     # -------------------------------------------------------------- messages
     def error(self, message: str, node=None, expected=()) -> FormulaError:
@@ -1030,8 +1080,9 @@ class _Reader:
             if base.shape == (1, 1):
                 base = base[0, 0]
             else:
-                raise self.error(f"{where} raises a {_shape(base)} matrix to a power; expected a scalar (write "
-                                 "\\odot for an element-wise product)", node)
+                raise self.shape_error(f"{where} raises a {_shape(base)} matrix to a power; expected a scalar (write "
+                                       "\\odot for an element-wise product)", node,
+                                       Mismatch("wrong_shape", "power", base.shape, (1, 1), where, str(exponent)))
         if base.is_Rational:
             digits = max(len(str(abs(base.p))), len(str(base.q)))
             if digits * abs(n) > MAX_DIGITS:
@@ -1055,8 +1106,8 @@ class _Reader:
         lm, rm = isinstance(left, sp.MatrixBase), isinstance(right, sp.MatrixBase)
         if lm and rm:
             if left.shape != right.shape:
-                raise self.error(f"cannot add {_shape(left)} and {_shape(right)} ({lt} and {rt}); expected "
-                                 "equal shapes", at)
+                raise self.shape_error(f"cannot add {_shape(left)} and {_shape(right)} ({lt} and {rt}); expected "
+                                       "equal shapes", at, Mismatch("wrong_shape", "add", left.shape, right.shape, lt, rt))
             return sp.ImmutableMatrix(left + right if sign > 0 else left - right)
         if lm or rm:
             matrix, scalar = (left, right) if lm else (right, left)
@@ -1064,8 +1115,9 @@ class _Reader:
                 left, right = (left[0, 0] if lm else left), (right[0, 0] if rm else right)
                 return left + right if sign > 0 else left - right
             if not scalar.is_number:
-                raise self.error(f"cannot add a scalar and a {_shape(matrix)} matrix ({lt} and {rt}); expected "
-                                 "equal shapes", at)
+                raise self.shape_error(f"cannot add a scalar and a {_shape(matrix)} matrix ({lt} and {rt}); expected "
+                                       "equal shapes", at, Mismatch("wrong_shape", "add", _shape_of(left),
+                                                                    _shape_of(right), lt, rt))
             ones = sp.ImmutableMatrix.ones(*matrix.shape) * scalar  # 1 - a^{L}: the number in every entry
             left, right = (left, ones) if lm else (ones, right)
             return sp.ImmutableMatrix(left + right if sign > 0 else left - right)
@@ -1079,15 +1131,23 @@ class _Reader:
             if left.shape == (1, 1) or right.shape == (1, 1):
                 scalar, matrix = (left[0, 0], right) if left.shape == (1, 1) else (right[0, 0], left)
                 return sp.ImmutableMatrix(matrix * scalar)
-            hint = ""
-            if left.shape[0] == right.shape[0]:
-                hint = f": did you mean the transpose, ({lt})^T {rt}?"
+            reason = f"cannot multiply {_shape(left)} by {_shape(right)} ({lt} times {rt})"
+            # the likely repair: two vectors of one shape multiply element-wise; otherwise a transpose
+            if left.shape == right.shape and 1 in left.shape:
+                hint, name, fixed = ": did you mean the element-wise product \\odot?", "product_for_hadamard", \
+                    lambda: left.multiply_elementwise(right)
+            elif left.shape[0] == right.shape[0]:
+                hint, name, fixed = f": did you mean the transpose, ({lt})^T {rt}?", "missing_transpose", \
+                    lambda: left.T * right
             elif left.shape[1] == right.shape[1]:
-                hint = f": did you mean the transpose, {lt} ({rt})^T?"
-            elif left.shape == right.shape:
-                hint = ": did you mean the element-wise product \\odot?"
-            raise self.error(f"cannot multiply {_shape(left)} by {_shape(right)} ({lt} times {rt}){hint}", at,
-                             [f"a matrix with {left.shape[1]} rows"])
+                hint, name, fixed = f": did you mean the transpose, {lt} ({rt})^T?", "missing_transpose", \
+                    lambda: left * right.T
+            else:
+                hint, name, fixed = "", None, None
+            mismatch = Mismatch(name or "wrong_shape", "multiply", left.shape, right.shape, lt, rt)
+            if self.repairs is not None and fixed is not None:
+                return self.repaired(mismatch, sp.ImmutableMatrix(fixed()))
+            raise self.shape_error(reason + hint, at, mismatch, [f"a matrix with {left.shape[1]} rows"])
         if lm or rm:
             return sp.ImmutableMatrix(left * right if lm else right * left)
         return self.bounded(left * right, lt, rt, at)
@@ -1102,7 +1162,8 @@ class _Reader:
     def divide(self, left, right, lt, rt, at):
         if isinstance(right, sp.MatrixBase):
             if right.shape != (1, 1):
-                raise self.error(f"cannot divide by the {_shape(right)} matrix {rt}; expected a scalar divisor", at)
+                raise self.shape_error(f"cannot divide by the {_shape(right)} matrix {rt}; expected a scalar divisor",
+                                       at, Mismatch("wrong_shape", "divide", _shape_of(left), right.shape, lt, rt))
             right = right[0, 0]
         if right == 0:
             raise self.error(f"{lt} / {rt} divides by zero", at)
@@ -1114,8 +1175,13 @@ class _Reader:
         lm, rm = isinstance(left, sp.MatrixBase), isinstance(right, sp.MatrixBase)
         if lm and rm:
             if left.shape != right.shape:
-                raise self.error(f"cannot take the element-wise product of {_shape(left)} and {_shape(right)} "
-                                 f"({lt} and {rt}); expected equal shapes", at)
+                product = left.shape[1] == right.shape[0]  # a matrix product was meant
+                mismatch = Mismatch("hadamard_for_product" if product else "wrong_shape", "hadamard", left.shape,
+                                    right.shape, lt, rt)
+                if self.repairs is not None and product:
+                    return self.repaired(mismatch, sp.ImmutableMatrix(left * right))
+                raise self.shape_error(f"cannot take the element-wise product of {_shape(left)} and {_shape(right)} "
+                                       f"({lt} and {rt}); expected equal shapes", at, mismatch)
             return sp.ImmutableMatrix(left.multiply_elementwise(right))
         return self.multiply(left, right, lt, rt, at)
 
@@ -1521,6 +1587,10 @@ def _shape(matrix) -> str:
     return f"{matrix.shape[0]}×{matrix.shape[1]}"
 
 
+def _shape_of(value) -> tuple:
+    return tuple(value.shape) if isinstance(value, sp.MatrixBase) else (1, 1)
+
+
 def _ranges(values) -> str:
     """1..3 for consecutive values, else a list."""
     values = sorted(values)
@@ -1657,8 +1727,15 @@ def parse_formula(text: str, network, notation: str = "nielsen", syntax: str = "
     return reader.value(tree, {})
 
 
-def parse_claim(text: str, network, notation: str = "nielsen", syntax: str = "auto") -> Claim:
-    """A claim ``LHS = RHS``: what the left-hand side names and the right-hand side's value."""
+def parse_claim(text: str, network, notation: str = "nielsen", syntax: str = "auto", repair: bool = False) -> Claim:
+    """A claim ``LHS = RHS``: what the left-hand side names and the right-hand side's value.
+
+    Vectors and matrices that do not fit together raise :class:`FormulaShapeError`. With
+    ``repair=True`` the claim is read all the same: a product of mismatched shapes is
+    read with the likely repair (a transpose, ⊙ for a product of two vectors, a matrix
+    product for ⊙ of mismatched shapes) and every mismatch is listed in ``Claim.repairs``
+    by the name of the mistake; ``rhs`` is None when no repair fits (``wrong_shape``).
+    """
     if isinstance(text, str):
         _check_bounds(text)
         equals = _top_level_equals(_prepare(text))
@@ -1670,10 +1747,19 @@ def parse_claim(text: str, network, notation: str = "nielsen", syntax: str = "au
     reader, tree = _read(text, network, notation, syntax, "claim")
     lhs, eq, rhs = tree.children
     target = _target(reader, lhs)
-    value = reader.value(rhs, {})
+    rhs_text = reader.text[eq.end_pos:].strip()
+    if repair:
+        reader.repairs = []
+    try:
+        value = reader.value(rhs, {})
+    except FormulaShapeError as error:
+        if not repair:
+            raise
+        return Claim(text=text, target=target, rhs=None, rhs_text=rhs_text,
+                     repairs=(*reader.repairs, error.mismatch))
     if target.kind in ("gradient", "delta") and isinstance(value, sp.MatrixBase) and value.shape == (1, 1):
         value = value[0, 0]
-    return Claim(text=text, target=target, rhs=value, rhs_text=reader.text[eq.end_pos:].strip())
+    return Claim(text=text, target=target, rhs=value, rhs_text=rhs_text, repairs=tuple(reader.repairs or ()))
 
 
 def _target(reader: _Reader, lhs) -> Target:

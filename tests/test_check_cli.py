@@ -1,0 +1,193 @@
+"""`symbackprop check` and `check-doc`: exit codes 0/1/3/2, JSON, languages, errors, hostile input."""
+
+import json
+import time
+
+import pytest
+
+from symbackprop import cli
+
+NETWORK = ["--layers", "2,3,2", "--activation", "sigmoid", "--cost", "quadratic", "--notation", "nielsen"]
+RIGHT = r"\frac{\partial C}{\partial w^{3}_{12}} = (a^{3}_{1} - y_{1}) \sigma'(z^{3}_{1}) a^{2}_{2}"
+WRONG = r"\frac{\partial C}{\partial w^{3}_{12}} = (a^{3}_{1} - y_{1}) \sigma'(a^{3}_{1}) a^{2}_{2}"
+
+
+def check(capsys, *args):
+    """symbackprop in this process (the derivation is cached between calls): (exit code, stdout, stderr)."""
+    code = cli.main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_exit_0_for_a_correct_claim(capsys):
+    code, out, _ = check(capsys, "check", *NETWORK, RIGHT)
+    assert code == 0 and "correct: proven exactly" in out
+
+
+def test_exit_1_for_an_incorrect_claim_with_counterexample_diagnosis_and_correction(capsys):
+    code, out, _ = check(capsys, "check", *NETWORK, WRONG)
+    assert code == 1
+    assert "counterexample:" in out and "inputs: x₁ = " in out and "parameters: w²₁₁ = " in out
+    assert "σ' is taken at the activation a instead of at the weighted input z" in out
+    assert "the right formula: a²₂·a³₁·(1 - a³₁)·(a³₁ - y₁)" in out
+
+
+def test_exit_1_when_the_dimensions_disagree(capsys):
+    code, out, _ = check(capsys, "check", *NETWORK, r"\delta^{2} = (W^{3}\delta^{3}) \odot \sigma'(z^{2})")
+    assert code == 1 and "the dimensions disagree" in out and "a transpose is missing" in out
+    assert "counterexample" not in out
+
+
+def test_exit_3_when_the_proof_runs_out_of_time(capsys):
+    code, out, _ = check(capsys, "check", *NETWORK, "--time-limit", "0.000001", RIGHT)
+    assert code == 3 and "undecided" in out and "agree at 3 random points" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["check", *NETWORK, "a^{3}_{1} + ) 1"], "expected"),
+    (["check", *NETWORK, "--notation", "einstein", RIGHT], "unknown notation 'einstein'"),
+    (["check", *NETWORK, "--lang", "fr", RIGHT], "unknown language 'fr'"),
+    (["check", *NETWORK, "--time-limit", "0", RIGHT], "--time-limit 0 is out of range"),
+    (["check-doc", "notes.txt"], "expected .md or .tex"),
+    (["check-doc", "missing.md"], "does not exist"),
+])
+def test_exit_2_for_bad_input_with_one_message_and_no_traceback(capsys, args, message):
+    code, out, err = check(capsys, *args)
+    assert code == 2 and out == ""
+    assert message in err and "Traceback" not in err
+
+
+def test_json_names_the_mistakes(capsys):
+    code, out, _ = check(capsys, "check", *NETWORK, "--json", WRONG)
+    data = json.loads(out)
+    assert code == 1 and data["summary"]["incorrect"] == 1
+    result = data["results"][0]
+    assert result["status"] == "incorrect" and result["method"] == "numeric"
+    assert result["diagnosis"] == ["derivative_at_activation"]
+    assert result["correct"] and set(result["counterexample"]) >= {"x", "y", "parameters", "claimed", "actual"}
+    code, out, _ = check(capsys, "check", *NETWORK, "--json", r"\delta^{2} = (W^{3}\delta^{3}) \odot \sigma'(z^{2})")
+    result = json.loads(out)["results"][0]
+    assert result["method"] == "dimensions" and result["diagnosis"] == ["missing_transpose"]
+    assert result["mismatches"][0]["left"] == [2, 3] and result["mismatches"][0]["operation"] == "multiply"
+    code, out, _ = check(capsys, "check", *NETWORK, "--json", RIGHT)
+    assert json.loads(out)["results"][0]["method"] == "exact"
+
+
+def test_chinese_answers(capsys):
+    code, out, _ = check(capsys, "check", *NETWORK, "--lang", "zh", WRONG)
+    assert code == 1 and "反例" in out and "可能的错误：σ' 应当在带权输入 z 处取值" in out
+    for english in ("INCORRECT", "counterexample", "likely mistake", "the right formula"):
+        assert english not in out
+    code, out, _ = check(capsys, "check", *NETWORK, "--lang", "zh", RIGHT)
+    assert code == 0 and "已严格证明" in out
+
+
+def test_plain_text_claims(capsys):
+    code, out, _ = check(capsys, "check", *NETWORK, "delta^3_1 = (a^3_1 - y_1)*sigma(z^3_1)*(1-sigma(z^3_1))")
+    assert code == 0
+    code, _, _ = check(capsys, "check", *NETWORK, "delta^3_1 = (a^3_1 - y_1)*sigma(z^3_1)")
+    assert code == 1
+
+
+# ------------------------------------------------------------------ check-doc
+
+MARKDOWN = r"""# Output layer
+
+$$
+\delta^{3}_{2} = \frac{\partial C}{\partial a^{3}_{2}} \sigma'(z^{3}_{2}) = (a^{3}_{2} - y_{2}) \sigma'(z^{3}_{2})
+$$
+
+and then, wrongly,
+
+$$
+\frac{\partial C}{\partial b^{3}_{2}} = 2 \delta^{3}_{2}
+$$
+"""
+
+LATEX = r"""\begin{align}
+\delta^{2} &= ((W^{3})^T \delta^{3}) \odot \sigma'(z^{2}) \\
+\frac{\partial C}{\partial W^{3}} &= \delta^{3} (a^{2})^T = (a^{2})^T \delta^{3}
+\end{align}
+"""
+
+
+def test_check_doc_markdown_reports_by_line_and_exits_1(capsys, tmp_path):
+    path = tmp_path / "notes.md"
+    path.write_text(MARKDOWN, encoding="utf-8")
+    code, out, _ = check(capsys, "check-doc", *NETWORK, str(path))
+    assert code == 1
+    assert out.count("line 4: ") == 2 and "line 10: " in out
+    assert "2 correct, 1 incorrect" in out and "an extra factor 2" in out
+    code, out, _ = check(capsys, "check-doc", *NETWORK, "--json", str(path))
+    data = json.loads(out)
+    assert [(r["line"], r["status"]) for r in data["results"]] == [(4, "correct"), (4, "correct"), (10, "incorrect")]
+
+
+def test_check_doc_latex_chain_with_a_wrong_member(capsys, tmp_path):
+    path = tmp_path / "notes.tex"
+    path.write_text(LATEX, encoding="utf-8")
+    code, out, _ = check(capsys, "check-doc", *NETWORK, str(path))
+    assert code == 1
+    assert "line 2: " in out and out.count("line 3: ") == 2
+    assert "2 correct, 1 incorrect" in out and "the dimensions disagree" in out
+
+
+def test_check_doc_all_correct_exits_0(capsys, tmp_path):
+    path = tmp_path / "notes.md"
+    path.write_text(MARKDOWN.split("and then")[0], encoding="utf-8")
+    code, out, _ = check(capsys, "check-doc", *NETWORK, "--lang", "zh", str(path))
+    assert code == 0 and "正确 2 条" in out
+
+
+# ------------------------------------------------------------------ errors like a compiler
+
+
+def test_a_parse_error_points_at_the_position_and_says_what_was_expected(capsys):
+    claim = r"\delta^{3}_{1} = (a^{3}_{1} - y_{1} \sigma'(z^{3}_{1})"
+    code, _, err = check(capsys, "check", *NETWORK, claim)
+    assert code == 2
+    assert f"cannot read the formula at column {len(claim) + 1}: expected one of ')', '+', '-'" in err
+    assert err.rstrip().splitlines()[-1].strip() == "^"
+
+
+def test_an_unknown_symbol_lists_the_symbols_of_the_notation(capsys):
+    code, _, err = check(capsys, "check", "--layers", "2,3,2", "--notation", "ng", r"\delta^{(3)}_{1} = v_{1}")
+    assert code == 2 and "unknown symbol v_{1}" in err and "ng notation" in err
+    assert r"\Theta^{(l)}_{jk} for l = 1, j in 1..3, k in 1..2; l = 2, j in 1..2, k in 1..3" in err
+
+
+def test_an_index_out_of_range_names_the_valid_range(capsys):
+    code, _, err = check(capsys, "check", *NETWORK, r"\frac{\partial C}{\partial w^{3}_{14}} = 0")
+    assert code == 2 and "k = 4, but layer 2 has neurons 1..3" in err and "k in 1..3" in err
+
+
+# ------------------------------------------------------------------ hostile input
+
+
+def _timed_check(capsys, claim):
+    start = time.perf_counter()
+    code, out, err = check(capsys, "check", *NETWORK, claim)
+    assert time.perf_counter() - start < 2.0  # a guard against hanging, as the issue bounds it
+    return code, out, err
+
+
+def test_a_planted_command_leaves_no_trace(capsys, tmp_path):
+    planted = tmp_path / "planted"
+    for claim in (f"__import__('os').system('touch {planted}')",
+                  rf"\delta^{{3}}_{{1}} = __import__('os').system('touch {planted}')",
+                  f"dC/dw^3_12 = eval(\"__import__('os').system('touch {planted}')\")"):
+        code, out, err = _timed_check(capsys, claim)
+        assert code == 2 and out == "" and "Traceback" not in err
+    assert not planted.exists()
+
+
+@pytest.mark.parametrize("claim, message", [
+    ("delta^3_1 = x.__class__", "is not part of the formula language"),
+    ("delta^3_1 = ().__class__.__bases__[0].__subclasses__()", "is not part of the formula language"),
+    ("delta^3_1 = 9**9**9", "the exponent 387420489"),
+    ("delta^3_1 = " + "(" * 500 + "a^3_1" + ")" * 500, "nested more than"),
+    ("delta^3_1 = " + "a" * 100_000, "characters"),
+], ids=["attribute", "subclasses", "power tower", "nesting", "100000 characters"])
+def test_hostile_input_is_refused_quickly_with_a_clear_message(capsys, claim, message):
+    code, out, err = _timed_check(capsys, claim)
+    assert code == 2 and out == "" and message in err and "Traceback" not in err

@@ -1,0 +1,422 @@
+"""Checking hand-derived claims: verdicts, counterexamples, diagnoses, time limits, documents."""
+
+import pytest
+import sympy as sp
+
+import symbackprop as sbp
+from symbackprop import claims as C
+from symbackprop.claims import Skipped, Unreadable, check_claim, check_document, check_formula
+from symbackprop.formula import Mismatch, parse_claim, split_chain
+from symbackprop.render import render_verdicts
+
+NET = sbp.Network([2, 3, 2])                      # sigmoid, quadratic, with biases
+SQUARE = sbp.Network([2, 2, 2], bias=False)       # the network of seed 002
+DERIVATIONS = {}
+
+
+def derivation(network):
+    key = (network.sizes, tuple(str(layer.activation) for layer in network.layers), network.l2, network.mean,
+           tuple(layer.bias for layer in network.layers))
+    if key not in DERIVATIONS:
+        DERIVATIONS[key] = sbp.derive(network)
+    return DERIVATIONS[key]
+
+
+def check(text, network=NET, notation="nielsen", **options):
+    return check_formula(text, network, notation, derivation=derivation(network), **options)
+
+
+def negated(claim: str) -> str:
+    lhs, rhs = claim.split(" = ", 1)
+    return f"{lhs} = -({rhs})"
+
+
+# ------------------------------------------------------------------ every input form, in every notation
+
+# (form, notation) -> a correct claim about the 2-3-2 network written with that form
+FORMS = {
+    ("layer superscript w^{l}_{jk}", "nielsen"):
+        r"\frac{\partial C}{\partial w^{3}_{12}} = (a^{3}_{1} - y_{1}) \sigma'(z^{3}_{1}) a^{2}_{2}",
+    ("layer superscript w^{l}_{jk}", "ng"):
+        r"\frac{\partial J}{\partial \Theta^{(2)}_{12}} = (a^{(3)}_{1} - y_{1}) g'(z^{(3)}_{1}) a^{(2)}_{2}",
+    ("layer superscript w^{l}_{jk}", "qiu"):
+        r"\frac{\partial \mathcal{L}}{\partial W^{(2)}_{12}} = (a^{(2)}_{1} - y_{1}) f'(z^{(2)}_{1}) a^{(1)}_{2}",
+    ("multi-digit subscripts y_{21}", "nodes"):
+        r"\frac{\partial C}{\partial w_{46}} = (y_{21} - \hat y_{1}) f'(z_{21}) y_{12}",
+    ("\\Theta^{(l)}_{ij}", "ng"): r"\frac{\partial J}{\partial \Theta^{(1)}_{21}} = \delta^{(2)}_{2} x_{1}",
+    ("a^{(l)}", "nielsen"): r"\frac{\partial C}{\partial W^{3}} = \delta^{3} (a^{(2)})^T",
+    ("a^{(l)}", "ng"): r"\frac{\partial J}{\partial \Theta^{(2)}} = \delta^{(3)} (a^{(2)})^T",
+    ("a^{(l)}", "qiu"): r"\frac{\partial \mathcal{L}}{\partial W^{(2)}} = \delta^{(2)} (a^{(1)})^T",
+    ("a^{(l)}", "nodes"): r"\frac{\partial C}{\partial W_{1}} = \delta_{2} y_{1}^T",
+}
+GENERIC = {  # form -> notation -> claim
+    "\\sigma": {
+        "nielsen": r"\delta^{3}_{1} = (a^{3}_{1} - y_{1}) \sigma(z^{3}_{1}) (1 - \sigma(z^{3}_{1}))",
+        "ng": r"\delta^{(3)}_{1} = (a^{(3)}_{1} - y_{1}) \sigma(z^{(3)}_{1}) (1 - \sigma(z^{(3)}_{1}))",
+        "qiu": r"\delta^{(2)}_{1} = (a^{(2)}_{1} - y_{1}) \sigma(z^{(2)}_{1}) (1 - \sigma(z^{(2)}_{1}))",
+        "nodes": r"\delta_{21} = (y_{21} - \hat y_{1}) \sigma(z_{21}) (1 - \sigma(z_{21}))",
+    },
+    "f'": {
+        "nielsen": r"\delta^{3}_{2} = (a^{3}_{2} - y_{2}) f'(z^{3}_{2})",
+        "ng": r"\delta^{(3)}_{2} = (a^{(3)}_{2} - y_{2}) f'(z^{(3)}_{2})",
+        "qiu": r"\delta^{(2)}_{2} = (a^{(2)}_{2} - y_{2}) f'(z^{(2)}_{2})",
+        "nodes": r"\delta_{22} = (y_{22} - \hat y_{2}) f^{'}(z_{22})",
+    },
+    "\\sigma'(z)": {
+        "nielsen": r"\delta^{3}_{2} = (a^{3}_{2} - y_{2}) \sigma'(z^{3}_{2})",
+        "ng": r"\delta^{(3)}_{2} = (a^{(3)}_{2} - y_{2}) \sigma'(z^{(3)}_{2})",
+        "qiu": r"\delta^{(2)}_{2} = (a^{(2)}_{2} - y_{2}) \sigma'(z^{(2)}_{2})",
+        "nodes": r"\delta_{22} = (y_{22} - \hat y_{2}) \sigma'(z_{22})",
+    },
+    "\\odot and ^T": {
+        "nielsen": r"\delta^{2} = ((W^{3})^T \delta^{3}) \odot \sigma'(z^{2})",
+        "ng": r"\delta^{(2)} = ((\Theta^{(2)})^T \delta^{(3)}) \odot g'(z^{(2)})",
+        "qiu": r"\delta^{(1)} = f'(z^{(1)}) \odot ((W^{(2)})^T \delta^{(2)})",
+        "nodes": r"\delta_{1} = (W_{1}^T \delta_{2}) \odot f'(z_{1})",
+    },
+    "^\\top": {
+        "nielsen": r"\delta^{2} = ((w^{3})^\top \delta^{3}) \odot \sigma'(z^{2})",
+        "ng": r"\delta^{(2)} = ((\Theta^{(2)})^{\top} \delta^{(3)}) \odot g'(z^{(2)})",
+        "qiu": r"\delta^{(1)} = f'(z^{(1)}) \odot ((W^{(2)})^{\top} \delta^{(2)})",
+        "nodes": r"\delta_{1} = (W_{1}^\top \delta_{2}) \odot f'(z_{1})",
+    },
+    "\\sum_k": {
+        "nielsen": r"\delta^{2}_{1} = \sum_k w^{3}_{k1} \delta^{3}_{k} \sigma'(z^{2}_{1})",
+        "ng": r"\delta^{(2)}_{1} = \sum_k \Theta^{(2)}_{k1} \delta^{(3)}_{k} g'(z^{(2)}_{1})",
+        "qiu": r"\delta^{(1)}_{1} = \sum_{k=1}^{m^{(2)}} W^{(2)}_{k1} \delta^{(2)}_{k} f'(z^{(1)}_{1})",
+        "nodes": r"\delta_{11} = \sum_{k} w_{3k} \delta_{2,k-5} f'(z_{11})",
+    },
+    "\\hat y": {
+        "nielsen": r"\delta^{3}_{1} = (\hat y_{1} - y_{1}) \sigma'(z^{3}_{1})",
+        "ng": r"\delta^{(3)}_{1} = (\hat{y}_{1} - y_{1}) g'(z^{(3)}_{1})",
+        "qiu": r"\delta^{(2)} = (\hat{y} - y) \odot f'(z^{(2)})",
+        "nodes": r"\delta_{2} = (y_{2} - \hat y) \odot f'(z_{2})",
+    },
+    "\\cdot and \\times": {
+        "nielsen": r"\frac{\partial C}{\partial w^{3}_{21}} = \delta^{3}_{2} \cdot a^{2}_{1} \times 1",
+        "ng": r"\frac{\partial J}{\partial \Theta^{(2)}_{21}} = \delta^{(3)}_{2} \cdot a^{(2)}_{1}",
+        "qiu": r"\frac{\partial \mathcal{L}}{\partial W^{(2)}} = \delta^{(2)} \times (a^{(1)})^T",
+        "nodes": r"\frac{\partial C}{\partial W_{1}} = ((y_{2} - \hat y) \odot f'(z_{2})) \times y_{1}^T",
+    },
+    ".*": {
+        "nielsen": r"\delta^{2} = (W^{3})^T \delta^{3} .* \sigma'(z^{2})",
+        "ng": r"\delta^{(2)} = (\Theta^{(2)})^T \delta^{(3)} .* g'(z^{(2)})",
+        "qiu": r"\delta^{(1)} = f'(z^{(1)}) .* (W^{(2)})^T \delta^{(2)}",
+        "nodes": r"\delta_{1} = W_{1}^T \delta_{2} .* f'(z_{1})",
+    },
+    "\\frac and \\partial chain": {
+        "nielsen": r"\frac{\partial C}{\partial b^{3}_{1}} = \frac{\partial C}{\partial a^{3}_{1}} "
+                   r"\frac{\partial a^{3}_{1}}{\partial z^{3}_{1}} \frac{\partial z^{3}_{1}}{\partial b^{3}_{1}}",
+        "ng": r"\frac{\partial J}{\partial \Theta^{(2)}_{10}} = \frac{\partial J}{\partial z^{(3)}_{1}}",
+        "qiu": r"\frac{\partial \mathcal{L}}{\partial b^{(2)}_{1}} = \frac{\partial \mathcal{L}}{\partial a^{(2)}_{1}} "
+               r"\frac{\partial a^{(2)}_{1}}{\partial z^{(2)}_{1}}",
+        "nodes": r"\frac{\partial C}{\partial w_{46}} = \frac{\partial C}{\partial y_{21}} "
+                 r"\frac{\partial y_{21}}{\partial z_{21}} \frac{\partial z_{21}}{\partial w_{46}}",
+    },
+    "plain text": {
+        "nielsen": "delta^3_1 = (a^3_1 - y_1)*sigma(z^3_1)*(1-sigma(z^3_1))",
+        "ng": "dJ/dTheta^(2)_12 = (a^(3)_1 - y_1)*sigma(z^(3)_1)*(1-sigma(z^(3)_1))*a^(2)_2",
+        "qiu": "delta^(1)_2 = sum_k(W^(2)_k2*delta^(2)_k)*sigma(z^(1)_2)*(1-sigma(z^(1)_2))",
+        "nodes": "delta_21 = (y_21 - yhat_1)*sigma(z_21)*(1-sigma(z_21))",
+    },
+}
+for form, by_notation in GENERIC.items():
+    for notation_name, text in by_notation.items():
+        FORMS[(form, notation_name)] = text
+
+
+def test_every_form_is_written_in_every_notation():
+    for form in GENERIC:
+        assert set(GENERIC[form]) == {"nielsen", "ng", "qiu", "nodes"}, form
+
+
+@pytest.mark.parametrize("form, notation", sorted(FORMS), ids=lambda v: str(v))
+def test_each_input_form_reads_right_and_its_sign_error_is_caught(form, notation):
+    text = FORMS[(form, notation)]
+    right = check(text, notation=notation)
+    assert right.status == "correct" and right.method == "exact", (text, right)
+    wrong = check(negated(text), notation=notation)
+    assert wrong.status == "incorrect" and "sign" in wrong.diagnosis, (text, wrong)
+
+
+# ------------------------------------------------------------------ BP1-BP4, right and wrong, in each notation
+
+BP = {
+    "nielsen": {
+        "BP1": (r"\delta^{3} = \nabla_a C \odot \sigma'(z^{3})", r"\delta^{3} = \nabla_a C"),
+        "BP2": (r"\delta^{2} = ((w^{3})^T \delta^{3}) \odot \sigma'(z^{2})",
+                r"\delta^{2} = ((w^{3})^T \delta^{3}) \odot \sigma'(a^{2})"),
+        "BP3": (r"\frac{\partial C}{\partial b^{2}_{3}} = \delta^{2}_{3}", r"\frac{\partial C}{\partial b^{2}_{3}} = -\delta^{2}_{3}"),
+        "BP4": (r"\frac{\partial C}{\partial w^{2}_{31}} = a^{1}_{1} \delta^{2}_{3}",
+                r"\frac{\partial C}{\partial w^{2}_{31}} = a^{2}_{1} \delta^{2}_{3}"),
+    },
+    "ng": {
+        "BP1": (r"\delta^{(3)}_{2} = (a^{(3)}_{2} - y_{2}) g'(z^{(3)}_{2})", r"\delta^{(3)}_{2} = 2(a^{(3)}_{2} - y_{2}) g'(z^{(3)}_{2})"),
+        "BP2": (r"\delta^{(2)} = (\Theta^{(2)})^T \delta^{(3)} \odot g'(z^{(2)})",
+                r"\delta^{(2)} = (\Theta^{(2)})^T \delta^{(3)}"),
+        "BP3": (r"\frac{\partial J}{\partial \Theta^{(1)}_{30}} = \delta^{(2)}_{3}",
+                r"\frac{\partial J}{\partial \Theta^{(1)}_{30}} = \frac{1}{2}\delta^{(2)}_{3}"),
+        "BP4": (r"\frac{\partial J}{\partial \Theta^{(1)}} = \delta^{(2)} (a^{(1)})^T",
+                r"\frac{\partial J}{\partial \Theta^{(1)}} = 2\delta^{(2)} (a^{(1)})^T"),
+    },
+    "qiu": {
+        "BP1": (r"\delta^{(2)} = \nabla_{a^{(2)}} \mathcal{L} \odot f'(z^{(2)})", r"\delta^{(2)} = -\nabla_{a^{(2)}} \mathcal{L} \odot f'(z^{(2)})"),
+        "BP2": (r"\delta^{(1)}_{3} = f'(z^{(1)}_{3}) \sum_k W^{(2)}_{k3} \delta^{(2)}_{k}",
+                r"\delta^{(1)}_{3} = f'(z^{(1)}_{3}) W^{(2)}_{13} \delta^{(2)}_{1}"),
+        "BP3": (r"\frac{\partial \mathcal{L}}{\partial b^{(1)}} = \delta^{(1)}", r"\frac{\partial \mathcal{L}}{\partial b^{(1)}} = \delta^{(2)}"),
+        "BP4": (r"\frac{\partial \mathcal{L}}{\partial W^{(1)}} = \delta^{(1)} x^T", r"\frac{\partial \mathcal{L}}{\partial W^{(1)}} = x (\delta^{(1)})^T"),
+    },
+    "nodes": {
+        "BP1": (r"\delta_{2} = (y_{2} - \hat{y}) \odot f'(z_{2})", r"\delta_{2} = (y_{2} - \hat{y})"),
+        "BP2": (r"\delta_{12} = (w_{47} \delta_{22} + w_{46} \delta_{21}) f'(z_{12})",
+                r"\delta_{12} = (w_{47} \delta_{22} + w_{46} \delta_{21}) f'(y_{12})"),
+        "BP3": (r"\frac{\partial C}{\partial b_{22}} = \delta_{22}", r"\frac{\partial C}{\partial b_{22}} = \delta_{21}"),
+        "BP4": (r"\frac{\partial C}{\partial w_{25}} = \hat x_{2} \delta_{13}", r"\frac{\partial C}{\partial w_{25}} = \hat x_{1} \delta_{13}"),
+    },
+}
+
+
+@pytest.mark.parametrize("notation", sorted(BP))
+@pytest.mark.parametrize("equation", ["BP1", "BP2", "BP3", "BP4"])
+def test_bp_equations_right_and_wrong_in_each_notation(notation, equation):
+    right, wrong = BP[notation][equation]
+    assert check(right, notation=notation).status == "correct"
+    verdict = check(wrong, notation=notation)
+    assert verdict.status == "incorrect", wrong
+
+
+# ------------------------------------------------------------------ every listed mistake, by name
+
+TANH = sbp.Network([2, 3, 2], activation="tanh")
+L2 = sbp.Network([2, 3, 2], l2=True)
+MEAN = sbp.Network([2, 3, 2], mean=True)
+
+MISTAKES = [
+    ("missing_transpose", NET, r"\delta^{2} = (W^{3}\delta^{3}) \odot \sigma'(z^{2})"),          # shapes disagree
+    ("missing_transpose", SQUARE, r"\delta^{2} = (W^{3}\delta^{3}) \odot \sigma'(z^{2})"),       # shapes agree
+    ("missing_transpose", NET, r"\frac{\partial C}{\partial W^{3}} = a^{2} (\delta^{3})^T"),
+    ("swapped_indices", SQUARE, r"\delta^{2}_{1} = \sum_k w^{3}_{1k}\delta^{3}_{k} \sigma'(z^{2}_{1})"),
+    ("swapped_indices", NET, r"\frac{\partial C}{\partial w^{3}_{12}} = \delta^{3}_{2} a^{2}_{1}"),
+    ("sign", NET, r"\delta^{3}_{1} = (y_{1} - a^{3}_{1}) \sigma'(z^{3}_{1})"),
+    ("factor_2", NET, r"\delta^{3}_{1} = 2(a^{3}_{1} - y_{1}) \sigma'(z^{3}_{1})"),
+    ("factor_half", NET, r"\delta^{3}_{1} = \frac12(a^{3}_{1} - y_{1}) \sigma'(z^{3}_{1})"),
+    ("factor_1_over_n", MEAN, r"\delta^{3}_{1} = \frac{1}{n}(a^{3}_{1} - y_{1}) \sigma'(z^{3}_{1})"),
+    ("factor_1_over_n", L2, r"\frac{\partial C}{\partial w^{3}_{12}} = \delta^{3}_{1} a^{2}_{2} + \lambda w^{3}_{12}"),
+    ("missing_activation_derivative", NET, r"\delta^{3}_{1} = a^{3}_{1} - y_{1}"),
+    ("derivative_at_activation", NET, r"\delta^{3}_{1} = (a^{3}_{1} - y_{1})\sigma'(a^{3}_{1})"),
+    ("sigmoid_derivative_for_other_activation", TANH, r"\delta^{3}_{1} = (a^{3}_{1} - y_{1}) a^{3}_{1}(1-a^{3}_{1})"),
+    ("product_for_hadamard", NET, r"\delta^{2} = ((W^{3})^T\delta^{3}) \sigma'(z^{2})"),
+    ("hadamard_for_product", NET, r"\delta^{2} = ((W^{3})^T \odot \delta^{3}) \odot \sigma'(z^{2})"),
+    ("missing_sum", NET, r"\delta^{2}_{1} = w^{3}_{11}\delta^{3}_{1} \sigma'(z^{2}_{1})"),
+    ("wrong_layer", NET, r"\frac{\partial C}{\partial w^{3}_{12}} = \delta^{3}_{1} a^{3}_{2}"),
+    ("wrong_layer_delta", NET, r"\frac{\partial C}{\partial w^{2}_{12}} = \delta^{3}_{1} a^{1}_{2}"),
+    ("missing_regularisation", L2, r"\frac{\partial C}{\partial w^{3}_{12}} = \delta^{3}_{1} a^{2}_{2}"),
+]
+
+
+@pytest.mark.parametrize("name, network, text", MISTAKES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MISTAKES)])
+def test_each_listed_mistake_is_diagnosed_by_name_with_the_right_formula(name, network, text):
+    verdict = check(text, network)
+    assert verdict.status == "incorrect"
+    assert name in verdict.diagnosis, verdict.diagnosis
+    shown = render_verdicts(derivation(network), [verdict])
+    corrected = C.corrected_form(derivation(network), verdict.claim.target)
+    assert f"the right formula: {sbp.printing.text(corrected, notation='nielsen', sizes=network.sizes)}" in shown
+    # the formula shown as the correction is right: read back, it is proven
+    lhs = split_chain(text)[0]
+    written = sbp.printing.latex(corrected, notation="nielsen", sizes=network.sizes)
+    assert check(f"{lhs} = {written}", network).status == "correct", written
+
+
+def test_a_correct_claim_has_no_diagnosis_and_a_mutant_name_is_a_listed_one():
+    assert check(r"\delta^{3}_{1} = (a^{3}_{1} - y_{1}) \sigma'(z^{3}_{1})").diagnosis == ()
+    listed = {name for name, _, _ in MISTAKES} | {"wrong_shape"}
+    for key in C.mutations(derivation(L2), parse_claim(r"\delta^{2}_{1} = 0", L2).target):
+        assert C.mistake_name(key) in listed
+
+
+# ------------------------------------------------------------------ how a verdict was established
+
+
+def test_correct_says_exact_when_proven():
+    verdict = check(r"\delta^{3}_{1} = (a^{3}_{1} - y_{1}) \sigma'(z^{3}_{1})")
+    assert (verdict.status, verdict.method, verdict.reason) == ("correct", "exact", None)
+    shown = render_verdicts(derivation(NET), [verdict])
+    assert "proven exactly" in shown and "numeric" not in shown
+
+
+def test_correct_by_numbers_only_names_the_points_and_is_never_called_a_proof(monkeypatch):
+    monkeypatch.setattr(C, "_prove", lambda derivation_, claimed, correct: False)  # SymPy finds no proof
+    verdict = check(r"\delta^{3}_{1} = (a^{3}_{1} - y_{1}) \sigma'(z^{3}_{1})", points=5)
+    assert (verdict.status, verdict.method, verdict.points, verdict.reason) == ("correct", "numeric", 5, "not_proven")
+    for lang in ("en", "zh"):
+        shown = render_verdicts(derivation(NET), [verdict], lang=lang)
+        assert "5" in shown
+        assert ("proven" not in shown.replace("not a proof", "")) if lang == "en" else ("并不构成证明" in shown)
+    assert "at 5 random points, which is not a proof" in render_verdicts(derivation(NET), [verdict])
+
+
+def test_undecided_when_the_proof_runs_out_of_time_with_the_numeric_evidence():
+    verdict = check(r"\frac{\partial C}{\partial w^{3}_{12}} = \delta^{3}_{1} a^{2}_{2}", time_limit=1e-6)
+    assert (verdict.status, verdict.method, verdict.reason, verdict.time_limit) == \
+        ("undecided", "numeric", "timeout", 1e-6)
+    shown = render_verdicts(derivation(NET), [verdict])
+    assert "did not finish within 1e-06 s" in shown and "agree at 3 random points" in shown
+    # a wrong claim is settled by its counterexample before any proof is tried
+    assert check(r"\frac{\partial C}{\partial w^{3}_{12}} = 0", time_limit=1e-6).status == "incorrect"
+
+
+def test_a_counterexample_is_a_point_where_the_two_sides_differ():
+    verdict = check(r"\delta^{3}_{1} = 2(a^{3}_{1} - y_{1}) \sigma'(z^{3}_{1})")
+    example = verdict.counterexample
+    assert set(example.params) == set(derivation(NET).params)
+    assert len(example.x) == 2 and len(example.y) == 2
+    assert abs(example.claimed - 2 * example.actual) < 1e-30  # twice the right value at that point
+    # the right value there is the oracle's: finite differences of the cost, computed independently
+    from symbackprop.oracle import CostOracle
+
+    key_b = ("b", 2, 1)  # δ^3_1 = ∂C/∂b^3_1
+    fd = CostOracle(NET).gradient(key_b, example.params, example.x, example.y)
+    assert abs(float(fd) - float(example.actual)) < 1e-8
+
+
+def test_a_matrix_counterexample_is_printed_by_the_text_printer():
+    verdict = check(r"\frac{\partial C}{\partial W^{3}} = 2\delta^{3} (a^{2})^T")
+    shown = render_verdicts(derivation(NET), [verdict])
+    assert "Matrix(" not in shown
+    line = next(l for l in shown.splitlines() if "the formula gives:" in l)
+    rows = line.split(":", 1)[1].strip()
+    assert rows.startswith("[") and rows.count(";") == 1 and rows.count(",") == 4  # 2 rows of 3 entries
+
+
+def test_the_dimensions_decide_without_a_point():
+    verdict = check(r"\delta^{2} = (W^{3}\delta^{3}) \odot \sigma'(z^{2})")
+    assert (verdict.status, verdict.method, verdict.counterexample) == ("incorrect", "dimensions", None)
+    assert verdict.diagnosis == ("missing_transpose",)
+    assert verdict.mismatches == (Mismatch("missing_transpose", "multiply", (2, 3), (2, 1), "W^{3}", r"\delta^{3}"),)
+    shown = render_verdicts(derivation(NET), [verdict])
+    assert "the dimensions disagree" in shown and r"cannot multiply 2×3 (W^{3}) and 2×1 (\delta^{3})" in shown
+    assert "the right formula: w³ᵀ δ³ ⊙ σ'(z²)" in shown
+    # no repair fits: still a wrong formula, not unreadable text
+    verdict = check(r"\delta^{2} = \delta^{3} + \delta^{2}")
+    assert (verdict.status, verdict.diagnosis) == ("incorrect", ("wrong_shape",))
+
+
+def test_symbols_the_network_gives_no_value_are_given_values_at_the_point():
+    verdict = check(r"\delta^{3}_{1} = (a^{3}_{1} - y_{1}) \sigma'(z^{3}_{1}) + \eta")
+    assert verdict.status == "incorrect"
+    assert any(str(k) == "eta" for k in verdict.counterexample.l2)
+    assert "constants: eta = " in render_verdicts(derivation(NET), [verdict])
+
+
+def test_the_same_claim_gives_the_same_answer():
+    text = r"\frac{\partial C}{\partial W^{3}} = 2\delta^{3} (a^{2})^T"
+    assert render_verdicts(derivation(NET), [check(text)]) == render_verdicts(derivation(NET), [check(text)])
+
+
+# ------------------------------------------------------------------ documents
+
+MARKDOWN = r"""# Backpropagation by hand
+
+The output error, element by element:
+
+$$
+\delta^{3}_{1} = \frac{\partial C}{\partial a^{3}_{1}} \sigma'(z^{3}_{1}) = (a^{3}_{1} - y_{1}) \sigma'(z^{3}_{1})
+$$
+
+A slip when the hidden error was written out:
+
+$$
+\delta^{2}_{1} = \sum_k w^{3}_{k1} \delta^{3}_{k}
+$$
+
+$$
+z^{2} = W^{2} x + b^{2}
+$$
+"""
+
+LATEX = r"""\section{Weights of the last layer}
+\begin{align}
+\frac{\partial C}{\partial w^{3}_{21}} &= \delta^{3}_{2} a^{2}_{1} \\
+  &= (a^{3}_{2} - y_{2}) \sigma'(z^{3}_{2}) a^{2}_{1} \\
+  &= (a^{3}_{2} - y_{2}) \sigma'(a^{3}_{2}) a^{2}_{1}
+\end{align}
+% \[ \delta^{3}_{1} = 0 \] is commented out
+\[ \frac{\partial C}{\partial b^{3}_{1}} = \delta^{3}_{1} \]
+"""
+
+
+def test_check_doc_on_markdown_reports_each_claim_of_a_chain_by_line():
+    results = check_document(MARKDOWN, "md", NET, derivation=derivation(NET))
+    lines = [(r.line, r.status) for r in results]
+    assert lines == [(6, "correct"), (6, "correct"), (12, "incorrect"), (16, "skipped")]
+    assert isinstance(results[-1], Skipped)
+    assert results[2].diagnosis == ("missing_activation_derivative",)
+    shown = render_verdicts(derivation(NET), results)
+    assert "line 12: " in shown and "2 correct, 1 incorrect, 0 undecided, 0 unreadable, 1 skipped" in shown
+
+
+def test_check_doc_on_latex_finds_the_planted_wrong_line():
+    results = check_document(LATEX, "tex", NET, derivation=derivation(NET))
+    assert [(r.line, r.status) for r in results] == [(3, "correct"), (3, "correct"), (3, "incorrect"),
+                                                     (8, "correct")]
+    assert results[2].diagnosis == ("derivative_at_activation",)
+
+
+def test_an_unreadable_right_hand_side_is_reported_with_its_line():
+    results = check_document("$$\n\\delta^{3}_{1} = q^{3}_{1}\n$$\n", "md", NET, derivation=derivation(NET))
+    assert len(results) == 1 and isinstance(results[0], Unreadable)
+    assert results[0].line == 2 and "unknown symbol q^{3}_{1}" in results[0].message
+
+
+# Seed 002 derives the gradients of a 2-2-2 sigmoid network without bias in the nodes notation
+# (w_{ab} from node a to node b; nodes 1, 2 inputs, 3, 4 hidden, 5, 6 outputs). Its merged
+# hidden-layer result multiplies by W_1 where the transpose belongs. Transcribed here in our words,
+# with ⊙ where the seed writes * for the element-wise product.
+SEED_002 = r"""## The last layer
+
+The weight from node 3 to node 5 reaches the cost through one output:
+
+$$
+\frac{\partial C}{\partial w_{35}} = \frac{\partial C}{\partial y_{21}} \frac{\partial y_{21}}{\partial z_{21}} \frac{\partial z_{21}}{\partial w_{35}} = (y_{21}-\hat y_{1}) f^{'}(z_{21}) y_{11}
+$$
+
+$$
+\frac{\partial C}{\partial w_{46}} = (y_{22}-\hat y_{2}) f^{'}(z_{22}) y_{12}
+$$
+
+Collected into a matrix:
+
+$$
+\frac{\partial C}{\partial W_{1}} = ((y_{2}-\hat y) \odot f^{'}(z_{2})) \times y^{T}_{1}
+$$
+
+## The hidden layer
+
+$$
+\frac{\partial C}{\partial w_{13}} = ((y_{21}-\hat y_{1}) f^{'}(z_{21}) w_{35} + (y_{22}-\hat y_{2}) f^{'}(z_{22}) w_{36}) f^{'}(z_{11}) \hat x_{1}
+$$
+
+Merged, as the article does it:
+
+$$
+\frac{\partial C}{\partial W_{0}} = \left( W_{1} \times ((y_{2}-\hat y) \odot f^{'}(z_{2})) \odot f^{'}(z_{1}) \right) \times \hat x^{T}
+$$
+"""
+
+
+def test_the_seed_002_derivation_is_checked_line_by_line():
+    results = check_document(SEED_002, "md", SQUARE, "nodes", derivation=derivation(SQUARE))
+    statuses = [(r.line, r.status) for r in results]
+    assert statuses == [(6, "correct"), (6, "correct"), (10, "correct"), (16, "correct"), (22, "correct"),
+                        (28, "incorrect")]
+    assert results[-1].diagnosis == ("missing_transpose",)
+    shown = render_verdicts(derivation(SQUARE), results, notation="nodes")
+    assert "line 28: " in shown and "the right formula: " in shown
+    # the line as the seed writes it, * for the element-wise product, is caught too
+    literal = r"\frac{\partial C}{\partial W_{0}} = W_{1} \times ((y_{2}-\hat y) * f^{'}(z_{2})) * f^{'}(z_{1}) \times \hat x^{T}"
+    verdict = check(literal, SQUARE, "nodes")
+    assert verdict.status == "incorrect" and "missing_transpose" in verdict.diagnosis
+    fixed = SEED_002.replace(r"\left( W_{1} \times", r"\left( W_{1}^{T} \times")
+    assert all(r.status == "correct" for r in check_document(fixed, "md", SQUARE, "nodes",
+                                                              derivation=derivation(SQUARE)))
