@@ -130,6 +130,8 @@ def command_derive(args) -> int:
     if args.json:
         args.format = "json"
     _check_choices(args)
+    if args.general:
+        return command_derive_general(args)
     network = network_from_args(args)
     progress = Progress()
     progress.start(f"deriving {network.parameter_count} gradients")
@@ -153,6 +155,78 @@ def command_derive(args) -> int:
     else:
         sys.stdout.write(document.text)
     return 0 if report is None or report.ok else 1
+
+
+# ---------------------------------------------------------------- derive --general
+
+
+def _general_arguments(args) -> dict:
+    """The arguments of ``derive_general`` from the flags of ``derive --general``; every problem at once."""
+    from .activations import VectorActivation, activation as lookup_activation
+    from .costs import cost as lookup_cost
+
+    problems = []
+    if args.layers is not None:
+        problems.append(f"--layers {args.layers!r} cannot be combined with --general: a general proof "
+                        f"has symbolic layer sizes")
+    if args.spec:
+        problems.append(f"a spec file ({args.spec!r}) cannot be combined with --general: its layer sizes are "
+                        f"concrete; give --cost, --activation and --l2 instead")
+    options = {"cost": args.cost if args.cost is not None else "quadratic"}
+    try:
+        lookup_cost(options["cost"])
+    except SpecError as error:
+        problems.append(str(error))
+    if args.activation is not None:
+        names = [name.strip() for name in args.activation.split(",")]
+        if names == ["softmax"]:
+            names = ["generic", "softmax"]
+        if len(names) == 1 or len(names) == 2 and names[1] == "softmax":
+            options.update(activation=names[0], softmax=len(names) == 2)
+            try:
+                if isinstance(lookup_activation(names[0]), VectorActivation):
+                    problems.append(f"--activation {args.activation!r}: {names[0]} is not element-wise; "
+                                    f"it can only be the output layer, as in generic,softmax")
+            except SpecError as error:
+                problems.append(str(error))
+        else:
+            problems.append(f"--activation {args.activation!r}: a general proof takes one element-wise activation "
+                            f"for every layer, optionally followed by softmax for the output layer "
+                            f"(e.g. sigmoid, or tanh,softmax)")
+    if args.l2 is not None:
+        value = args.l2.strip()
+        options["l2"] = True  # λ stays symbolic: the proof holds for every strength
+        if value.lower() not in ("lambda", "λ"):
+            try:
+                float(value)
+            except ValueError:
+                problems.append(f"--l2 {args.l2!r} is neither a number nor 'lambda'")
+    if problems:
+        raise SpecError(problems)
+    return options
+
+
+def command_derive_general(args) -> int:
+    """``derive --general``: BP1-BP4 proven for every network; exit 1 when the proof does not re-verify."""
+    from .general import derive_general, general_notation
+    from .render import render_general
+
+    options = _general_arguments(args)
+    general_notation(args.notation)
+    progress = Progress()
+    progress.start("proving BP1-BP4 for every network")
+    general = derive_general(**options)
+    progress.done()
+    progress.start("re-verifying every step with SymPy")
+    report = general.check()
+    progress.done()
+    document = render_general(general, args.format, args.lang, args.notation, args.flavor,
+                              standalone=args.standalone, report=report, templates=args.templates)
+    if args.output:
+        write_atomically(Path(args.output), document.text)
+    else:
+        sys.stdout.write(document.text)
+    return 0 if report.ok else 1
 
 
 def command_examples(args) -> int:
@@ -304,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--templates", metavar="DIR", help="look for templates in DIR first")
     out.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout; "
                                             "a Markdown document gets its drawing as an SVG file beside it")
+    derive_parser.add_argument("--general", action="store_true",
+                               help="prove BP1-BP4 for every network with this cost and activation "
+                                    "(symbolic sizes, any depth) instead of deriving one network")
     derive_parser.set_defaults(handler=command_derive)
 
     check_parser = commands.add_parser("check", help="is a hand-derived formula right? (exit 0 correct, "

@@ -464,3 +464,109 @@ def document_model(derivation, report=None, notation: str = "nielsen") -> Docume
         general_weight=g.q("w", l_, j_, k_),
         general_bias=g.q("b", l_, j_),
     )
+
+
+# -------------------------------------------------------------------- general proofs
+
+
+@dataclass(frozen=True)
+class ShownStep:
+    """One step of a general proof as a document shows it: its rule, before ⟼ after, the fact it uses."""
+
+    number: int
+    rule: str
+    rewrite: sp.Basic
+    reason: sp.Basic | None
+
+
+@dataclass(frozen=True)
+class GeneralEquationView:
+    """One of BP1–BP4 for every network: statement, proof chain and steps, matrix form, verdict."""
+
+    name: str
+    statement: Equation
+    goal: sp.Basic
+    chain: Equation
+    steps: tuple[ShownStep, ...]
+    layers: sp.Basic
+    indices: tuple
+    matrix: Equation
+    dimensions: tuple
+    matrix_steps: tuple[ShownStep, ...]
+    fact: object
+
+
+@dataclass(frozen=True)
+class GeneralModel:
+    """What the general-proof section shows: the network in index form, BP1–BP4, the induction, the check."""
+
+    derivation: object
+    report: object
+    notation: str
+    forward: tuple[Equation, ...]
+    equations: tuple[GeneralEquationView, ...]
+    claim: sp.Basic
+    base: sp.Basic
+    hypothesis: sp.Basic
+    step_layers: sp.Basic
+    layers: sp.Basic
+    induction_fact: object
+    assumptions: tuple
+    kronecker: bool
+    kronecker_symbol: sp.Basic
+    rules: tuple[str, ...]
+
+
+def _shown_steps(steps, shown, Rewrite) -> tuple[ShownStep, ...]:
+    return tuple(ShownStep(n, s.rule, Rewrite(shown(s.before), shown(s.after)), shown(s.reason))
+                 for n, s in enumerate(steps, start=1))
+
+
+def general_model(general, notation: str = "nielsen", report=None) -> GeneralModel:
+    """Lay out every formula of a general proof (a :class:`~symbackprop.general.GeneralDerivation`).
+
+    The derivation is renumbered for ``notation`` (which must be one of
+    :data:`~symbackprop.general.GENERAL_NOTATIONS`); ``report`` is its check,
+    computed here when not given.
+    """
+    from .general import IndexDelta, LayerRange, Rewrite, general_notation, shown
+
+    general_notation(notation)
+    report = report if report is not None else general.check()
+    d = general.in_notation(notation)
+    facts = {f.equation: f for f in report.facts}
+    views = []
+    for e in d.equations:
+        label = "general-" + e.name.lower()
+        chain = Chain(*[shown(x) for x in e.expressions()])
+        views.append(GeneralEquationView(
+            name=e.name,
+            statement=Equation(shown(e.statement), label),
+            goal=shown(e.goal),
+            chain=Equation(chain),
+            steps=_shown_steps(e.proof, shown, Rewrite),
+            layers=LayerRange(*e.domain),
+            indices=tuple(LayerRange(index, low, high) for index, low, high in e.indices),
+            matrix=Equation(e.matrix, label + "-matrix", shapes=True),
+            dimensions=tuple((m, dims) for m, dims in e.dimensions),
+            matrix_steps=_shown_steps(e.matrix_proof, shown, Rewrite),
+            fact=facts.get(e.name),
+        ))
+    ind = d.induction
+    rules = []
+    for e in d.equations:
+        for s in e.proof + e.matrix_proof:
+            if s.rule not in rules:
+                rules.append(s.rule)
+    return GeneralModel(
+        derivation=d, report=report, notation=notation,
+        forward=tuple(Equation(shown(eq)) for eq in d.forward),
+        equations=tuple(views),
+        claim=ind.claim, base=ind.base, hypothesis=ind.hypothesis,
+        step_layers=LayerRange(*ind.step_domain), layers=LayerRange(*ind.domain),
+        induction_fact=facts.get("induction"),
+        assumptions=tuple(shown(a) for a in d.assumptions),
+        kronecker=any(s.after.has(sp.KroneckerDelta) for e in d.equations for s in e.proof),
+        kronecker_symbol=IndexDelta(i_, j_),
+        rules=tuple(rules),
+    )

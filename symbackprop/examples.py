@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 
 from .chain import derive
+from .general import derive_general, general_options
 from .render import LANGUAGES, render, render_gallery_readme, template_dirs
 from .spec import Network
 
@@ -26,20 +27,23 @@ class Example:
     flavors: tuple[str, ...] = ()
     #: also render a LaTeX fragment (no preamble) in English, to \\input into lecture notes
     fragment: bool = False
+    #: add the section that proves BP1–BP4 for every network with this cost and activation
+    general: bool = False
 
 
 EXAMPLES = (
     # Nielsen's four equations on a network with a generic activation (seeds 001 and 000)
     Example("nielsen", Network([2, 3, 2], activation="generic", cost="quadratic", mean=True), "nielsen",
-            fragment=True),
+            fragment=True, general=True),
     # the 2-2-2 sigmoid network without bias, worked weight by weight (seed 002)
     Example("seed002", Network([2, 2, 2], activation="sigmoid", cost="quadratic", bias=False), "nodes",
             flavors=("katex", "mathjax", "hexo", "kramdown")),
     # cross-entropy with sigmoid outputs, bias units and L2 regularisation, four layers (seed 003)
     Example("seed003", Network([3, 5, 5, 4], activation="sigmoid", cost="binary_cross_entropy", l2=True, mean=True),
-            "ng"),
+            "ng", general=True),
     # the matrix form with dimensions, softmax output and categorical cross-entropy (seed 004)
-    Example("seed004", Network([4, 5, 3], activation=["generic", "softmax"], cost="cross_entropy"), "qiu"),
+    Example("seed004", Network([4, 5, 3], activation=["generic", "softmax"], cost="cross_entropy"), "qiu",
+            general=True),
 )
 
 
@@ -54,24 +58,27 @@ def _network_documents(files: dict[str, str], manifest: list[dict]) -> None:
     for example in EXAMPLES:
         derivation = derive(example.network)
         report = derivation.check()
+        # the general section: BP1–BP4 for every network with this cost and activation
+        general = derive_general(**general_options(example.network)) if example.general else None
+        proof = {"general": general, "general_report": general.check() if general else None}
         for lang in _languages():
             flavors = ("github", *example.flavors) if lang == "en" else ("github",)
             for flavor in flavors:
                 stem = f"{example.key}.{lang}" + ("" if flavor == "github" else f".{flavor}")
                 figure = f"{example.key}.svg"
                 doc = render(derivation, "md", lang, example.notation, flavor, report=report, figure=figure,
-                             example=example.key)
+                             example=example.key, **proof)
                 files[f"{stem}.md"] = doc.text
                 files.update(doc.attachments)
                 manifest.append({"path": f"{stem}.md", "format": "md", "lang": lang, "flavor": flavor,
                                  "example": example.key})
-            doc = render(derivation, "tex", lang, example.notation, report=report, example=example.key)
+            doc = render(derivation, "tex", lang, example.notation, report=report, example=example.key, **proof)
             files[f"{example.key}.{lang}.tex"] = doc.text
             manifest.append({"path": f"{example.key}.{lang}.tex", "format": "tex", "lang": lang,
                              "standalone": True, "example": example.key})
             if example.fragment and lang == "en":
                 doc = render(derivation, "tex", lang, example.notation, standalone=False, report=report,
-                             example=example.key)
+                             example=example.key, **proof)
                 files[f"{example.key}.{lang}.fragment.tex"] = doc.text
                 manifest.append({"path": f"{example.key}.{lang}.fragment.tex", "format": "tex", "lang": lang,
                                  "standalone": False, "example": example.key})

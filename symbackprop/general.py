@@ -85,6 +85,11 @@ GENERAL_RULES = (
     # sympy.solve on the layer indices (element-wise activations a = σ(z) looked through), it must be
     # one whole layer, and the cost's own terms are tested for u; the step must be that sum. reason: X_v.
     "chain_rule",
+    # ∂F/∂z^P_Q = ∂F/∂a^P_Q ∂a^P_Q/∂z^P_Q for a quantity F defined from the activations a^P (and no z^P):
+    # a^P is element-wise at layer P (reason: Eq(a^P_Q, σ(z^P_Q)), the model's definition there), so
+    # a^P_Q is the only path from z^P_Q; verified by sympy.diff of F's definition with a^P written as
+    # σ(z^P) against the product. This is where BP2's ∂z^{l+1}_k/∂a^l_j is split off.
+    "through_activation",
     # ∂F/∂u by sympy.diff of F's definition (reason: Eq(F, definition), checked against the model),
     # or of F itself when F is an explicit expression (reason None).
     "differentiate",
@@ -216,6 +221,60 @@ class Jacobian(sp.MatrixExpr):
         if printer._settings["shapes"]:
             body += "[%s×%s]" % tuple(printer._print(x) for x in self.shape)
         return body
+
+
+class IndexDelta(sp.Expr):
+    """The Kronecker delta δ_{ij} as documents show it (SymPy's ``KroneckerDelta`` for display only)."""
+
+    is_commutative = True
+
+    def __new__(cls, first, second):
+        return sp.Expr.__new__(cls, sp.sympify(first), sp.sympify(second))
+
+    def _symbackprop_latex(self, printer):
+        indices = [printer._index(x) for x in self.args]
+        return r"\delta_{%s}" % ("".join(indices) if all(len(x) == 1 for x in indices) else ",".join(indices))
+
+    def _symbackprop_text(self, printer):
+        return "δ_(%s)" % ",".join(printer._index(x).replace(" ", "") for x in self.args)
+
+
+class LayerRange(sp.Expr):
+    """low ≤ variable ≤ high: the layers a statement is made for (printed as one chained inequality)."""
+
+    def __new__(cls, variable, low, high):
+        return sp.Expr.__new__(cls, sp.sympify(variable), sp.sympify(low), sp.sympify(high))
+
+    def _symbackprop_latex(self, printer):
+        variable, low, high = (printer._index(x) for x in self.args)
+        return variable + " = " + low if self.args[1] == self.args[2] else r"%s \le %s \le %s" % (low, variable, high)
+
+    def _symbackprop_text(self, printer):
+        variable, low, high = (printer._index(x) for x in self.args)
+        return variable + " = " + low if self.args[1] == self.args[2] else "%s ≤ %s ≤ %s" % (low, variable, high)
+
+
+class Rewrite(sp.Basic):
+    """``before`` rewritten as ``after``: one step of a proof, printed before ⟼ after."""
+
+    def __new__(cls, before, after):
+        return sp.Basic.__new__(cls, sp.sympify(before), sp.sympify(after))
+
+    def _symbackprop_latex(self, printer):
+        return r"%s \;\longmapsto\; %s" % tuple(printer._print(x) for x in self.args)
+
+    def _symbackprop_text(self, printer):
+        return "%s ⟼ %s" % tuple(printer._print(x) for x in self.args)
+
+
+def shown(expr):
+    """``expr`` as a document shows it: every Kronecker delta as :class:`IndexDelta`."""
+    if expr is None:
+        return None
+    expr = sp.sympify(expr)
+    if not expr.has(sp.KroneckerDelta):
+        return expr
+    return expr.replace(lambda e: isinstance(e, sp.KroneckerDelta), lambda e: IndexDelta(*e.args))
 
 
 class _IndexedMatrix(sp.MatrixExpr):
@@ -539,6 +598,19 @@ class GeneralEquation:
     domain: sp.Tuple
     indices: tuple
     assumptions: tuple = ()
+
+    def expressions(self, matrix: bool = False) -> tuple:
+        """The expression before the first step and after each step of ``proof`` (or ``matrix_proof``)."""
+        if matrix:
+            indices = tuple(x[0] for x in self.indices)
+            current = sp.Tuple(Entry(self.matrix.lhs, *indices), Entry(self.matrix.rhs, *indices))
+        else:
+            current = self.goal.lhs
+        out = [current]
+        for step in self.matrix_proof if matrix else self.proof:
+            current = current.xreplace({step.before: step.after})
+            out.append(current)
+        return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -941,10 +1013,16 @@ def _bp2(model: _Model, rule) -> GeneralEquation:
     proof.step("chain_rule", goal_lhs, sp.Sum(Partial(COST, z_next) * Partial(z_next, z_l), (k, 1, _size(l + 1))),
                z_next)
     proof.step("induction_hypothesis", Partial(COST, z_next), d_next, _eq(d_next, Partial(COST, z_next)))
-    definition = model.z_definition(l + 1, k, bound=i, expanded=True)
-    derivative = sp.diff(definition, Z_[l, j])
-    proof.step("differentiate", Partial(z_next, z_l), display(derivative), _eq(z_next, display(definition)))
+    # z^{l+1}_k sees z^l_j only through a^l_j = σ(z^l_j): the path splits at the activation
+    activation = _eq(a_l, SIGMA(z_l))
+    proof.step("through_activation", Partial(z_next, z_l), Partial(z_next, a_l) * Partial(a_l, z_l), activation)
+    # ∂z^{l+1}_k/∂a^l_j = Σ_i w^{l+1}_{ki} δ_{ij}: the Kronecker delta keeps the term i = j
+    definition = model.z_definition(l + 1, k, bound=i)
+    derivative = sp.diff(definition, A_[l, j])
+    proof.step("differentiate", Partial(z_next, a_l), display(_drop_zero_sums(derivative)),
+               _eq(z_next, display(definition)))
     _collapse_all(proof)
+    proof.step("differentiate", Partial(a_l, z_l), SIGMA_PRIME(z_l), activation)
     # σ'(z^l_j) does not depend on k: it moves out of the sum
     _finish(proof, sp.Sum(_q("w", l + 1, k, j) * d_next, (k, 1, _size(l + 1))) * SIGMA_PRIME(z_l))
     _concretise(proof, z_l, a_l, rule)
@@ -1062,6 +1140,43 @@ def derive_general(cost="quadratic", activation="generic", l2=False, softmax=Non
     return GeneralDerivation(rule_cost.name, activation if isinstance(activation, str) else rule.label,
                              bool(softmax), bool(l2), _forward(model, rule_cost), equations, _induction(),
                              assumptions)
+
+
+#: the notations a general proof is written in: the ``nodes`` convention numbers neurons across a
+#: concrete network, which symbolic layer sizes do not have
+GENERAL_NOTATIONS = ("nielsen", "ng", "qiu")
+
+
+def general_notation(name: str) -> str:
+    """``name`` when a general proof can be written in it; otherwise a SpecError listing the valid ones."""
+    if name not in GENERAL_NOTATIONS:
+        lookup_notation(name)  # an unknown name gets the registry's message
+        raise SpecError(f"notation {name!r} cannot write a general proof: it numbers the neurons across a "
+                        f"concrete network, and a general network has symbolic layer sizes; expected one of: "
+                        f"{', '.join(GENERAL_NOTATIONS)}")
+    return name
+
+
+def general_options(network) -> dict:
+    """The arguments of :func:`derive_general` whose proof covers ``network`` (see :meth:`~GeneralDerivation.instantiate`).
+
+    Every layer but a softmax output must have the same element-wise activation.
+    """
+    layers = network.layers
+    softmax = isinstance(layers[-1].activation, VectorActivation)
+    elementwise = layers[:-1] if softmax else layers
+    labels = sorted({layer.activation.label for layer in elementwise})
+    if len(labels) > 1:
+        raise SpecError(f"a general proof needs one element-wise activation for every layer; "
+                        f"the network has {', '.join(labels)}")
+    activation = "generic"
+    if elementwise:
+        rule = elementwise[0].activation
+        # the registry's spec of the rule ("leaky_relu:1/5"), which the proof's check looks up again
+        activation = rule.name + "".join(f":{value}" for _, value in rule.parameters)
+        if lookup_activation(activation) != rule:
+            raise SpecError(f"a general proof needs a registered activation; {rule.label} is not one")
+    return {"cost": network.cost.name, "activation": activation, "l2": network.l2 is not None, "softmax": softmax}
 
 
 # ---------------------------------------------------------------- notations
@@ -1202,6 +1317,37 @@ def _verify_chain_rule(step, current, ctx):
             " plus the direct term" if direct else "")
     if step.reason is not None and machine(step.reason) != x:
         return "the intermediate quantity named is not the one the definitions give"
+    return None
+
+
+def _verify_through_activation(step, current, ctx):
+    before = step.before
+    if not isinstance(before, Partial):
+        return "not a partial derivative"
+    of, wrt = machine(before.of), machine(before.wrt)
+    if not isinstance(wrt, Indexed) or wrt.base != Z_:
+        return "the derivative is not taken with respect to a weighted input"
+    layer, neuron = wrt.indices
+    a = A_[layer, neuron]
+    reason = machine(step.reason) if step.reason is not None else None
+    if not isinstance(reason, sp.Eq) or reason.lhs != a or reason.rhs != SIGMA(wrt):
+        return f"the activation is not given as {display(a)} = σ({display(wrt)})"
+    if not any(_canon(reason.rhs) == _canon(d) for d in ctx.model.definitions(a, ctx.params)):
+        return f"{display(a)} is not element-wise in the network"
+    if machine(step.after) != Partial(of, a) * Partial(a, wrt):
+        return f"the step is not ∂F/∂{display(a)} · ∂{display(a)}/∂{display(wrt)}"
+    definitions = ctx.model.definitions(of, ctx.params)
+    if not definitions:
+        return f"{before.of} has no definition in the network"
+    definition = definitions[0]
+    if any(x.base == Z_ for x in definition.atoms(Indexed)):
+        return f"the definition of {before.of} contains weighted inputs directly"
+    composed = definition.replace(lambda e: isinstance(e, Indexed) and e.base == A_ and e.indices[0] == layer,
+                                  lambda e: SIGMA(Z_[e.indices]))
+    product = (sp.diff(definition, a) * SIGMA_PRIME(wrt)).replace(
+        lambda e: isinstance(e, Indexed) and e.base == A_ and e.indices[0] == layer, lambda e: SIGMA(Z_[e.indices]))
+    if not _same(_drop_zero_sums(sp.diff(composed, wrt)), _drop_zero_sums(product)):
+        return "sympy.diff of the composed definition is not the product"
     return None
 
 
@@ -1381,6 +1527,7 @@ def _verify_entry(step, current, ctx):
 
 _VERIFIERS = {
     "chain_rule": _verify_chain_rule,
+    "through_activation": _verify_through_activation,
     "differentiate": _verify_differentiate,
     "collapse": _verify_collapse,
     "definition": _verify_definition,

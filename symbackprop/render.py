@@ -246,8 +246,12 @@ class Document:
 
 def render(derivation, fmt: str = "md", lang: str = "en", notation: str = "nielsen", flavor: str = "github",
            standalone: bool = True, report=None, templates=None, figure: str | None = None,
-           example: str | None = None) -> Document:
+           example: str | None = None, general=None, general_report=None) -> Document:
     """A derivation document in ``fmt`` (md, tex, text or json) and language ``lang``.
+
+    ``general`` (a :class:`~symbackprop.general.GeneralDerivation`) adds a
+    Markdown or LaTeX section that proves BP1–BP4 for every network like this one
+    (``general_report``: its check, computed when not given).
 
     ``figure`` names the SVG drawn next to a Markdown document (``None`` leaves
     the drawing out of Markdown; LaTeX always draws it with TikZ).
@@ -266,11 +270,13 @@ def render(derivation, fmt: str = "md", lang: str = "en", notation: str = "niels
 
     network = derivation.network
     model = document_model(derivation, report, notation)
+    proof = _general_model(general, notation, general_report)
     drawing = layout(network, notation=notation)
     env = environment(notation, network.sizes, templates, fmt, flavor)
     try:
         page = _template(env, f"{lang}/document.{fmt}.j2").render(
-            model=model, drawing=drawing, standalone=standalone, figure=figure, example=example, lang=lang)
+            model=model, drawing=drawing, standalone=standalone, figure=figure, example=example, lang=lang,
+            general=proof)
         attachments = {}
         if fmt == "md" and figure:
             attachments[figure] = _template(env, "drawing/network.svg.j2").render(drawing=drawing)
@@ -413,3 +419,85 @@ def render_verdicts(derivation, results, notation: str = "nielsen", fmt: str = "
         truth_shape=lambda v: "×".join(map(str, v.truth.shape if isinstance(v.truth, sp.MatrixBase) else (1, 1))))
 
 
+# -------------------------------------------------------------------- general proofs
+
+
+def _general_model(general, notation: str, report=None):
+    """The layout of a general proof (None when there is none); the notation must be able to write it."""
+    if general is None:
+        return None
+    from .document import general_model
+
+    return general_model(general, notation, report)
+
+
+def render_general_json(model) -> str:
+    """A general proof as JSON: every statement, step and matrix form (SymPy, text, LaTeX) and the check."""
+    notation = model.notation
+
+    def forms(expr, shapes=False):
+        return {"sympy": str(expr), "text": printing.text(expr, notation=notation, shapes=shapes),
+                "latex": printing.latex(expr, notation=notation, shapes=shapes)}
+
+    def steps(shown):
+        return [{"rule": s.rule, "before": forms(s.rewrite.args[0]), "after": forms(s.rewrite.args[1]),
+                 "reason": None if s.reason is None else forms(s.reason)} for s in shown]
+
+    def fact(f):
+        return None if f is None else {"ok": f.ok, "method": f.method, "detail": f.detail,
+                                       "evidence": dict(f.evidence)}
+
+    d, report = model.derivation, model.report
+    data = {
+        "general": {"cost": d.cost, "activation": d.activation, "softmax": d.softmax, "l2": d.l2},
+        "notation": notation,
+        "forward": [forms(eq.expr) for eq in model.forward],
+        "equations": [
+            {
+                "name": e.name,
+                "layers": forms(e.layers),
+                "indices": [forms(x) for x in e.indices],
+                "statement": forms(e.statement.expr),
+                "proof": steps(e.steps),
+                "matrix": forms(e.matrix.expr, shapes=True),
+                "dimensions": [{"factor": forms(m), "shape": forms(s)} for m, s in e.dimensions],
+                "matrix_proof": steps(e.matrix_steps),
+                "check": fact(e.fact),
+            }
+            for e in model.equations
+        ],
+        "induction": {
+            "claim": forms(model.claim), "base": forms(model.base), "hypothesis": forms(model.hypothesis),
+            "step_layers": forms(model.step_layers), "layers": forms(model.layers),
+            "check": fact(model.induction_fact),
+        },
+        "assumptions": [forms(a) for a in model.assumptions],
+        "check": {"ok": report.ok, "method": report.method},
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_general(general, fmt: str = "md", lang: str = "en", notation: str = "nielsen", flavor: str = "github",
+                   standalone: bool = True, report=None, templates=None) -> Document:
+    """The proof of BP1–BP4 for every network (a :class:`~symbackprop.general.GeneralDerivation`).
+
+    ``fmt`` is md, tex (a standalone article, or a fragment with
+    ``standalone=False``), text (the terminal) or json; ``report`` is the
+    derivation's check, computed when not given. The notation must be one of
+    :data:`~symbackprop.general.GENERAL_NOTATIONS`.
+    """
+    _check_choice("format", fmt, FORMATS)
+    _check_choice("language", lang, LANGUAGES)
+    _check_choice("notation", notation, printing.NOTATIONS)
+    _check_choice("flavor", flavor, FLAVORS)
+    model = _general_model(general, notation, report)
+    if fmt == "json":
+        return Document(render_general_json(model))
+    env = environment(notation, None, templates, fmt, flavor)
+    suffix = {"md": "md", "tex": "tex", "text": "txt"}[fmt]
+    try:
+        page = _template(env, f"{lang}/general.{suffix}.j2").render(general=model, standalone=standalone, lang=lang)
+    except jinja2.TemplateNotFound as missing:  # a template included by another one
+        searched = ", ".join(str(p) for p in env.loader.searchpath)
+        raise SpecError(f"template {missing.name!r} not found; looked in: {searched}") from None
+    return Document(page)

@@ -158,14 +158,54 @@ def test_bp2_statement_alone_with_swapped_indices_is_caught():
     assert failures(report) == {"BP2", "induction"}
 
 
-@pytest.mark.parametrize("start", ["differentiate", "collapse"])
+@pytest.mark.parametrize("start", ["through_activation", "collapse"])
 def test_bp2_without_sigma_prime_is_caught(start):
     derivation = general()
     mapping = {SIGMA_PRIME(q("z", l, j)): sp.S.One, SIGMA_PRIME(q("z", l, i)): sp.S.One}
     wrong = planted(derivation, "BP2", mapping, start=first(derivation.bp2, start))
     report = wrong.check()
     fact = next(f for f in report.facts if f.equation == "BP2")
-    assert not fact.ok and start in fact.detail
+    # ∂a^l_j/∂z^l_j written 1 instead of σ'(z^l_j): sympy.diff of a = σ(z) disagrees
+    assert not fact.ok and "differentiate" in fact.detail
+
+
+def test_bp2_collapses_the_derivative_of_the_next_weighted_input_by_the_activation():
+    proof = general().bp2.proof
+    z_next, a_l, z_l = q("z", l + 1, k), q("a", l, j), q("z", l, j)
+    rules = [s.rule for s in proof]
+    split = rules.index("through_activation")
+    assert proof[split].before == Partial(z_next, z_l)
+    assert proof[split].after == Partial(z_next, a_l) * Partial(a_l, z_l)
+    differentiate, collapse = proof[split + 1], proof[split + 2]
+    assert (differentiate.rule, differentiate.before) == ("differentiate", Partial(z_next, a_l))
+    assert any(isinstance(f, sp.KroneckerDelta) for f in sp.preorder_traversal(differentiate.after))
+    assert (collapse.rule, collapse.after) == ("collapse", q("w", l + 1, k, j))
+
+
+@pytest.mark.parametrize("change", ["wrong_neuron", "dropped_factor", "wrong_activation"])
+def test_a_wrong_split_through_the_activation_is_caught(change):
+    derivation = general()
+    number = first(derivation.bp2, "through_activation")
+    step = derivation.bp2.proof[number]
+    a_l, z_l = q("a", l, j), q("z", l, j)
+    if change == "wrong_neuron":  # through a^l_k instead of a^l_j
+        wrong = with_step(derivation, "BP2", number, after=step.after.xreplace({a_l: q("a", l, k)}))
+    elif change == "dropped_factor":
+        wrong = with_step(derivation, "BP2", number, after=Partial(q("z", l + 1, k), a_l))
+    else:  # claims a^l_j = σ(z^l_k)
+        wrong = with_step(derivation, "BP2", number, reason=sp.Eq(a_l, q("z", l, k), evaluate=False))
+    report = wrong.check()
+    fact = next(f for f in report.facts if f.equation == "BP2")
+    assert not fact.ok and "through_activation" in fact.detail and "induction" in failures(report)
+
+
+def test_the_proof_expressions_run_from_the_goal_to_the_statement():
+    for equation in general("cross_entropy", l2=True).equations:
+        chain = equation.expressions()
+        assert chain[0] == equation.goal.lhs and chain[-1] == equation.goal.rhs
+        assert len(chain) == len(equation.proof) + 1
+        matrix = equation.expressions(matrix=True)
+        assert matrix[-1] == sp.Tuple(equation.statement.lhs, equation.statement.rhs)
 
 
 def test_bp2_with_a_wrong_chain_rule_or_index_range_is_caught():
@@ -341,3 +381,59 @@ def test_every_statement_and_step_prints_in_every_notation(notation):
 def test_bp2_reads_in_each_notations_own_numbering(notation, weight, delta):
     shown = latex(general().in_notation(notation).bp2.statement, notation=notation)
     assert weight in shown and shown.startswith(delta)
+
+
+# ------------------------------------------------- (f) networks and documents
+
+
+def test_general_options_read_a_network():
+    from symbackprop.general import general_options
+    from symbackprop.errors import SpecError
+
+    options = general_options(Network([2, 3, 2], activation="leaky_relu:0.2", cost="quadratic", l2=True))
+    assert options == {"cost": "quadratic", "activation": "leaky_relu:1/5", "l2": True, "softmax": False}
+    assert derive_general(**options).check().ok
+    options = general_options(Network([4, 5, 3], activation=["tanh", "softmax"], cost="cross_entropy"))
+    assert (options["activation"], options["softmax"]) == ("tanh", True)
+    with pytest.raises(SpecError, match="one element-wise activation"):
+        general_options(Network([2, 3, 3, 2], activation=["tanh", "sigmoid", "sigmoid"]))
+
+
+def test_the_nodes_notation_is_refused_for_general_documents():
+    from symbackprop.errors import SpecError
+    from symbackprop.render import render_general
+
+    with pytest.raises(SpecError, match="nielsen, ng, qiu"):
+        render_general(general(), "md", notation="nodes")
+    with pytest.raises(SpecError, match="unknown notation"):
+        render_general(general(), "md", notation="dirac")
+
+
+def test_a_document_includes_the_general_section_only_when_asked():
+    from symbackprop.render import render
+
+    network = Network([2, 3, 2], activation="generic", cost="quadratic")
+    concrete = derive(network)
+    for lang, heading in (("en", "For every network"), ("zh", "对任意网络成立")):
+        for fmt in ("md", "tex"):
+            plain = render(concrete, fmt, lang).text
+            with_proof = render(concrete, fmt, lang, general=general(), general_report=checked()).text
+            assert heading not in plain and heading in with_proof
+            assert with_proof.count("general-bp") >= (8 if fmt == "tex" else 0)
+            # the section holds every statement, printed by the notation's printer
+            for equation in general().in_notation("nielsen").equations:
+                assert latex(equation.statement, notation="nielsen").split(" = ")[0] in with_proof
+
+
+@pytest.mark.parametrize("notation, weight, cost", [
+    ("nielsen", "w^{l + 1}_{kj}", r"\frac{\partial C}{\partial z^{l}_{j}}"),
+    ("ng", r"\Theta^{(l)}_{kj}", r"\frac{\partial J}{\partial z^{(l)}_{j}}"),
+    ("qiu", "W^{(l + 1)}_{kj}", r"\frac{\partial \mathcal{L}}{\partial z^{(l)}_{j}}"),
+])
+def test_a_general_document_prints_in_each_notations_numbering(notation, weight, cost):
+    from symbackprop.render import render_general
+
+    text = render_general(general(), "md", notation=notation, report=checked()).text
+    assert weight in text and cost in text
+    first_layer = {"nielsen": "2", "ng": "2", "qiu": "1"}[notation]  # the first layer BP2 and BP3 cover
+    assert f"${first_layer} \\le l \\le L - 1$" in text and f"${first_layer} \\le l \\le L$" in text

@@ -1,0 +1,113 @@
+"""`symbackprop derive --general`: the proof of BP1–BP4 for every network, from the command line."""
+
+import json
+from dataclasses import replace
+
+import pytest
+
+import symbackprop.general as general_module
+from symbackprop.cli import main
+from symbackprop.symbols import Quantity
+
+
+def run(capsys, *argv):
+    code = main(["derive", "--general", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_terminal_report_lists_every_equation_and_its_verdict(capsys):
+    code, out, err = run(capsys)
+    assert code == 0 and not err
+    for name in ("BP1", "BP2", "BP3", "BP4"):
+        assert f"\n{name}" in out
+    assert "δᴸⱼ = (aᴸⱼ - yⱼ)·σ'(zᴸⱼ)" in out  # BP1 for the quadratic cost, Nielsen's numbering
+    assert "chain rule through the activation" in out and "induction hypothesis" in out
+    assert out.count("check (general, symbolic): holds") == 4
+    assert "induction (base BP1, step BP2): holds" in out
+
+
+def test_markdown_in_chinese_with_softmax_and_l2(capsys):
+    code, out, _ = run(capsys, "--cost", "cross_entropy", "--l2", "lambda", "--format", "md", "--lang", "zh",
+                       "--notation", "qiu")
+    assert code == 0
+    assert out.startswith("# 反向传播的四个方程")
+    assert r"\frac{\lambda W^{(l)}_{jk}}{N}" in out  # the (λ/n) w term of BP4, in Qiu's letters
+    assert "softmax" in out and "目标值之和为 1" in out
+    assert "For every network" not in out
+
+
+def test_latex_article_and_fragment_written_to_a_file(capsys, tmp_path):
+    path = tmp_path / "general.tex"
+    code, out, _ = run(capsys, "--activation", "sigmoid", "--cost", "binary_cross_entropy", "--format", "tex",
+                       "--notation", "ng", "-o", str(path))
+    assert code == 0 and out == ""
+    article = path.read_text(encoding="utf-8")
+    assert article.startswith(r"\documentclass") and article.rstrip().endswith(r"\end{document}")
+    assert r"\Theta^{(l)}_{kj}" in article and r"\label{eq:general-bp2}" in article
+    code, fragment, _ = run(capsys, "--activation", "sigmoid", "--cost", "binary_cross_entropy", "--format", "tex",
+                            "--notation", "ng", "--fragment")
+    assert code == 0 and r"\documentclass" not in fragment and r"\label{eq:general-bp2}" in fragment
+
+
+def test_json_names_the_method_and_every_step(capsys):
+    code, out, _ = run(capsys, "--activation", "tanh,softmax", "--cost", "cross_entropy", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["general"] == {"cost": "cross_entropy", "activation": "tanh", "softmax": True, "l2": False}
+    assert data["check"] == {"ok": True, "method": "general"}
+    assert [e["name"] for e in data["equations"]] == ["BP1", "BP2", "BP3", "BP4"]
+    bp2 = data["equations"][1]
+    assert "through_activation" in [s["rule"] for s in bp2["proof"]]
+    assert bp2["check"]["evidence"]["steps"] == len(bp2["proof"])
+    assert {d["shape"]["text"] for d in bp2["dimensions"]} >= {"mˡ×1", "mˡ×mˡ⁺¹"}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--layers", "2,3,2"], "--layers '2,3,2' cannot be combined with --general"),
+    (["--notation", "nodes"], "expected one of: nielsen, ng, qiu"),
+    (["--activation", "sigmoid,tanh"], "one element-wise activation for every layer"),
+    (["--activation", "softmax,sigmoid"], "one element-wise activation for every layer"),
+    (["--activation", "swish"], "unknown activation 'swish'"),
+    (["--cost", "hinge"], "unknown cost 'hinge'"),
+    (["--l2", "strong"], "--l2 'strong' is neither a number nor 'lambda'"),
+])
+def test_bad_input_is_refused_with_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert message in err and "Traceback" not in err
+
+
+def test_a_spec_file_is_refused(capsys, tmp_path):
+    spec = tmp_path / "net.toml"
+    spec.write_text("layers = [2, 3, 2]\n", encoding="utf-8")
+    code, _, err = run(capsys, str(spec))
+    assert code == 2 and "cannot be combined with --general" in err
+
+
+def test_a_proof_that_does_not_reverify_exits_1(capsys, monkeypatch):
+    real = general_module.derive_general
+
+    def planted(*args, **kwargs):
+        derivation = real(*args, **kwargs)
+        bp2 = derivation.bp2
+        # a wrong inductive step: the weight w^{l+1}_{jk} in place of w^{l+1}_{kj} from the collapse on
+        swap = {Quantity("w", general_module.l + 1, general_module.k, general_module.j):
+                Quantity("w", general_module.l + 1, general_module.j, general_module.k)}
+        collapse = next(n for n, s in enumerate(bp2.proof) if s.rule == "collapse")
+        proof = tuple(s if n < collapse else general_module.GeneralStep(
+            s.rule, s.before.xreplace(swap), s.after.xreplace(swap), s.reason) for n, s in enumerate(bp2.proof))
+        statement = bp2.statement.xreplace(swap)
+        goal = bp2.goal.xreplace(swap)
+        return derivation.with_equation(replace(bp2, proof=proof, statement=statement, goal=goal))
+
+    monkeypatch.setattr(general_module, "derive_general", planted)
+    code, out, _ = run(capsys)
+    assert code == 1
+    assert "FAILS" in out and "induction (base BP1, step BP2): FAILS" in out
+
+
+def test_derive_without_general_is_unchanged(capsys):
+    code = main(["derive", "--layers", "2,2", "--method", "none"])
+    out, _ = capsys.readouterr()
+    assert code == 0 and "for every network" not in out and "BP1-BP4 for every network" not in out
