@@ -350,6 +350,145 @@ def command_check_doc(args) -> int:
     return _claims_exit(results)
 
 
+# ---------------------------------------------------------------------- numbers, code export, gradient diffusion
+
+
+def _read_values(path: str):
+    """The JSON object of a values file; a syntax error names its line and column."""
+    import json
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"values file {path!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError(f"cannot read values file {path!r}: {error}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SpecError(f"values file {path!r} is not valid JSON: {error.msg} at line {error.lineno}, "
+                        f"column {error.colno}") from None
+
+
+def _known_names(*choices) -> None:
+    """Each (what, value, valid names) checked before any work: one message for every unknown name."""
+    problems = [unknown_name(what, value, valid) for what, value, valid in choices if value not in valid]
+    if problems:
+        raise SpecError(problems)
+
+
+def _write_or_print(output, document) -> None:
+    """A document (and its attachments, beside it) to ``output``, or its text to stdout."""
+    if output is None:
+        sys.stdout.write(document.text)
+        return
+    output = Path(output)
+    for name, content in document.attachments.items():
+        write_atomically(output.parent / name, content)
+    write_atomically(output, document.text)
+
+
+def command_evaluate(args) -> int:
+    from .activations import exact_number
+    from .numbers import parse_values, worked_example
+    from .render import WORKED_FORMATS, render_worked
+
+    _known_names(("format", args.format, WORKED_FORMATS), ("language", args.lang, LANGUAGES),
+                 ("notation", args.notation, NOTATIONS), ("flavor", args.flavor, FLAVORS))
+    lr = exact_number(args.lr, "--lr")
+    data = _read_values(args.values)
+    network = network_from_args(args)
+    derivation = derive(network)
+    params, x, y, l2 = parse_values(data, derivation)
+    progress = Progress()
+    progress.start(f"evaluating {network.parameter_count} gradients")
+    example = worked_example(derivation, {**params, **l2}, x, y, lr=lr, digits=args.digits)
+    document = render_worked(example, args.format, args.lang, args.notation, args.flavor)
+    progress.done()
+    _write_or_print(args.output, document)
+    return 0
+
+
+def command_codegen(args) -> int:
+    from .codegen import numpy_module
+
+    network = network_from_args(args)
+    source = numpy_module(derive(network))
+    if args.output is None:
+        sys.stdout.write(source)
+    else:
+        write_atomically(Path(args.output), source)
+    return 0
+
+
+def command_diffusion(args) -> int:
+    from .diffusion import MissingDependency, bounds, measure, render_diffusion
+
+    _known_names(("format", args.format, ("md", "tex")), ("language", args.lang, LANGUAGES),
+                 ("notation", args.notation, NOTATIONS))
+    progress = Progress()
+    progress.start("measuring gradients")
+    try:
+        measurement = measure(args.depth, args.width, args.activation, args.draws, args.seed)
+    except MissingDependency as missing:
+        raise SpecError(str(missing)) from None
+    progress.done()
+    output = Path(args.output) if args.output else None
+    figure = output.with_suffix(".svg").name if output is not None and args.format == "md" else None
+    document = render_diffusion(measurement, bounds(measurement.activations), args.format, args.lang, figure,
+                                notation=args.notation)
+    _write_or_print(output, document)
+    return 0
+
+
+def _add_evaluate_command(commands) -> None:
+    parser = commands.add_parser("evaluate", help="a worked example: the derivation with numbers, and one "
+                                                  "step of gradient descent")
+    _add_network_flags(parser)
+    parser.add_argument("--values", required=True, metavar="FILE.json",
+                        help='every parameter by its key ("w,l,j,k", "b,l,j"), with "x" and "y" lists '
+                             '(and "lambda", "n" under L2)')
+    parser.add_argument("--lr", default="0.5", help="the learning rate η (default 0.5)")
+    parser.add_argument("--digits", type=int, default=6, help="significant digits shown (default 6; "
+                                                              "the computation does not round)")
+    parser.add_argument("--format", default="text", help="text (default), md, tex or json")
+    parser.add_argument("--lang", default="en", help=f"document language: {', '.join(LANGUAGES)} (default en)")
+    parser.add_argument("--notation", default="nielsen",
+                        help=f"how quantities are written: {', '.join(sorted(NOTATIONS))} (default nielsen)")
+    parser.add_argument("--flavor", default="github", help=f"Markdown math flavour: {', '.join(FLAVORS)}")
+    parser.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout")
+    parser.set_defaults(handler=command_evaluate)
+
+
+def _add_codegen_command(commands) -> None:
+    parser = commands.add_parser("codegen", help="a standalone NumPy module: the forward pass and every "
+                                                 "gradient, batched")
+    _add_network_flags(parser)
+    parser.add_argument("-o", "--output", metavar="FILE.py", help="write the module to this file (atomically) "
+                                                                  "instead of stdout")
+    parser.set_defaults(handler=command_codegen)
+
+
+def _add_diffusion_command(commands) -> None:
+    from .diffusion import DEFAULT_ACTIVATIONS
+
+    parser = commands.add_parser("diffusion", help="why gradients vanish: the bound on σ' and the gradient "
+                                                   "norm per layer of a deep network, measured")
+    parser.add_argument("--depth", type=int, default=10, help="hidden layers (default 10)")
+    parser.add_argument("--width", type=int, default=30, help="neurons per layer (default 30)")
+    parser.add_argument("--activation", default=",".join(DEFAULT_ACTIVATIONS),
+                        help=f"activations to compare, separated by commas (default {','.join(DEFAULT_ACTIVATIONS)})")
+    parser.add_argument("--draws", type=int, default=5, help="random initialisations averaged (default 5)")
+    parser.add_argument("--seed", type=int, default=0, help="the random seed (default 0)")
+    parser.add_argument("--format", default="md", help="md (default) or tex")
+    parser.add_argument("--lang", default="en", help=f"document language: {', '.join(LANGUAGES)} (default en)")
+    parser.add_argument("--notation", default="nielsen",
+                        help=f"how layers are numbered: {', '.join(sorted(NOTATIONS))} (default nielsen)")
+    parser.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout; Markdown "
+                                               "gets its plot as an SVG file beside it")
+    parser.set_defaults(handler=command_diffusion)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="symbackprop",
@@ -397,6 +536,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_claim_flags(doc_parser)
     doc_parser.set_defaults(handler=command_check_doc)
 
+    _add_evaluate_command(commands)
+    _add_codegen_command(commands)
+    _add_diffusion_command(commands)
     examples_parser = commands.add_parser("examples", help="regenerate the gallery of example derivations")
     examples_parser.add_argument("--check", action="store_true",
                                  help="change nothing; exit 1 if a file of the gallery would change")

@@ -84,6 +84,55 @@ def _network_documents(files: dict[str, str], manifest: list[dict]) -> None:
                                  "standalone": False, "example": example.key})
 
 
+# A worked numeric example: a 2-2-2 sigmoid network with the quadratic cost, one example, η = 1/2.
+WORKED_NETWORK = Network([2, 2, 2], activation="sigmoid", cost="quadratic")
+WORKED_VALUES = {
+    "w,1,1,1": 0.3, "w,1,1,2": -0.1, "b,1,1": 0.1,
+    "w,1,2,1": 0.2, "w,1,2,2": 0.4, "b,1,2": -0.1,
+    "w,2,1,1": 0.5, "w,2,1,2": -0.3, "b,2,1": 0.2,
+    "w,2,2,1": 0.1, "w,2,2,2": 0.6, "b,2,2": 0,
+    "x": [1, 0.5], "y": [1, 0],
+}
+WORKED_LR = 0.5
+
+# Gradient diffusion, kept small so that the gallery regenerates in seconds.
+DIFFUSION = {"depth": 6, "width": 10, "draws": 3, "seed": 0}
+
+
+def _worked_documents(files: dict[str, str], manifest: list[dict]) -> None:
+    """The worked numeric example of :data:`WORKED_VALUES`, in Markdown and LaTeX, every language."""
+    from .numbers import parse_values, worked_example
+    from .render import render_worked
+
+    derivation = derive(WORKED_NETWORK)
+    params, x, y, l2 = parse_values(WORKED_VALUES, derivation)
+    example = worked_example(derivation, {**params, **l2}, x, y, lr=WORKED_LR)
+    for lang in _languages():
+        for fmt in ("md", "tex"):
+            path = f"worked.{lang}.{fmt}"
+            files[path] = render_worked(example, fmt, lang).text
+            entry = {"flavor": "github"} if fmt == "md" else {"standalone": True}
+            manifest.append({"path": path, "format": fmt, "lang": lang, **entry, "example": "worked"})
+
+
+def _diffusion_documents(files: dict[str, str], manifest: list[dict]) -> None:
+    """Gradient diffusion through sigmoid, tanh and ReLU layers: the bound and the measurement, with its plot."""
+    from .diffusion import bounds, measure, render_diffusion
+
+    measurement = measure(**DIFFUSION)
+    derived = bounds(measurement.activations)
+    for lang in _languages():
+        doc = render_diffusion(measurement, derived, "md", lang, "diffusion.svg")
+        files[f"diffusion.{lang}.md"] = doc.text
+        files.update(doc.attachments)
+        manifest.append({"path": f"diffusion.{lang}.md", "format": "md", "lang": lang, "flavor": "github",
+                         "example": "diffusion"})
+        doc = render_diffusion(measurement, derived, "tex", lang)
+        files[f"diffusion.{lang}.tex"] = doc.text
+        manifest.append({"path": f"diffusion.{lang}.tex", "format": "tex", "lang": lang, "standalone": True,
+                         "example": "diffusion"})
+
+
 #: Every producer of gallery files, in the order of the gallery's index. A producer
 #: adds its files (relative path → content) and one manifest entry per document
 #: (``path``, ``format``, ``lang``, ``flavor`` for Markdown, ``standalone`` for
@@ -91,6 +140,8 @@ def _network_documents(files: dict[str, str], manifest: list[dict]) -> None:
 #: describes it).
 PRODUCERS = (
     _network_documents,
+    _worked_documents,
+    _diffusion_documents,
 )
 
 

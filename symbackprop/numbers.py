@@ -48,8 +48,15 @@ from .oracle import DIGITS, Point, _number_map, is_generic
 from . import printing
 from .symbols import COST, LAMBDA, N_EXAMPLES, Partial
 
+class _LearningRate(sp.Symbol):
+    """The symbol η: ``\\eta`` in LaTeX (SymPy's own), η in the terminal."""
+
+    def _symbackprop_text(self, printer) -> str:
+        return "η"
+
+
 #: η, the learning rate, as it appears in the update θ − η ∂C/∂θ
-ETA = sp.Symbol("eta", positive=True)
+ETA = _LearningRate("eta", positive=True)
 
 #: the keys of the JSON form besides the parameters
 POINT_KEYS = ("x", "y", "lambda", "n")
@@ -162,8 +169,13 @@ class WorkedExample:
         """Canonical key → value after the step θ − η ∂C/∂θ."""
         return {g.key: g.updated.value for g in self.gradients}
 
-    def rounded(self, value) -> sp.Float:
-        """``value`` rounded to ``digits`` significant digits, as a SymPy Float for the printers."""
+    def rounded(self, value) -> sp.Number:
+        """``value`` rounded to ``digits`` significant digits, as a SymPy Float for the printers.
+
+        An exact whole number stays an Integer (it prints as ``3``, not ``3.0``).
+        """
+        if isinstance(value, sp.Integer) or (isinstance(value, int) and not isinstance(value, bool)):
+            return sp.Integer(value)
         return sp.Float(_exact(value) if not isinstance(value, sp.Float) else value, self.digits)
 
     def show(self, value) -> str:
@@ -174,14 +186,16 @@ class WorkedExample:
     def as_data(self, notation: str = "nielsen") -> dict:
         """The numbers as plain JSON-ready data, keyed by canonical keys written ``"w,1,2,1"``.
 
-        Each number is a pair of strings: ``value`` as :meth:`show` writes it and
-        ``exact``, the full value (a fraction, or 40 significant digits). A
-        factor also has its ``symbol`` in Unicode text, in ``notation``.
+        Each number has ``value``, the text :meth:`show` writes, ``rounded``,
+        that text as a JSON number, and ``exact``, the full value as text (a
+        fraction, or 40 significant digits). A factor also has its ``symbol``
+        in Unicode text, in ``notation``.
         """
         sizes = self.network.sizes
 
         def number(v):
-            return {"value": self.show(v), "exact": _full(v)}
+            shown = self.show(v)
+            return {"value": shown, "rounded": float(shown), "exact": _full(v)}
 
         def factor(v: Value):
             return {"symbol": printing.text(v.symbol, notation=notation, sizes=sizes), **number(v.value)}
@@ -209,6 +223,69 @@ class WorkedExample:
                 for g in self.gradients
             ],
         }
+
+
+# ---------------------------------------------------------------------- arithmetic, for display
+
+
+def _negative(term) -> bool:
+    return isinstance(term, sp.Number) and term < 0
+
+
+class Product(sp.Expr):
+    """f₁ · f₂ · …, for display: the factors keep their order and a negative number is parenthesised.
+
+    SymPy would multiply numbers out and sort symbols; a worked example shows
+    the factors of the chain rule, and then their values, in the chain's order.
+    """
+
+    is_commutative = False
+
+    def __new__(cls, *factors):
+        return sp.Expr.__new__(cls, *map(sp.sympify, factors))
+
+    def _symbackprop_latex(self, printer) -> str:
+        parts = [printer._print(f) for f in self.args]
+        return r" \cdot ".join(r"\left(%s\right)" % p if _negative(f) else p for f, p in zip(self.args, parts))
+
+    def _symbackprop_text(self, printer) -> str:
+        parts = [printer._print(f) for f in self.args]
+        return "·".join("(%s)" % p if _negative(f) else p for f, p in zip(self.args, parts))
+
+
+class Total(sp.Expr):
+    """t₁ + t₂ + …, for display: the terms keep their order and a negative number is subtracted."""
+
+    is_commutative = False
+
+    def __new__(cls, *terms):
+        return sp.Expr.__new__(cls, *map(sp.sympify, terms))
+
+    def _join(self, printer) -> str:
+        out = printer._print(self.args[0])
+        for term in self.args[1:]:
+            out += " - " + printer._print(-term) if _negative(term) else " + " + printer._print(term)
+        return out
+
+    _symbackprop_latex = _join
+    _symbackprop_text = _join
+
+
+class Difference(sp.Expr):
+    """a − b, for display (θ − η ∂C/∂θ with numbers); a negative number b is parenthesised."""
+
+    is_commutative = False
+
+    def __new__(cls, minuend, subtrahend):
+        return sp.Expr.__new__(cls, sp.sympify(minuend), sp.sympify(subtrahend))
+
+    def _symbackprop_latex(self, printer) -> str:
+        left, right = (printer._print(a) for a in self.args)
+        return "%s - %s" % (left, r"\left(%s\right)" % right if _negative(self.args[1]) else right)
+
+    def _symbackprop_text(self, printer) -> str:
+        left, right = (printer._print(a) for a in self.args)
+        return "%s - %s" % (left, "(%s)" % right if _negative(self.args[1]) else right)
 
 
 # ---------------------------------------------------------------------- input
@@ -548,5 +625,5 @@ def worked_example(derivation, values: Mapping, x: Sequence, y: Sequence, lr=0.5
     )
 
 
-__all__ = ["ETA", "GradientValues", "LayerValues", "Value", "WorkedExample", "key_name", "parse_key",
-           "parse_values", "worked_example"]
+__all__ = ["Difference", "ETA", "GradientValues", "LayerValues", "Product", "Total", "Value", "WorkedExample",
+           "key_name", "parse_key", "parse_values", "worked_example"]

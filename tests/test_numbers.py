@@ -251,3 +251,85 @@ def test_as_data_is_plain_and_keyed_canonically(example):
     assert first["gradient"]["value"] == example.show(example.gradients[0].gradient.value)
     assert close(sp.Float(first["gradient"]["exact"], 40), example.gradients[0].gradient.value,
                  rel=sp.Float("1e-38", 40))
+
+
+# ---------------------------------------------------------------------- display and documents
+
+
+def test_display_arithmetic_keeps_its_order_and_signs():
+    from symbackprop import printing
+    from symbackprop.numbers import Difference, Product, Total
+
+    a, b, c = sp.Float("0.74", 6), sp.Float("-0.18", 6), sp.Float("0.59", 6)
+    assert printing.text(Product(a, b, c)) == "0.74·(-0.18)·0.59"
+    assert printing.latex(Product(a, b, c)) == r"0.74 \cdot \left(-0.18\right) \cdot 0.59"
+    total = Total(Product(c, a), Product(b, a), sp.Float("-0.35", 6))
+    assert printing.text(total) == "0.59·0.74 + (-0.18)·0.74 - 0.35"
+    assert printing.latex(Difference(a, b)) == r"0.74 - \left(-0.18\right)"
+    assert printing.text(Difference(a, Product(sp.Rational(1, 2), c))) == "0.74 - 1/2·0.59"
+
+
+def test_rounded_keeps_whole_numbers_whole(example):
+    assert example.rounded(sp.Integer(-3)) == -3 and isinstance(example.rounded(sp.Integer(-3)), sp.Integer)
+    assert isinstance(example.rounded(sp.Rational(1, 3)), sp.Float)
+    data = example.as_data()
+    assert data["cost"]["rounded"] == float(data["cost"]["value"])
+    assert data["cost"]["rounded"] == pytest.approx(float(example.cost.value), rel=1e-5)
+
+
+def _classic_example():
+    d = derive(Network([2, 2, 2], activation="sigmoid", cost="quadratic"))
+    values = {"w,1,1,1": 0.15, "w,1,1,2": 0.2, "w,1,2,1": 0.25, "w,1,2,2": 0.3, "b,1,1": 0.35, "b,1,2": 0.35,
+              "w,2,1,1": 0.4, "w,2,1,2": 0.45, "w,2,2,1": 0.5, "w,2,2,2": 0.55, "b,2,1": 0.6, "b,2,2": 0.6}
+    return worked_example(d, values, [0.05, 0.1], [0.01, 0.99], lr=0.5)
+
+
+def test_the_terminal_text_carries_every_number_through():
+    from symbackprop.render import render_worked
+
+    text = render_worked(_classic_example(), "text").text
+    # figures of this classic example, computed by hand to 6 digits
+    for line in ("z²₁ = w²₁₁·x₁ + w²₁₂·x₂ + b²₁ = 0.15·0.05 + 0.2·0.1 + 0.35 = 0.3775",
+                 "a²₁ = 1/(1 + exp(-z²₁)) = 0.59327",
+                 "C = (a³₁ - y₁)²/2 + (a³₂ - y₂)²/2 = 0.298371",
+                 "∂a³₁/∂z³₁ = σ'(z³₁) = a³₁·(1 - a³₁) = 0.186816",
+                 "∂C/∂w³₁₁ = ∂C/∂a³₁·∂a³₁/∂z³₁·∂z³₁/∂w³₁₁ = 0.741365·0.186816·0.59327 = 0.082167",
+                 "w³₁₁ - η·∂C/∂w³₁₁ = 0.4 - 0.5·0.082167 = 0.358916",
+                 "∂C/∂a²₁ = ∂C/∂z³₁·∂z³₁/∂a²₁ + ∂C/∂z³₂·∂z³₂/∂a²₁ = δ³₁·w³₁₁ + δ³₂·w³₂₁ "
+                 "= 0.138499·0.4 + (-0.0380982)·0.5 = 0.0363503",
+                 "w²₁₁: 0.15 → 0.149781"):
+        assert line in text, line
+    assert text.count(" - η·∂C/∂") == 12  # one step for every parameter
+    assert "6 significant digits" in text
+    zh = render_worked(_classic_example(), "text", "zh").text
+    assert "6 位有效数字" in zh and "w³₁₁ - η·∂C/∂w³₁₁ = 0.4 - 0.5·0.082167 = 0.358916" in zh
+
+
+def test_softmax_and_l2_documents_show_the_sum_and_the_regulariser():
+    from symbackprop.render import render_worked
+
+    d = derive(Network([2, 2, 3], activation=["tanh", "softmax"], cost="cross_entropy", l2=True))
+    p = random_point(d, random.Random(3))
+    ex = worked_example(d, {**p.params, **p.l2}, p.x, p.y, digits=4)
+    md = render_worked(ex, "md").text
+    assert "sum over all the outputs" in md and "the regularisation term contributes" in md
+    assert md.count("one step of gradient descent moves it to") == len(d.params)
+    tex = render_worked(ex, "tex", standalone=False).text
+    assert "\\documentclass" not in tex and "\\frac{\\lambda w^{3}_{11}}{n}" in tex
+    with pytest.raises(SpecError, match="unknown format 'pdf'"):
+        render_worked(ex, "pdf")
+
+
+def test_worked_documents_parse_and_compile():
+    import tooling
+    from symbackprop.render import render_worked
+
+    d = derive(Network([2, 1, 2], activation=["relu", "softmax"], cost="cross_entropy", l2=0.1))
+    p = random_point(d, random.Random(8))
+    ex = worked_example(d, {**p.params, **p.l2}, p.x, p.y)
+    tooling.require_node_packages()
+    fragments = tooling.math_fragments(render_worked(ex, "md").text, "github")
+    assert fragments and not tooling.katex_failures(fragments)
+    tooling.require_tex("en")
+    ok, log = tooling.compile_tex(render_worked(ex, "tex").text, "en", True)
+    assert ok, log
