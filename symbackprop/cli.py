@@ -489,6 +489,39 @@ def _add_diffusion_command(commands) -> None:
     parser.set_defaults(handler=command_diffusion)
 
 
+# ---------------------------------------------------------------------- computational graphs
+
+
+def command_graph(args) -> int:
+    from .graph import MODES, analyse, parse_point
+    from .render import GRAPH_FORMATS, render_graph
+
+    _known_names(("mode", args.mode, MODES), ("format", args.format, GRAPH_FORMATS),
+                 ("language", args.lang, LANGUAGES), ("flavor", args.flavor, FLAVORS))
+    analysis = analyse(args.expression, parse_point(args.at), args.mode)
+    output = Path(args.output) if args.output else None
+    figure = output.with_suffix(".svg").name if output is not None and args.format == "md" else None
+    document = render_graph(analysis, args.format, args.lang, args.flavor, figure=figure)
+    _write_or_print(output, document)
+    return 0 if analysis.check.ok else 1
+
+
+def _add_graph_command(commands) -> None:
+    parser = commands.add_parser("graph", help="an expression as a computational graph, differentiated in "
+                                               "forward and reverse mode at a point")
+    parser.add_argument("expression", help="arithmetic on variables, e.g. '(a+b)*(b+1)'; + - * / ^ (or **), "
+                                           "exp, log, sin, cos, tan, tanh, sigma, sqrt")
+    parser.add_argument("--at", required=True, metavar="NAME=NUMBER,...",
+                        help="the value of every variable, e.g. a=2,b=1 (integers, decimals or fractions)")
+    parser.add_argument("--mode", default="both", help="forward, reverse or both (default both)")
+    parser.add_argument("--format", default="text", help="text (default), md, tex or json")
+    parser.add_argument("--lang", default="en", help=f"document language: {', '.join(LANGUAGES)} (default en)")
+    parser.add_argument("--flavor", default="github", help=f"Markdown math flavour: {', '.join(FLAVORS)}")
+    parser.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout; Markdown "
+                                               "gets the drawing as an SVG file beside it")
+    parser.set_defaults(handler=command_graph)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="symbackprop",
@@ -539,6 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate_command(commands)
     _add_codegen_command(commands)
     _add_diffusion_command(commands)
+    _add_graph_command(commands)
     examples_parser = commands.add_parser("examples", help="regenerate the gallery of example derivations")
     examples_parser.add_argument("--check", action="store_true",
                                  help="change nothing; exit 1 if a file of the gallery would change")

@@ -133,6 +133,28 @@ def _diffusion_documents(files: dict[str, str], manifest: list[dict]) -> None:
                          "example": "diffusion"})
 
 
+# The computational graph of seed 003: e = (a + b)(b + 1) at a = 2, b = 1, in both modes.
+GRAPH_EXPRESSION = "(a+b)*(b+1)"
+GRAPH_POINT = {"a": 2, "b": 1}
+
+
+def _graph_documents(files: dict[str, str], manifest: list[dict]) -> None:
+    """The computational graph of :data:`GRAPH_EXPRESSION`: forward and reverse mode, Markdown (+ SVG) and LaTeX."""
+    from .graph import analyse
+    from .render import render_graph
+
+    analysis = analyse(GRAPH_EXPRESSION, GRAPH_POINT, "both")
+    for lang in _languages():
+        doc = render_graph(analysis, "md", lang, figure="graph.svg")
+        files[f"graph.{lang}.md"] = doc.text
+        files.update(doc.attachments)
+        manifest.append({"path": f"graph.{lang}.md", "format": "md", "lang": lang, "flavor": "github",
+                         "example": "graph"})
+        files[f"graph.{lang}.tex"] = render_graph(analysis, "tex", lang).text
+        manifest.append({"path": f"graph.{lang}.tex", "format": "tex", "lang": lang, "standalone": True,
+                         "example": "graph"})
+
+
 #: Every producer of gallery files, in the order of the gallery's index. A producer
 #: adds its files (relative path → content) and one manifest entry per document
 #: (``path``, ``format``, ``lang``, ``flavor`` for Markdown, ``standalone`` for
@@ -142,6 +164,7 @@ PRODUCERS = (
     _network_documents,
     _worked_documents,
     _diffusion_documents,
+    _graph_documents,
 )
 
 
