@@ -8,7 +8,11 @@ It measures, and prints as tables (medians of several runs, with the core count)
 3. the rendering of the 784-30-10 derivation document, Markdown and LaTeX;
 4. the exact proof of all 192 weights (and 24 biases) of an 8-8-8-8 sigmoid
    network against its composed cost, beside plain ``sympy.diff`` of the
-   composed cost weight by weight (one run; ``--no-plain`` skips it).
+   composed cost weight by weight (one run; ``--no-plain`` skips it);
+5. checking hand derivations (:mod:`symbackprop.claims`) on a 2-3-2 sigmoid
+   network: one claim, and a Markdown document of 30 claims (every gradient
+   and δ, right, and a handful with planted mistakes) read by ``check-doc``'s
+   function.
 
 Performance is measured here, never asserted by timed tests.
 """
@@ -24,9 +28,12 @@ import time
 import sympy as sp
 
 from .chain import derive
+from .claims import check_document, check_formula
 from .equations import check
+from .printing import latex
 from .render import render
 from .spec import Network
+from .symbols import Partial
 
 SCALING = ([30, 30, 10], [100, 50, 10], [784, 30, 10], [784, 64, 10], [784, 128, 10])
 
@@ -62,6 +69,23 @@ def plain_diff(sizes) -> int:
     for w in weights:
         sp.diff(cost, w)
     return len(weights)
+
+
+def claims_document(derivation, count: int = 30) -> str:
+    """A Markdown document of ``count`` display equations about ``derivation``, some of them wrong.
+
+    Every δ and gradient is stated as the derivation writes it; every fifth one
+    is spoiled (its right-hand side doubled), so that the check has
+    counterexamples and diagnoses to find as well as proofs.
+    """
+    fw, sizes = derivation.forward, derivation.network.sizes
+    claims = [(fw.q("delta", l, j), derivation.delta(l, j)) for (l, j) in sorted(derivation.deltas)]
+    claims += [(Partial(fw.cost_symbol, derivation.symbol(key)), derivation.gradient(key)) for key in derivation.params]
+    lines = []
+    for i, (lhs, rhs) in enumerate((claims * (count // len(claims) + 1))[:count]):
+        shown = 2 * rhs if i % 5 == 4 else rhs
+        lines += ["$$", latex(sp.Eq(lhs, shown, evaluate=False), notation="nielsen", sizes=sizes), "$$", ""]
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
@@ -114,6 +138,24 @@ def main(argv=None) -> int:
         plain = time.perf_counter() - start
         print(f"   plain sympy.diff of the composed cost, {count} weights one by one, one run: {plain:.1f} s", file=out)
         print(f"   exact proof {median:.2f} s vs plain diff {plain:.1f} s: {plain / median:.1f}x faster", file=out)
+
+    print("\n5. checking hand derivations, 2-3-2 sigmoid network, quadratic cost", file=out)
+    network = Network([2, 3, 2], activation="sigmoid", cost="quadratic")
+    derivation = derive(network)
+    claim = r"\delta^{2}_{1} = (w^{3}_{11}\delta^{3}_{1} + w^{3}_{21}\delta^{3}_{2}) \sigma'(z^{2}_{1})"
+    median, times = _median(lambda: check_formula(claim, network, derivation=derivation), args.repeat)
+    print(f"   one claim (BP2 for one neuron): median {median:.2f} s  (target <= 1 s)", file=out)
+    document = claims_document(derivation)
+    results = []
+
+    def check_all():
+        results[:] = check_document(document, "md", network, derivation=derivation)
+
+    median, times = _median(check_all, args.repeat)
+    verdicts = statistics.multimode(r.status for r in results)
+    wrong = sum(1 for r in results if r.status == "incorrect")
+    print(f"   a document of {len(results)} claims ({wrong} wrong, mostly {', '.join(verdicts)}): "
+          f"median {median:.2f} s  (target <= 10 s)", file=out)
     return 0
 
 

@@ -52,6 +52,11 @@ def write_atomically(path: Path, content: str) -> None:
         raise SpecError(f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist")
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
+        # mkstemp creates the file private (0600); give it the mode a plain open() would,
+        # or keep the mode of the file it replaces
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(content)
             handle.flush()

@@ -107,6 +107,22 @@ def test_output_file_is_written_whole_and_replaced_atomically(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["d.json"]
 
 
+def test_written_files_get_the_usual_mode(tmp_path):
+    # a new file is readable as a plain open() would make it; a replaced file keeps its mode
+    old_umask = os.umask(0o022)
+    try:
+        fresh = tmp_path / "fresh.md"
+        cli.write_atomically(fresh, "x")
+        assert fresh.stat().st_mode & 0o777 == 0o644
+        kept = tmp_path / "kept.md"
+        kept.write_text("old")
+        kept.chmod(0o640)
+        cli.write_atomically(kept, "new")
+        assert kept.stat().st_mode & 0o777 == 0o640 and kept.read_text() == "new"
+    finally:
+        os.umask(old_umask)
+
+
 def test_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
     out = tmp_path / "d.txt"
     out.write_text("old")
