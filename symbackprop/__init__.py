@@ -7,8 +7,12 @@
 """
 
 from .chain import Derivation, Step, derive
+from .claims import check_document, check_formula
 from .errors import SpecError
+from .general import derive_general
+from .numbers import worked_example
 from .spec import Layer, Network
 
-__all__ = ["Derivation", "Layer", "Network", "SpecError", "Step", "derive"]
+__all__ = ["Derivation", "Layer", "Network", "SpecError", "Step", "check_document", "check_formula", "derive",
+           "derive_general", "worked_example"]
 __version__ = "0.1.0"

@@ -44,6 +44,13 @@ class Progress:
             print(f" {time.perf_counter() - self._started:.1f} s", file=self.stream, flush=True)
 
 
+def _umask() -> int:
+    """The process's umask. It can only be read by setting it; this runs before any file is written."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomically(path: Path, content: str) -> None:
     """Write ``content`` to ``path`` so that the path holds either the old file or the whole new one."""
     path = Path(path)
@@ -54,9 +61,7 @@ def write_atomically(path: Path, content: str) -> None:
     try:
         # mkstemp creates the file private (0600); give it the mode a plain open() would,
         # or keep the mode of the file it replaces
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~umask)
+        os.chmod(temporary, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(content)
             handle.flush()
