@@ -1,7 +1,7 @@
 """Checking a hand derivation: is a claimed formula right, and if not, where is it wrong.
 
-A :class:`~symbackprop.formula.Claim` names a quantity (one gradient, one δ, or
-a whole gradient matrix or δ vector) and gives the user's formula for it. The
+A :class:`~symbackprop.formula.Claim` names a quantity (one gradient, one δ,
+a whole gradient matrix or δ vector, or the cost) and gives the user's formula for it. The
 truth is the derivation's own result. The answer, a :class:`Verdict`, is one of
 
 ``correct``
@@ -14,11 +14,14 @@ truth is the derivation's own result. The answer, a :class:`Verdict`, is one of
     both values there. The formula is then compared with mutations of the
     correct one (a missing transpose, swapped indices, a sign, a factor 2, ½ or
     1/n, a missing σ', σ' taken at a, a(1 − a) for a non-sigmoid, a missing sum
-    over the next layer, a wrong layer, a missing regularisation term); the
-    mutations it matches are the diagnosis. A formula whose vectors and matrices
-    do not fit together (method ``dimensions``) is wrong without any point: the
-    product that does not fit is named, and the repair that makes it fit (a
-    transpose, ⊙ for a product, a product for ⊙) is the diagnosis;
+    over the next layer, a wrong layer, a missing regularisation term or its 1/n,
+    a matrix written entry by entry in the transposed layout, a term of the cost
+    subtracted); the mutations it matches are the diagnosis. A formula whose
+    vectors and matrices do not fit together (method ``dimensions``) is wrong
+    without any point: the product that does not fit is named, and the repair
+    that makes it fit (a transpose, ⊙ for a product, a product for ⊙) is the
+    diagnosis; the repaired formula is then checked too, and the point where it
+    is still wrong, if any, is the counterexample;
 ``undecided``
     when the symbolic work runs out of time; the numeric evidence is given.
 
@@ -37,15 +40,14 @@ import sympy as sp
 
 from .activations import VectorActivation, opaque_functions
 from .equations import _identical, is_zero
+from .formula import _shape_of
 from .oracle import named_values, random_point, realise
-from .symbols import COST, N_EXAMPLES, LayerMatrix, Partial, Quantity
+from .symbols import COST, LAMBDA, N_EXAMPLES, LayerMatrix, Partial, Quantity
 
 #: seconds allowed for the symbolic part of one claim
 TIME_LIMIT = 2.0
 #: random points of the numeric comparison
 POINTS = 3
-#: how each verdict can be established
-METHODS = ("exact", "numeric", "dimensions")
 #: relative tolerance of the numeric comparison (values are computed with 40 digits)
 TOLERANCE = sp.Float("1e-20")
 
@@ -83,6 +85,10 @@ class Verdict:
     time_limit: float | None = None
     mismatches: tuple = ()           # formula.Mismatch of the products whose shapes do not fit
     shape: tuple | None = None       # the shape of the formula, when it is not that of the quantity
+    #: with ``mismatches``, how the repaired formula fared: "exact" or "numeric" (it is right: the shapes are
+    #: the only mistake), "incorrect" (``counterexample`` is where it differs), "unfit" (it still has the
+    #: wrong shape); None when no repair fits
+    repaired: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -118,6 +124,8 @@ def _time_limit(seconds: float):
 def truth(derivation, target):
     """The correct value of what a claim's left-hand side names, in named intermediates."""
     network = derivation.network
+    if target.kind == "cost":
+        return derivation.forward.cost
     if target.kind == "gradient":
         return derivation.gradient(target.key, form="named")
     if target.kind == "delta":
@@ -141,6 +149,8 @@ def truth(derivation, target):
 def corrected_form(derivation, target):
     """The right formula to show a user: compact, in named intermediates, matrices as products."""
     network = derivation.network
+    if target.kind == "cost":
+        return derivation.forward.cost
     if target.kind == "gradient":
         return derivation.gradient(target.key)
     if target.kind == "delta":
@@ -166,17 +176,20 @@ def corrected_form(derivation, target):
 
 
 def _resolve(derivation, expr):
-    """A user's formula in the derivation's terms: δ written out, σ and σ' as the network's activation."""
+    """A user's formula in the derivation's terms: δ and chain-rule factors written out, σ and σ' as the
+    network's activation, λ as the network's regularisation strength when that is a number."""
     if isinstance(expr, sp.MatrixBase):
         return expr.applyfunc(lambda e: _resolve(derivation, e))
     expr = sp.sympify(expr)
+    network = derivation.network
+    if network.l2 is not None and network.l2 != LAMBDA:  # λ is the network's strength, as in --l2 0.1
+        expr = expr.xreplace({LAMBDA: network.l2})
     if expr.has(Partial):
         expr = expr.replace(lambda e: isinstance(e, Partial), lambda e: _partial_value(derivation, e))
     expr = derivation._without_deltas(expr, opaque=False)
     sigma, sigma_prime = opaque_functions("sigma")
     if not expr.has(sigma, sigma_prime):
         return expr
-    network = derivation.network
 
     def rule_for(argument):
         layers = {s.indices[0] for s in argument.free_symbols if isinstance(s, Quantity) and s.kind in ("z", "a")}
@@ -199,35 +212,90 @@ def _resolve(derivation, expr):
 
 
 def _partial_value(derivation, partial):
-    """The value of one chain-rule factor a claim writes (∂C/∂a^L_j, ∂a/∂z, ∂z/∂w, ∂z^{l+1}_k/∂a^l_j, ...).
+    """The value of one chain-rule factor a claim writes (∂C/∂a^L_j, ∂a/∂z, ∂z/∂w, ∂z^{l+1}_k/∂z^l_j, ...).
 
-    ∂C/∂(w, b, z, a) are the derivation's results; ∂z/∂· and ∂a/∂· differentiate the
-    definition of z or a, one layer deep. A factor across several layers is refused.
+    ∂C/∂(w, b, z, a, x) are the derivation's results: the gradients, δ, and for an
+    activation of a hidden layer Σ_k w^{l+1}_{kj} δ^{l+1}_k. A derivative of one
+    quantity of the forward pass with respect to another follows the layers by the
+    chain rule (:func:`_forward_partial`).
     """
     from .formula import FormulaError
 
     fw, network = derivation.forward, derivation.network
     of, wrt = partial.of, partial.wrt
-    if of == COST and isinstance(wrt, Quantity):
+    if not (isinstance(wrt, Quantity) and wrt.kind in _FORWARD):
+        raise FormulaError(f"the factor {partial} differentiates with respect to {wrt}; expected a weight, a bias, "
+                           "an input, a weighted input z or an activation a")
+    if of == COST:
         if wrt.kind in ("w", "b"):
             return derivation.gradient((wrt.kind, *wrt.indices), form="named")
         if wrt.kind == "z":
             return fw.q("delta", *wrt.indices)
         if wrt.kind == "a" and wrt.indices[0] == network.depth:
             return sp.diff(fw.cost, wrt)
-        if wrt.kind == "a":
-            l, j = wrt.indices
-            return sp.Add(*[fw.q("w", l + 1, k, j) * fw.q("delta", l + 1, k)
-                            for k in range(1, network.sizes[l + 1] + 1)])
-    definition = None
-    if isinstance(of, Quantity) and of.kind == "z":
-        definition = fw.z_definition(*of.indices)
-    elif isinstance(of, Quantity) and of.kind == "a" and of.indices[0] >= 1:
-        definition = fw.a_definition(*of.indices)
-    if definition is not None and (definition.has(wrt) or of.kind == "z"):
-        return sp.diff(definition, wrt)
-    raise FormulaError(f"the factor {partial} spans more than one step of the network; expected a derivative of "
-                       "the cost, or of z or a with respect to what defines it")
+        # a hidden activation (or an input, the activation of layer 0) feeds every neuron of the next layer
+        l, j = (wrt.indices if wrt.kind == "a" else (0, *wrt.indices))
+        return sp.Add(*[fw.q("w", l + 1, k, j) * fw.q("delta", l + 1, k)
+                        for k in range(1, network.sizes[l + 1] + 1)])
+    if isinstance(of, Quantity) and of.kind in _FORWARD:
+        return _forward_partial(fw, of, wrt, {})
+    raise FormulaError(f"the factor {partial} differentiates {of}; expected the cost, or a weighted input z or an "
+                       "activation a of the forward pass")
+
+
+#: the kinds of quantity of the forward pass: inputs (the activations of layer 0), parameters, z and a
+_FORWARD = ("x", "w", "b", "z", "a")
+
+
+def _layer_of(q) -> int:
+    return 0 if q.kind == "x" else q.indices[0]
+
+
+def _depends(of, wrt) -> bool:
+    """Whether the forward quantity ``of`` can depend on ``wrt`` at all (``wrt`` comes earlier in the pass)."""
+    if of.kind in ("x", "w", "b"):
+        return False
+    l, m = _layer_of(of), _layer_of(wrt)
+    if wrt.kind in ("w", "b"):                    # parameters of layer m feed z^m and everything after it
+        return m <= l
+    # a quantity of layer m: z^m feeds a^m and layers above; a^m (or x, m = 0) feeds layer m + 1 and above
+    return m < l or (m == l and of.kind == "a" and wrt.kind == "z")
+
+
+def _forward_partial(fw, of, wrt, memo):
+    """∂of/∂wrt for two quantities of the forward pass, by the chain rule through the layers.
+
+    One layer deep:  ∂z^l_j/∂w^l_{jk} = a^{l-1}_k,  ∂z^l_j/∂b^l_j = 1,  ∂z^l_j/∂a^{l-1}_k = w^l_{jk},
+    ∂a^l_j/∂z^l_j = σ'(z^l_j) (an element-wise activation; 0 for another neuron), and for softmax
+    ∂a^l_j/∂z^l_i = a^l_j (δ_ji − a^l_i). Further apart, every path is summed:
+    ∂z^l_j/∂Y = ∂z^l_j/∂Y|direct + Σ_k w^l_{jk} ∂a^{l-1}_k/∂Y and ∂a^l_j/∂Y = Σ_i ∂a^l_j/∂z^l_i ∂z^l_i/∂Y,
+    so that ∂z^{l+1}_k/∂z^l_j = w^{l+1}_{kj} σ'(z^l_j). A quantity that does not depend on Y gives 0.
+    Memoised in ``memo`` per (of, wrt): the work is polynomial in the size of the network.
+    """
+    if of == wrt:
+        return sp.S.One
+    if not _depends(of, wrt):
+        return sp.S.Zero
+    key = (of, wrt)
+    if key in memo:
+        return memo[key]
+    l, j = of.indices
+    if of.kind == "z":
+        direct = sp.diff(fw.z_definition(l, j), wrt) if wrt.kind in ("w", "b") and wrt.indices[0] == l else 0
+        paths = [fw.q("w", l, j, k) * _forward_partial(fw, a, wrt, memo)
+                 for k, a in enumerate(fw.activations(l - 1), start=1)]
+        value = sp.Add(direct, *paths)
+    else:
+        rule = fw.network.layer(l).activation
+        if isinstance(rule, VectorActivation):
+            outputs = list(fw.activations(l))
+            value = sp.Add(*[rule.jacobian_named(j - 1, i, outputs) * _forward_partial(fw, z, wrt, memo)
+                             for i, z in enumerate(fw.weighted_inputs(l))])
+        else:
+            z = fw.q("z", l, j)
+            value = rule.prime_named(z, of) * _forward_partial(fw, z, wrt, memo)
+    memo[key] = value
+    return value
 
 
 def _in_z(derivation, expr):
@@ -247,8 +315,9 @@ def _points(derivation, count, seed, extra=()):
     """``count`` random points (seeded), each with the values of every named intermediate there.
 
     The number of examples n gets a value when the cost is a mean, and so does every symbol of
-    ``extra`` (symbols a claim writes that the network gives no value, such as λ without
-    regularisation): a formula that depends on them is checked at their values too.
+    ``extra`` (symbols a claim writes that the network leaves free, such as η, or λ without
+    regularisation): a formula that depends on them is checked at their values too. (A λ of a
+    network with a fixed strength is that number already: see :func:`_resolve`.)
     """
     rng = random.Random(seed)
     points = []
@@ -307,6 +376,8 @@ def mutations(derivation, target) -> dict:
     }
     if network.mean or network.l2 is not None:
         found["factor_1_over_n"] = correct / N_EXAMPLES
+    if target.kind == "cost":
+        found.update(_cost_mutations(derivation))
     if target.kind in ("gradient_matrix", "delta_vector"):
         if correct.shape[0] == correct.shape[1]:
             found["missing_transpose"] = correct.T
@@ -320,7 +391,19 @@ def mutations(derivation, target) -> dict:
         regulariser = _regulariser(derivation, target)
         found["missing_regularisation"] = correct - regulariser
         # the regulariser's derivative written λw instead of (λ/n)w
-        found["factor_1_over_n#regulariser"] = correct + (N_EXAMPLES - 1) * regulariser
+        found["regulariser_without_1_over_n"] = correct + (N_EXAMPLES - 1) * regulariser
+    return found
+
+
+def _cost_mutations(derivation) -> dict:
+    """The cost with the term of one output subtracted instead of added, or without its regulariser."""
+    fw, network = derivation.forward, derivation.network
+    outputs = fw.activations(network.depth)
+    terms = [network.cost.total([a], [y]) for a, y in zip(outputs, fw.targets)]
+    found = {f"subtracted_term#{j}": sp.Add(*terms[:j], -terms[j], *terms[j + 1:]) + fw.regulariser
+             for j in range(1, len(terms))}
+    if network.l2 is not None:
+        found["missing_regularisation"] = sp.Add(*terms)
     return found
 
 
@@ -438,7 +521,7 @@ def check_claim(claim, derivation, points: int = POINTS, seed: int = 0, time_lim
     """Decide whether ``claim`` holds for ``derivation`` (see the module docstring)."""
     correct = truth(derivation, claim.target)
     if claim.repairs:
-        return _mismatched(claim, derivation, correct, points, seed)
+        return _mismatched(claim, derivation, correct, points, seed, time_limit)
     claimed = _resolve(derivation, claim.rhs)
     if _shape_of(correct) != _shape_of(claimed):
         return Verdict(claim, "incorrect", "dimensions", 0, correct,
@@ -446,21 +529,35 @@ def check_claim(claim, derivation, points: int = POINTS, seed: int = 0, time_lim
                        reason="result_shape", shape=_shape_of(claimed))
     # numbers first: a counterexample settles it
     sample = _points(derivation, points, seed, _unvalued(derivation, claimed))
-    for point, known in sample:
-        actual, value = _value(correct, known), _value(claimed, known)
-        if not _agree(value, actual):
-            diagnosis = _diagnose(derivation, claim, claimed, sample)
-            example = Counterexample(point.params, point.x, point.y, point.l2, value, actual)
-            return Verdict(claim, "incorrect", "numeric", points, correct, example, diagnosis)
+    example = _counterexample(correct, claimed, sample)
+    if example is not None:
+        return Verdict(claim, "incorrect", "numeric", points, correct, example,
+                       _diagnose(derivation, claim, claimed, sample))
     # then the proof, bounded in time
-    try:
-        with _time_limit(time_limit):
-            proven = _prove(derivation, claimed, correct)
-    except _Timeout:
+    proven = _bounded_proof(derivation, claimed, correct, time_limit)
+    if proven is None:
         return Verdict(claim, "undecided", "numeric", points, correct, reason="timeout", time_limit=time_limit)
     if proven:
         return Verdict(claim, "correct", "exact", points, correct)
     return Verdict(claim, "correct", "numeric", points, correct, reason="not_proven")
+
+
+def _counterexample(correct, claimed, sample) -> Counterexample | None:
+    """The first point of ``sample`` where the two formulas differ, with both values there."""
+    for point, known in sample:
+        actual, value = _value(correct, known), _value(claimed, known)
+        if not _agree(value, actual):
+            return Counterexample(point.params, point.x, point.y, point.l2, value, actual)
+    return None
+
+
+def _bounded_proof(derivation, claimed, correct, time_limit) -> bool | None:
+    """Whether SymPy proves the two formulas identical; None when it runs out of ``time_limit`` seconds."""
+    try:
+        with _time_limit(time_limit):
+            return _prove(derivation, claimed, correct)
+    except _Timeout:
+        return None
 
 
 def _prove(derivation, claimed, correct) -> bool:
@@ -470,29 +567,39 @@ def _prove(derivation, claimed, correct) -> bool:
     return _identical(left, right) or is_zero(left - right)
 
 
-def _mismatched(claim, derivation, correct, points, seed) -> Verdict:
+def _mismatched(claim, derivation, correct, points, seed, time_limit) -> Verdict:
     """A claim whose shapes do not fit: wrong as written; the repairs that make it fit are the diagnosis.
 
-    When the repaired formula is still not the right one, the mutations it matches are added.
+    The repaired formula is then checked like any claim (``Verdict.repaired`` says how it fared): when
+    it is right, the shapes are the only mistake; when it is still wrong, the point where it differs is
+    the counterexample and the mutations it matches are added to the diagnosis.
     """
     names = [mismatch.mistake for mismatch in claim.repairs]
-    if claim.rhs is not None:
-        repaired = _resolve(derivation, claim.rhs)
-        if _shape_of(repaired) != _shape_of(correct):
-            names.append("wrong_shape")
-        else:
-            sample = _points(derivation, min(points, 2), seed, _unvalued(derivation, repaired))
-            if not all(_agree(_value(repaired, known), _value(correct, known)) for _, known in sample):
-                names += _diagnose(derivation, claim, repaired, sample) or ("wrong_shape",)
-    return Verdict(claim, "incorrect", "dimensions", 0, correct, diagnosis=tuple(dict.fromkeys(names)),
-                   reason="shapes", mismatches=claim.repairs)
+    def verdict(**found):
+        return Verdict(claim, "incorrect", "dimensions", truth=correct, reason="shapes", mismatches=claim.repairs,
+                       **found)
 
-
-def _shape_of(value) -> tuple[int, int]:
-    return tuple(value.shape) if isinstance(value, sp.MatrixBase) else (1, 1)
+    if claim.rhs is None:                         # no repair fits
+        return verdict(points=0, diagnosis=tuple(dict.fromkeys(names)))
+    repaired = _resolve(derivation, claim.rhs)
+    if _shape_of(repaired) != _shape_of(correct):
+        return verdict(points=0, diagnosis=tuple(dict.fromkeys([*names, "wrong_shape"])), repaired="unfit")
+    sample = _points(derivation, points, seed, _unvalued(derivation, repaired))
+    example = _counterexample(correct, repaired, sample)
+    if example is not None:
+        names += _diagnose(derivation, claim, repaired, sample)
+        return verdict(points=points, counterexample=example, diagnosis=tuple(dict.fromkeys(names)),
+                       repaired="incorrect")
+    proven = _bounded_proof(derivation, repaired, correct, time_limit)
+    return verdict(points=points, diagnosis=tuple(dict.fromkeys(names)),
+                   repaired="exact" if proven else "numeric")
 
 
 def _diagnose(derivation, claim, claimed, sample) -> tuple[str, ...]:
+    """The names of the mutations ``claimed`` agrees with at the first two points of ``sample``.
+
+    A transpose missing from a matrix written entry by entry is a layout mistake (``transposed_layout``).
+    """
     found = []
     for key, mutant in mutations(derivation, claim.target).items():
         try:
@@ -500,6 +607,8 @@ def _diagnose(derivation, claim, claimed, sample) -> tuple[str, ...]:
                 found.append(mistake_name(key))
         except (TypeError, ValueError, sp.ShapeError):
             continue
+    if claim.entrywise:
+        found = ["transposed_layout" if name == "missing_transpose" else name for name in found]
     return tuple(dict.fromkeys(found))
 
 
@@ -524,7 +633,7 @@ class Unreadable:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A displayed equation that is not a claim about a gradient or an error (a definition, say)."""
+    """A displayed equation that is not a claim about a gradient, an error or the cost (a definition, say)."""
 
     text: str
     line: int
@@ -550,8 +659,8 @@ def check_formula(text: str, network, notation: str = "nielsen", syntax: str = "
 def check_document(document: str, fmt: str, network, notation: str = "nielsen", derivation=None, **options) -> list:
     """Every claim among the display equations of a Markdown or LaTeX document, by line.
 
-    A chain ``A = B = C`` whose first member names a gradient or an error gives
-    the claims ``A = B`` and ``A = C``; other equations are skipped.
+    A chain ``A = B = C`` whose first member names a gradient, an error or the cost
+    gives the claims ``A = B`` and ``A = C``; other equations are skipped.
     """
     from .chain import derive
     from .errors import SpecError
@@ -581,7 +690,7 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
 
 
 def _names_a_target(lhs: str, network, notation: str) -> bool:
-    """Whether a left-hand side names a gradient or an error (so that its claim must be read)."""
+    """Whether a left-hand side names a gradient, an error or the cost (so that its claim must be read)."""
     from .errors import SpecError
     from .formula import parse_claim
 

@@ -123,17 +123,20 @@ def network_from_args(args):
     return network_from_mapping(data, source)
 
 
-def _check_choices(args) -> None:
-    """Unknown format, flavour, language or notation: one message listing the valid ones."""
-    problems = []
-    for what, value, valid in (("format", args.format, FORMATS), ("flavor", args.flavor, FLAVORS),
-                               ("language", args.lang, LANGUAGES), ("notation", args.notation, NOTATIONS)):
-        if value not in valid:
-            problems.append(unknown_name(what, value, valid))
-    if args.templates and not Path(args.templates).is_dir():
-        problems.append(f"--templates {args.templates!r} is not a directory")
+def _known_names(*choices, problems=()) -> None:
+    """Each (what, value, valid names) checked before any work: one message for every unknown name
+    (and the other ``problems`` found by the caller)."""
+    problems = [*(unknown_name(what, value, valid) for what, value, valid in choices if value not in valid), *problems]
     if problems:
         raise SpecError(problems)
+
+
+def _check_choices(args) -> None:
+    """Unknown format, flavour, language or notation: one message listing the valid ones."""
+    _known_names(("format", args.format, FORMATS), ("flavor", args.flavor, FLAVORS),
+                 ("language", args.lang, LANGUAGES), ("notation", args.notation, NOTATIONS),
+                 problems=[f"--templates {args.templates!r} is not a directory"]
+                 if args.templates and not Path(args.templates).is_dir() else ())
 
 
 def command_derive(args) -> int:
@@ -158,12 +161,7 @@ def command_derive(args) -> int:
     document = render(derivation, args.format, args.lang, args.notation, args.flavor, standalone=args.standalone,
                       report=report, templates=args.templates, figure=figure)
     progress.done()
-    if output is not None:
-        for name, content in document.attachments.items():
-            write_atomically(output.parent / name, content)
-        write_atomically(output, document.text)
-    else:
-        sys.stdout.write(document.text)
+    _write_or_print(output, document)
     return 0 if report is None or report.ok else 1
 
 
@@ -203,14 +201,19 @@ def _general_arguments(args) -> dict:
             problems.append(f"--activation {args.activation!r}: a general proof takes one element-wise activation "
                             f"for every layer, optionally followed by softmax for the output layer "
                             f"(e.g. sigmoid, or tanh,softmax)")
+    if args.mean:
+        problems.append("--mean cannot be combined with --general: a general proof is for the cost of one "
+                        "training example")
+    if args.bias is not None:
+        flag = "--bias" if args.bias else "--no-bias"
+        problems.append(f"{flag} cannot be combined with --general: a general proof gives every layer a bias")
     if args.l2 is not None:
-        value = args.l2.strip()
-        options["l2"] = True  # λ stays symbolic: the proof holds for every strength
-        if value.lower() not in ("lambda", "λ"):
-            try:
-                float(value)
-            except ValueError:
-                problems.append(f"--l2 {args.l2!r} is neither a number nor 'lambda'")
+        # λ stays symbolic: the proof holds for every strength, so a number would be silently dropped
+        if args.l2.strip().lower() in ("lambda", "λ", "true"):
+            options["l2"] = True
+        else:
+            problems.append(f"--l2 {args.l2!r} cannot be combined with --general: a general proof keeps λ "
+                            f"symbolic; give --l2 lambda")
     if problems:
         raise SpecError(problems)
     return options
@@ -232,10 +235,7 @@ def command_derive_general(args) -> int:
     progress.done()
     document = render_general(general, args.format, args.lang, args.notation, args.flavor,
                               standalone=args.standalone, report=report, templates=args.templates)
-    if args.output:
-        write_atomically(Path(args.output), document.text)
-    else:
-        sys.stdout.write(document.text)
+    _write_or_print(args.output, document)
     return 0 if report.ok else 1
 
 
@@ -380,19 +380,20 @@ def _read_values(path: str):
                         f"column {error.colno}") from None
 
 
-def _known_names(*choices) -> None:
-    """Each (what, value, valid names) checked before any work: one message for every unknown name."""
-    problems = [unknown_name(what, value, valid) for what, value, valid in choices if value not in valid]
-    if problems:
-        raise SpecError(problems)
-
-
 def _write_or_print(output, document) -> None:
-    """A document (and its attachments, beside it) to ``output``, or its text to stdout."""
+    """A document (and its attachments, beside it) to ``output``, or its text to stdout.
+
+    An attachment that would land on ``output`` itself (``--format md -o x.svg``) is
+    refused before anything is written.
+    """
     if output is None:
         sys.stdout.write(document.text)
         return
     output = Path(output)
+    for name in document.attachments:
+        if (output.parent / name).resolve() == output.resolve():
+            raise SpecError(f"the output {str(output)!r} is also the name of the figure written beside it; "
+                            f"expected another name for the document, such as {str(output.with_suffix('.md'))!r}")
     for name, content in document.attachments.items():
         write_atomically(output.parent / name, content)
     write_atomically(output, document.text)
@@ -400,7 +401,7 @@ def _write_or_print(output, document) -> None:
 
 def command_evaluate(args) -> int:
     from .activations import exact_number
-    from .numbers import parse_values, worked_example
+    from .numbers import DOCUMENT_PARAMETERS, parse_values, worked_example
     from .render import WORKED_FORMATS, render_worked
 
     _known_names(("format", args.format, WORKED_FORMATS), ("language", args.lang, LANGUAGES),
@@ -408,6 +409,10 @@ def command_evaluate(args) -> int:
     lr = exact_number(args.lr, "--lr")
     data = _read_values(args.values)
     network = network_from_args(args)
+    if args.format != "json" and network.parameter_count > DOCUMENT_PARAMETERS:
+        raise SpecError(f"the network {'-'.join(map(str, network.sizes))} has {network.parameter_count} parameters; "
+                        f"a worked example in {args.format} is written for at most {DOCUMENT_PARAMETERS} "
+                        f"(a few lines each); use --format json for the numbers of a larger network")
     derivation = derive(network)
     params, x, y, l2 = parse_values(data, derivation)
     progress = Progress()
@@ -421,13 +426,10 @@ def command_evaluate(args) -> int:
 
 def command_codegen(args) -> int:
     from .codegen import numpy_module
+    from .render import Document
 
     network = network_from_args(args)
-    source = numpy_module(derive(network))
-    if args.output is None:
-        sys.stdout.write(source)
-    else:
-        write_atomically(Path(args.output), source)
+    _write_or_print(args.output, Document(numpy_module(derive(network))))
     return 0
 
 

@@ -70,6 +70,7 @@ class MissingDependency(ImportError):
 
 
 # ====================================================================== expressions for display
+# Plain data: the printers in printing.py write them (``_print_Norm`` and so on).
 
 
 class Norm(sp.Expr):
@@ -91,13 +92,6 @@ class Norm(sp.Expr):
         name = self.args[1].name
         return "" if name == "euclid" else name
 
-    def _symbackprop_latex(self, printer) -> str:
-        body = r"\left\| %s \right\|" % printer._print(self.args[0])
-        return body + ("_{%s}" % self.kind if self.kind else "")
-
-    def _symbackprop_text(self, printer) -> str:
-        return "‖%s‖%s" % (printer._print(self.args[0]), "_" + self.kind if self.kind else "")
-
 
 class MaxOver(sp.Expr):
     """max over ``variable`` of ``expr`` (max_z σ'(z)), for display."""
@@ -106,12 +100,6 @@ class MaxOver(sp.Expr):
 
     def __new__(cls, expr, variable):
         return sp.Expr.__new__(cls, expr, variable)
-
-    def _symbackprop_latex(self, printer) -> str:
-        return r"\max_{%s} %s" % (printer._print(self.args[1]), printer._print(self.args[0]))
-
-    def _symbackprop_text(self, printer) -> str:
-        return "max_%s %s" % (printer._print(self.args[1]), printer._print(self.args[0]))
 
 
 class ProductOver(sp.Expr):
@@ -122,16 +110,6 @@ class ProductOver(sp.Expr):
     def __new__(cls, term, index, lower, upper):
         return sp.Expr.__new__(cls, term, index, sp.sympify(lower), sp.sympify(upper))
 
-    def _symbackprop_latex(self, printer) -> str:
-        term, index, lower, upper = self.args
-        return r"\prod_{%s=%s}^{%s} \left(%s\right)" % (
-            printer._print(index), printer._index(lower), printer._index(upper), printer._print(term))
-
-    def _symbackprop_text(self, printer) -> str:
-        term, index, lower, upper = self.args
-        return "∏_(%s=%s..%s) (%s)" % (
-            printer._print(index), printer._index(lower), printer._index(upper), printer._print(term))
-
 
 class Ratio(sp.Expr):
     """``numerator / denominator`` as a fraction, for display; the factors keep their order."""
@@ -140,12 +118,6 @@ class Ratio(sp.Expr):
 
     def __new__(cls, numerator, denominator):
         return sp.Expr.__new__(cls, numerator, denominator)
-
-    def _symbackprop_latex(self, printer) -> str:
-        return r"\frac{%s}{%s}" % (printer._print(self.args[0]), printer._print(self.args[1]))
-
-    def _symbackprop_text(self, printer) -> str:
-        return "%s / (%s)" % (printer._print(self.args[0]), printer._print(self.args[1]))
 
 
 def _le(lhs, rhs) -> sp.Le:

@@ -24,7 +24,7 @@ import sympy as sp
 from .activations import VectorActivation, opaque_functions
 from .equations import EQUATIONS, matrix_form
 from .printing import notation as lookup_notation
-from .symbols import COST, LAMBDA, N_EXAMPLES, Chain, LayerMatrix, Partial, Quantity, Shape, SumOver
+from .symbols import COST, LAMBDA, N_EXAMPLES, Chain, GradientOf, LayerMatrix, Partial, Quantity, Shape, SumOver
 
 #: networks with at most this many parameters get every parameter's chain rule written out
 EXPANSION_LIMIT = 24
@@ -331,39 +331,7 @@ def _bp_equations(derivation, report, g: _General) -> tuple[BPEquation, ...]:
 def _grad_matrix(kind, g):
     """∂C/∂W^l and ∂C/∂b^l as symbols with the shapes of W^l and b^l."""
     m = g.matrix(kind, l_)
-    return _GradientOf(m)
-
-
-class _GradientOf(sp.MatrixExpr):
-    """∂C/∂X for a layer matrix X, with X's shape (printed as a fraction)."""
-
-    def __new__(cls, of):
-        return sp.Basic.__new__(cls, of)
-
-    @property
-    def shape(self):
-        return self.args[0].shape
-
-    def _symbackprop_latex(self, printer):
-        shapes = printer._settings["shapes"]
-        printer._settings["shapes"] = False
-        try:
-            inner = printer._print(self.args[0])
-        finally:
-            printer._settings["shapes"] = shapes
-        body = r"\frac{\partial %s}{\partial %s}" % (printer._print(COST), inner)
-        return printer._shape(body, self)
-
-    def _symbackprop_text(self, printer):
-        shapes = printer._settings["shapes"]
-        printer._settings["shapes"] = False
-        try:
-            body = "∂%s/∂%s" % (printer._print(COST), printer._print(self.args[0]))
-        finally:
-            printer._settings["shapes"] = shapes
-        if shapes:
-            body += "[%s×%s]" % self.shape
-        return body
+    return GradientOf(m)
 
 
 def _instances(derivation, name) -> tuple[Equation, ...]:
@@ -383,7 +351,7 @@ def _instances(derivation, name) -> tuple[Equation, ...]:
             rhs = sp.HadamardProduct(sp.MatMul(sp.Transpose(W), LayerMatrix("delta", l + 1, network.sizes[l + 1])),
                                      LayerMatrix("dsigma", l, m))
         elif name == "BP4":
-            out.append(Equation(sp.Eq(_GradientOf(LayerMatrix("W", l, m, m_prev)),
+            out.append(Equation(sp.Eq(GradientOf(LayerMatrix("W", l, m, m_prev)),
                                       sp.MatMul(delta, sp.Transpose(LayerMatrix("a", l - 1, m_prev))),
                                       evaluate=False), shapes=True))
             continue

@@ -166,8 +166,8 @@ class Target:
     """What the left-hand side of a claim names, by canonical key.
 
     ``kind`` is ``"gradient"`` (key ``("w", l, j, k)`` or ``("b", l, j)``), ``"delta"``
-    (``("delta", l, j)``), ``"gradient_matrix"`` (``("W", l)`` or ``("b", l)``) or
-    ``"delta_vector"`` (``("delta", l)``).
+    (``("delta", l, j)``), ``"gradient_matrix"`` (``("W", l)`` or ``("b", l)``),
+    ``"delta_vector"`` (``("delta", l)``) or ``"cost"`` (``("C",)``: the cost itself, C = ...).
     """
 
     kind: str
@@ -185,6 +185,8 @@ class Claim:
     #: the :class:`Mismatch` of every product whose shapes do not fit (``parse_claim(..., repair=True)``);
     #: ``rhs`` is then the formula with each mismatch repaired, or None when no repair fits.
     repairs: tuple = ()
+    #: whether the right-hand side is one matrix written entry by entry (\begin{bmatrix} ... \end{bmatrix})
+    entrywise: bool = False
 
 
 # ---------------------------------------------------------------------------- lexing
@@ -1335,22 +1337,24 @@ class _Reader:
         return self.value(node.children[2], env)
 
     def _matrix(self, node, env):
+        """A matrix written entry by entry. An entry may be a block (a vector or matrix), as in
+        ``\\begin{bmatrix} \\delta_{21} y_{1}^T \\\\ \\delta_{22} y_{1}^T \\end{bmatrix}``: the blocks of
+        a row are set side by side (they need one height), the rows are stacked (they need one width)."""
         rows = []
         for row in (c for c in node.children if isinstance(c, Tree) and c.data == "mrow"):
             cells = [c for c in row.children if not (isinstance(c, Token) and c.type == "AMP")]
-            rows.append([self._scalar(self.value(cell, env), cell) for cell in cells])
-        widths = sorted({len(cells) for cells in rows})
+            blocks = [self.value(cell, env) for cell in cells]
+            blocks = [b if isinstance(b, sp.MatrixBase) else sp.ImmutableMatrix([[b]]) for b in blocks]
+            heights = sorted({b.shape[0] for b in blocks})
+            if len(heights) != 1:
+                raise self.error(f"the entries of the row {self.source(row)} have {', '.join(map(str, heights))} "
+                                 "rows; expected entries of one height side by side", row)
+            rows.append(sp.Matrix.hstack(*blocks))
+        widths = sorted({row.shape[1] for row in rows})
         if len(widths) != 1:
             raise self.error(f"the rows of the matrix have {', '.join(map(str, widths))} entries; expected the "
                              "same number in every row", node)
-        return sp.ImmutableMatrix(rows)
-
-    def _scalar(self, value, node):
-        if isinstance(value, sp.MatrixBase):
-            if value.shape == (1, 1):
-                return value[0, 0]
-            raise self.error(f"{self.source(node)} is a {_shape(value)} matrix; expected a scalar entry", node)
-        return value
+        return sp.ImmutableMatrix(sp.Matrix.vstack(*rows))
 
     def _nabla(self, node, env):
         _, _, arg, cost = node.children
@@ -1757,16 +1761,19 @@ def parse_claim(text: str, network, notation: str = "nielsen", syntax: str = "au
             raise
         return Claim(text=text, target=target, rhs=None, rhs_text=rhs_text,
                      repairs=(*reader.repairs, error.mismatch))
-    if target.kind in ("gradient", "delta") and isinstance(value, sp.MatrixBase) and value.shape == (1, 1):
+    if target.kind in ("gradient", "delta", "cost") and isinstance(value, sp.MatrixBase) and value.shape == (1, 1):
         value = value[0, 0]
-    return Claim(text=text, target=target, rhs=value, rhs_text=rhs_text, repairs=tuple(reader.repairs or ()))
+    return Claim(text=text, target=target, rhs=value, rhs_text=rhs_text, repairs=tuple(reader.repairs or ()),
+                 entrywise=isinstance(rhs, Tree) and rhs.data == "matrix")
 
 
 def _target(reader: _Reader, lhs) -> Target:
     """The target named by a claim's left-hand side."""
     expected = ["\\frac{\\partial C}{\\partial w^{l}_{jk}}", "\\frac{\\partial C}{\\partial b^{l}_{j}}",
                 "\\frac{\\partial C}{\\partial W^{l}}", "\\frac{\\partial C}{\\partial b^{l}}", "\\delta^{l}_{j}",
-                "\\delta^{l}"]
+                "\\delta^{l}", "C"]
+    if isinstance(lhs, Token) and reader.is_cost(lhs):
+        return Target("cost", ("C",))
     pair = None
     if isinstance(lhs, Tree) and lhs.data == "frac" and len(lhs.children) == 7:
         pair = lhs.children[2], lhs.children[5]
@@ -1792,7 +1799,7 @@ def _target(reader: _Reader, lhs) -> Target:
             if isinstance(obj, Quantity):
                 return Target("delta", ("delta", *obj.indices))
             return Target("delta_vector", ("delta", int(obj.layer)))
-    raise reader.error(f"the left-hand side {reader.source(lhs)} names no gradient or error; expected one of: "
+    raise reader.error(f"the left-hand side {reader.source(lhs)} names no gradient, error or cost; expected one of: "
                        + ", ".join(expected), lhs, expected)
 
 
@@ -1997,3 +2004,30 @@ def _clean_equation(text: str) -> str:
     text = _DECORATION.sub("", text)
     text = _remove_alignment(text)
     return " ".join(text.split())
+
+
+# ---------------------------------------------------------------------------- shared with other grammars
+
+
+def syntax_error(text: str, error: UnexpectedInput, noun: str, tokens, characters) -> FormulaError:
+    """The :class:`FormulaError` for a Lark error reading ``text``: where, what was expected and what was found.
+
+    ``noun`` names what is read (``"expression"``); ``tokens(names, position)`` puts the
+    token types the parser would accept at ``position`` into words; ``characters`` lists,
+    in words, what may stand where a character outside the language was found. The
+    message ends with the line and a caret under the position (see :class:`FormulaError`).
+    """
+    def listed(words):
+        return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+    if isinstance(error, UnexpectedToken):
+        tok = error.token
+        position = len(text.rstrip()) if tok.type == "$END" else tok.start_pos
+        found = f"the end of the {noun}" if tok.type == "$END" else _shown(tok)
+        expected = list(tokens(error.expected, position))
+        return FormulaError(f"cannot read the {noun} at {_where(text, position)}: expected {listed(expected)}; "
+                            f"found {found}", text, position, expected)
+    position = error.pos_in_stream
+    return FormulaError(f"cannot read the {noun} at {_where(text, position)}: the character {text[position]!r} is "
+                        f"not part of the {noun} language; expected {listed(list(characters))}",
+                        text, position, list(characters))

@@ -60,7 +60,7 @@ from .costs import Y, Cost, cost as lookup_cost
 from .equations import Fact, Report, prove_rule
 from .errors import SpecError
 from .printing import notation as lookup_notation
-from .symbols import COST, LAMBDA, N_EXAMPLES, LayerMatrix, Partial, Quantity, Shape
+from .symbols import COST, LAMBDA, N_EXAMPLES, GradientOf, LayerMatrix, Partial, Quantity, Shape
 
 # ------------------------------------------------------------------ symbols
 
@@ -124,6 +124,8 @@ EQUATION_NAMES = ("BP1", "BP2", "BP3", "BP4")
 
 
 # ------------------------------------------------------------------ display objects
+# Plain data: the printers in printing.py write them (``_print_Entry`` and so on). GradientOf,
+# ∂C/∂W^l and ∂C/∂b^l, comes from symbols.py.
 
 
 class Entry(sp.Expr):
@@ -142,62 +144,6 @@ class Entry(sp.Expr):
     def indices(self):
         return self.args[1:]
 
-    def _symbackprop_latex(self, printer):
-        shapes = printer._settings["shapes"]
-        printer._settings["shapes"] = False
-        try:
-            body = printer._print(self.matrix)
-            indices = [printer._print(x) for x in self.indices]
-        finally:
-            printer._settings["shapes"] = shapes
-        return r"\left(%s\right)_{%s}" % (body, ",".join(indices) if any(len(x) > 1 for x in indices)
-                                          else "".join(indices))
-
-    def _symbackprop_text(self, printer):
-        shapes = printer._settings["shapes"]
-        printer._settings["shapes"] = False
-        try:
-            body = printer._print(self.matrix)
-            indices = [printer._print(x) for x in self.indices]
-        finally:
-            printer._settings["shapes"] = shapes
-        return "(%s)_%s" % (body, ",".join(indices))
-
-
-class GradientOf(sp.MatrixExpr):
-    """∂C/∂X for a layer matrix X (W^l or b^l), with X's shape; printed as a fraction."""
-
-    def __new__(cls, of):
-        return sp.Basic.__new__(cls, of)
-
-    @property
-    def of(self):
-        return self.args[0]
-
-    @property
-    def shape(self):
-        return self.args[0].shape
-
-    def _symbackprop_latex(self, printer):
-        shapes = printer._settings["shapes"]
-        printer._settings["shapes"] = False
-        try:
-            inner = printer._print(self.of)
-        finally:
-            printer._settings["shapes"] = shapes
-        return printer._shape(r"\frac{\partial %s}{\partial %s}" % (printer._print(COST), inner), self)
-
-    def _symbackprop_text(self, printer):
-        shapes = printer._settings["shapes"]
-        printer._settings["shapes"] = False
-        try:
-            body = "∂%s/∂%s" % (printer._print(COST), printer._print(self.of))
-        finally:
-            printer._settings["shapes"] = shapes
-        if shapes:
-            body += "[%s×%s]" % tuple(printer._print(x) for x in self.shape)
-        return body
-
 
 class Jacobian(sp.MatrixExpr):
     """J^L, the Jacobian ∂a^L_i/∂z^L_j of the output activation (m_L × m_L), row i, column j."""
@@ -213,15 +159,6 @@ class Jacobian(sp.MatrixExpr):
     def shape(self):
         return (self.args[1], self.args[1])
 
-    def _symbackprop_latex(self, printer):
-        return printer._shape(printer._scripts("J", printer._layer(self.layer), []), self)
-
-    def _symbackprop_text(self, printer):
-        body = printer._scripts("J", printer._layer(self.layer), [])
-        if printer._settings["shapes"]:
-            body += "[%s×%s]" % tuple(printer._print(x) for x in self.shape)
-        return body
-
 
 class IndexDelta(sp.Expr):
     """The Kronecker delta δ_{ij} as documents show it (SymPy's ``KroneckerDelta`` for display only)."""
@@ -231,13 +168,6 @@ class IndexDelta(sp.Expr):
     def __new__(cls, first, second):
         return sp.Expr.__new__(cls, sp.sympify(first), sp.sympify(second))
 
-    def _symbackprop_latex(self, printer):
-        indices = [printer._index(x) for x in self.args]
-        return r"\delta_{%s}" % ("".join(indices) if all(len(x) == 1 for x in indices) else ",".join(indices))
-
-    def _symbackprop_text(self, printer):
-        return "δ_(%s)" % ",".join(printer._index(x).replace(" ", "") for x in self.args)
-
 
 class LayerRange(sp.Expr):
     """low ≤ variable ≤ high: the layers a statement is made for (printed as one chained inequality)."""
@@ -245,26 +175,12 @@ class LayerRange(sp.Expr):
     def __new__(cls, variable, low, high):
         return sp.Expr.__new__(cls, sp.sympify(variable), sp.sympify(low), sp.sympify(high))
 
-    def _symbackprop_latex(self, printer):
-        variable, low, high = (printer._index(x) for x in self.args)
-        return variable + " = " + low if self.args[1] == self.args[2] else r"%s \le %s \le %s" % (low, variable, high)
-
-    def _symbackprop_text(self, printer):
-        variable, low, high = (printer._index(x) for x in self.args)
-        return variable + " = " + low if self.args[1] == self.args[2] else "%s ≤ %s ≤ %s" % (low, variable, high)
-
 
 class Rewrite(sp.Basic):
     """``before`` rewritten as ``after``: one step of a proof, printed before ⟼ after."""
 
     def __new__(cls, before, after):
         return sp.Basic.__new__(cls, sp.sympify(before), sp.sympify(after))
-
-    def _symbackprop_latex(self, printer):
-        return r"%s \;\longmapsto\; %s" % tuple(printer._print(x) for x in self.args)
-
-    def _symbackprop_text(self, printer):
-        return "%s ⟼ %s" % tuple(printer._print(x) for x in self.args)
 
 
 def shown(expr):
@@ -520,7 +436,7 @@ def _consumers(model, u, params):
             for value in sp.solve(sp.Eq(atom.indices[0], layer), _P):
                 low, high = _sign(value - family.low, params), _sign(family.high - value, params)
                 if low is None or high is None:
-                    raise _Unprovable(f"cannot decide whether layer {value} is in [{family.low}, {family.high}]")
+                    raise _Unprovable("layer_undecidable")
                 if low and high:
                     found.add((family.kind, value, family.elementwise))
     direct = []
@@ -534,7 +450,7 @@ def _consumers(model, u, params):
                 break
             equal = _sign(atom.indices[0] - layer, params, zero=True)
             if equal is None:
-                raise _Unprovable(f"cannot decide whether layer {atom.indices[0]} is {layer}")
+                raise _Unprovable("layer_undecidable")
             if equal:
                 direct.append(term)
                 break
@@ -548,6 +464,75 @@ def _consumers(model, u, params):
             through.add((kind, value))
     return through, direct
 
+
+
+#: every problem :meth:`GeneralDerivation.check` can report, by key (``Fact.evidence["problem"]["key"]``);
+#: the templates phrase each one (``templates/<lang>/general.names.j2``), with the step, rule and form
+#: the problem dict carries
+PROBLEMS = (
+    # where a proof goes wrong: a step, its end, SymPy itself, the statement and its matrix form
+    "not_in_previous",
+    "wrong_end",
+    "sympy_error",
+    "layer_undecidable",
+    "goal_not_statement",
+    "shapes_differ",
+    "free_indices",
+    "no_proof",
+    # the verification of one rule (GENERAL_RULES), in their order
+    "chain_rule_not_cost",
+    "chain_rule_layers",
+    "chain_rule_not_one_sum",
+    "chain_rule_wrong_sum",
+    "chain_rule_wrong_intermediate",
+    "not_partial",
+    "not_wrt_weighted_input",
+    "activation_not_given",
+    "not_elementwise",
+    "not_the_product",
+    "no_definition",
+    "definition_has_z",
+    "composed_differs",
+    "wrong_definition",
+    "not_network_definition",
+    "no_definition_quoted",
+    "diff_differs",
+    "not_a_sum",
+    "range_not_in_scope",
+    "sum_differs",
+    "no_activation_definition",
+    "definition_differs",
+    "difference_nonzero",
+    "hypothesis_outside_step",
+    "no_hypothesis_instance",
+    "not_hypothesis_instance",
+    "step_not_hypothesis",
+    "conclusion_layers",
+    "no_conclusion_instance",
+    "not_conclusion_instance",
+    "step_not_conclusion",
+    "targets_not_assumed",
+    "targets_wrong_assumption",
+    "step_not_assumption",
+    "not_concrete_prime",
+    "prime_not_at_z",
+    "activation_not",
+    "no_identity",
+    "activation_rule_fails",
+    "prime_differs",
+    "not_an_entry",
+    "entry_differs",
+    # the bookkeeping of the induction
+    "claim_wrong",
+    "base_wrong",
+    "hypothesis_wrong",
+    "step_wrong",
+    "coverage",
+    "no_equation",
+    "equation_goal",
+    "equation_layers",
+    "equation_fails",
+)
 
 # ------------------------------------------------------------------ values
 
@@ -620,6 +605,8 @@ class Induction:
     ``claim`` is P(l): δ^l_j = ∂C/∂z^l_j. ``base`` is P(L), given by the
     equation ``base_equation`` (BP1); ``step`` is P(l+1) ⇒ P(l) (``hypothesis``
     ⇒ ``claim``) for l in ``step_domain``, given by ``step_equation`` (BP2);
+    ``hypothesis`` is P(l+1) for every neuron k of layer l+1, δ^{l+1}_k =
+    ∂C/∂z^{l+1}_k, since BP2 sums over all of them;
     ``conclusion`` is P(l) for l in ``domain`` (1 ≤ l ≤ L, any L).
     """
 
@@ -1092,13 +1079,20 @@ def _bp4(model: _Model) -> GeneralEquation:
                            (sp.Tuple(j, 1, _size(l)), sp.Tuple(k, 1, _size(l - 1))))
 
 
-def _claim(layer):
-    return _eq(_q("delta", layer, j), Partial(COST, _q("z", layer, j)))
+def _claim(layer, neuron=j):
+    return _eq(_q("delta", layer, neuron), Partial(COST, _q("z", layer, neuron)))
+
+
+def _neuron(claim):
+    """The neuron index of a claim δ^P_n = ∂C/∂z^P_n in machine form (None when it is not one)."""
+    lhs = claim.lhs if isinstance(claim, sp.Eq) else None
+    return lhs.indices[-1] if isinstance(lhs, Indexed) and len(lhs.indices) == 2 else None
 
 
 def _induction() -> Induction:
     claim = _claim(l)
-    hypothesis = _claim(l + 1)
+    # BP2 uses the error of every neuron k of layer l+1, so the hypothesis is stated for every k
+    hypothesis = _claim(l + 1, k)
     return Induction(
         variable=l, claim=claim, base=_claim(L), base_equation="BP1", hypothesis=hypothesis,
         step=sp.Implies(hypothesis, claim), step_equation="BP2", step_domain=sp.Tuple(l, 1, L - 1),
@@ -1275,119 +1269,130 @@ def _layer_ranges(domain):
     return out
 
 
-def _verify_steps(start, end, steps, ctx: _Context) -> str | None:
-    """None when every step re-verifies and the steps rewrite ``start`` into ``end``; else the problem."""
+def _problem(key: str, **data) -> dict:
+    """A problem of the check, as data: its key (see :data:`PROBLEMS`) and what it concerns.
+
+    Templates phrase it (``templates/*/general.names.j2``); ``data`` holds plain
+    JSON values only: names (an equation, a cost, an activation), counts, flags.
+    """
+    if key not in PROBLEMS:
+        raise ValueError(f"unknown problem {key!r}; expected one of: {', '.join(PROBLEMS)}")
+    return {"key": key, **data}
+
+
+def _verify_steps(start, end, steps, ctx: _Context) -> dict | None:
+    """None when every step re-verifies and the steps rewrite ``start`` into ``end``; else the problem,
+    with the ``step`` (its number) and ``rule`` where it occurs."""
     current = start
     for number, step in enumerate(steps, start=1):
         if not _contains(current, step.before):
-            return f"step {number} ({step.rule}) rewrites an expression that is not in the previous one"
+            return _problem("not_in_previous", step=number, rule=step.rule)
         try:
             problem = _VERIFIERS[step.rule](step, current, ctx)
         except _Unprovable as error:
-            problem = str(error)
+            problem = _problem(str(error))
         except (TypeError, ValueError, AttributeError, NotImplementedError, IndexError) as error:
-            problem = f"SymPy could not verify it ({type(error).__name__}: {error})"
+            problem = _problem("sympy_error", error=type(error).__name__)
         if problem:
-            return f"step {number} ({step.rule}) does not re-verify: {problem}"
+            return {**problem, "step": number, "rule": step.rule}
         current = current.xreplace({step.before: step.after})
     if current != end:
-        return "the steps do not end at the statement"
+        return _problem("wrong_end")
     return None
 
 
 def _verify_chain_rule(step, current, ctx):
     before, after = step.before, machine(step.after)
     if not isinstance(before, Partial) or before.of != COST:
-        return "the chain rule is applied to ∂C/∂u only"
+        return _problem("chain_rule_not_cost")
     u = machine(before.wrt)
     through, direct = _consumers(ctx.model, u, ctx.params)
     if len(through) != 1:
-        return f"C depends on {before.wrt} through {len(through)} layers of quantities, not one"
+        return _problem("chain_rule_layers", count=len(through))
     (kind, layer), = through
     sums = [t for t in sp.Add.make_args(after) if isinstance(t, sp.Sum)]
     if len(sums) != 1 or len(sums[0].limits) != 1:
-        return "not one sum over the intermediate layer"
+        return _problem("chain_rule_not_one_sum")
     var = sums[0].limits[0][0]
     x = _BASES[kind][layer, var]
     expected = sp.Sum(Partial(COST, x) * Partial(x, u), (var, 1, M_[layer]))
     if direct:
         expected = expected + Partial(sp.Add(*direct), u)
     if _canon(expected) != _canon(after):
-        return f"expected the sum over {display(x)} for v = 1..{display(M_[layer])}" + (
-            " plus the direct term" if direct else "")
+        return _problem("chain_rule_wrong_sum", direct=bool(direct))
     if step.reason is not None and machine(step.reason) != x:
-        return "the intermediate quantity named is not the one the definitions give"
+        return _problem("chain_rule_wrong_intermediate")
     return None
 
 
 def _verify_through_activation(step, current, ctx):
     before = step.before
     if not isinstance(before, Partial):
-        return "not a partial derivative"
+        return _problem("not_partial")
     of, wrt = machine(before.of), machine(before.wrt)
     if not isinstance(wrt, Indexed) or wrt.base != Z_:
-        return "the derivative is not taken with respect to a weighted input"
+        return _problem("not_wrt_weighted_input")
     layer, neuron = wrt.indices
     a = A_[layer, neuron]
     reason = machine(step.reason) if step.reason is not None else None
     if not isinstance(reason, sp.Eq) or reason.lhs != a or reason.rhs != SIGMA(wrt):
-        return f"the activation is not given as {display(a)} = σ({display(wrt)})"
+        return _problem("activation_not_given")
     if not any(_canon(reason.rhs) == _canon(d) for d in ctx.model.definitions(a, ctx.params)):
-        return f"{display(a)} is not element-wise in the network"
+        return _problem("not_elementwise")
     if machine(step.after) != Partial(of, a) * Partial(a, wrt):
-        return f"the step is not ∂F/∂{display(a)} · ∂{display(a)}/∂{display(wrt)}"
+        return _problem("not_the_product")
     definitions = ctx.model.definitions(of, ctx.params)
     if not definitions:
-        return f"{before.of} has no definition in the network"
+        return _problem("no_definition")
     definition = definitions[0]
     if any(x.base == Z_ for x in definition.atoms(Indexed)):
-        return f"the definition of {before.of} contains weighted inputs directly"
+        return _problem("definition_has_z")
     composed = definition.replace(lambda e: isinstance(e, Indexed) and e.base == A_ and e.indices[0] == layer,
                                   lambda e: SIGMA(Z_[e.indices]))
     product = (sp.diff(definition, a) * SIGMA_PRIME(wrt)).replace(
         lambda e: isinstance(e, Indexed) and e.base == A_ and e.indices[0] == layer, lambda e: SIGMA(Z_[e.indices]))
     if not _same(_drop_zero_sums(sp.diff(composed, wrt)), _drop_zero_sums(product)):
-        return "sympy.diff of the composed definition is not the product"
+        return _problem("composed_differs")
     return None
 
 
 def _verify_differentiate(step, current, ctx):
     before = step.before
     if not isinstance(before, Partial):
-        return "not a partial derivative"
+        return _problem("not_partial")
     of, wrt = machine(before.of), machine(before.wrt)
     if step.reason is not None:
         reason = machine(step.reason)
         if reason.lhs != of:
-            return "the definition is not the one of the quantity differentiated"
+            return _problem("wrong_definition")
         if not any(_canon(reason.rhs) == _canon(d) for d in ctx.model.definitions(of, ctx.params)):
-            return f"{step.reason.lhs} is not defined so in the network"
+            return _problem("not_network_definition")
         of = reason.rhs
     elif of == COST or isinstance(of, Indexed):
-        return "a defined quantity is differentiated without its definition"
+        return _problem("no_definition_quoted")
     if not _same(sp.diff(of, wrt), machine(step.after)):
-        return "sympy.diff gives another derivative"
+        return _problem("diff_differs")
     return None
 
 
 def _verify_collapse(step, current, ctx):
     before = machine(step.before)
     if not isinstance(before, sp.Sum):
-        return "not a sum"
+        return _problem("not_a_sum")
     allowed = list(ctx.ranges)
     for var, low, high in _enclosing_ranges(machine(current), before) or []:
         allowed += [_relation(low <= var), _relation(var <= high)]
     reason = machine(step.reason) if step.reason is not None else None
     for condition in _conjuncts(reason):
         if condition is not sp.true and condition not in allowed:
-            return f"the range {step.reason} is not the range of an index in scope"
+            return _problem("range_not_in_scope")
     after = machine(step.after)
     for value in _collapse_candidates(before):
         if reason is not None:
             value = sp.refine(value, reason)
         if _same(value, after):
             return None
-    return "SymPy's summation gives another value"
+    return _problem("sum_differs")
 
 
 def _substitute_definitions(expr, ctx, layer):
@@ -1401,30 +1406,31 @@ def _substitute_definitions(expr, ctx, layer):
 def _verify_definition(step, current, ctx):
     reason = machine(step.reason) if step.reason is not None else None
     if not isinstance(reason, sp.Eq) or not isinstance(reason.lhs, Indexed) or reason.lhs.base != A_:
-        return "no activation definition given"
+        return _problem("no_activation_definition")
     if not any(_canon(reason.rhs) == _canon(d) for d in ctx.model.definitions(reason.lhs, ctx.params)):
-        return f"{step.reason.lhs} is not defined so in the network"
+        return _problem("not_network_definition")
     layer = reason.lhs.indices[0]
     before = _substitute_definitions(machine(step.before), ctx, layer)
     after = _substitute_definitions(machine(step.after), ctx, layer)
-    return None if _same(before, after) else "substituting the definition does not give the same expression"
+    return None if _same(before, after) else _problem("definition_differs")
 
 
 def _verify_algebra(step, current, ctx):
-    return None if _same(machine(step.before), machine(step.after)) else "the difference does not simplify to 0"
+    return None if _same(machine(step.before), machine(step.after)) else _problem("difference_nonzero")
 
 
 def _verify_hypothesis(step, current, ctx):
     ind = ctx.induction
     if ctx.equation.name != ind.step_equation:
-        return f"the induction hypothesis is used outside the inductive step {ind.step_equation}"
+        return _problem("hypothesis_outside_step", equation=ind.step_equation)
     reason = machine(step.reason)
     if not isinstance(reason, sp.Eq) or not isinstance(reason.lhs, Indexed):
-        return "no instance of the hypothesis given"
-    if reason != machine(ind.hypothesis).xreplace({j: reason.lhs.indices[-1]}):
-        return "not an instance of the induction hypothesis"
+        return _problem("no_hypothesis_instance")
+    hypothesis = machine(ind.hypothesis)
+    if reason != hypothesis.xreplace({_neuron(hypothesis): reason.lhs.indices[-1]}):
+        return _problem("not_hypothesis_instance")
     if machine(step.before) != reason.rhs or machine(step.after) != reason.lhs:
-        return "the step is not the hypothesis"
+        return _problem("step_not_hypothesis")
     return None
 
 
@@ -1433,26 +1439,26 @@ def _verify_conclusion(step, current, ctx):
     var, low, high = ctx.equation.domain
     c_var, c_low, c_high = ind.domain
     if var != c_var or _sign(low - c_low, ctx.params) is not True or _sign(c_high - high, ctx.params) is not True:
-        return "the layer range is not within the induction's conclusion"
+        return _problem("conclusion_layers")
     reason = machine(step.reason)
     if not isinstance(reason, sp.Eq) or not isinstance(reason.lhs, Indexed):
-        return "no instance of the conclusion given"
+        return _problem("no_conclusion_instance")
     if reason != machine(ind.conclusion).xreplace({j: reason.lhs.indices[-1]}):
-        return "not an instance of the induction's conclusion"
+        return _problem("not_conclusion_instance")
     if machine(step.before) != reason.rhs or machine(step.after) != reason.lhs:
-        return "the step is not the conclusion"
+        return _problem("step_not_conclusion")
     return None
 
 
 def _verify_targets(step, current, ctx):
     if not ctx.model.cost.targets_sum_to_one:
-        return f"the cost {ctx.model.cost.name} does not assume Σ y = 1"
+        return _problem("targets_not_assumed", cost=ctx.model.cost.name)
     reason = machine(step.reason) if step.reason is not None else None
     expected = sp.Sum(Y_[i], (i, 1, M_[L]))
     if not isinstance(reason, sp.Eq) or _canon(reason.lhs) != _canon(expected) or reason.rhs != 1:
-        return "the assumption is not Σ_{i=1}^{m_L} y_i = 1"
+        return _problem("targets_wrong_assumption")
     if _canon(machine(step.before)) != _canon(expected) or step.after != 1:
-        return "the step is not the assumption"
+        return _problem("step_not_assumption")
     return None
 
 
@@ -1465,24 +1471,24 @@ def _verify_activation(step, current, ctx):
     rule = ctx.rule
     before = step.before
     if rule.name == "generic" or not (isinstance(before, sp.Function) and before.func == SIGMA_PRIME):
-        return "not σ' of a concrete activation"
+        return _problem("not_concrete_prime")
     z = before.args[0]
     if not isinstance(z, Quantity) or z.kind != "z":
-        return "σ' is not taken at a weighted input"
+        return _problem("prime_not_at_z")
     a = Quantity("a", *z.indices)
     reason = step.reason
     if not isinstance(reason, sp.Eq) or reason.lhs != SIGMA(z) or reason.rhs != rule.apply(z):
-        return f"σ is not {rule.label} here"
+        return _problem("activation_not", activation=rule.label)
     if step.rule == "activation_identity":
         if rule.identity is None:
-            return f"{rule.label} has no identity in a"
+            return _problem("no_identity", activation=rule.label)
         expected = rule.prime_named(z, a)
     else:
         expected = rule.prime(z)
     proof = _rule_proof(ctx.activation)
     if not proof.ok:
-        return proof.detail
-    return None if step.after == expected else f"σ' of {rule.label} is not {step.after}"
+        return _problem("activation_rule_fails", activation=rule.label)
+    return None if step.after == expected else _problem("prime_differs", activation=rule.label)
 
 
 def _shapes_ok(expr):
@@ -1518,11 +1524,11 @@ def _true_shape(matrix: LayerMatrix):
 def _verify_entry(step, current, ctx):
     before = step.before
     if not isinstance(before, Entry):
-        return "not an entry of a matrix expression"
+        return _problem("not_an_entry")
     if not _shapes_ok(before.matrix):
-        return "the shapes of the matrix expression do not match"
+        return _problem("shapes_differ")
     value = _entry_value(before.matrix, before.indices)
-    return None if _same(value, machine(step.after)) else "SymPy's entry of the matrix expression differs"
+    return None if _same(value, machine(step.after)) else _problem("entry_differs")
 
 
 _VERIFIERS = {
@@ -1542,62 +1548,75 @@ _VERIFIERS = {
 }
 
 
-def _verify_equation(equation: GeneralEquation, ctx: _Context) -> str | None:
+def _verify_equation(equation: GeneralEquation, ctx: _Context) -> dict | None:
     statement, goal = equation.statement, equation.goal
     if goal.rhs != statement.rhs:
-        return "the proof's goal is not the statement"
+        return _problem("goal_not_statement")
     if equation.name in ("BP3", "BP4") and goal.lhs != statement.lhs:
-        return "the proof's goal is not the statement"
+        return _problem("goal_not_statement")
     problem = _verify_steps(goal.lhs, goal.rhs, equation.proof, ctx)
     if problem:
-        return "index form: " + problem
+        return {**problem, "form": "index"}
     matrix = equation.matrix
     if matrix.lhs.shape != matrix.rhs.shape or not _shapes_ok(matrix):
-        return "matrix form: the shapes do not match"
+        return _problem("shapes_differ", form="matrix")
     free = tuple(x[0] for x in equation.indices)
     lhs = machine(statement.lhs)
     lhs = lhs.wrt if isinstance(lhs, Partial) else lhs
     if not isinstance(lhs, Indexed) or tuple(lhs.indices[1:]) != free:
-        return "the free indices are not those of the statement"
+        return _problem("free_indices")
     start = sp.Tuple(Entry(matrix.lhs, *free), Entry(matrix.rhs, *free))
     problem = _verify_steps(start, sp.Tuple(statement.lhs, statement.rhs), equation.matrix_proof, ctx)
     if problem:
-        return "matrix form: " + problem
+        return {**problem, "form": "matrix"}
     return None
 
 
-def _verify_induction(derivation, results) -> str | None:
+def _verify_induction(derivation, results) -> dict | None:
     ind = derivation.induction
     var = ind.variable
     expected = _claim(var)
     if ind.claim != expected:
-        return "the claim is not δ^l_j = ∂C/∂z^l_j"
+        return _problem("claim_wrong")
     claim = machine(ind.claim)
     if machine(ind.base) != claim.xreplace({var: L}):
-        return "the base case is not the claim at the output layer L"
-    if machine(ind.hypothesis) != claim.xreplace({var: var + 1}):
-        return "the hypothesis is not the claim at layer l + 1"
+        return _problem("base_wrong")
+    # the claim at layer l + 1 for every neuron of that layer: its neuron index is a symbol, not a number
+    hypothesis = machine(ind.hypothesis)
+    neuron = _neuron(hypothesis)
+    if not isinstance(neuron, sp.Symbol) or neuron in LAYER_SYMBOLS or \
+            hypothesis != claim.xreplace({var: var + 1, j: neuron}):
+        return _problem("hypothesis_wrong")
     if ind.step != sp.Implies(ind.hypothesis, ind.claim) or ind.conclusion != ind.claim:
-        return "the step is not hypothesis ⇒ claim"
+        return _problem("step_wrong")
     # downward induction: the base covers l = L, the step l = 1..L−1, so the claim holds for l = 1..L
     _, s_low, s_high = ind.step_domain
     _, c_low, c_high = ind.domain
     if not (ind.step_domain[0] == var == ind.domain[0] and sp.simplify(s_low - c_low) == 0
             and sp.simplify(s_high + 1 - c_high) == 0 and sp.simplify(c_high - L) == 0 and c_low == 1):
-        return "the base case and the step do not cover the layers 1..L"
+        return _problem("coverage")
     for name, layer, domain in ((ind.base_equation, L, None), (ind.step_equation, var, ind.step_domain)):
         try:
             equation = derivation.equation(name)
         except KeyError:
-            return f"no equation {name}"
+            return _problem("no_equation", equation=name)
         instance = _eq(equation.statement.lhs, equation.goal.lhs)
         if machine(instance) != claim.xreplace({var: layer}):
-            return f"{name} does not state the claim's δ as its goal's ∂C/∂z"
+            return _problem("equation_goal", equation=name)
         if domain is not None and tuple(equation.domain) != tuple(domain):
-            return f"{name} is not stated for the step's layers"
+            return _problem("equation_layers", equation=name)
         if results.get(name):
-            return f"{name} does not hold, so the {'base case' if domain is None else 'step'} fails"
+            return _problem("equation_fails", equation=name, part="base" if domain is None else "step")
     return None
+
+
+def _summary(problem: dict) -> str:
+    """A problem in one line for ``Fact.detail``: its key and where it is (documents phrase it in templates)."""
+    where = [f"{problem['form']} form"] if "form" in problem else []
+    if "step" in problem:
+        where.append(f"step {problem['step']} ({problem['rule']})")
+    data = [f"{k}={v}" for k, v in problem.items() if k not in ("key", "form", "step", "rule")]
+    return ", ".join([*where, problem["key"], *data])
 
 
 def _check(derivation: GeneralDerivation) -> Report:
@@ -1609,8 +1628,8 @@ def _check(derivation: GeneralDerivation) -> Report:
         try:
             equation = derivation.equation(name)
         except KeyError:
-            results[name] = "missing"
-            facts.append(Fact(name, 0, "general", False, f"{name}: no proof", {"problem": "missing"}))
+            results[name] = _problem("no_proof")
+            facts.append(Fact(name, 0, "general", False, f"{name}: no proof", {"problem": results[name]}))
             continue
         ctx = _Context(model, rule, equation, derivation.induction, _parameters(equation.domain),
                        _index_ranges(machine(equation.goal.lhs)) + _index_ranges(machine(equation.statement.lhs))
@@ -1621,7 +1640,7 @@ def _check(derivation: GeneralDerivation) -> Report:
         evidence = {"steps": len(equation.proof), "matrix_steps": len(equation.matrix_proof), "rules": rules}
         if problem:
             evidence["problem"] = problem
-            detail = f"{name} for every network: {problem}"
+            detail = f"{name} for every network: does not re-verify ({_summary(problem)})"
         else:
             detail = (f"{name} for every network: {len(equation.proof)} steps of the index form and "
                       f"{len(equation.matrix_proof)} of the matrix form re-verified by SymPy "
@@ -1629,7 +1648,7 @@ def _check(derivation: GeneralDerivation) -> Report:
         facts.append(Fact(name, 0, "general", problem is None, detail, evidence))
     problem = _verify_induction(derivation, results)
     detail = ("δ^l = ∂C/∂z^l for 1 ≤ l ≤ L and any L: base case BP1 at l = L, step BP2 from l + 1 to l"
-              if problem is None else f"induction: {problem}")
+              if problem is None else f"induction: does not hold ({_summary(problem)})")
     facts.append(Fact("induction", 0, "general", problem is None, detail, {"problem": problem} if problem else {}))
     return Report(tuple(facts), "general")
 

@@ -44,19 +44,17 @@ import sympy as sp
 
 from .activations import VectorActivation, exact_number
 from .errors import SpecError
-from .oracle import DIGITS, Point, _number_map, is_generic
+from .oracle import DIGITS, Point, _number_map, is_generic, key_list, key_name
 from . import printing
 from .symbols import COST, LAMBDA, N_EXAMPLES, Partial
 
-class _LearningRate(sp.Symbol):
-    """The symbol η: ``\\eta`` in LaTeX (SymPy's own), η in the terminal."""
+#: η, the learning rate, as it appears in the update θ − η ∂C/∂θ (the printers write it η)
+ETA = sp.Symbol("eta", positive=True)
 
-    def _symbackprop_text(self, printer) -> str:
-        return "η"
-
-
-#: η, the learning rate, as it appears in the update θ − η ∂C/∂θ
-ETA = _LearningRate("eta", positive=True)
+#: the largest network (in parameters) whose worked example is written as a document (text, md, tex):
+#: each parameter takes a few lines, so a 784-30-10 network (23,860 parameters) would fill a book;
+#: its numbers are still available as JSON
+DOCUMENT_PARAMETERS = 200
 
 #: the keys of the JSON form besides the parameters
 POINT_KEYS = ("x", "y", "lambda", "n")
@@ -179,7 +177,13 @@ class WorkedExample:
         return sp.Float(_exact(value) if not isinstance(value, sp.Float) else value, self.digits)
 
     def show(self, value) -> str:
-        """``value`` as text with at most ``digits`` significant digits (``1.23e-7`` when small)."""
+        """``value`` as text with at most ``digits`` significant digits (``1.23e-7`` when small).
+
+        An exact whole number stays whole, as in :meth:`rounded` (``1``, not ``1.0``).
+        """
+        rounded = self.rounded(value)
+        if isinstance(rounded, sp.Integer):
+            return str(rounded)
         with mpmath.workdps(DIGITS):
             return mpmath.nstr(_mpf(value), self.digits)
 
@@ -195,7 +199,8 @@ class WorkedExample:
 
         def number(v):
             shown = self.show(v)
-            return {"value": shown, "rounded": float(shown), "exact": _full(v)}
+            whole = isinstance(self.rounded(v), sp.Integer)
+            return {"value": shown, "rounded": int(shown) if whole else float(shown), "exact": _full(v)}
 
         def factor(v: Value):
             return {"symbol": printing.text(v.symbol, notation=notation, sizes=sizes), **number(v.value)}
@@ -225,75 +230,7 @@ class WorkedExample:
         }
 
 
-# ---------------------------------------------------------------------- arithmetic, for display
-
-
-def _negative(term) -> bool:
-    return isinstance(term, sp.Number) and term < 0
-
-
-class Product(sp.Expr):
-    """f₁ · f₂ · …, for display: the factors keep their order and a negative number is parenthesised.
-
-    SymPy would multiply numbers out and sort symbols; a worked example shows
-    the factors of the chain rule, and then their values, in the chain's order.
-    """
-
-    is_commutative = False
-
-    def __new__(cls, *factors):
-        return sp.Expr.__new__(cls, *map(sp.sympify, factors))
-
-    def _symbackprop_latex(self, printer) -> str:
-        parts = [printer._print(f) for f in self.args]
-        return r" \cdot ".join(r"\left(%s\right)" % p if _negative(f) else p for f, p in zip(self.args, parts))
-
-    def _symbackprop_text(self, printer) -> str:
-        parts = [printer._print(f) for f in self.args]
-        return "·".join("(%s)" % p if _negative(f) else p for f, p in zip(self.args, parts))
-
-
-class Total(sp.Expr):
-    """t₁ + t₂ + …, for display: the terms keep their order and a negative number is subtracted."""
-
-    is_commutative = False
-
-    def __new__(cls, *terms):
-        return sp.Expr.__new__(cls, *map(sp.sympify, terms))
-
-    def _join(self, printer) -> str:
-        out = printer._print(self.args[0])
-        for term in self.args[1:]:
-            out += " - " + printer._print(-term) if _negative(term) else " + " + printer._print(term)
-        return out
-
-    _symbackprop_latex = _join
-    _symbackprop_text = _join
-
-
-class Difference(sp.Expr):
-    """a − b, for display (θ − η ∂C/∂θ with numbers); a negative number b is parenthesised."""
-
-    is_commutative = False
-
-    def __new__(cls, minuend, subtrahend):
-        return sp.Expr.__new__(cls, sp.sympify(minuend), sp.sympify(subtrahend))
-
-    def _symbackprop_latex(self, printer) -> str:
-        left, right = (printer._print(a) for a in self.args)
-        return "%s - %s" % (left, r"\left(%s\right)" % right if _negative(self.args[1]) else right)
-
-    def _symbackprop_text(self, printer) -> str:
-        left, right = (printer._print(a) for a in self.args)
-        return "%s - %s" % (left, "(%s)" % right if _negative(self.args[1]) else right)
-
-
 # ---------------------------------------------------------------------- input
-
-
-def key_name(key: tuple) -> str:
-    """The JSON spelling of a canonical key: ``("w", 1, 2, 1)`` → ``"w,1,2,1"``."""
-    return ",".join(str(part) for part in key)
 
 
 def parse_key(text: str) -> tuple | None:
@@ -578,7 +515,8 @@ def worked_example(derivation, values: Mapping, x: Sequence, y: Sequence, lr=0.5
             continue
         canonical = parse_key(key) if isinstance(key, str) else tuple(key) if isinstance(key, (tuple, list)) else None
         if canonical is None:
-            problems.append(f"values: unknown key {key!r}; expected a key of Derivation.params, \"lambda\" or \"n\"")
+            problems.append(f"values: unknown key {key!r}; expected a parameter of this network "
+                            f"({key_list(derivation.params)}), \"lambda\" or \"n\"")
         elif canonical in params:
             problems.append(f"values: {key_name(canonical)} is given twice")
         else:
@@ -625,5 +563,5 @@ def worked_example(derivation, values: Mapping, x: Sequence, y: Sequence, lr=0.5
     )
 
 
-__all__ = ["Difference", "ETA", "GradientValues", "LayerValues", "Product", "Total", "Value", "WorkedExample",
+__all__ = ["ETA", "GradientValues", "LayerValues", "Value", "WorkedExample",
            "key_name", "parse_key", "parse_values", "worked_example"]

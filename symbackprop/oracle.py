@@ -201,16 +201,36 @@ def named_values(derivation, substitution: dict, digits: int = DIGITS) -> dict:
     return values
 
 
+def key_name(key) -> str:
+    """The JSON spelling of a canonical key: ``("w", 1, 2, 1)`` → ``"w,1,2,1"`` (a string stays as it is)."""
+    return key if isinstance(key, str) else ",".join(str(part) for part in key)
+
+
+def key_list(keys: Sequence, head: int = 6, tail: int = 2) -> str:
+    """Keys as the user writes them, abbreviated when there are many.
+
+    >>> key_list([("w", 2, 1, 1), ("b", 2, 1)])
+    'w,2,1,1 b,2,1'
+    >>> key_list([("b", 1, j) for j in range(1, 31)])
+    'b,1,1 b,1,2 b,1,3 b,1,4 b,1,5 b,1,6 … b,1,29 b,1,30 (30 keys)'
+    """
+    names = [key_name(key) for key in keys]
+    if len(names) <= head + tail + 1:
+        return " ".join(names)
+    shown = [*names[:head], "…", *names[len(names) - tail:]]
+    return f"{' '.join(shown)} ({len(names)} keys)"
+
+
 def _number_map(values: Mapping, what: str, expected: Sequence, keyed: bool):
     problems = []
     if keyed:
         missing = [k for k in expected if k not in values]
         unknown = [k for k in values if k not in set(expected)]
         if missing:
-            shown = ", ".join(map(str, missing[:5])) + (" ..." if len(missing) > 5 else "")
-            problems.append(f"{what}: no value for {len(missing)} parameter(s): {shown}")
+            problems.append(f"{what}: no value for {len(missing)} parameter(s): {key_list(missing, 5, 0)}")
         if unknown:
-            problems.append(f"{what}: unknown key(s) {', '.join(map(str, unknown[:5]))}; expected keys of Derivation.params")
+            problems.append(f"{what}: unknown key(s) {', '.join(map(key_name, unknown[:5]))}; expected the "
+                            f"parameters of this network: {key_list(expected)}")
     elif len(values) != len(expected):
         problems.append(f"{what} has {len(values)} values; expected {len(expected)}")
     for key, value in (values.items() if keyed else enumerate(values)):

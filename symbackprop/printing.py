@@ -18,15 +18,17 @@ superscript and a subscript. No LaTeX is assembled anywhere else.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter as _SympyLatexPrinter
-from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.precedence import PRECEDENCE, precedence
+from sympy.printing.pretty.pretty_symbology import greek_unicode
 from sympy.printing.str import StrPrinter
 
 from .errors import SpecError, unknown_name
-from .symbols import Aligned, Chain, LayerMatrix, Partial, Quantity, Shape, SumOver
+from .symbols import COST, Aligned, Chain, LayerMatrix, Partial, Quantity, Shape, SumOver, WrittenProduct, WrittenSum
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,55 @@ class _NotationMixin:
             return list(expr.args)
         return sorted(expr.args, key=_reading_order)
 
+    @contextmanager
+    def _without_shapes(self):
+        """Print the inside of an annotated expression without annotating its parts again."""
+        shapes = self._settings["shapes"]
+        self._settings["shapes"] = False
+        try:
+            yield
+        finally:
+            self._settings["shapes"] = shapes
+
+    def _derived(self, expr) -> str:
+        """What ∂ applies to: a sum, product or quotient in brackets (∂(λ·Σw²/(2·n)), not ∂λ·Σw²/(2·n))."""
+        shown = self._print(expr)
+        return self._brackets(shown) if _compound(expr) else shown
+
+    # ---------------------------------------------------------- display forms (symbols.py)
+
+    def _print_WrittenSum(self, expr: WrittenSum) -> str:
+        out = []
+        for index, (sign, term) in enumerate(zip(expr.signs, expr.terms)):
+            if (term.is_Mul or term.is_Number) and term.could_extract_minus_sign():
+                sign, term = -sign, -term
+            shown = self.parenthesize(term, PRECEDENCE["Add"], strict=False)
+            if sign < 0:
+                out.append(("-" if index == 0 else " - ") + shown)
+            else:
+                out.append(("" if index == 0 else " + ") + shown)
+        return "".join(out)
+
+    def _written_factors(self, expr: WrittenProduct) -> list[str]:
+        return [self.parenthesize(f, PRECEDENCE["Mul"], strict=not isinstance(f, WrittenProduct))
+                for f in expr.factors]
+
+    # ---------------------------------------------------------- general statements (general.py)
+
+    def _print_LayerRange(self, expr) -> str:
+        """low ≤ variable ≤ high, or variable = low for a single layer."""
+        variable, low, high = (self._index(x) for x in expr.args)
+        if expr.args[1] == expr.args[2]:
+            return "%s = %s" % (variable, low)
+        return "%s %s %s %s %s" % (low, self._le, variable, self._le, high)
+
+    def _print_Rewrite(self, expr) -> str:
+        return "%s %s %s" % (self._print(expr.args[0]), self._mapsto, self._print(expr.args[1]))
+
+    def _print_NodePath(self, expr) -> str:
+        """A path through a computational graph (graph.py): b → c → e."""
+        return self._to.join(self._print(s) for s in expr.args)
+
 
 class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
     """SymPy's LaTeX printer, writing the network's quantities in a notation.
@@ -198,7 +249,7 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
     with its dimensions (``\\underbrace{δ^l}_{m^l × 1}``).
     """
 
-    printmethod = "_symbackprop_latex"
+    printmethod = None  # no expression prints itself: every class has a _print_<Class> method here
     _default_settings = {**_SympyLatexPrinter._default_settings, **_NotationMixin._notation_settings}
 
     def _index(self, value) -> str:
@@ -242,12 +293,8 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
 
     def _print_Transpose(self, expr):
         inner = expr.arg
-        shapes = self._settings["shapes"]
-        self._settings["shapes"] = False
-        try:
+        with self._without_shapes():
             body = self._print(inner)
-        finally:
-            self._settings["shapes"] = shapes
         if not isinstance(inner, LayerMatrix) or self.matrix_parts(inner)[1] is not None:
             body = r"\left(%s\right)" % body
         return self._shape("%s^{T}" % body, expr)
@@ -256,7 +303,7 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
         return r" \odot ".join(self.parenthesize(a, PRECEDENCE["Mul"], strict=True) for a in expr.args)
 
     def _print_Partial(self, e: Partial) -> str:
-        return r"\frac{\partial %s}{\partial %s}" % (self._print(e.of), self._print(e.wrt))
+        return r"\frac{\partial %s}{\partial %s}" % (self._derived(e.of), self._print(e.wrt))
 
     def _print_Chain(self, chain: Chain) -> str:
         links = [self._print(link) for link in chain.links]
@@ -289,11 +336,70 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
             return r"\mathbb{1}\left[%s\right]" % self._print(indicator)
         return super()._print_Piecewise(expr)
 
+    # ---------------------------------------------------------- display forms
+
+    _le, _mapsto, _to = r"\le", r"\;\longmapsto\;", r" \to "
+
+    def _brackets(self, shown: str) -> str:
+        return r"\left(%s\right)" % shown
+
+    def _print_WrittenProduct(self, expr: WrittenProduct) -> str:
+        factors, shown = expr.factors, self._written_factors(expr)
+        out = shown[0]
+        for left, factor, tex in zip(factors, factors[1:], shown[1:]):
+            dot = expr.dotted or left.is_Number or factor.is_Number or tex[:1].isdigit() or tex.startswith("-")
+            out += (r" \cdot " if dot else " ") + tex
+        return out
+
+    def _print_Sigmoid(self, expr, exp=None) -> str:
+        """σ(u) of a computational graph (graph.py)."""
+        out = r"\sigma\left(%s\right)" % self._print(expr.args[0])
+        return out if exp is None else "%s^{%s}" % (out, exp)
+
+    def _print_GradientOf(self, expr) -> str:
+        with self._without_shapes():
+            inner = self._print(expr.of)
+        return self._shape(r"\frac{\partial %s}{\partial %s}" % (self._print(COST), inner), expr)
+
+    def _print_Entry(self, expr) -> str:
+        """(X)_{jk}: an entry of a matrix expression (general.py)."""
+        with self._without_shapes():
+            body = self._print(expr.args[0])
+            indices = [self._print(x) for x in expr.args[1:]]
+        joined = ",".join(indices) if any(len(x) > 1 for x in indices) else "".join(indices)
+        return r"\left(%s\right)_{%s}" % (body, joined)
+
+    def _print_Jacobian(self, expr) -> str:
+        """J^L, the output activation's Jacobian (general.py)."""
+        return self._shape(self._scripts("J", self._layer(expr.args[0]), []), expr)
+
+    def _print_IndexDelta(self, expr) -> str:
+        """The Kronecker delta δ_{ij} (general.py)."""
+        indices = [self._index(x) for x in expr.args]
+        return r"\delta_{%s}" % ("".join(indices) if all(len(x) == 1 for x in indices) else ",".join(indices))
+
+    # ---------------------------------------------------------- gradient diffusion (diffusion.py)
+
+    def _print_Norm(self, expr) -> str:
+        body = r"\left\| %s \right\|" % self._print(expr.args[0])
+        return body + ("_{%s}" % expr.kind if expr.kind else "")
+
+    def _print_MaxOver(self, expr) -> str:
+        return r"\max_{%s} %s" % (self._print(expr.args[1]), self._print(expr.args[0]))
+
+    def _print_ProductOver(self, expr) -> str:
+        term, index, lower, upper = expr.args
+        return r"\prod_{%s=%s}^{%s} \left(%s\right)" % (
+            self._print(index), self._index(lower), self._index(upper), self._print(term))
+
+    def _print_Ratio(self, expr) -> str:
+        return r"\frac{%s}{%s}" % (self._print(expr.args[0]), self._print(expr.args[1]))
+
 
 class TextPrinter(_NotationMixin, StrPrinter):
     """Readable Unicode math for the terminal: w²₁₃, ∂C/∂a²₁, σ'(z²₁)."""
 
-    printmethod = "_symbackprop_text"
+    printmethod = None  # no expression prints itself: every class has a _print_<Class> method here
     _default_settings = {**StrPrinter._default_settings, **_NotationMixin._notation_settings}
     unicode = True
 
@@ -328,7 +434,8 @@ class TextPrinter(_NotationMixin, StrPrinter):
         return out
 
     def _print_Symbol(self, expr):
-        return expr.name
+        """A symbol by its name; a Greek letter's name as the letter (eta → η), as LaTeX writes \\eta."""
+        return greek_unicode.get(expr.name, expr.name)
 
     def _print_Quantity(self, q: Quantity) -> str:
         return self._scripts(*self.quantity_parts(q))
@@ -341,25 +448,31 @@ class TextPrinter(_NotationMixin, StrPrinter):
                                 self._letter(self.notation.letters["C"]))
         else:
             body = self._scripts(*self.matrix_parts(m))
-        if self._settings["shapes"]:
-            rows, cols = m.shape
-            body += "[%s×%s]" % (self._print(rows), self._print(cols))
-        return body
+        return self._shape(body, m)
+
+    def _shape(self, body: str, expr) -> str:
+        if not self._settings["shapes"]:
+            return body
+        rows, cols = expr.shape
+        return "%s[%s×%s]" % (body, self._print(rows), self._print(cols))
 
     def _print_Transpose(self, expr):
-        shapes = self._settings["shapes"]
-        self._settings["shapes"] = False
-        try:
+        with self._without_shapes():
             body = "%sᵀ" % self.parenthesize(expr.arg, PRECEDENCE["Pow"])
-        finally:
-            self._settings["shapes"] = shapes
-        if shapes:
-            rows, cols = expr.shape
-            body += "[%s×%s]" % (self._print(rows), self._print(cols))
-        return body
+        return self._shape(body, expr)
 
     def _print_Equality(self, expr):
         return "%s = %s" % (self._print(expr.lhs), self._print(expr.rhs))
+
+    _RELATIONS = {"<=": "≤", ">=": "≥", "<": "<", ">": ">", "!=": "≠"}
+
+    def _print_Relational(self, expr):
+        """j ≤ mᴸ, not j <= mᴸ."""
+        if expr.rel_op not in self._RELATIONS:
+            return super()._print_Relational(expr)
+        level = precedence(expr)
+        return "%s %s %s" % (self.parenthesize(expr.lhs, level), self._RELATIONS[expr.rel_op],
+                             self.parenthesize(expr.rhs, level))
 
     def _print_Sum(self, expr):
         limits = "".join(
@@ -373,7 +486,7 @@ class TextPrinter(_NotationMixin, StrPrinter):
         return " ".join(self.parenthesize(a, PRECEDENCE["Mul"], strict=True) for a in expr.args)
 
     def _print_Partial(self, e: Partial) -> str:
-        return "∂%s/∂%s" % (self._print(e.of), self._print(e.wrt))
+        return "∂%s/∂%s" % (self._derived(e.of), self._print(e.wrt))
 
     def _print_Chain(self, chain: Chain) -> str:
         return " = ".join(self._print(link) for link in chain.links)
@@ -395,10 +508,69 @@ class TextPrinter(_NotationMixin, StrPrinter):
         return super()._print_Function(expr)
 
     def _print_Piecewise(self, expr):
+        """[z > 0] for an indicator; otherwise the cases {z, z > 0; 0, z ≤ 0}, each with its condition."""
         indicator = _indicator(expr)
         if indicator is not None:
             return "[%s]" % self._print(indicator)
-        return super()._print_Piecewise(expr)
+        cases, earlier = [], []
+        for piece, condition in expr.args:
+            if condition == sp.true:  # "otherwise": none of the conditions before it holds
+                condition = sp.And(*[sp.Not(c) for c in earlier]).simplify()
+            cases.append("%s, %s" % (self._print(piece), self._print(condition)))
+            earlier.append(condition)
+        return "{%s}" % "; ".join(cases)
+
+    # ---------------------------------------------------------- display forms
+
+    _le, _mapsto, _to = "≤", "⟼", " → "
+
+    def _brackets(self, shown: str) -> str:
+        return "(%s)" % shown
+
+    def _print_WrittenProduct(self, expr: WrittenProduct) -> str:
+        # 1/2·1/4 would read as 1/(2·1)/4: a fraction in a product gets brackets
+        shown = [self.parenthesize(f, PRECEDENCE["Pow"]) if f.is_Rational and not f.is_Integer else tex
+                 for f, tex in zip(expr.factors, self._written_factors(expr))]
+        return "·".join(shown)
+
+    def _print_Sigmoid(self, expr) -> str:
+        """σ(u) of a computational graph (graph.py)."""
+        return "σ(%s)" % self._print(expr.args[0])
+
+    def _print_GradientOf(self, expr) -> str:
+        with self._without_shapes():
+            body = "∂%s/∂%s" % (self._print(COST), self._print(expr.of))
+        return self._shape(body, expr)
+
+    def _print_Entry(self, expr) -> str:
+        """(X)_j,k: an entry of a matrix expression (general.py)."""
+        with self._without_shapes():
+            body = self._print(expr.args[0])
+            indices = [self._print(x) for x in expr.args[1:]]
+        return "(%s)_%s" % (body, ",".join(indices))
+
+    def _print_Jacobian(self, expr) -> str:
+        """Jᴸ, the output activation's Jacobian (general.py)."""
+        return self._shape(self._scripts("J", self._layer(expr.args[0]), []), expr)
+
+    def _print_IndexDelta(self, expr) -> str:
+        """The Kronecker delta δ_(i,j) (general.py)."""
+        return "δ_(%s)" % ",".join(self._index(x).replace(" ", "") for x in expr.args)
+
+    # ---------------------------------------------------------- gradient diffusion (diffusion.py)
+
+    def _print_Norm(self, expr) -> str:
+        return "‖%s‖%s" % (self._print(expr.args[0]), "_" + expr.kind if expr.kind else "")
+
+    def _print_MaxOver(self, expr) -> str:
+        return "max_%s %s" % (self._print(expr.args[1]), self._print(expr.args[0]))
+
+    def _print_ProductOver(self, expr) -> str:
+        term, index, lower, upper = expr.args
+        return "∏_(%s=%s..%s) (%s)" % (self._print(index), self._index(lower), self._index(upper), self._print(term))
+
+    def _print_Ratio(self, expr) -> str:
+        return "%s / (%s)" % (self._print(expr.args[0]), self._print(expr.args[1]))
 
     def _print_Mul(self, expr):
         return super()._print_Mul(expr).replace("*", "·")
@@ -407,6 +579,13 @@ class TextPrinter(_NotationMixin, StrPrinter):
         if expr.exp.is_Integer and expr.exp > 1:
             return "%s%s" % (self.parenthesize(expr.base, PRECEDENCE["Pow"]), str(expr.exp).translate(self._SUP))
         return super()._print_Pow(expr, rational).replace("**", "^")
+
+
+def _compound(expr) -> bool:
+    """Whether ``expr`` needs brackets after ∂: a sum, a product, a quotient, a root; not w, σ(z) or w²."""
+    if expr.is_Pow:
+        return not (expr.exp.is_Integer and expr.exp > 0)
+    return precedence(expr) < PRECEDENCE["Pow"]
 
 
 def _indicator(expr: sp.Piecewise):

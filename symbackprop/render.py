@@ -321,8 +321,9 @@ def _graph_approx(value):
 
 def _graph_model(analysis) -> dict:
     """What the graph templates show, as expressions: no words (see :mod:`symbackprop.graph`)."""
-    from .graph import NodePath, WrittenProduct, written_product
-    from .graph import written_sum as plus
+    from .graph import NodePath
+    from .symbols import WrittenProduct, written_product
+    from .symbols import written_sum as plus
 
     graph, evaluation = analysis.graph, analysis.evaluation
     nodes, edges = graph.nodes, graph.edges
@@ -459,7 +460,7 @@ def render_graph_json(analysis) -> str:
         "counts": {"inputs": [{"input": c.input, "paths": c.paths, "edge_visits_one_by_one": c.visits,
                                "edges_forward_sweep": c.merged} for c in analysis.counts.inputs],
                    "paths": analysis.counts.paths, "edge_visits_one_by_one": analysis.counts.visits,
-                   "edges_forward_sweeps": analysis.counts.forward, "edges_reverse_sweep": analysis.counts.reverse},
+                   "edges_forward_sweeps": analysis.counts.forward, "edges_reverse_sweep": analysis.counts.edges},
         "check": {"ok": analysis.check.ok,
                   "facts": [{"kind": f.kind, "input": f.input, "graph": [str(v) for v in f.graph],
                              "sympy_diff": str(f.oracle), "ok": f.ok, "method": f.method}
@@ -477,11 +478,9 @@ def render_graph(analysis, fmt: str = "md", lang: str = "en", flavor: str = "git
     """
     from .graph import layout as graph_layout
 
-    problems = [unknown_name(what, value, valid)
-                for what, value, valid in (("format", fmt, GRAPH_FORMATS), ("language", lang, LANGUAGES),
-                                           ("flavor", flavor, FLAVORS)) if value not in valid]
-    if problems:
-        raise SpecError(problems)
+    _check_choice("format", fmt, GRAPH_FORMATS)
+    _check_choice("language", lang, LANGUAGES)
+    _check_choice("flavor", flavor, FLAVORS)
     if fmt == "json":
         return Document(render_graph_json(analysis))
     env = environment(templates=templates, fmt=fmt, flavor=flavor)
@@ -572,12 +571,16 @@ def _verdict_json(derivation, r, notation: str) -> dict:
         entry["mismatches"] = [{**_mismatch(m), "left": list(m.left), "right": list(m.right)} for m in r.mismatches]
     if r.shape is not None:
         entry["shape"] = list(r.shape)
+    if r.repaired is not None:
+        entry["repaired"] = r.repaired
     if r.counterexample:
         example = r.counterexample
         entry["counterexample"] = {
             "x": [str(v) for v in example.x], "y": [str(v) for v in example.y],
             "parameters": {",".join(map(str, k)): str(v) for k, v in example.params.items()},
             "constants": {str(k): str(v) for k, v in example.l2.items()},
+            # the regularisation strength and the number of examples alone, under the key of earlier releases
+            "l2": {k: str(v) for k, v in example.l2.items() if k in ("lambda", "n")},
             "claimed": _json_value(example.claimed), "actual": _json_value(example.actual),
         }
     return entry
@@ -636,7 +639,11 @@ def worked_context(example, notation: str = "nielsen") -> dict:
     with numbers (plus (λ/n) w under L2) and the step θ − η ∂C/∂θ. Numbers are
     rounded to ``example.digits`` for display only.
     """
-    from .numbers import Difference, ETA, Product, Total
+    from .numbers import ETA
+    from .symbols import written_difference, written_product, written_sum
+
+    def product(*factors):  # the chain rule's factors, then their values, joined by dots
+        return written_product(factors, dotted=True)
     from .oracle import DIGITS
     from .symbols import COST
 
@@ -653,10 +660,10 @@ def worked_context(example, notation: str = "nielsen") -> dict:
             terms = []
             for k in range(1, fan_in + 1):
                 weight, source = n(values[("w", l, j, k)]), n(previous[k - 1].value)
-                terms.append(Product(weight, source) if l == 1 else Product(source, weight))
+                terms.append(product(weight, source) if l == 1 else product(source, weight))
             if network.layer(l).bias:
                 terms.append(n(values[("b", l, j)]))
-            rows.append({"z": _worked_links(z, Total(*terms), n), "a": _worked_links(a, None, n)})
+            rows.append({"z": _worked_links(z, written_sum(terms), n), "a": _worked_links(a, None, n)})
         layers.append({"index": l, "activation": layer.activation, "size": len(layer.z),
                        "neurons": rows, "a": [Chain(v.symbol, n(v.value)) for v in layer.a]})
         previous = layer.a
@@ -670,12 +677,12 @@ def worked_context(example, notation: str = "nielsen") -> dict:
             for index, factor in enumerate(head):
                 arithmetic = None
                 if index == 0 and g.terms:
-                    arithmetic = Total(*[Product(n(left.value), n(right.value)) for left, right in g.terms])
+                    arithmetic = written_sum([product(n(left.value), n(right.value)) for left, right in g.terms])
                 factors.append(_worked_links(factor, arithmetic, n))
             delta_symbol = g.delta.forms[0]
             if len(head) > 1:
-                delta = Chain(delta_symbol, Product(*[f.symbol for f in head]),
-                              Product(*[n(f.value) for f in head]), n(g.delta.value))
+                delta = Chain(delta_symbol, product(*[f.symbol for f in head]),
+                              product(*[n(f.value) for f in head]), n(g.delta.value))
             else:
                 delta = Chain(delta_symbol, head[0].symbol, n(g.delta.value))
             neurons[(l, j)] = {"layer": l, "neuron": j, "softmax": len(head) == 1, "factors": factors,
@@ -683,13 +690,13 @@ def worked_context(example, notation: str = "nielsen") -> dict:
             order.append((l, j))
         theta = g.parameter.symbol
         dz = g.factors[-1]
-        symbolic = Product(*[f.symbol for f in g.factors])
-        numeric = Product(*[n(f.value) for f in g.factors])
+        symbolic = product(*[f.symbol for f in g.factors])
+        numeric = product(*[n(f.value) for f in g.factors])
         regularisation = None
         if g.regularisation is not None:
             reg = g.regularisation
             regularisation = Chain(reg.symbol, n(reg.value))
-            symbolic, numeric = Total(symbolic, reg.symbol), Total(numeric, n(reg.value))
+            symbolic, numeric = written_sum([symbolic, reg.symbol]), written_sum([numeric, n(reg.value)])
         gradient = Partial(COST, theta)
         neurons[(l, j)]["parameters"].append({
             "key": g.key,
@@ -697,8 +704,8 @@ def worked_context(example, notation: str = "nielsen") -> dict:
             "link": _worked_links(dz, None, n),
             "regularisation": regularisation,
             "gradient": Chain(gradient, symbolic, numeric, n(g.gradient.value)),
-            "descent": Chain(Difference(theta, sp.Mul(ETA, gradient)),
-                            Difference(n(g.parameter.value), Product(n(example.lr), n(g.gradient.value))),
+            "descent": Chain(written_difference(theta, sp.Mul(ETA, gradient)),
+                            written_difference(n(g.parameter.value), product(n(example.lr), n(g.gradient.value))),
                             n(g.updated.value)),
             "before": n(g.parameter.value),
             "partial": gradient,

@@ -38,6 +38,7 @@ import bisect
 
 import sympy as sp
 from sympy.core.basic import _args_sortkey  # SymPy's own canonical argument order
+from sympy.printing.precedence import PRECEDENCE
 
 KINDS = ("x", "y", "w", "b", "z", "a", "delta", "C", "lambda", "n", "m")
 
@@ -249,3 +250,101 @@ class LayerMatrix(sp.MatrixExpr):
 
 #: W (weights), b, z, a, delta, x, y (vectors), dsigma (σ'(z^l)), grad_a (∇_a C at layer l)
 MATRIX_KINDS = ("W", "b", "z", "a", "delta", "x", "y", "dsigma", "grad_a")
+
+
+# ---------------------------------------------------------------------- display forms
+# Plain data: the printers in printing.py write them (``_print_WrittenSum`` and so on).
+
+
+class WrittenSum(sp.Expr):
+    """A sum shown in the order it was written, each term with its sign: ``b + 1``, ``a - b``.
+
+    ``signs`` is a tuple of +1/−1, one per term. SymPy's ``Add`` would sort the
+    terms and add numbers up; a display keeps them (1·2 + 1·3, not 5). A term that
+    is a negative number or a product with a negative coefficient is shown with
+    the opposite sign (``a - 0.35``, not ``a + -0.35``).
+
+    >>> from symbackprop import printing
+    >>> a, b = sp.symbols("a b")
+    >>> printing.text(WrittenSum((1, -1, 1), b, a, sp.Float("-0.35", 2)))
+    'b - a - 0.35'
+    """
+
+    is_commutative = True
+    precedence = PRECEDENCE["Add"]
+
+    def __new__(cls, signs, *terms):
+        return sp.Expr.__new__(cls, sp.Tuple(*signs), *map(sp.sympify, terms))
+
+    @property
+    def signs(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in self.args[0])
+
+    @property
+    def terms(self) -> tuple[sp.Expr, ...]:
+        return self.args[1:]
+
+
+class WrittenProduct(sp.Expr):
+    """A product shown in the order it was written: ``c d``, ``1 \\cdot 2``, ``0.74 \\cdot \\left(-0.18\\right)``.
+
+    SymPy's ``Mul`` would multiply numbers out and sort the factors. In LaTeX a
+    dot stands between two factors where one is a number (or starts with a digit
+    or a sign); with ``dotted=True`` between every two factors, for a chain of
+    factors set beside their values in a worked example.
+
+    >>> from symbackprop import printing
+    >>> c, d = sp.symbols("c d")
+    >>> printing.latex(WrittenProduct(c, d)), printing.latex(WrittenProduct(c, d, dotted=True))
+    ('c d', 'c \\\\cdot d')
+    """
+
+    is_commutative = True
+    precedence = PRECEDENCE["Mul"]
+
+    def __new__(cls, *factors, dotted: bool = False):
+        if factors and isinstance(factors[0], sp.logic.boolalg.BooleanAtom):  # rebuilt from its args
+            dotted, factors = bool(factors[0]), factors[1:]
+        return sp.Expr.__new__(cls, sp.true if dotted else sp.false, *map(sp.sympify, factors))
+
+    @property
+    def dotted(self) -> bool:
+        return bool(self.args[0])
+
+    @property
+    def factors(self) -> tuple[sp.Expr, ...]:
+        return self.args[1:]
+
+
+def written_product(factors, dotted: bool = False) -> sp.Expr:
+    """The product of ``factors`` as written (1·2, not 2), for display; one factor is itself."""
+    factors = list(factors)
+    return factors[0] if len(factors) == 1 else WrittenProduct(*factors, dotted=dotted)
+
+
+def written_sum(terms) -> sp.Expr:
+    """The sum of ``terms`` as written (1·2 + 1·3, not 5), for display; no terms are 0."""
+    terms = list(terms)
+    if not terms:
+        return sp.S.Zero
+    return terms[0] if len(terms) == 1 else WrittenSum((1,) * len(terms), *terms)
+
+
+def written_difference(minuend, subtrahend) -> WrittenSum:
+    """``minuend - subtrahend`` as written (θ − η ∂C/∂θ with numbers), for display."""
+    return WrittenSum((1, -1), minuend, subtrahend)
+
+
+class GradientOf(sp.MatrixExpr):
+    """∂C/∂X for a layer matrix X (W^l or b^l), with X's shape; printed as a fraction."""
+
+    def __new__(cls, of):
+        return sp.Basic.__new__(cls, of)
+
+    @property
+    def of(self):
+        return self.args[0]
+
+    @property
+    def shape(self):
+        return self.args[0].shape

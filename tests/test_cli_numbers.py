@@ -166,6 +166,48 @@ def test_evaluate_bad_options(capsys, tmp_path, extra, fragment):
                   fragment)
 
 
+def test_an_unknown_key_is_answered_with_the_valid_keys_as_the_user_writes_them(capsys, tmp_path):
+    err = fails_cleanly(capsys, tmp_path, ["evaluate", *NETWORK, "--values",
+                                           values_file(tmp_path, {**VALUES, "w,3,1,1": 0.1})], "w,3,1,1")
+    assert "Derivation.params" not in err
+    assert "expected the parameters of this network: w,1,1,1 w,1,1,2 w,1,2,1 w,1,2,2 b,1,1 b,1,2 … b,2,1 b,2,2 " \
+           "(12 keys)" in err
+
+
+def test_a_document_for_a_large_network_is_refused_before_any_work(capsys, tmp_path, monkeypatch):
+    from symbackprop.numbers import DOCUMENT_PARAMETERS
+
+    class Derived(Exception):
+        pass
+
+    def derive(network):
+        raise Derived(network.parameter_count)
+
+    monkeypatch.setattr(cli, "derive", derive)
+    values = values_file(tmp_path)
+    for fmt in ("text", "md", "tex"):
+        err = fails_cleanly(capsys, tmp_path, ["evaluate", "--layers", "784,30,10", "--values", values,
+                                               "--format", fmt], "has 23860 parameters")
+        assert f"at most {DOCUMENT_PARAMETERS}" in err and "use --format json" in err
+    fails_cleanly(capsys, tmp_path, ["evaluate", "--layers", "1,67,1", "--values", values], "has 202 parameters")
+    # JSON has no limit, and a network of exactly DOCUMENT_PARAMETERS parameters still gets its document
+    for argv in (["--layers", "784,30,10", "--format", "json"], ["--layers", "1,100,1", "--no-bias"]):
+        with pytest.raises(Derived):
+            cli.main(["evaluate", *argv, "--values", values])
+    assert DOCUMENT_PARAMETERS == 200
+
+
+def test_evaluate_json_keeps_whole_numbers_whole(capsys, tmp_path):
+    data = {"w,1,1,1": 1, "b,1,1": 0, "x": [2], "y": [0.5]}
+    argv = ["evaluate", "--layers", "1,1", "--activation", "identity", "--values", values_file(tmp_path, data)]
+    code, text, _ = run_main(capsys, *argv)
+    assert code == 0 and "z²₁ = w²₁₁·x₁ + b²₁ = 1·2 + 0 = 2" in text
+    code, out, _ = run_main(capsys, *argv, "--format", "json")
+    data = json.loads(out)
+    assert data["x"][0] == {"value": "2", "rounded": 2, "exact": "2"}
+    assert data["layers"][0]["z"][0]["value"] == "2" and data["y"][0]["value"] == "0.5"
+
+
 def test_evaluate_missing_values_file(capsys, tmp_path):
     fails_cleanly(capsys, tmp_path, ["evaluate", *NETWORK, "--values", str(tmp_path / "none.json")],
                   "does not exist")
@@ -209,6 +251,25 @@ def test_codegen_prints_to_stdout_and_reads_spec_files(capsys, tmp_path):
     assert "SIZES = (3, 2)" in out or "SIZES = [3, 2]" in out
     assert "numpy.tanh" in out and "symbackprop" not in out.split('"""', 2)[2]
     compile(out, "generated.py", "exec")
+
+
+def test_codegen_and_derive_write_through_the_one_writer(capsys, tmp_path, monkeypatch):
+    written = []
+    monkeypatch.setattr(cli, "_write_or_print", lambda output, document: written.append((output, document)))
+    target = str(tmp_path / "network.py")
+    assert run_main(capsys, "codegen", "--layers", "2,2", "-o", target)[0] == 0
+    assert written[-1][0] == target and "def gradients(" in written[-1][1].text
+    assert not written[-1][1].attachments and not (tmp_path / "network.py").exists()
+    assert run_main(capsys, "codegen", "--layers", "2,2")[0] == 0 and written[-1][0] is None
+
+
+def test_unknown_choices_of_every_command_go_through_one_check(capsys, monkeypatch):
+    seen = []
+    real = cli._known_names
+    monkeypatch.setattr(cli, "_known_names", lambda *choices, **kw: (seen.append(choices), real(*choices, **kw)))
+    code, _, err = run_main(capsys, "derive", "--format", "pdf", "--lang", "fr", "--templates", "/no/such/dir")
+    assert code == 2 and seen and "unknown format 'pdf'" in err and "unknown language 'fr'" in err
+    assert "--templates '/no/such/dir' is not a directory" in err
 
 
 def test_codegen_bad_input(capsys, tmp_path):
@@ -267,6 +328,20 @@ def test_diffusion_without_matplotlib_says_how_to_get_it(capsys, tmp_path, monke
 def test_diffusion_without_numpy_exits_2(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "numpy", None)
     fails_cleanly(capsys, tmp_path, [*SMALL, "-o", str(tmp_path / "v.md")], "pip install numpy")
+
+
+@pytest.mark.parametrize("lang, words", [
+    ("en", "only when the document is written to a file with `-o`"),
+    ("zh", "只有用 `-o` 把文档写入文件时才会生成"),
+])
+def test_diffusion_markdown_on_stdout_says_where_the_plot_would_be(capsys, tmp_path, monkeypatch, lang, words):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(capsys, *SMALL, "--lang", lang)
+    assert code == 0, err
+    assert words in out and ".svg)" not in out and list(tmp_path.iterdir()) == []
+    target = tmp_path / "vanish.md"
+    assert run_main(capsys, *SMALL, "--lang", lang, "-o", str(target))[0] == 0
+    assert words not in target.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("extra, fragment", [

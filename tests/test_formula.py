@@ -1,6 +1,6 @@
 """Reading hand-written formulas: the grammar, the symbol tables built from the printer, errors, limits."""
 
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -219,6 +219,27 @@ def test_a_correct_claim_equals_the_engine_gradient():
     assert same(claim.rhs, derivation.gradient(("w", 2, 1, 2)))
     bp2 = parse_formula(r"\sigma'(z^{2}_{1}) \sum_{k=1}^{2} w^{3}_{k1} \delta^{3}_{k}", network)
     assert same(bp2, derivation.delta(1, 1))
+
+
+def test_a_matrix_of_blocks_is_assembled_and_an_entry_by_entry_matrix_is_marked():
+    network = NETWORKS["2-2-2 no bias"]
+    rows = parse_claim(r"\frac{\partial C}{\partial W_{1}} = \begin{bmatrix} \delta_{21} y_{1}^{T} \\ "
+                       r"\delta_{22} y_{1}^{T} \end{bmatrix}", network, "nodes")
+    fw = forward(network)
+    y1 = fw.activations(1)
+    deltas = fw.deltas(2)
+    assert rows.rhs == sp.ImmutableMatrix(2, 2, lambda r, c: deltas[r] * y1[c]) and rows.entrywise
+    side = parse_formula(r"\begin{bmatrix} y_{1} & y_{1} \end{bmatrix}", network, "nodes")
+    assert side.shape == (2, 2) and side[:, 1] == sp.ImmutableMatrix(y1)
+    assert not parse_claim(r"\frac{\partial C}{\partial W_{1}} = \delta_{2} y_{1}^{T}", network, "nodes").entrywise
+    with pytest.raises(FormulaError, match="have 1, 2 rows; expected entries of one height"):
+        parse_formula(r"\begin{bmatrix} y_{1} & y_{11} \end{bmatrix}", network, "nodes")
+
+
+def test_the_cost_is_a_target():
+    claim = parse_claim(r"C = \frac{1}{2}((a^{3}_{1} - y_{1})^2 + (a^{3}_{2} - y_{2})^2)", NET)
+    assert claim.target == Target("cost", ("C",))
+    assert parse_claim(r"J = 0", NET, "ng").target == Target("cost", ("C",))
 
 
 def test_nielsen_matrix_forms():
@@ -445,7 +466,7 @@ def test_shape_mismatches_name_both_shapes():
 @pytest.mark.parametrize("text, expected", [
     (r"\frac{\partial C}{\partial w^{3}_{12}} = 1 = 2", "the claim has 3 sides"),
     (r"a^{3}_{1} + 1", "the claim has no '='"),
-    (r"a^{3}_{1} = 1", "names no gradient or error"),
+    (r"a^{3}_{1} = 1", "names no gradient, error or cost"),
     (r"\frac{\partial a^{3}_{1}}{\partial w^{3}_{12}} = 1", "expected the cost"),
     (r"\frac{\partial C}{\partial a^{3}_{1}} = 1", "expected a weight, a bias"),
 ])
@@ -484,16 +505,27 @@ def test_errors_are_spec_errors_with_one_problem():
 # ------------------------------------------------------------------ hostile input
 
 
-def _timed(function, *args):
-    start = time.perf_counter()
-    try:
-        function(*args)
-        outcome = None
-    except FormulaError as error:
-        outcome = error
-    elapsed = time.perf_counter() - start
-    assert elapsed < 2.0, f"{elapsed:.2f} s"
-    return outcome
+def _timed(function, *args, seconds: float = 20.0):
+    """``function(*args)``'s FormulaError (or None), in a worker thread that must finish within ``seconds``.
+
+    A guard against hanging only, with a generous bound for a shared machine; how fast hostile input
+    is refused is measured by the benchmark (README, "Benchmark").
+    """
+    outcome = []
+
+    def run():
+        try:
+            function(*args)
+            outcome.append(None)
+        except FormulaError as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=run, daemon=True)  # a daemon: a hung worker cannot hold up the test run
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), f"still running after {seconds} s"
+    assert outcome, "the worker raised something other than a FormulaError"
+    return outcome[0]
 
 
 @pytest.mark.parametrize("template", [
@@ -564,15 +596,11 @@ def test_the_reader_never_evaluates_text():
         assert forbidden not in source
 
 
-def test_a_claim_reads_fast_once_the_table_is_built():
+def test_the_symbol_table_is_built_once_per_network_and_notation():
     network = NETWORKS["3-4-4-2"]
-    F._symbol_table(network, "nielsen")
-    claim = r"\delta^{2}_{1} = \sum_k w^{3}_{k1} \delta^{3}_{k} \sigma'(z^{2}_{1})"
-    start = time.perf_counter()
-    for _ in range(5):
-        parse_claim(claim, network)
-        parse_claim(r"\delta^{2} = ((w^{3})^T \delta^{3}) \odot \sigma'(z^{2})", network)
-    assert (time.perf_counter() - start) / 5 < 0.1
+    table = F._symbol_table(network, "nielsen")
+    assert F._symbol_table(sbp.Network([3, 4, 4, 2]), "nielsen") is table
+    assert F._symbol_table(network, "ng") is not table
 
 
 # ------------------------------------------------------------------ chains and documents

@@ -333,10 +333,51 @@ def test_the_induction_as_data():
     induction = general().induction
     assert isinstance(induction, Induction)
     assert induction.base == sp.Eq(q("delta", L, j), Partial(COST, q("z", L, j)), evaluate=False)
-    assert induction.hypothesis.lhs == q("delta", l + 1, j)
+    # BP2 sums over every neuron k of layer l+1, so the hypothesis is stated for every k
+    assert induction.hypothesis == sp.Eq(q("delta", l + 1, k), Partial(COST, q("z", l + 1, k)), evaluate=False)
     assert induction.step.args == (induction.hypothesis, induction.claim)
     assert (induction.base_equation, induction.step_equation) == ("BP1", "BP2")
     assert induction.domain == sp.Tuple(l, 1, L)
+
+
+def test_a_hypothesis_for_one_neuron_only_is_caught():
+    """δ^{l+1}_1 = ∂C/∂z^{l+1}_1 is not enough for BP2, which uses every neuron of layer l+1."""
+    derivation = general()
+    one = sp.Eq(q("delta", l + 1, 1), Partial(COST, q("z", l + 1, 1)), evaluate=False)
+    induction = replace(derivation.induction, hypothesis=one, step=sp.Implies(one, derivation.induction.claim))
+    report = replace(derivation, induction=induction).check()
+    fact = next(f for f in report.facts if f.equation == "induction")
+    assert not fact.ok and fact.evidence["problem"]["key"] == "hypothesis_wrong"
+    assert report.ok is False and "induction" in failures(report)
+
+
+def test_problems_are_keys_with_data_not_sentences():
+    derivation = general()
+    bp2 = derivation.bp2
+    number = first(bp2, "through_activation")
+    wrong = with_step(derivation, "BP2", number, reason=sp.Eq(q("a", l, j), q("z", l, j), evaluate=False))
+    fact = next(f for f in wrong.check().facts if f.equation == "BP2")
+    assert fact.evidence["problem"] == {"key": "activation_not_given", "step": number + 1,
+                                        "rule": "through_activation", "form": "index"}
+    assert "activation_not_given" in fact.detail and "step %d" % (number + 1) in fact.detail
+
+
+def test_every_problem_key_is_phrased_in_every_language():
+    import re
+    from pathlib import Path
+
+    import symbackprop.general as module
+    from symbackprop.general import PROBLEMS
+
+    source = Path(module.__file__).read_text(encoding="utf-8")
+    used = set(re.findall(r'_problem\("([a-z_]+)"', source)) | set(re.findall(r'_Unprovable\("([a-z_]+)"', source))
+    assert used <= set(PROBLEMS) and len(used) >= 50
+    root = Path(module.__file__).parent.parent / "templates"
+    for lang in ("en", "zh"):
+        names = (root / lang / "general.names.j2").read_text(encoding="utf-8")
+        block = names[names.index("{% set problems = {"):]
+        phrased = set(re.findall(r'^  "([a-z_]+)": ', block, re.M))
+        assert phrased == set(PROBLEMS), (lang, set(PROBLEMS) ^ phrased)
 
 
 # ------------------------------------------------- (d) regularisation

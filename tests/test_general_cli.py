@@ -70,7 +70,11 @@ def test_json_names_the_method_and_every_step(capsys):
     (["--activation", "softmax,sigmoid"], "one element-wise activation for every layer"),
     (["--activation", "swish"], "unknown activation 'swish'"),
     (["--cost", "hinge"], "unknown cost 'hinge'"),
-    (["--l2", "strong"], "--l2 'strong' is neither a number nor 'lambda'"),
+    (["--l2", "strong"], "--l2 'strong' cannot be combined with --general: a general proof keeps λ symbolic"),
+    (["--l2", "0.1"], "--l2 '0.1' cannot be combined with --general: a general proof keeps λ symbolic"),
+    (["--mean"], "--mean cannot be combined with --general"),
+    (["--bias"], "--bias cannot be combined with --general"),
+    (["--no-bias"], "--no-bias cannot be combined with --general"),
 ])
 def test_bad_input_is_refused_with_exit_2(capsys, argv, message):
     code, out, err = run(capsys, *argv)
@@ -85,9 +89,43 @@ def test_a_spec_file_is_refused(capsys, tmp_path):
     assert code == 2 and "cannot be combined with --general" in err
 
 
-def test_a_proof_that_does_not_reverify_exits_1(capsys, monkeypatch):
-    real = general_module.derive_general
+@pytest.mark.parametrize("value", ["lambda", "true", "λ"])
+def test_a_symbolic_l2_is_accepted(capsys, value):
+    code, out, _ = run(capsys, "--l2", value, "--format", "json")
+    assert code == 0 and json.loads(out)["general"]["l2"] is True
 
+
+def test_the_report_names_costs_and_activations_in_words(capsys):
+    code, out, _ = run(capsys, "--cost", "binary_cross_entropy")
+    assert code == 0
+    first = out.splitlines()[0]
+    assert "the binary cross-entropy" in first and "any differentiable activation" in first
+    assert "binary_cross_entropy" not in first and "generic" not in first and "nielsen" not in first
+    code, out, _ = run(capsys, "--lang", "zh")
+    first = out.splitlines()[0]
+    assert "二次代价" in first and "任意一个可微函数" in first and "generic" not in first and "quadratic" not in first
+
+
+@pytest.mark.parametrize("lang, fmt, words", [
+    ("en", "text", "for every neuron k of that layer"),
+    ("en", "md", "for every neuron k of layer l+1"),
+    ("zh", "text", "第 l+1 层的每个神经元 k 上成立"),
+    ("zh", "md", "第 l+1 层的每个神经元 k 上都成立"),
+])
+def test_the_hypothesis_is_stated_for_every_neuron_of_the_next_layer(capsys, lang, fmt, words):
+    code, out, _ = run(capsys, "--lang", lang, "--format", fmt)
+    assert code == 0 and words in out
+    assert ("δˡ⁺¹ₖ = ∂C/∂zˡ⁺¹ₖ" if fmt == "text" else r"\delta^{l + 1}_{k} = \frac{\partial C}{\partial z^{l + 1}_{k}}") in out
+
+
+def test_chinese_proof_has_no_stray_spaces_or_english_rule_names(capsys):
+    code, out, _ = run(capsys, "--lang", "zh", "--format", "md")
+    assert code == 0
+    assert "克罗内克符号 " not in out and "名字" not in out
+    assert "把定义式写回其记号" in out
+
+
+def _wrong_bp2(real):
     def planted(*args, **kwargs):
         derivation = real(*args, **kwargs)
         bp2 = derivation.bp2
@@ -101,10 +139,36 @@ def test_a_proof_that_does_not_reverify_exits_1(capsys, monkeypatch):
         goal = bp2.goal.xreplace(swap)
         return derivation.with_equation(replace(bp2, proof=proof, statement=statement, goal=goal))
 
-    monkeypatch.setattr(general_module, "derive_general", planted)
+    return planted
+
+
+def test_a_proof_that_does_not_reverify_exits_1(capsys, monkeypatch):
+    monkeypatch.setattr(general_module, "derive_general", _wrong_bp2(general_module.derive_general))
     code, out, _ = run(capsys)
     assert code == 1
     assert "FAILS" in out and "induction (base BP1, step BP2): FAILS" in out
+    # the problem, phrased by the template: where it is and what is wrong
+    assert "FAILS: index form, step " in out and "BP2 does not hold, so the inductive step fails" in out
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "tex"])
+def test_a_failure_is_reported_in_chinese_in_a_chinese_report(capsys, monkeypatch, fmt):
+    monkeypatch.setattr(general_module, "derive_general", _wrong_bp2(general_module.derive_general))
+    code, out, _ = run(capsys, "--lang", "zh", "--format", fmt)
+    assert code == 1
+    assert "下标形式，第 " in out and "BP2 不成立，所以归纳步骤不成立" in out
+    for english in ("does not", "index form", "step ", "re-verify", "inductive"):
+        assert english not in out, english
+
+
+def test_output_goes_through_the_shared_writer(capsys, tmp_path, monkeypatch):
+    import symbackprop.cli as cli
+
+    written = []
+    monkeypatch.setattr(cli, "_write_or_print", lambda output, document: written.append((output, document.text)))
+    code, out, _ = run(capsys, "-o", str(tmp_path / "proof.md"), "--format", "md")
+    assert code == 0 and out == "" and written[0][0] == str(tmp_path / "proof.md")
+    assert written[0][1].startswith("# The four equations")
 
 
 def test_derive_without_general_is_unchanged(capsys):

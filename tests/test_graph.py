@@ -10,9 +10,10 @@ import sympy as sp
 from symbackprop import printing
 from symbackprop.cli import main
 from symbackprop.errors import SpecError
-from symbackprop.formula import FormulaError
+from symbackprop.formula import MAX_DIGITS, FormulaError, syntax_error
 from symbackprop.graph import (
     MAX_DEPTH,
+    MAX_MAGNITUDE,
     PATH_LIST_LIMIT,
     Sigmoid,
     analyse,
@@ -104,7 +105,7 @@ def test_nine_paths_merge_into_six_edges():
     assert [n.name for n in graph.nodes] == ["x", "a", "b"]
     assert [(e.source, e.target) for e in graph.edges] == [(0, 1)] * 3 + [(1, 2)] * 3
     counts = path_counts(graph)
-    assert (counts.paths, counts.edges, counts.reverse) == (9, 6, 6)
+    assert (counts.paths, counts.edges) == (9, 6)
     assert counts.inputs[0].visits == 18  # every path has two edges
     point = evaluate(graph, {"x": sp.Rational(1, 2)})
     (sums,) = path_sums(point)
@@ -222,6 +223,24 @@ def test_unknown_sympy_function_is_refused():
         graph_of(sp.Abs(x) + x)
 
 
+def test_syntax_errors_share_the_formula_formatter():
+    from lark.exceptions import UnexpectedInput
+
+    from symbackprop import graph as graph_module
+
+    for text in ("2x + 1", "x $ 2", "(a+b"):
+        try:
+            graph_module._parser().parse(text)
+        except UnexpectedInput as error:
+            shared = syntax_error(text, error, "expression",
+                                  lambda names, at, text=text: graph_module._expected(names, text, at),
+                                  graph_module._CHARACTERS)
+        with pytest.raises(FormulaError) as caught:
+            parse_graph(text)
+        assert str(caught.value) == str(shared) and caught.value.position == shared.position
+        assert str(shared).splitlines()[-1].strip() == "^"
+
+
 @pytest.mark.parametrize("text, message, column", [
     ("(a+b)*(b+", "expected an operand", 10),
     ("2x + 1", "expected '+', '-', '*', '/', '^' or the end of the expression; found 'x'", 2),
@@ -302,6 +321,50 @@ def test_bad_points(text, message):
         parse_point(text)
 
 
+@pytest.mark.parametrize("value, digits", [
+    ("1e299", None), ("-1e-299", None), ("1e300", "301"), ("1e-300", "301"), ("1e400", "more than 300"),
+    ("1e9999", "more than 300"), ("1" * 5000, "more than 300"), (10 ** 400, "401"),
+], ids=["1e299", "-1e-299", "1e300", "1e-300", "1e400", "1e9999", "5000 ones", "int 10^400"])
+def test_exact_values_are_bounded_in_digits(value, digits):
+    # 5000 digits of text would even overflow Python's int() (limit 4300)
+    if digits is None:
+        assert abs(parse_point(f"a={value}")["a"]) in (sp.Integer(10) ** 299, sp.Rational(1, 10 ** 299))
+        return
+    with pytest.raises(SpecError, match=f"an exact number of {digits} digits; expected at most {MAX_DIGITS}"):
+        parse_point(f"a={value}") if isinstance(value, str) else evaluate(parse_graph("a+1"), {"a": value})
+
+
+def test_a_value_too_large_is_refused_at_its_node():
+    # exp(exp(10)) ≈ 10^9565: refused there, before exp of it (whose decimal expansion never ends) is needed
+    with pytest.raises(SpecError) as caught:
+        evaluate(parse_graph("exp(exp(exp(a)))"), {"a": 10})
+    assert str(caught.value) == ("node c = exp(b) at a = 10 is about 10^9565 in size; expected at most "
+                                 f"10^{MAX_DIGITS} (choose smaller values or a smaller expression)")
+    assert evaluate(parse_graph("exp(exp(a))"), {"a": 5}).values[-1] == sp.exp(sp.exp(5))  # ≈ 10^64
+    # 2^(10^299) is refused from its estimate, before SymPy would compute the integer exactly
+    with pytest.raises(SpecError, match=r"node b = 2\*\*a at a = 1000.*about 10\^\(3.01e\+298\)"):
+        evaluate(parse_graph("2^a"), {"a": 10 ** 299})
+    # a small value whose exact form is too long: (1/3)^8000
+    with pytest.raises(SpecError, match="node d = c\\*\\*20 at a = 1/3 is an exact number with 3817 digits"):
+        evaluate(parse_graph("((a^20)^20)^20"), {"a": sp.Rational(1, 3)})
+    # an edge: d(x^-2)/dx = -2 x^-3 is 2·10^300 at x = 10^-100, where x^-2 is only 10^200
+    with pytest.raises(SpecError, match="derivative of a with respect to x at x = 1/1000.* 10\\^300 in size"):
+        evaluate(parse_graph("x^-2"), {"x": sp.Rational(1, 10 ** 100)})
+    assert MAX_MAGNITUDE == 10 ** MAX_DIGITS
+
+
+def test_a_derivative_too_large_is_refused_in_the_sweep():
+    # every node and edge is bounded (|sin| ≤ 1, each edge ≈ 10^250), their product along the chain is not
+    big = "9" * 250
+    point = evaluate(parse_graph(f"sin({big}*sin({big}*sin(a)))"), {"a": 1})
+    with pytest.raises(SpecError, match="∂e/∂a at a = 1 is an exact number with 500 digits"):
+        forward_mode(point, "a")
+    with pytest.raises(SpecError, match="∂f/∂b at a = 1 is an exact number with 500 digits"):
+        reverse_mode(point)
+    with pytest.raises(SpecError, match="the product along the path a → b → c → d → e → f at a = 1"):
+        path_sums(point)
+
+
 def test_point_must_match_the_variables(seed):
     graph, _ = seed
     with pytest.raises(SpecError) as caught:
@@ -373,9 +436,18 @@ def test_latex_and_chinese_documents():
         "\\end{document}")
     zh = render_graph(analysis, "md", "zh").text
     assert "前向模式" in zh and "反向模式" in zh and "Forward" not in zh
+    assert "作为输入变量的函数" in zh and "作为输入的函数" not in zh
     assert "ctexart" in render_graph(analysis, "tex", "zh").text
     text = render_graph(analysis, "text").text
     assert "∂e/∂b = ∂e/∂c·1 + ∂e/∂d·1 = 2·1 + 3·1 = 5" in text
+
+
+def test_render_graph_refuses_unknown_choices():
+    analysis = analyse(SEED, AT)
+    for args, message in ((("pdf",), "unknown format 'pdf'"), (("md", "fr"), "unknown language 'fr'"),
+                          (("md", "en", "obsidian"), "unknown flavor 'obsidian'")):
+        with pytest.raises(SpecError, match=message):
+            render_graph(analysis, *args)
 
 
 def test_json_document(seed):
@@ -401,8 +473,30 @@ def test_cli_writes_markdown_and_svg(tmp_path, capsys):
     assert (tmp_path / "graph.svg").read_text(encoding="utf-8").startswith("<?xml")
 
 
+@pytest.mark.parametrize("argv", [
+    ["graph", SEED, "--at", "a=2,b=1", "--format", "md"],
+    ["derive", "--layers", "2,1", "--format", "md", "--method", "none"],
+    ["diffusion", "--depth", "1", "--width", "2", "--draws", "1", "--activation", "relu", "--format", "md"],
+])
+def test_markdown_output_named_like_its_figure_is_refused(tmp_path, capsys, argv):
+    # the figure beside x.svg is x.svg: writing both would leave the Markdown in place of the drawing
+    target = tmp_path / "x.svg"
+    assert main([*argv, "-o", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("symbackprop: error: the output") and "also the name of the figure" in err
+    assert "x.md" in err and list(tmp_path.iterdir()) == []
+
+
+def test_cli_refuses_a_value_too_large_in_one_line(capsys):
+    assert main(["graph", "exp(exp(exp(a)))", "--at", "a=10", "--format", "md"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"symbackprop: error: node c = exp(b) at a = 10 is about 10^9565 in size; expected at most "
+                   f"10^{MAX_DIGITS} (choose smaller values or a smaller expression)\n")
+
+
 @pytest.mark.parametrize("argv, message", [
     (["(a+b)*(b+", "--at", "a=1,b=1"], "expected an operand"),
+    (["(a+b)*(b+1)", "--at", "a=1e400,b=1"], "the value of a is '1e400', an exact number of more than 300"),
     (["(a+b)*(b+1)", "--at", "a=1,b=1,z=2"], "z is not a variable"),
     (["(a+b)*(b+1)", "--at", "a=1"], "no value for b"),
     (["(a+b)*(b+1)", "--at", "a=one,b=1"], "the value of a is 'one', not a number"),

@@ -210,12 +210,13 @@ def test_bad_values_give_one_error_listing_every_problem(sigmoid_2_2_2):
     expected = [
         "w,1,1,1 is given twice",
         "values['w,1,1,2'] is '0.3'; expected a number",
-        "unknown key(s) w,9,9,9",
+        "unknown key(s) w,9,9,9; expected the parameters of this network: w,1,1,1 w,1,1,2 w,1,2,1 w,1,2,2 "
+        "b,1,1 b,1,2 … b,2,1 b,2,2 (12 keys)",
         "unknown key 'q'",
         "values['w,1,2,1'] is nan; expected a finite number",
         "x has 3 values; expected 2",
         "no 'y'; expected a list of 2 numbers",
-        "no value for 9 parameter(s): w,1,2,2, b,1,1, b,1,2, w,2,1,1, w,2,1,2 ...",
+        "no value for 9 parameter(s): w,1,2,2 b,1,1 b,1,2 w,2,1,1 w,2,1,2 … (9 keys)",
         "'lambda' is given but the network has no L2 regulariser",
     ]
     for fragment in expected:
@@ -227,7 +228,8 @@ def test_worked_example_checks_its_arguments(sigmoid_2_2_2, point):
     with pytest.raises(SpecError) as caught:
         worked_example(sigmoid_2_2_2, {**point.params, ("b", 2, 3): 1}, [1], point.y, lr=-1, digits=0)
     problems = caught.value.problems
-    assert any("unknown key(s) ('b', 2, 3)" in p for p in problems)
+    assert any("unknown key(s) b,2,3; expected the parameters of this network: w,1,1,1" in p for p in problems)
+    assert not any("Derivation.params" in p for p in problems)
     assert any("x has 1 values; expected 2" in p for p in problems)
     assert any("learning rate -1" in p for p in problems)
     assert any("digits 0" in p for p in problems)
@@ -238,6 +240,24 @@ def test_worked_example_checks_its_arguments(sigmoid_2_2_2, point):
     assert any("values['n'] is 0" in p for p in caught.value.problems)
     with pytest.raises(SpecError, match="generic activation"):
         worked_example(derive(Network([1, 1], activation="generic")), {("w", 1, 1, 1): 1, ("b", 1, 1): 0}, [1], [0])
+
+
+def test_an_unreadable_key_lists_the_valid_ones(sigmoid_2_2_2, point):
+    with pytest.raises(SpecError) as caught:
+        worked_example(sigmoid_2_2_2, {**point.params, "w[1,1]": 1}, point.x, point.y)
+    message, = caught.value.problems
+    assert "unknown key 'w[1,1]'" in message and "Derivation.params" not in message
+    assert "(w,1,1,1 w,1,1,2 w,1,2,1 w,1,2,2 b,1,1 b,1,2 … b,2,1 b,2,2 (12 keys)), \"lambda\" or \"n\"" in message
+
+
+def test_as_data_shows_whole_numbers_as_the_text_does():
+    d = derive(Network([1, 1], activation="identity", cost="quadratic"))
+    ex = worked_example(d, {("w", 1, 1, 1): 1, ("b", 1, 1): 0}, x=[2], y=[sp.Rational(1, 2)], lr=1)
+    data = ex.as_data()
+    assert data["x"] == [{"value": "2", "rounded": 2, "exact": "2"}]
+    assert data["lr"]["value"] == "1" and data["layers"][0]["z"][0]["value"] == "2"
+    assert data["y"][0] == {"value": "0.5", "rounded": 0.5, "exact": "1/2"}
+    assert ex.show(sp.Integer(-3)) == "-3" and ex.show(sp.Float(3, 40)) == "3.0"
 
 
 def test_as_data_is_plain_and_keyed_canonically(example):
@@ -254,19 +274,6 @@ def test_as_data_is_plain_and_keyed_canonically(example):
 
 
 # ---------------------------------------------------------------------- display and documents
-
-
-def test_display_arithmetic_keeps_its_order_and_signs():
-    from symbackprop import printing
-    from symbackprop.numbers import Difference, Product, Total
-
-    a, b, c = sp.Float("0.74", 6), sp.Float("-0.18", 6), sp.Float("0.59", 6)
-    assert printing.text(Product(a, b, c)) == "0.74·(-0.18)·0.59"
-    assert printing.latex(Product(a, b, c)) == r"0.74 \cdot \left(-0.18\right) \cdot 0.59"
-    total = Total(Product(c, a), Product(b, a), sp.Float("-0.35", 6))
-    assert printing.text(total) == "0.59·0.74 + (-0.18)·0.74 - 0.35"
-    assert printing.latex(Difference(a, b)) == r"0.74 - \left(-0.18\right)"
-    assert printing.text(Difference(a, Product(sp.Rational(1, 2), c))) == "0.74 - 1/2·0.59"
 
 
 def test_rounded_keeps_whole_numbers_whole(example):
