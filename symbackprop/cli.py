@@ -73,18 +73,26 @@ def write_atomically(path: Path, content: str) -> None:
         raise
 
 
+def read_text_file(path: str, what: str, formats: dict[str, str], expected: str) -> tuple[str, str]:
+    """The text of a file the user named and its format, chosen by suffix from ``formats``.
+
+    ``what`` names the file in messages ("spec file", "document"); ``expected`` says which suffixes do.
+    """
+    file = Path(path)
+    fmt = formats.get(file.suffix.lower())
+    if fmt is None:
+        raise SpecError(f"{what} {path!r} has suffix {file.suffix!r}; expected {expected}")
+    try:
+        return file.read_text(encoding="utf-8"), fmt
+    except FileNotFoundError:
+        raise SpecError(f"{what} {path!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError(f"cannot read {what} {path!r}: {error}") from None
+
+
 def read_spec(path: str):
     """A network from a spec file (.toml or .json)."""
-    file = Path(path)
-    fmt = {".toml": "toml", ".json": "json"}.get(file.suffix.lower())
-    if fmt is None:
-        raise SpecError(f"spec file {path!r} has suffix {file.suffix!r}; expected .toml or .json")
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"spec file {path!r} does not exist") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise SpecError(f"cannot read spec file {path!r}: {error}") from None
+    text, fmt = read_text_file(path, "spec file", {".toml": "toml", ".json": "json"}, ".toml or .json")
     return parse_spec(text, fmt, source=path)
 
 
@@ -338,16 +346,8 @@ def command_check(args) -> int:
 
 def command_check_doc(args) -> int:
     _check_claim_choices(args)
-    file = Path(args.file)
-    fmt = {".md": "md", ".markdown": "md", ".tex": "tex"}.get(file.suffix.lower())
-    if fmt is None:
-        raise SpecError(f"document {args.file!r} has suffix {file.suffix!r}; expected .md or .tex")
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"document {args.file!r} does not exist") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise SpecError(f"cannot read document {args.file!r}: {error}") from None
+    text, fmt = read_text_file(args.file, "document", {".md": "md", ".markdown": "md", ".tex": "tex"},
+                               ".md or .tex")
     network = network_from_args(args)
     derivation = derive(network)
     progress = Progress()

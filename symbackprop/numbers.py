@@ -44,7 +44,7 @@ import sympy as sp
 
 from .activations import VectorActivation, exact_number
 from .errors import SpecError
-from .oracle import DIGITS, Point, _number_map, is_generic, key_list, key_name
+from .oracle import DIGITS, Point, _mpf, _number_map, is_generic, key_list, key_name
 from . import printing
 from .symbols import COST, LAMBDA, N_EXAMPLES, Partial
 
@@ -361,12 +361,6 @@ def _exact(value) -> sp.Rational:
     return exact_number(value, "value")
 
 
-def _mpf(value):
-    if isinstance(value, sp.Rational):
-        return mpmath.mpf(int(value.p)) / int(value.q)
-    if isinstance(value, sp.Float):
-        return mpmath.mpf(value._mpf_)
-    return mpmath.mpf(value)
 
 
 def _full(value) -> str:

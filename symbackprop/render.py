@@ -11,6 +11,7 @@ command line's job.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -126,12 +127,19 @@ def environment(notation: str = "nielsen", sizes=None, templates: str | Path | N
     return env
 
 
-def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
+@contextmanager
+def _templates_found(env: jinja2.Environment):
+    """A template missing from the search path (also one included by another) as one clear error."""
     try:
-        return env.get_template(name)
+        yield
     except jinja2.TemplateNotFound as missing:
         searched = ", ".join(str(p) for p in env.loader.searchpath)
         raise SpecError(f"template {missing.name!r} not found; looked in: {searched}") from None
+
+
+def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
+    with _templates_found(env):
+        return env.get_template(name)
 
 
 def _check_choice(what: str, value: str, valid) -> None:
@@ -273,16 +281,13 @@ def render(derivation, fmt: str = "md", lang: str = "en", notation: str = "niels
     proof = _general_model(general, notation, general_report)
     drawing = layout(network, notation=notation)
     env = environment(notation, network.sizes, templates, fmt, flavor)
-    try:
+    with _templates_found(env):  # also a template included by another one
         page = _template(env, f"{lang}/document.{fmt}.j2").render(
             model=model, drawing=drawing, standalone=standalone, figure=figure, example=example, lang=lang,
             general=proof)
         attachments = {}
         if fmt == "md" and figure:
             attachments[figure] = _template(env, "drawing/network.svg.j2").render(drawing=drawing)
-    except jinja2.TemplateNotFound as missing:  # a template included by another one
-        searched = ", ".join(str(p) for p in env.loader.searchpath)
-        raise SpecError(f"template {missing.name!r} not found; looked in: {searched}") from None
     return Document(page, attachments)
 
 
@@ -486,16 +491,13 @@ def render_graph(analysis, fmt: str = "md", lang: str = "en", flavor: str = "git
     env = environment(templates=templates, fmt=fmt, flavor=flavor)
     env.globals["approx"] = _graph_approx
     drawing = graph_layout(analysis.evaluation, printing.latex, printing.text)
-    try:
+    with _templates_found(env):  # also a template included by another one
         text = _template(env, f"{lang}/graph.{'txt' if fmt == 'text' else fmt}.j2").render(
             model=_graph_model(analysis), drawing=drawing, figure=figure if fmt == "md" else None,
             standalone=standalone, lang=lang)
         attachments = {}
         if fmt == "md" and figure:
             attachments[figure] = _template(env, "drawing/graph.svg.j2").render(drawing=drawing)
-    except jinja2.TemplateNotFound as missing:
-        searched = ", ".join(str(p) for p in env.loader.searchpath)
-        raise SpecError(f"template {missing.name!r} not found; looked in: {searched}") from None
     return Document(text, attachments)
 
 
@@ -841,9 +843,6 @@ def render_general(general, fmt: str = "md", lang: str = "en", notation: str = "
         return Document(render_general_json(model))
     env = environment(notation, None, templates, fmt, flavor)
     suffix = {"md": "md", "tex": "tex", "text": "txt"}[fmt]
-    try:
+    with _templates_found(env):  # also a template included by another one
         page = _template(env, f"{lang}/general.{suffix}.j2").render(general=model, standalone=standalone, lang=lang)
-    except jinja2.TemplateNotFound as missing:  # a template included by another one
-        searched = ", ".join(str(p) for p in env.loader.searchpath)
-        raise SpecError(f"template {missing.name!r} not found; looked in: {searched}") from None
     return Document(page)
