@@ -363,3 +363,13 @@ def test_the_commands_run_as_a_user_runs_them(tmp_path):
                              "--lr", "abc"], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 2
     assert result.stderr == "symbackprop: error: --lr 'abc' is not a number; expected e.g. 0.01 or 1/100\n"
+
+
+@pytest.mark.parametrize("lang, words", [("en", "the binary cross-entropy"), ("zh", "代价函数为二元交叉熵")])
+def test_terminal_text_names_the_cost_in_words(capsys, tmp_path, lang, words):
+    path = values_file(tmp_path)
+    code, out, err = run_main(capsys, "evaluate", "--layers", "2,2,2", "--activation", "sigmoid",
+                              "--cost", "binary_cross_entropy", "--values", path, "--lang", lang)
+    assert code == 0, err
+    first = out.splitlines()[0]
+    assert words in first and "binary_cross_entropy" not in first, first
