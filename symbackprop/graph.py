@@ -54,6 +54,7 @@ import sympy as sp
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
+from . import printing
 from .activations import ACTIVATIONS
 from .drawing import _round
 from .errors import SpecError, unknown_name
@@ -865,7 +866,7 @@ def evaluate(graph: Graph, point: Mapping) -> Evaluation:
             estimates.append(_estimate(numbers[node.name]))
             continue
         rule = RULES[node.op]
-        what = f"node {node.name} = {node.definition}"
+        what = f"node {node.name} = {printing.text(node.definition)}"
         estimate = _estimate(rule.value([estimates[o] for o in node.operands], *node.params))
         _check_size(estimate, what, where)  # before the exact value: 2^(10^300) would take forever
         value = rule.value([values[o] for o in node.operands], *node.params)

@@ -342,10 +342,10 @@ def test_a_value_too_large_is_refused_at_its_node():
                                  f"10^{MAX_DIGITS} (choose smaller values or a smaller expression)")
     assert evaluate(parse_graph("exp(exp(a))"), {"a": 5}).values[-1] == sp.exp(sp.exp(5))  # ≈ 10^64
     # 2^(10^299) is refused from its estimate, before SymPy would compute the integer exactly
-    with pytest.raises(SpecError, match=r"node b = 2\*\*a at a = 1000.*about 10\^\(3.01e\+298\)"):
+    with pytest.raises(SpecError, match=r"node b = 2\^a at a = 1000.*about 10\^\(3.01e\+298\)"):
         evaluate(parse_graph("2^a"), {"a": 10 ** 299})
     # a small value whose exact form is too long: (1/3)^8000
-    with pytest.raises(SpecError, match="node d = c\\*\\*20 at a = 1/3 is an exact number with 3817 digits"):
+    with pytest.raises(SpecError, match="node d = c²⁰ at a = 1/3 is an exact number with 3817 digits"):
         evaluate(parse_graph("((a^20)^20)^20"), {"a": sp.Rational(1, 3)})
     # an edge: d(x^-2)/dx = -2 x^-3 is 2·10^300 at x = 10^-100, where x^-2 is only 10^200
     with pytest.raises(SpecError, match="derivative of a with respect to x at x = 1/1000.* 10\\^300 in size"):
