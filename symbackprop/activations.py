@@ -47,6 +47,8 @@ class Activation:
     elementwise: bool = True
     #: a fact about the rule that a reader must be told (e.g. the value chosen at a kink)
     convention: str | None = None
+    #: given by the user as a formula, not taken from the table (its range cannot be judged)
+    custom: bool = False
 
     @property
     def label(self) -> str:
@@ -149,6 +151,8 @@ def exact_number(value, what: str) -> sp.Rational:
         fraction = Fraction(value)
     except (TypeError, ValueError):
         raise SpecError(f"{what} {value!r} is not a number; expected e.g. 0.01 or 1/100") from None
+    except ZeroDivisionError:
+        raise SpecError(f"{what} {value!r} divides by zero; expected a finite number such as 0.01 or 1/100") from None
     return sp.Rational(fraction.numerator, fraction.denominator)
 
 
@@ -169,7 +173,7 @@ def custom(definition: sp.Lambda, name: str = "custom") -> Activation:
     if not isinstance(definition, sp.Lambda) or len(definition.variables) != 1:
         raise SpecError(f"a custom activation must be a SymPy Lambda of one variable, got {definition!r}")
     forward = definition(Z)
-    return Activation(name, forward, sp.diff(forward, Z))
+    return Activation(name, forward, sp.diff(forward, Z), custom=True)
 
 
 # ---------------------------------------------------------------- the rule table

@@ -41,7 +41,7 @@ import sympy as sp
 from .activations import VectorActivation, opaque_functions
 from .equations import _identical, is_zero
 from .formula import _shape_of
-from .oracle import named_values, random_point, realise
+from .oracle import GENERIC_STAND_IN, named_values, random_point, realise, stand_in_for
 from .symbols import COST, LAMBDA, N_EXAMPLES, LayerMatrix, Partial, Quantity
 
 #: seconds allowed for the symbolic part of one claim
@@ -346,10 +346,11 @@ def _unvalued(derivation, expr) -> set:
     return {s for s in symbols if s not in known and not (isinstance(s, Quantity) and s.kind in ("z", "a", "delta"))}
 
 
-def _value(expr, known):
+def _value(expr, known, stand_in=GENERIC_STAND_IN):
+    """``expr`` at a point; a generic σ is realised by ``stand_in``, as the point's own values were."""
     if isinstance(expr, sp.MatrixBase):
-        return expr.applyfunc(lambda e: _value(e, known))
-    return sp.Float(realise(sp.sympify(expr)).xreplace(known).evalf(40), 40)
+        return expr.applyfunc(lambda e: _value(e, known, stand_in))
+    return sp.Float(realise(sp.sympify(expr), stand_in).xreplace(known).evalf(40), 40)
 
 
 def _agree(left, right) -> bool:
@@ -529,7 +530,7 @@ def check_claim(claim, derivation, points: int = POINTS, seed: int = 0, time_lim
                        reason="result_shape", shape=_shape_of(claimed))
     # numbers first: a counterexample settles it
     sample = _points(derivation, points, seed, _unvalued(derivation, claimed))
-    example = _counterexample(correct, claimed, sample)
+    example = _counterexample(derivation, correct, claimed, sample)
     if example is not None:
         return Verdict(claim, "incorrect", "numeric", points, correct, example,
                        _diagnose(derivation, claim, claimed, sample))
@@ -542,10 +543,11 @@ def check_claim(claim, derivation, points: int = POINTS, seed: int = 0, time_lim
     return Verdict(claim, "correct", "numeric", points, correct, reason="not_proven")
 
 
-def _counterexample(correct, claimed, sample) -> Counterexample | None:
+def _counterexample(derivation, correct, claimed, sample) -> Counterexample | None:
     """The first point of ``sample`` where the two formulas differ, with both values there."""
+    stand_in = stand_in_for(derivation.network)
     for point, known in sample:
-        actual, value = _value(correct, known), _value(claimed, known)
+        actual, value = _value(correct, known, stand_in), _value(claimed, known, stand_in)
         if not _agree(value, actual):
             return Counterexample(point.params, point.x, point.y, point.l2, value, actual)
     return None
@@ -585,7 +587,7 @@ def _mismatched(claim, derivation, correct, points, seed, time_limit) -> Verdict
     if _shape_of(repaired) != _shape_of(correct):
         return verdict(points=0, diagnosis=tuple(dict.fromkeys([*names, "wrong_shape"])), repaired="unfit")
     sample = _points(derivation, points, seed, _unvalued(derivation, repaired))
-    example = _counterexample(correct, repaired, sample)
+    example = _counterexample(derivation, correct, repaired, sample)
     if example is not None:
         names += _diagnose(derivation, claim, repaired, sample)
         return verdict(points=points, counterexample=example, diagnosis=tuple(dict.fromkeys(names)),
@@ -601,9 +603,10 @@ def _diagnose(derivation, claim, claimed, sample) -> tuple[str, ...]:
     A transpose missing from a matrix written entry by entry is a layout mistake (``transposed_layout``).
     """
     found = []
+    stand_in = stand_in_for(derivation.network)
     for key, mutant in mutations(derivation, claim.target).items():
         try:
-            if all(_agree(_value(claimed, known), _value(mutant, known)) for _, known in sample[:2]):
+            if all(_agree(_value(claimed, known, stand_in), _value(mutant, known, stand_in)) for _, known in sample[:2]):
                 found.append(mistake_name(key))
         except (TypeError, ValueError, sp.ShapeError):
             continue
@@ -641,7 +644,7 @@ class Skipped:
 
 
 def check_formula(text: str, network, notation: str = "nielsen", syntax: str = "auto", derivation=None,
-                  **options) -> Verdict:
+                  star: str = "product", **options) -> Verdict:
     """Parse the claim ``LHS = RHS`` about ``network`` in ``notation`` and decide it.
 
     >>> from symbackprop import Network
@@ -652,33 +655,56 @@ def check_formula(text: str, network, notation: str = "nielsen", syntax: str = "
     from .chain import derive
     from .formula import parse_claim
 
-    claim = parse_claim(text, network, notation, syntax, repair=True)
+    claim = parse_claim(text, network, notation, syntax, repair=True, star=star)
     return check_claim(claim, derivation or derive(network), **options)
 
 
-def check_document(document: str, fmt: str, network, notation: str = "nielsen", derivation=None, **options) -> list:
+def check_document(document: str, fmt: str, network, notation: str = "nielsen", derivation=None,
+                   star: str = "product", **options) -> list:
     """Every claim among the display equations of a Markdown or LaTeX document, by line.
 
     A chain ``A = B = C`` whose first member names a gradient, an error or the cost
-    gives the claims ``A = B`` and ``A = C``; other equations are skipped.
+    gives the claims ``A = B`` and ``A = C``; a display that starts with ``=``
+    continues the claim of the display before it (``A = B`` then ``= C`` gives
+    ``A = C``). A left-hand side about a layer written as a letter (``\\delta^{(l)}``)
+    is reported unreadable: a concrete network needs concrete layers. Other
+    equations (definitions, say) are skipped.
     """
     from .chain import derive
     from .errors import SpecError
-    from .formula import extract_equations, parse_claim, split_chain
+    from .formula import FormulaFreeIndexError, extract_equations, lhs_target, parse_claim, split_chain
 
     derivation = derivation or derive(network)
     results = []
+    previous = None                      # the left-hand side of the last display that named a quantity
     for line, latex in extract_equations(document, fmt):
         members = split_chain(latex)
         if len(members) < 2:
+            previous = None
             continue
         lhs = members[0]
+        if not lhs and previous is not None:
+            lhs = previous
+        try:
+            named = lhs_target(lhs, network, notation) is not None
+        except FormulaFreeIndexError as error:
+            text = f"{lhs} = {members[1]}"
+            try:
+                parse_claim(text, network, notation, "latex", repair=True, star=star)
+            except FormulaFreeIndexError as in_claim:  # the same problem, pointed at in the claim as written
+                error = in_claim
+            except SpecError:
+                pass
+            results.append(Unreadable(text, line, str(error)))
+            previous = None
+            continue
+        previous = lhs if named else None
         for rhs in members[1:]:
             text = f"{lhs} = {rhs}"
             try:
-                claim = parse_claim(text, network, notation, "latex", repair=True)
+                claim = parse_claim(text, network, notation, "latex", repair=True, star=star)
             except SpecError as error:
-                if _names_a_target(lhs, network, notation):
+                if named:
                     results.append(Unreadable(text, line, str(error)))
                 else:
                     results.append(Skipped(text, line))
@@ -687,18 +713,6 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
             verdict = check_claim(claim, derivation, **options)
             results.append(_at_line(verdict, line))
     return results
-
-
-def _names_a_target(lhs: str, network, notation: str) -> bool:
-    """Whether a left-hand side names a gradient, an error or the cost (so that its claim must be read)."""
-    from .errors import SpecError
-    from .formula import parse_claim
-
-    try:
-        parse_claim(f"{lhs} = 0", network, notation, "latex")
-    except SpecError:
-        return False
-    return True
 
 
 def _at_line(verdict: Verdict, line: int) -> Verdict:

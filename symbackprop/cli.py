@@ -19,8 +19,9 @@ from .claims import check_document, check_formula
 from .equations import METHODS
 from .errors import SpecError, unknown_name
 from .examples import gallery
+from .formula import STARS
 from .printing import NOTATIONS
-from .render import FLAVORS, FORMATS, LANGUAGES, render, render_verdicts
+from .render import FLAVORS, FORMATS, LANGUAGES, check_label_prefix, label_prefix_from, render, render_verdicts
 from .spec import network_from_mapping, parse_names, parse_sizes, parse_spec
 
 DEFAULT_LAYERS = [2, 3, 2]
@@ -151,6 +152,7 @@ def command_derive(args) -> int:
     if args.json:
         args.format = "json"
     _check_choices(args)
+    _check_label_prefix_flag(args)
     if args.general:
         return command_derive_general(args)
     network = network_from_args(args)
@@ -167,7 +169,8 @@ def command_derive(args) -> int:
     figure = output.with_suffix(".svg").name if output is not None and args.format == "md" else None
     progress.start(f"writing {args.format}")
     document = render(derivation, args.format, args.lang, args.notation, args.flavor, standalone=args.standalone,
-                      report=report, templates=args.templates, figure=figure)
+                      report=report, templates=args.templates, figure=figure,
+                      label_prefix=_label_prefix(args, "bp-" + "-".join(map(str, network.sizes))))
     progress.done()
     _write_or_print(output, document)
     return 0 if report is None or report.ok else 1
@@ -212,6 +215,10 @@ def _general_arguments(args) -> dict:
     if args.mean:
         problems.append("--mean cannot be combined with --general: a general proof is for the cost of one "
                         "training example")
+    if args.method != "auto":
+        # the general proof has one method: every step re-verified symbolically by SymPy
+        problems.append(f"--method {args.method!r} cannot be combined with --general: a general proof is "
+                        f"always checked by re-verifying every step with SymPy; leave --method out")
     if args.bias is not None:
         flag = "--bias" if args.bias else "--no-bias"
         problems.append(f"{flag} cannot be combined with --general: a general proof gives every layer a bias")
@@ -242,9 +249,33 @@ def command_derive_general(args) -> int:
     report = general.check()
     progress.done()
     document = render_general(general, args.format, args.lang, args.notation, args.flavor,
-                              standalone=args.standalone, report=report, templates=args.templates)
+                              standalone=args.standalone, report=report, templates=args.templates,
+                              label_prefix=_label_prefix(args, label_prefix_from(
+                                  f"bp-general-{options.get('activation', 'generic')}-{options['cost']}")))
     _write_or_print(args.output, document)
     return 0 if report.ok else 1
+
+
+# ---------------------------------------------------------------- derive --label-prefix
+
+
+def _check_label_prefix_flag(args) -> None:
+    """--label-prefix names LaTeX labels: refused for other formats, and checked before any work."""
+    if args.label_prefix is None:
+        return
+    if args.format != "tex":
+        raise SpecError(f"--label-prefix {args.label_prefix!r} applies to LaTeX only; expected --format tex "
+                        f"(got --format {args.format})")
+    check_label_prefix(args.label_prefix)
+
+
+def _label_prefix(args, fallback: str) -> str:
+    """The label prefix of a document: --label-prefix, else the -o file's stem, else ``fallback``."""
+    if args.label_prefix is not None:
+        return args.label_prefix
+    if args.output:
+        return label_prefix_from(Path(args.output).stem)
+    return fallback
 
 
 def command_examples(args) -> int:
@@ -298,6 +329,9 @@ def _add_claim_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--notation", default="nielsen",
                        help=f"the notation of the claim: {', '.join(sorted(NOTATIONS))} (default nielsen)")
     group.add_argument("--syntax", default="auto", help="latex, text or auto (default)")
+    group.add_argument("--star", default="product",
+                       help="what a written * means: product (like \\cdot, default) or hadamard (element-wise, "
+                            "as when × is the matrix product)")
     group.add_argument("--points", type=int, default=3, help="random points of the numeric comparison (default 3)")
     group.add_argument("--time-limit", type=float, default=2.0, metavar="SECONDS",
                        help="seconds for the symbolic proof of one claim; past it the claim is undecided "
@@ -308,6 +342,8 @@ def _add_claim_flags(parser: argparse.ArgumentParser) -> None:
 
 def _claims_exit(results) -> int:
     statuses = {r.status for r in results}
+    if not statuses - {"skipped"}:  # nothing checked at all is no sign that everything is right
+        return 2
     if "incorrect" in statuses:
         return 1
     if "unreadable" in statuses:
@@ -323,6 +359,8 @@ def _check_claim_choices(args) -> None:
         problems.append(unknown_name("notation", args.notation, NOTATIONS))
     if args.syntax not in ("auto", "latex", "text"):
         problems.append(unknown_name("syntax", args.syntax, ("auto", "latex", "text")))
+    if args.star not in STARS:
+        problems.append(unknown_name("--star", args.star, STARS))
     if not 1 <= args.points <= 100:
         problems.append(f"--points {args.points} is out of range; expected 1..100")
     if not 0 < args.time_limit <= 600:
@@ -338,7 +376,7 @@ def command_check(args) -> int:
     network = network_from_args(args)
     derivation = derive(network)
     verdict = check_formula(args.claim, network, args.notation, args.syntax, derivation=derivation,
-                            points=args.points, time_limit=args.time_limit)
+                            star=args.star, points=args.points, time_limit=args.time_limit)
     sys.stdout.write(render_verdicts(derivation, [verdict], args.notation, "json" if args.json else "text",
                                      lang=args.lang))
     return _claims_exit([verdict])
@@ -352,8 +390,8 @@ def command_check_doc(args) -> int:
     derivation = derive(network)
     progress = Progress()
     progress.start(f"checking the claims of {args.file}")
-    results = check_document(text, fmt, network, args.notation, derivation=derivation, points=args.points,
-                             time_limit=args.time_limit)
+    results = check_document(text, fmt, network, args.notation, derivation=derivation, star=args.star,
+                             points=args.points, time_limit=args.time_limit)
     progress.done()
     sys.stdout.write(render_verdicts(derivation, results, args.notation, "json" if args.json else "text",
                                      lang=args.lang))
@@ -562,6 +600,9 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--templates", metavar="DIR", help="look for templates in DIR first")
     out.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout; "
                                             "a Markdown document gets its drawing as an SVG file beside it")
+    out.add_argument("--label-prefix", metavar="PREFIX",
+                     help="LaTeX: start every \\label and \\eqref with PREFIX (eq:PREFIX:bp1), so that several "
+                          "documents can be \\input together (default: the -o file's stem, else e.g. bp-2-3-2)")
     derive_parser.add_argument("--general", action="store_true",
                                help="prove BP1-BP4 for every network with this cost and activation "
                                     "(symbolic sizes, any depth) instead of deriving one network")

@@ -32,6 +32,9 @@ class Cost:
     term: sp.Expr
     #: the targets are a probability distribution: Σ_j y_j = 1 (one-hot labels, for instance)
     targets_sum_to_one: bool = False
+    #: the registered output activations whose values the cost can take (empty: any);
+    #: the logarithms of the cross-entropies need outputs in (0, 1)
+    outputs: tuple[str, ...] = ()
 
     def total(self, outputs, targets) -> sp.Expr:
         """C for the given output activations and targets."""
@@ -43,11 +46,15 @@ class Cost:
 
 
 # ---------------------------------------------------------------- the rule table
+# The generic σ in PROBABILITY is an undefined function, assumed to take values in (0, 1).
+PROBABILITY = ("generic", "sigmoid", "softmax")
+
 #         name                          c(a, y)
 COSTS: dict[str, Cost] = {
     "quadratic":            Cost("quadratic", (A - Y) ** 2 / 2),
-    "binary_cross_entropy": Cost("binary_cross_entropy", -(Y * sp.log(A) + (1 - Y) * sp.log(1 - A))),
-    "cross_entropy":        Cost("cross_entropy", -Y * sp.log(A), targets_sum_to_one=True),
+    "binary_cross_entropy": Cost("binary_cross_entropy", -(Y * sp.log(A) + (1 - Y) * sp.log(1 - A)),
+                                 outputs=PROBABILITY),
+    "cross_entropy":        Cost("cross_entropy", -Y * sp.log(A), targets_sum_to_one=True, outputs=PROBABILITY),
 }
 
 

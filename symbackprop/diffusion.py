@@ -40,6 +40,7 @@ import sympy as sp
 
 from . import printing
 from .activations import ACTIVATIONS, Z, opaque_functions
+from .activations import activation as lookup_activation
 from .errors import SpecError, unknown_name
 from .symbols import COST, Chain, LayerMatrix, Partial, Quantity
 
@@ -195,13 +196,42 @@ def _check_activations(activations, problems: list[str]) -> tuple[str, ...]:
         problems.append(f"activations {names!r} is empty; expected one or more of: {', '.join(ACTIVATION_NAMES)}")
     good = []
     for name in names:
-        if name not in ACTIVATION_NAMES:
-            problems.append(unknown_name("activation", name, ACTIVATION_NAMES))
-        elif name in good:
+        spelling = _spelling(name, problems)
+        if spelling is None:
+            continue
+        if spelling in good:
             problems.append(f"activation {name!r} is listed twice; expected each activation once")
         else:
-            good.append(name)
+            good.append(spelling)
     return tuple(good)
+
+
+def _spelling(name, problems: list[str]) -> str | None:
+    """The canonical spelling of one activation, as ``derive --activation`` reads it (``leaky_relu:0.2``).
+
+    The name is looked up in the activation registry (a parameter after a colon,
+    as :func:`symbackprop.activations.activation` reads it); a parameter equal to
+    the registered default is dropped (``leaky_relu:0.01`` is ``leaky_relu``),
+    another one is written exactly (``leaky_relu:1/5``). None after a problem.
+    """
+    family = name.partition(":")[0].strip() if isinstance(name, str) else None
+    if family not in ACTIVATION_NAMES:
+        problems.append(unknown_name("activation", name, ACTIVATION_NAMES))
+        return None
+    try:
+        rule = lookup_activation(name.strip())
+    except SpecError as error:
+        problems.extend(error.problems if ":" in name and family == "leaky_relu"
+                        else (unknown_name("activation", name, ACTIVATION_NAMES),))
+        return None
+    if rule == ACTIVATIONS[family]:
+        return family
+    return f"{family}:" + ",".join(str(value) for _, value in rule.parameters)
+
+
+def family(name: str) -> str:
+    """The registered name of an activation spelling (``leaky_relu:1/5`` → ``leaky_relu``)."""
+    return name.partition(":")[0]
 
 
 def bounds(activations: Sequence[str] = DEFAULT_ACTIVATIONS) -> tuple[Bound, ...]:
@@ -215,7 +245,7 @@ def bounds(activations: Sequence[str] = DEFAULT_ACTIVATIONS) -> tuple[Bound, ...
 
 @functools.cache
 def _bound(name: str) -> Bound:
-    rule = ACTIVATIONS[name]
+    rule = lookup_activation(name)
     sigma, sigma_prime = _sigma()
     derivative = rule.derivative
     if sp.simplify(sp.diff(rule.forward, Z) - derivative) != 0:
@@ -422,7 +452,7 @@ def _numeric_rule(name: str):
     from .activations import A
 
     np = _numpy()
-    rule = ACTIVATIONS[name]
+    rule = lookup_activation(name)
     forward = sp.lambdify(Z, rule.forward, modules="numpy")
     if rule.identity is not None:
         slope = sp.lambdify(A, rule.identity, modules="numpy")
@@ -773,6 +803,8 @@ def render_diffusion(measurement: Measurement, bounds: Sequence[Bound], fmt: str
         "plot_hint": PLOT_HINT,
         "standalone": standalone,
         "lang": lang,
+        # the registered name of each activation spelling, for the names and line styles of the templates
+        "family": {name: family(name) for name in measurement.activations},
     }
     text = _template(env, f"{lang}/diffusion.{fmt}.j2").render(**context)
     attachments = {figure: svg} if svg is not None else {}

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .activations import VectorActivation, opaque_functions
+from .activations import A, VectorActivation, opaque_functions
+from .costs import Y
 from .equations import EQUATIONS, matrix_form
 from .printing import notation as lookup_notation
 from .symbols import COST, LAMBDA, N_EXAMPLES, Chain, GradientOf, LayerMatrix, Partial, Quantity, Shape, SumOver
@@ -30,6 +31,8 @@ from .symbols import COST, LAMBDA, N_EXAMPLES, Chain, GradientOf, LayerMatrix, P
 EXPANSION_LIMIT = 24
 #: networks with layers of at most this many neurons get their matrices written element by element
 EXPLICIT_LIMIT = 6
+#: a cost of more terms than this is written as a sum over the output neurons (a line holds about six)
+COST_TERMS_WRITTEN_OUT = 6
 
 l_, j_, k_, i_, L_ = sp.symbols("l j k i L", integer=True, positive=True)
 
@@ -54,6 +57,8 @@ class BPEquation:
     instances: tuple[Equation, ...]
     facts: tuple
     softmax: bool = False
+    #: with a softmax output: the definition of the Jacobian J in the matrix form, J_ij = ∂a_i/∂z_j
+    jacobian: Equation | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,10 @@ class DocumentModel:
     explicit: bool
     general_weight: Quantity
     general_bias: Quantity
+    #: the layers without biases: all of them, some, or none
+    unbiased_layers: tuple[int, ...] = ()
+    #: the number of training examples (n; m in Ng's notation), for prose that names it
+    examples: Quantity = N_EXAMPLES
     expansion_limit: int = EXPANSION_LIMIT
 
 
@@ -133,17 +142,26 @@ class _General:
 
 
 def _forward_general(g: _General, network) -> tuple[Equation, ...]:
+    """z^l_j = Σ_k w^l_jk a^{l-1}_k (+ b^l_j), a^l_j = σ(z^l_j), z^l = W^l a^{l-1} (+ b^l).
+
+    The bias appears when some layer has biases; a document names the layers without them.
+    """
     sigma, _ = opaque_functions("sigma")
     z = g.q("z", l_, j_)
     weighted = sp.Sum(g.q("w", l_, j_, k_) * g.q("a", l_ - 1, k_), (k_, 1, g.size(l_ - 1)))
-    bias = g.q("b", l_, j_)
     W, a_prev, b = g.matrix("W", l_), g.matrix("a", l_ - 1), g.matrix("b", l_)
+    product = sp.MatMul(W, a_prev)
+    if _has_biases(network):
+        weighted, product = weighted + g.q("b", l_, j_), sp.MatAdd(product, b)
     return (
-        Equation(sp.Eq(z, weighted + bias, evaluate=False), "forward-z"),
+        Equation(sp.Eq(z, weighted, evaluate=False), "forward-z"),
         Equation(sp.Eq(g.q("a", l_, j_), sigma(z), evaluate=False), "forward-a"),
-        Equation(sp.Eq(g.matrix("z", l_), sp.MatAdd(sp.MatMul(W, a_prev), b), evaluate=False), "forward-matrix",
-                 shapes=True),
+        Equation(sp.Eq(g.matrix("z", l_), product, evaluate=False), "forward-matrix", shapes=True),
     )
+
+
+def _has_biases(network) -> bool:
+    return any(layer.bias for layer in network.layers)
 
 
 def _explicit(m: LayerMatrix) -> sp.ImmutableMatrix:
@@ -171,7 +189,7 @@ def _notation_rows(g: _General, network) -> tuple:
         ("x", LayerMatrix("x", 0, g.size(g.offset), 1)),
         ("W", g.matrix("W", l_)),
         ("w", g.q("w", l_, j_, k_)),
-        ("b", g.matrix("b", l_)),
+        *([("b", g.matrix("b", l_))] if _has_biases(network) else []),
         ("z", g.matrix("z", l_)),
         ("a", g.matrix("a", l_)),
         ("delta", g.matrix("delta", l_)),
@@ -187,9 +205,17 @@ def _notation_rows(g: _General, network) -> tuple:
 
 
 def _cost(derivation) -> tuple[Equation, ...]:
-    """C for one example; an L2 term is written as a sum over the weights, not expanded."""
+    """C for one example; an L2 term is written as a sum over the weights, not expanded.
+
+    Written out term by term while that fits a line (at most :data:`COST_TERMS_WRITTEN_OUT`
+    terms), else as the sum over the output neurons, Σ_j c(a^L_j, y_j).
+    """
     fw, network = derivation.forward, derivation.network
     data = network.cost.total(fw.activations(network.depth), fw.targets)
+    if len(sp.Add.make_args(data)) > COST_TERMS_WRITTEN_OUT:
+        L = network.depth
+        data = sp.Sum(network.cost.term.xreplace({A: Quantity("a", L, j_), Y: Quantity("y", j_)}),
+                      (j_, 1, network.output.size))
     if network.l2 is not None:
         w = sp.Symbol("w", real=True)
         data = data + network.l2 / (2 * N_EXAMPLES) * SumOver(w**2, w)
@@ -284,6 +310,7 @@ def _bp_equations(derivation, report, g: _General) -> tuple[BPEquation, ...]:
         Equation(sp.Eq(g.q("delta", L_, j_), index_rhs, evaluate=False), "bp1"),
         Equation(sp.Eq(g.matrix("delta", L_), matrix_rhs, evaluate=False), "bp1-matrix", shapes=True),
         derivation1, _instances(derivation, "BP1"), facts["BP1"], softmax,
+        _softmax_jacobian(g) if softmax else None,
     )
     # --- BP2
     zl, al = g.q("z", l_, j_), g.q("a", l_, j_)
@@ -361,7 +388,47 @@ def _instances(derivation, name) -> tuple[Equation, ...]:
     return tuple(out)
 
 
-def _specials(derivation) -> tuple[Special, ...]:
+def _kronecker():
+    """δ_ij, the Kronecker delta, as documents show it."""
+    from .general import IndexDelta
+
+    return IndexDelta(i_, j_)
+
+
+def _softmax_jacobian(g: _General) -> Equation:
+    """J_ij = ∂a^L_i/∂z^L_j = a^L_i (δ_ij − a^L_j): the Jacobian of a softmax output layer."""
+    ai, aj = g.q("a", L_, i_), g.q("a", L_, j_)
+    jac = sp.MatrixSymbol("J", g.size(L_), g.size(L_))
+    return Equation(Chain(jac[i_, j_], Partial(ai, g.q("z", L_, j_)), ai * (_kronecker() - aj)))
+
+
+def _softmax_cancellation(g: _General, network) -> tuple[Equation, ...]:
+    """Why δ^L = a^L − y for a softmax output under a cost whose targets sum to one.
+
+    δ^L_j = Σ_i ∂C/∂a_i J_ij = Σ_i (−y_i/a_i) a_i (δ_ij − a_j) = a_j Σ_i y_i − y_j = a_j − y_j,
+    with ∂C/∂a_i from ``sympy.diff`` of the cost and Σ_i y_i = 1.
+    """
+    m = g.size(L_)
+    ai, aj, yi, yj = g.q("a", L_, i_), g.q("a", L_, j_), Quantity("y", i_), Quantity("y", j_)
+    jac = sp.MatrixSymbol("J", m, m)
+    grad = network.cost.gradient(ai, yi)
+    total = sp.Sum(yi, (i_, 1, m))
+    chain = Chain(
+        g.q("delta", L_, j_),
+        sp.Sum(sp.Mul(Partial(COST, ai), jac[i_, j_], evaluate=False), (i_, 1, m)),
+        sp.Sum(sp.Mul(grad, ai * (_kronecker() - aj), evaluate=False), (i_, 1, m)),
+        sp.Add(sp.Mul(aj, total, evaluate=False), -yj, evaluate=False),
+        aj - yj,
+    )
+    return (
+        Equation(sp.Eq(Partial(COST, ai), grad, evaluate=False)),
+        _softmax_jacobian(g),
+        Equation(sp.Eq(total, 1, evaluate=False)),
+        Equation(chain),
+    )
+
+
+def _specials(derivation, g: _General) -> tuple[Special, ...]:
     network, fw = derivation.network, derivation.forward
     out = []
     seen = set()
@@ -383,7 +450,10 @@ def _specials(derivation) -> tuple[Special, ...]:
     simplified = [s for s in first.steps if s.rule in ("simplify", "targets_sum_to_one")]
     if simplified:
         chain = Chain(Partial(COST, fw.q("z", L, 1)), simplified[0].before, *[s.after for s in simplified])
-        out.append(Special("cancellation", (Equation(chain),), {
+        softmax = isinstance(network.output.activation, VectorActivation) and network.cost.targets_sum_to_one
+        general = _softmax_cancellation(g, network) if softmax else ()
+        out.append(Special("cancellation", (*general, Equation(chain)), {
+            "softmax": softmax, "kronecker": _kronecker() if softmax else None,
             "activation": network.output.activation.name, "cost": network.cost.name,
             "targets_sum_to_one": any(s.rule == "targets_sum_to_one" for s in simplified),
         }))
@@ -426,11 +496,12 @@ def document_model(derivation, report=None, notation: str = "nielsen") -> Docume
         expansions=expansions,
         layers=_layer_blocks(derivation, explicit),
         bp=_bp_equations(derivation, report, g),
-        specials=_specials(derivation),
+        specials=_specials(derivation, g),
         detailed=detailed,
         explicit=explicit,
         general_weight=g.q("w", l_, j_, k_),
         general_bias=g.q("b", l_, j_),
+        unbiased_layers=tuple(layer.index for layer in network.layers if not layer.bias),
     )
 
 

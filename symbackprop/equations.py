@@ -39,7 +39,8 @@ from sympy.core.cache import clear_cache
 
 from .activations import A, Z, VectorActivation
 from .costs import Y
-from .oracle import CostOracle, is_generic, named_values, random_point, realise
+from . import printing
+from .oracle import CostOracle, is_generic, named_values, random_point, realise, stand_in_for
 from .symbols import N_EXAMPLES, Quantity, product
 
 METHODS = ("auto", "exact", "inductive", "numeric")
@@ -657,16 +658,17 @@ def numeric_facts(derivation, points: int = 3, seed: int = 0, sample: int | None
         for l, keys in per_layer.items()
     }
     worst = defaultdict(lambda: sp.Float(0))
+    stand_in = stand_in_for(network)
     for _ in range(points):
         point = random_point(derivation, rng)
         known = named_values(derivation, point.substitution(derivation))
         for l, keys in chosen.items():
             for key in keys:
-                ours = realise(derivation.gradient(key)).xreplace(known).evalf(40)
+                ours = realise(derivation.gradient(key), stand_in).xreplace(known).evalf(40)
                 reference = oracle.gradient(key, point.params, point.x, point.y, point.l2)
                 error = abs(ours - sp.Float(reference, 40)) / max(1, abs(sp.Float(reference, 40)))
                 worst[key] = max(worst[key], error)
-    stand_in = " (generic σ realised as atan(z) + z²/4)" if is_generic(network) else ""
+    shown = printing.text(stand_in) if is_generic(network) else ""
     facts = []
     for layer in network.layers:
         l = layer.index
@@ -677,8 +679,9 @@ def numeric_facts(derivation, points: int = 3, seed: int = 0, sample: int | None
             total = sum(1 for key in per_layer[l] if key[0] == kind)
             error = max(worst[key] for key in keys)
             detail = (f"{len(keys)} of {total} {noun} at {points} random points agree with mpmath central "
-                      f"differences (40 digits), worst relative error {float(error):.1e}{stand_in}")
+                      f"differences (40 digits), worst relative error {float(error):.1e}"
+                      f"{f' (generic σ realised as {shown})' if shown else ''}")
             evidence = {"kind": "numeric", "sampled": len(keys), "total": total, "points": points,
-                        "worst": f"{float(error):.1e}", "parameter": kind, "stand_in": bool(stand_in)}
+                        "worst": f"{float(error):.1e}", "parameter": kind, "stand_in": shown}
             facts.append(Fact(equation, l, "numeric", error <= TOLERANCE, detail, evidence))
     return facts

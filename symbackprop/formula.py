@@ -78,6 +78,9 @@ MAX_TERMS = 20000
 MAX_INDEX_DIGITS = 12
 
 SYNTAXES = ("latex", "text", "auto")
+#: what a written * means: a product like \\cdot (the default), or the element-wise product, as seed 002
+#: writes it (there × is the matrix product)
+STARS = ("product", "hadamard")
 
 SIGMA, SIGMA_PRIME = opaque_functions("sigma")
 ETA = sp.Symbol("eta", positive=True)
@@ -105,6 +108,19 @@ class FormulaError(SpecError):
         if position is not None and text:
             message = f"{message}\n{_pointer(text, position)}"
         super().__init__(message)
+
+
+class FormulaFreeIndexError(FormulaError):
+    """An index that no sum binds and no number fixes (``name``; ``layer`` when it is a layer superscript).
+
+    A claim about a layer l in general is not a claim about this network: it is not checkable as written.
+    """
+
+    def __init__(self, message: str, text: str = "", position: int | None = None, expected=(),
+                 name: str = "", layer: bool = False):
+        self.name = name
+        self.layer = layer
+        super().__init__(message, text, position, expected)
 
 
 @dataclass(frozen=True)
@@ -744,6 +760,9 @@ class _Reader:
         self.syntax = syntax
         self.terms = 0
         self.repairs = None  # a list while reading a claim with repair=True
+        self.star = "product"  # what a written * means (STARS)
+        #: values for free indices (name -> int), only to ask what a left-hand side with a free layer names
+        self.assume = {}
 
     def shape_error(self, message: str, node, mismatch: Mismatch, expected=()) -> FormulaShapeError:
         position = _span(node)[0] if node is not None else None
@@ -778,6 +797,8 @@ class _Reader:
                     return env[node.value]
                 if node.value == "L":
                     return self.table.output_layer
+                if node.value in self.assume:
+                    return self.assume[node.value]
                 if len(node.value) == 1 and node.value.isalpha():
                     raise _Unbound(node.value, node)
             raise self.error(f"{self.source(node) or node.value} is not an index; expected a whole number, "
@@ -895,6 +916,9 @@ class _Reader:
         shown = self.source(tok, last)
         try:
             layer = self.integer(layer_arg, env) if layer_arg is not None else None
+        except _Unbound as unbound:
+            raise self.free_index(unbound, shown, tok, layer=True) from None
+        try:
             items = self.index_items(sub_arg, env) if sub_arg is not None else []
         except _Unbound as unbound:
             raise self.free_index(unbound, shown, tok) from None
@@ -924,11 +948,17 @@ class _Reader:
                           f"network in the {self.table.notation} notation are:\n{self.table.summary}", tok,
                           ["a symbol of the network"])
 
-    def free_index(self, unbound: _Unbound, shown: str, tok) -> FormulaError:
+    def free_index(self, unbound: _Unbound, shown: str, tok, layer: bool = False) -> FormulaError:
         name = unbound.name
-        return self.error(f"{shown}: the index {name} is free; a claim is about concrete neurons of this "
-                          f"network: write a number, or sum over {name} (\\sum_{{{name}}})", tok,
-                          ["a number", f"\\sum_{{{name}}}"])
+        position = _span(tok)[0]
+        if layer:
+            layers = sorted({l for (_, l) in self.table.arities if l is not None})
+            return FormulaFreeIndexError(f"{shown}: the index {name} is free: a concrete network needs concrete "
+                                         f"layers; write a layer number ({_ranges(layers)})", self.text, position,
+                                         ["a layer number"], name=name, layer=True)
+        return FormulaFreeIndexError(f"{shown}: the index {name} is free; a claim is about concrete neurons of this "
+                                     f"network: write a number, or sum over {name} (\\sum_{{{name}}})", self.text,
+                                     position, ["a number", f"\\sum_{{{name}}}"], name=name)
 
     def no_layer(self, letter, layer, shown, tok) -> FormulaError:
         layers = sorted({l for (name, l) in self.table.arities if name == letter and l is not None})
@@ -1254,6 +1284,8 @@ class _Reader:
             at = nodes[position][0]
             if joins[position] is not None and joins[position].type == "DIV":
                 total = self.divide(total, values[position], lt, rt, at)
+            elif self.star == "hadamard" and joins[position] is not None and self.source(joins[position]) == "*":
+                total = self.hadamard(total, values[position], lt, rt, at)
             else:
                 total = self.multiply(total, values[position], lt, rt, at)
         return total
@@ -1707,9 +1739,11 @@ def _summary(table: _Table) -> str:
 # ---------------------------------------------------------------------------- public API
 
 
-def _read(text: str, network, notation: str, syntax: str, start: str):
+def _read(text: str, network, notation: str, syntax: str, start: str, star: str = "product"):
     if not isinstance(text, str):
         raise FormulaError(f"a formula must be text, got {type(text).__name__}")
+    if star not in STARS:
+        raise FormulaError(unknown_name("meaning of *", star, STARS))
     _check_bounds(text)
     table = _symbol_table(network, notation)
     prepared = _prepare(text)
@@ -1717,21 +1751,25 @@ def _read(text: str, network, notation: str, syntax: str, start: str):
         raise FormulaError("the formula is empty; expected an expression", text, 0, ["an expression"])
     chosen = _choose_syntax(prepared, syntax)
     tree = _parse(prepared, chosen, start)
-    return _Reader(prepared, table, chosen), tree
+    reader = _Reader(prepared, table, chosen)
+    reader.star = star
+    return reader, tree
 
 
-def parse_formula(text: str, network, notation: str = "nielsen", syntax: str = "auto"):
+def parse_formula(text: str, network, notation: str = "nielsen", syntax: str = "auto", star: str = "product"):
     """An expression alone, as a SymPy expression or an ``ImmutableMatrix``.
 
     ``syntax`` is ``"latex"``, ``"text"`` or ``"auto"`` (LaTeX when the text holds a
     backslash, ``_{`` or ``^{``). Every index must end up a number of this network:
-    a sum over an index is expanded.
+    a sum over an index is expanded. ``star="hadamard"`` reads a written ``*`` as the
+    element-wise product (with the precedence of a product, left to right).
     """
-    reader, tree = _read(text, network, notation, syntax, "formula")
+    reader, tree = _read(text, network, notation, syntax, "formula", star)
     return reader.value(tree, {})
 
 
-def parse_claim(text: str, network, notation: str = "nielsen", syntax: str = "auto", repair: bool = False) -> Claim:
+def parse_claim(text: str, network, notation: str = "nielsen", syntax: str = "auto", repair: bool = False,
+                star: str = "product") -> Claim:
     """A claim ``LHS = RHS``: what the left-hand side names and the right-hand side's value.
 
     Vectors and matrices that do not fit together raise :class:`FormulaShapeError`. With
@@ -1739,6 +1777,7 @@ def parse_claim(text: str, network, notation: str = "nielsen", syntax: str = "au
     read with the likely repair (a transpose, ⊙ for a product of two vectors, a matrix
     product for ⊙ of mismatched shapes) and every mismatch is listed in ``Claim.repairs``
     by the name of the mistake; ``rhs`` is None when no repair fits (``wrong_shape``).
+    ``star`` is what a written ``*`` means (see :func:`parse_formula`).
     """
     if isinstance(text, str):
         _check_bounds(text)
@@ -1748,7 +1787,7 @@ def parse_claim(text: str, network, notation: str = "nielsen", syntax: str = "au
                                "LHS = RHS (split a chain A = B = C with split_chain)", text, equals[1], ["one '='"])
         if not equals:
             raise FormulaError("the claim has no '='; expected LHS = RHS", text, len(text.rstrip()), ["'='"])
-    reader, tree = _read(text, network, notation, syntax, "claim")
+    reader, tree = _read(text, network, notation, syntax, "claim", star)
     lhs, eq, rhs = tree.children
     target = _target(reader, lhs)
     rhs_text = reader.text[eq.end_pos:].strip()
@@ -1765,6 +1804,32 @@ def parse_claim(text: str, network, notation: str = "nielsen", syntax: str = "au
         value = value[0, 0]
     return Claim(text=text, target=target, rhs=value, rhs_text=rhs_text, repairs=tuple(reader.repairs or ()),
                  entrywise=isinstance(rhs, Tree) and rhs.data == "matrix")
+
+
+def lhs_target(text: str, network, notation: str = "nielsen") -> Target | None:
+    """The quantity a left-hand side (LaTeX) names, or None when it names no gradient, error or cost.
+
+    A left-hand side that names one only for a layer written as a letter (``\\delta^{(l)}``,
+    ``\\frac{\\partial C}{\\partial W^{(l)}}``) raises :class:`FormulaFreeIndexError`: it is a claim,
+    but not one about this network.
+    """
+    try:
+        reader, tree = _read(f"{text} = 0", network, notation, "latex", "claim")
+        return _target(reader, tree.children[0])
+    except FormulaFreeIndexError as error:
+        if not error.layer:
+            raise
+        free = error
+    except SpecError:
+        return None
+    for layer in range(len(network.sizes) + 1):  # does it name a quantity for some concrete layer?
+        reader.assume = {free.name: layer}
+        try:
+            _target(reader, tree.children[0])
+        except SpecError:
+            continue
+        raise free
+    return None
 
 
 def _target(reader: _Reader, lhs) -> Target:
@@ -1907,20 +1972,49 @@ def extract_equations(document: str, fmt: str) -> list[tuple[int, str]]:
     source = _DECORATION.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), source)
     pattern = re.compile(
         r"\$\$(?P<dollars>.*?)\$\$"
-        r"|\\\[(?P<brackets>.*?)\\\]"
+        + (r"|\\\\\[(?P<escaped>.*?)\\\\\]" if fmt == "md" else "")  # \\[…\\], as Markdown keeps \[…\]
+        + r"|\\\[(?P<brackets>.*?)\\\]"
         r"|\\begin\s*\{(?P<env>(?:%s)\*?)\}(?:\{[^{}]*\})?(?P<body>.*?)\\end\s*\{(?P=env)\}"
         % "|".join(_DISPLAY_ENVIRONMENTS),
         re.S)
     found = []
     for match in pattern.finditer(source):
-        group = next(name for name in ("dollars", "brackets", "body") if match.group(name) is not None)
+        group = next(name for name in ("dollars", "escaped", "brackets", "body")
+                     if name in pattern.groupindex and match.group(name) is not None)
         start = match.start(group)
         body = match.group(group)
         environment = (match.group("env") or "").rstrip("*")
-        rows = _rows(body, start, split=environment in _ROW_ENVIRONMENTS)
+        origin = None
+        if fmt == "md" and (group == "escaped" or _escaped_for_markdown(body)):
+            body, origin = _unescape_markdown(body)
+        rows = _rows(body, 0, split=environment in _ROW_ENVIRONMENTS)
         for position, row in rows:
+            position = start + (origin[position] if origin is not None else position)
             found.append((source.count("\n", 0, position) + 1, row))
     return found
+
+
+def _escaped_for_markdown(math: str) -> bool:
+    """Whether display math was written escaped for a Markdown pass (``w\\_{35}``, see
+    :func:`symbackprop.render.escape_markdown_math`): it escapes ``_`` or ``*`` and leaves none bare."""
+    return bool(re.search(r"(?<!\\)\\[_*]", math)) and not re.search(r"(?<!\\)[_*]", math)
+
+
+def _unescape_markdown(math: str) -> tuple[str, list[int]]:
+    """Math escaped for Markdown as the Markdown pass gives it back: ``\\_``, ``\\*``, ``\\[``, ``\\]`` lose
+    their backslash and ``\\\\`` becomes ``\\``; with, for every character, its position in ``math``."""
+    out, origin, index = [], [], 0
+    while index < len(math):
+        if math[index] == "\\" and index + 1 < len(math) and math[index + 1] in "\\_*[]":
+            out.append(math[index + 1])
+            origin.append(index)
+            index += 2
+            continue
+        out.append(math[index])
+        origin.append(index)
+        index += 1
+    origin.append(len(math))
+    return "".join(out), origin
 
 
 def _blank_code(document: str) -> str:

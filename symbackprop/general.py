@@ -18,16 +18,19 @@ a ``KroneckerDelta`` and ``Sum`` sees its index); statements use the engine's
 notation-aware printers write them. :func:`machine` and :func:`display`
 convert between the two forms; they are inverse to each other.
 
-The theorem is that the δ computed by the backward recursion (BP1 at the
-output, BP2 from layer l+1 to layer l) is the gradient of the cost with
-respect to the weighted inputs,
+The theorem is that the δ computed by the backward recursion (δ^L_j the right
+side of BP1 at the output, δ^l_j the right side of BP2 from the δ^{l+1} of the
+layer after) is the gradient of the cost with respect to the weighted inputs,
 
     P(l):  δ^l_j = ∂C/∂z^l_j   for every neuron j of layer l,
 
-proven by downward induction on l: the base case P(L) is BP1, the step
-P(l+1) ⇒ P(l) for 1 ≤ l ≤ L−1 is BP2, so P(l) holds for 1 ≤ l ≤ L, for every
-depth L and every layer size. BP3 and BP4 then follow for every layer from
-P(l) and the affine weighted input.
+where δ is the recursion's value, not a name for ∂C/∂z. It is proven by
+downward induction on l: the base case P(L) is that BP1's right side equals
+∂C/∂z^L_j (the proof of BP1); the step P(l+1) ⇒ P(l) for 1 ≤ l ≤ L−1 is that,
+if the recursion's δ^{l+1}_k equals ∂C/∂z^{l+1}_k for every k, BP2's right
+side equals ∂C/∂z^l_j (the proof of BP2, which uses the hypothesis); so P(l)
+holds for 1 ≤ l ≤ L, for every depth L and every layer size. BP3 and BP4 then
+follow for every layer from P(l) and the affine weighted input.
 
 Each proof is a sequence of :class:`GeneralStep` rewrites: starting from the
 left-hand side of the proof's goal, each step replaces one subexpression
@@ -602,11 +605,14 @@ class GeneralEquation:
 class Induction:
     """The induction over layers, as data.
 
-    ``claim`` is P(l): δ^l_j = ∂C/∂z^l_j. ``base`` is P(L), given by the
-    equation ``base_equation`` (BP1); ``step`` is P(l+1) ⇒ P(l) (``hypothesis``
-    ⇒ ``claim``) for l in ``step_domain``, given by ``step_equation`` (BP2);
-    ``hypothesis`` is P(l+1) for every neuron k of layer l+1, δ^{l+1}_k =
-    ∂C/∂z^{l+1}_k, since BP2 sums over all of them;
+    ``claim`` is P(l): δ^l_j = ∂C/∂z^l_j, with δ the value the backward
+    recursion computes (BP1 at the output, BP2 from layer l+1 to layer l).
+    ``base`` is P(L) as it is proven: the recursion's δ^L_j, the right side of
+    the equation ``base_equation`` (BP1), equals ∂C/∂z^L_j. ``step`` is
+    P(l+1) ⇒ P(l) for l in ``step_domain``: ``hypothesis`` (P(l+1) for every
+    neuron k of layer l+1, δ^{l+1}_k = ∂C/∂z^{l+1}_k, since BP2 sums over all
+    of them) implies :attr:`step_goal`, that the right side of the equation
+    ``step_equation`` (BP2), computed from those δ^{l+1}_k, equals ∂C/∂z^l_j.
     ``conclusion`` is P(l) for l in ``domain`` (1 ≤ l ≤ L, any L).
     """
 
@@ -620,6 +626,11 @@ class Induction:
     step_domain: sp.Tuple
     conclusion: sp.Eq
     domain: sp.Tuple
+
+    @property
+    def step_goal(self):
+        """What the step proves from the hypothesis: the right side of BP2 equals ∂C/∂z^l_j."""
+        return self.step.args[1] if isinstance(self.step, sp.Implies) else None
 
 
 @dataclass(frozen=True)
@@ -666,8 +677,18 @@ class GeneralDerivation:
         return self.equation("BP4")
 
     def with_equation(self, equation: GeneralEquation) -> "GeneralDerivation":
-        """A copy with ``equation`` in place of the equation of the same name."""
-        return replace(self, equations=tuple(equation if e.name == equation.name else e for e in self.equations))
+        """A copy with ``equation`` in place of the equation of the same name.
+
+        The induction is restated from the new equations: its base case and
+        step are what the proofs of BP1 and BP2 show, so they follow them.
+        """
+        copy = replace(self, equations=tuple(equation if e.name == equation.name else e for e in self.equations))
+        ind = copy.induction
+        try:
+            base, goal = _proven(copy.equation(ind.base_equation)), _proven(copy.equation(ind.step_equation))
+        except KeyError:
+            return copy
+        return replace(copy, induction=replace(ind, base=base, step=sp.Implies(ind.hypothesis, goal)))
 
     def in_notation(self, name: str | None) -> "GeneralDerivation":
         """The same derivation with its layers numbered as notation ``name`` prints them (None: canonical).
@@ -1089,13 +1110,18 @@ def _neuron(claim):
     return lhs.indices[-1] if isinstance(lhs, Indexed) and len(lhs.indices) == 2 else None
 
 
-def _induction() -> Induction:
+def _proven(equation: GeneralEquation):
+    """What the proof of BP1 or BP2 establishes about the recursion: its right side = ∂C/∂z."""
+    return _eq(equation.statement.rhs, equation.goal.lhs)
+
+
+def _induction(bp1: GeneralEquation, bp2: GeneralEquation) -> Induction:
     claim = _claim(l)
     # BP2 uses the error of every neuron k of layer l+1, so the hypothesis is stated for every k
     hypothesis = _claim(l + 1, k)
     return Induction(
-        variable=l, claim=claim, base=_claim(L), base_equation="BP1", hypothesis=hypothesis,
-        step=sp.Implies(hypothesis, claim), step_equation="BP2", step_domain=sp.Tuple(l, 1, L - 1),
+        variable=l, claim=claim, base=_proven(bp1), base_equation="BP1", hypothesis=hypothesis,
+        step=sp.Implies(hypothesis, _proven(bp2)), step_equation="BP2", step_domain=sp.Tuple(l, 1, L - 1),
         conclusion=claim, domain=sp.Tuple(l, 1, L),
     )
 
@@ -1132,7 +1158,7 @@ def derive_general(cost="quadratic", activation="generic", l2=False, softmax=Non
     equations = (_bp1(model, rule, rule_cost), _bp2(model, rule), _bp3(model), _bp4(model))
     assumptions = tuple(a for e in equations for a in e.assumptions)
     return GeneralDerivation(rule_cost.name, activation if isinstance(activation, str) else rule.label,
-                             bool(softmax), bool(l2), _forward(model, rule_cost), equations, _induction(),
+                             bool(softmax), bool(l2), _forward(model, rule_cost), equations, _induction(*equations[:2]),
                              assumptions)
 
 
@@ -1579,7 +1605,15 @@ def _verify_induction(derivation, results) -> dict | None:
     if ind.claim != expected:
         return _problem("claim_wrong")
     claim = machine(ind.claim)
-    if machine(ind.base) != claim.xreplace({var: L}):
+    proven = {}
+    for name in (ind.base_equation, ind.step_equation):
+        try:
+            proven[name] = _proven(derivation.equation(name))
+        except KeyError:
+            return _problem("no_equation", equation=name)
+    # the base case: the recursion's δ^L_j, BP1's right side, equals ∂C/∂z^L_j (not δ^L_j = ∂C/∂z^L_j,
+    # which would hold by definition and need no proof)
+    if ind.base != proven[ind.base_equation] or machine(ind.base.rhs) != claim.rhs.xreplace({var: L}):
         return _problem("base_wrong")
     # the claim at layer l + 1 for every neuron of that layer: its neuron index is a symbol, not a number
     hypothesis = machine(ind.hypothesis)
@@ -1587,7 +1621,10 @@ def _verify_induction(derivation, results) -> dict | None:
     if not isinstance(neuron, sp.Symbol) or neuron in LAYER_SYMBOLS or \
             hypothesis != claim.xreplace({var: var + 1, j: neuron}):
         return _problem("hypothesis_wrong")
-    if ind.step != sp.Implies(ind.hypothesis, ind.claim) or ind.conclusion != ind.claim:
+    # the step: from the hypothesis, BP2's right side (computed from the δ^{l+1}_k) equals ∂C/∂z^l_j
+    goal = proven[ind.step_equation]
+    if ind.step != sp.Implies(ind.hypothesis, goal) or machine(goal.rhs) != claim.rhs \
+            or ind.conclusion != ind.claim:
         return _problem("step_wrong")
     # downward induction: the base covers l = L, the step l = 1..L−1, so the claim holds for l = 1..L
     _, s_low, s_high = ind.step_domain
@@ -1647,7 +1684,8 @@ def _check(derivation: GeneralDerivation) -> Report:
                       f"({', '.join(rules)}), symbolic sizes and indices")
         facts.append(Fact(name, 0, "general", problem is None, detail, evidence))
     problem = _verify_induction(derivation, results)
-    detail = ("δ^l = ∂C/∂z^l for 1 ≤ l ≤ L and any L: base case BP1 at l = L, step BP2 from l + 1 to l"
+    detail = ("the δ^l of the backward recursion equals ∂C/∂z^l for 1 ≤ l ≤ L and any L: base case "
+              "BP1's right side = ∂C/∂z^L, step BP2's right side = ∂C/∂z^l from δ^{l+1} = ∂C/∂z^{l+1}"
               if problem is None else f"induction: does not hold ({_summary(problem)})")
     facts.append(Fact("induction", 0, "general", problem is None, detail, {"problem": problem} if problem else {}))
     return Report(tuple(facts), "general")

@@ -29,19 +29,29 @@ from .symbols import LAMBDA, N_EXAMPLES
 
 #: σ(z) for a generic activation when numbers are needed: smooth, not odd, not monotone-saturating
 GENERIC_STAND_IN = sp.atan(Z) + Z**2 / 4
+#: σ(z) for a generic output under a cost that takes log a^L (the cross-entropies): values in (0, 1),
+#: not symmetric about 1/2, and σ' is not σ(1 − σ)
+PROBABILITY_STAND_IN = sp.Rational(1, 2) + sp.atan(Z + Z**2 / 4) / sp.pi
 
 #: working precision of the oracle, in decimal digits
 DIGITS = 40
 
 
-def realise(expr: sp.Expr) -> sp.Expr:
-    """``expr`` with the generic σ and σ' replaced by the stand-in and its derivative."""
+def realise(expr: sp.Expr, stand_in: sp.Expr = GENERIC_STAND_IN) -> sp.Expr:
+    """``expr`` with the generic σ and σ' replaced by ``stand_in`` (a function of ``Z``) and its derivative."""
     sigma, sigma_prime = opaque_functions("sigma")
     if not expr.has(sigma, sigma_prime):
         return expr
-    return expr.replace(sigma, sp.Lambda(Z, GENERIC_STAND_IN)).replace(
-        sigma_prime, sp.Lambda(Z, sp.diff(GENERIC_STAND_IN, Z))
+    return expr.replace(sigma, sp.Lambda(Z, stand_in)).replace(
+        sigma_prime, sp.Lambda(Z, sp.diff(stand_in, Z))
     )
+
+
+def stand_in_for(network) -> sp.Expr:
+    """The stand-in for the generic σ of ``network``: one with values in (0, 1) when a generic
+    output feeds a cost that takes its logarithm, :data:`GENERIC_STAND_IN` otherwise."""
+    output = network.output.activation
+    return PROBABILITY_STAND_IN if network.cost.outputs and output.name == "generic" else GENERIC_STAND_IN
 
 
 def is_generic(network) -> bool:
@@ -63,7 +73,7 @@ class CostOracle:
             if isinstance(rule, VectorActivation):
                 self._forward.append(None)
             else:
-                self._forward.append(sp.lambdify(Z, realise(rule.forward), modules="mpmath"))
+                self._forward.append(sp.lambdify(Z, realise(rule.forward, stand_in_for(network)), modules="mpmath"))
         self._term = sp.lambdify((A, Y), network.cost.term, modules="mpmath")
 
     def cost(self, params: Mapping, x: Sequence, y: Sequence, l2: Mapping | None = None):
@@ -184,9 +194,10 @@ def named_values(derivation, substitution: dict, digits: int = DIGITS) -> dict:
     fw = derivation.forward
     network = derivation.network
     values = dict(substitution)
+    stand_in = stand_in_for(network)
 
     def number(expr):
-        value = realise(expr).xreplace(values)
+        value = realise(expr, stand_in).xreplace(values)
         return sp.Float(value.evalf(digits), digits)
 
     for layer in network.layers:

@@ -11,6 +11,7 @@ command line's job.
 from __future__ import annotations
 
 import json
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -87,9 +88,22 @@ def escape_tex_text(value) -> str:
     return "".join(_TEX_SPECIALS.get(c) or _TEX_SYMBOLS.get(c, c) for c in str(value))
 
 
+class MarkdownProse(str):
+    """Text escaped for Markdown prose that remembers its unescaped form, ``plain``: inside a code
+    span Markdown shows backslashes literally, so the ``code`` macro of ``formats/md.j2`` uses that."""
+
+    __slots__ = ("plain",)
+
+    def __new__(cls, escaped: str, plain: str):
+        text = super().__new__(cls, escaped)
+        text.plain = plain
+        return text
+
+
 def escape_md_text(value) -> str:
-    """Plain text made safe inside Markdown prose."""
-    return "".join("\\" + c if c in _MD_SPECIALS else c for c in str(value))
+    """Plain text made safe inside Markdown prose (its ``plain`` attribute keeps the text as given)."""
+    plain = str(value)
+    return MarkdownProse("".join("\\" + c if c in _MD_SPECIALS else c for c in plain), plain)
 
 
 def template_dirs(extra: str | Path | None = None) -> list[Path]:
@@ -129,12 +143,32 @@ def environment(notation: str = "nielsen", sizes=None, templates: str | Path | N
 
 @contextmanager
 def _templates_found(env: jinja2.Environment):
-    """A template missing from the search path (also one included by another) as one clear error."""
+    """A broken template as one clear error: one missing from the search path (also one included by
+    another), a syntax error (with the template and line), or an undefined name used while rendering
+    (with the template and line where the traceback shows them)."""
     try:
         yield
     except jinja2.TemplateNotFound as missing:
         searched = ", ".join(str(p) for p in env.loader.searchpath)
         raise SpecError(f"template {missing.name!r} not found; looked in: {searched}") from None
+    except jinja2.TemplateSyntaxError as error:
+        where = error.filename or error.name or "a template"
+        raise SpecError(f"template {where}, line {error.lineno}: {error.message}; expected valid Jinja2 syntax") from None
+    except jinja2.UndefinedError as error:
+        where = _template_frame(error.__traceback__)
+        raise SpecError(f"template {where}: {error.message}; expected only the names the renderer passes") from None
+
+
+def _template_frame(trace) -> str:
+    """'FILE, line N' of the innermost template frame in a traceback (Jinja2 names its frames after
+    the template file), or 'unknown' if none is found."""
+    found = "unknown"
+    while trace is not None:
+        code = trace.tb_frame.f_code
+        if code.co_filename.endswith(".j2"):
+            found = f"{code.co_filename}, line {trace.tb_lineno}"
+        trace = trace.tb_next
+    return found
 
 
 def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
@@ -145,6 +179,25 @@ def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
 def _check_choice(what: str, value: str, valid) -> None:
     if value not in valid:
         raise SpecError(unknown_name(what, value, valid))
+
+
+# -------------------------------------------------------------------- LaTeX label prefixes
+#: a prefix of every \label and \eqref of a LaTeX document (eq:PREFIX:bp1): letters, digits, - . _
+LABEL_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def check_label_prefix(prefix) -> str | None:
+    """``prefix`` when it can start a LaTeX label; None stays None (labels without a prefix)."""
+    if prefix is None or isinstance(prefix, str) and LABEL_PREFIX.fullmatch(prefix):
+        return prefix
+    raise SpecError(f"label prefix {prefix!r} cannot prefix a LaTeX label; expected letters, digits, '-', '.' "
+                    f"or '_', starting with a letter or digit, e.g. bp-2-3-2")
+
+
+def label_prefix_from(text: str) -> str:
+    """A label prefix made from any text (a file name's stem): every other character becomes '-'."""
+    prefix = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")
+    return prefix or "doc"
 
 
 # -------------------------------------------------------------------- terminal
@@ -254,7 +307,8 @@ class Document:
 
 def render(derivation, fmt: str = "md", lang: str = "en", notation: str = "nielsen", flavor: str = "github",
            standalone: bool = True, report=None, templates=None, figure: str | None = None,
-           example: str | None = None, general=None, general_report=None) -> Document:
+           example: str | None = None, general=None, general_report=None,
+           label_prefix: str | None = None) -> Document:
     """A derivation document in ``fmt`` (md, tex, text or json) and language ``lang``.
 
     ``general`` (a :class:`~symbackprop.general.GeneralDerivation`) adds a
@@ -263,12 +317,16 @@ def render(derivation, fmt: str = "md", lang: str = "en", notation: str = "niels
 
     ``figure`` names the SVG drawn next to a Markdown document (``None`` leaves
     the drawing out of Markdown; LaTeX always draws it with TikZ).
-    ``standalone=False`` gives a LaTeX fragment to ``\\input``.
+    ``standalone=False`` gives a LaTeX fragment to ``\\input``. ``label_prefix``
+    starts every LaTeX \\label and \\eqref (``eq:PREFIX:bp1``; default: the
+    gallery's ``example`` key, else none), so that documents with different
+    prefixes can be \\input into one set of notes.
     """
     _check_choice("format", fmt, FORMATS)
     _check_choice("language", lang, LANGUAGES)
     _check_choice("notation", notation, printing.NOTATIONS)
     _check_choice("flavor", flavor, FLAVORS)
+    label_prefix = check_label_prefix(example if label_prefix is None else label_prefix)
     if fmt == "json":
         return Document(render_json(derivation, report, notation))
     if fmt == "text":
@@ -284,7 +342,7 @@ def render(derivation, fmt: str = "md", lang: str = "en", notation: str = "niels
     with _templates_found(env):  # also a template included by another one
         page = _template(env, f"{lang}/document.{fmt}.j2").render(
             model=model, drawing=drawing, standalone=standalone, figure=figure, example=example, lang=lang,
-            general=proof)
+            general=proof, label_prefix=label_prefix)
         attachments = {}
         if fmt == "md" and figure:
             attachments[figure] = _template(env, "drawing/network.svg.j2").render(drawing=drawing)
@@ -816,6 +874,7 @@ def render_general_json(model) -> str:
         ],
         "induction": {
             "claim": forms(model.claim), "base": forms(model.base), "hypothesis": forms(model.hypothesis),
+            "step": forms(model.derivation.induction.step_goal),
             "step_layers": forms(model.step_layers), "layers": forms(model.layers),
             "check": fact(model.induction_fact),
         },
@@ -826,14 +885,16 @@ def render_general_json(model) -> str:
 
 
 def render_general(general, fmt: str = "md", lang: str = "en", notation: str = "nielsen", flavor: str = "github",
-                   standalone: bool = True, report=None, templates=None) -> Document:
+                   standalone: bool = True, report=None, templates=None, label_prefix: str | None = None) -> Document:
     """The proof of BP1–BP4 for every network (a :class:`~symbackprop.general.GeneralDerivation`).
 
     ``fmt`` is md, tex (a standalone article, or a fragment with
     ``standalone=False``), text (the terminal) or json; ``report`` is the
     derivation's check, computed when not given. The notation must be one of
-    :data:`~symbackprop.general.GENERAL_NOTATIONS`.
+    :data:`~symbackprop.general.GENERAL_NOTATIONS`. ``label_prefix`` starts
+    every LaTeX label, as in :func:`render`.
     """
+    label_prefix = check_label_prefix(label_prefix)
     _check_choice("format", fmt, FORMATS)
     _check_choice("language", lang, LANGUAGES)
     _check_choice("notation", notation, printing.NOTATIONS)
@@ -844,5 +905,6 @@ def render_general(general, fmt: str = "md", lang: str = "en", notation: str = "
     env = environment(notation, None, templates, fmt, flavor)
     suffix = {"md": "md", "tex": "tex", "text": "txt"}[fmt]
     with _templates_found(env):  # also a template included by another one
-        page = _template(env, f"{lang}/general.{suffix}.j2").render(general=model, standalone=standalone, lang=lang)
+        page = _template(env, f"{lang}/general.{suffix}.j2").render(general=model, standalone=standalone, lang=lang,
+                                                                     label_prefix=label_prefix)
     return Document(page)

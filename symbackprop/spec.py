@@ -80,6 +80,7 @@ class Network:
                         f"{act.name} on layer {index} mixes the neurons of a hidden layer; "
                         f"expected it on the output layer ({depth}) only"
                     )
+            problems.extend(_output_problems(rule, activations[-1]))
         if problems:
             raise SpecError(problems)
         layers = tuple(
@@ -175,6 +176,21 @@ def _per_layer(what: str, value, depth: int, problems: list[str], resolve) -> li
         return resolved if None not in resolved else []
     item = _collect(problems, resolve, value)
     return [item] * depth if item is not None else []
+
+
+def _output_problems(rule: Cost | None, output) -> list[str]:
+    """The cost's complaint about the output activation, if its values do not suit the cost.
+
+    The cross-entropies take logarithms of a^L and need it in (0, 1): sigmoid and
+    softmax qualify, and so does the generic σ, an undefined function assumed to
+    be suitable. A custom activation cannot be judged and is allowed.
+    """
+    if rule is None or not rule.outputs or output.name in rule.outputs or getattr(output, "custom", False):
+        return []
+    return [
+        f"cost {rule.name} takes the logarithm of the output activation, which {output.label} does not "
+        f"keep in (0, 1); expected an output activation of: {', '.join(rule.outputs)} (or a custom one)"
+    ]
 
 
 def _resolve_activation(value):

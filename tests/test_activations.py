@@ -87,3 +87,9 @@ def test_rule_proof_rejects_a_planted_wrong_derivative():
     assert not prove_rule(wrong).ok
     wrong_identity = Activation("tanh", sp.tanh(Z), 1 - sp.tanh(Z) ** 2, 1 + A**2)
     assert not prove_rule(wrong_identity).ok
+
+
+@pytest.mark.parametrize("text", ["1/0", "3/0"])
+def test_a_number_that_divides_by_zero_is_a_spec_error(text):
+    with pytest.raises(SpecError, match=f"leaky_relu slope '{text}' divides by zero"):
+        activation(f"leaky_relu:{text}")

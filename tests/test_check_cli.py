@@ -212,3 +212,70 @@ def test_a_planted_command_leaves_no_trace(capsys, tmp_path):
 def test_hostile_input_is_refused_quickly_with_a_clear_message(capsys, claim, message):
     code, out, err = _timed_check(capsys, claim)
     assert code == 2 and out == "" and message in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------ what check-doc must not hide
+
+SEEDS = __import__("pathlib").Path("/work/shared/seeds")
+OUTPUT = __import__("pathlib").Path(__file__).resolve().parent.parent / "output"
+QIU = ["--layers", "4,5,3", "--activation", "tanh,softmax", "--cost", "cross_entropy", "--notation", "qiu"]
+NODES = ["--layers", "2,2,2", "--no-bias", "--notation", "nodes"]
+
+
+def test_a_free_layer_index_is_unreadable_not_skipped(capsys, tmp_path):
+    document = tmp_path / "free.md"
+    document.write_text("$$\\delta^{(l)} = \\left((W^{(l+1)})^{T} \\delta^{(l+1)}\\right) \\odot f'(z^{(l)})$$\n")
+    code, out, _ = check(capsys, "check-doc", str(document), *QIU)
+    assert code == 2
+    assert "cannot read it" in out and "the index l is free: a concrete network needs concrete layers" in out
+    assert "0 correct, 0 incorrect, 0 undecided, 1 unreadable, 0 skipped" in out or "skipped" not in out
+
+
+def test_a_document_with_nothing_checked_does_not_exit_0(capsys, tmp_path):
+    document = tmp_path / "definitions.md"
+    document.write_text("$$z^{(1)} = W^{(1)} x$$\n\n$$m = 3$$\n")
+    code, out, _ = check(capsys, "check-doc", str(document), *QIU)
+    assert code == 2 and "nothing could be checked" in out
+
+
+def test_seed_004_is_not_reported_all_skipped(capsys, tmp_path):
+    document = tmp_path / "seed004.md"
+    document.write_text(next(SEEDS.glob("004_*.txt")).read_text(encoding="utf-8"), encoding="utf-8")
+    code, out, _ = check(capsys, "check-doc", str(document), *QIU)
+    assert code == 2 and "the index l is free" in out and "nothing could be checked" in out
+
+
+def test_a_display_starting_with_equals_continues_the_previous_claim(capsys, tmp_path):
+    # seed 002's missing transpose stands in such a continuation display
+    document = tmp_path / "continued.md"
+    document.write_text("$$\\frac{\\partial C}{\\partial W_{0}} = W_{1}^{T} \\times ((y_{2}-\\hat y) * f^{'}(z_{2}))"
+                        " * f^{'}(z_{1}) \\times \\hat x^{T}$$\n\n"
+                        "$$= W_{1} \\times ((y_{2}-\\hat y) * f^{'}(z_{2})) * f^{'}(z_{1}) \\times \\hat x^{T}$$\n")
+    code, out, _ = check(capsys, "check-doc", str(document), *NODES, "--star", "hadamard")
+    assert code == 1
+    assert "line 3: \\frac{\\partial C}{\\partial W_{0}} = W_{1} \\times" in out
+    assert "1 correct, 1 incorrect" in out
+
+
+def test_every_markdown_flavour_of_the_gallery_gives_the_same_verdicts(capsys):
+    verdicts = {}
+    for path in sorted(OUTPUT.glob("seed002.en*.md")):
+        code, out, _ = check(capsys, "check-doc", str(path), *NODES, "--json")
+        verdicts[path.name] = [(r.get("line"), r["status"]) for r in json.loads(out)["results"]]
+    assert "seed002.en.hexo.md" in verdicts and "seed002.en.mathjax.md" in verdicts
+    plain = verdicts["seed002.en.md"]
+    assert sum(status == "correct" for _, status in plain) >= 20
+    assert all(found == plain for found in verdicts.values()), verdicts.keys()
+
+
+@pytest.mark.parametrize("star, code, status", [("product", 1, "INCORRECT"), ("hadamard", 0, "correct: proven")])
+def test_star_reads_seed_002_element_wise_products(capsys, star, code, status):
+    # seed 002, line 112: * is element-wise, × the matrix product
+    claim = r"\frac{\partial C}{\partial W_{1}} = (y_{2}-\hat y) * f^{'}(z_{2})\times y^{T}_{1}"
+    found, out, _ = check(capsys, "check", *NODES, "--star", star, claim)
+    assert found == code and status in out
+
+
+def test_star_rejects_an_unknown_meaning(capsys):
+    code, _, err = check(capsys, "check", *NODES, "--star", "dot", r"\delta_{21} = 0")
+    assert code == 2 and "dot" in err and "hadamard" in err

@@ -134,21 +134,22 @@ def test_chinese_document_renders(name, notation, fmt):
 def test_branches_of_the_body():
     """Each network reaches its own branch of the template, with its own words."""
     softmax = document("softmax", "md", "zh", "qiu").text
-    assert "softmax 的雅可比矩阵的转置" in softmax
-    assert "前提是已知各目标值之和为 1" in softmax
+    assert "softmax 的雅可比矩阵 J 的转置" in softmax and "与激活函数斜率" not in softmax
+    assert "各目标值之和为 1（比如独热编码的标签）" in softmax and "以各输出为对角元的对角矩阵" in softmax
     assert "分类交叉熵" in softmax
 
     l2 = document("l2", "md", "zh", "ng").text
     assert "另加一项针对权重的 L2 惩罚" in l2
     assert "### 正则化" in l2 and "偏置不受惩罚" in l2
-    assert "（本例即对 n 个样本求均值）" in l2
+    assert "（本例即对 $m$ 个样本求均值）" in l2  # Ng's notation counts the examples with m
     assert "二元交叉熵" in l2 and "为什么输出误差恰好是输出减去目标" in l2
 
     no_bias = document("no-bias", "md", "zh", "nodes").text
     assert no_bias.count("，不带偏置。") == 2 and "，带偏置。" not in no_bias
     assert "## 用链式法则逐个求参数的导数" in no_bias
     assert "### 用输出表示 sigmoid 的导数" in no_bias
-    assert "（本例即对 n 个样本求均值）" not in no_bias
+    assert "个样本求均值" not in no_bias
+    assert "这个网络没有偏置，BP3 在这里用不上" in no_bias
 
     relu = document("relu", "md", "zh", "nielsen").text
     assert "### ReLU 的折点" in relu and "### Leaky ReLU 的折点" in relu
@@ -337,3 +338,19 @@ def test_terminal_report_of_a_large_network_by_layer():
     assert "  第 2 层：23520 个权重，30 个偏置\n" in text and "  第 3 层：300 个权重，10 个偏置\n" in text
     assert "BP1–BP4 的验证（归纳）：全部成立" in text
     assert len(CJK.findall(text)) > 50 and "weights" not in text.split("BP1–BP4")[0]
+
+
+@pytest.mark.parametrize("notation, symbol", [("ng", "m"), ("nielsen", "n")])
+def test_the_number_of_examples_is_written_in_the_notation(notation, symbol):
+    d = derive(Network([2, 2, 2], activation="sigmoid", cost="binary_cross_entropy", l2=True, mean=True))
+    assert f"对 ${symbol}$ 个样本求均值" in render(d, "md", "zh", notation).text
+    assert f"the mean over the ${symbol}$ examples" in render(d, "md", "en", notation).text
+
+
+@pytest.mark.parametrize("lang, symbolic, neuron", [("en", "λ symbolic", "1 neuron,"), ("zh", "λ 取符号值", "1 个神经元")])
+def test_derive_text_says_lambda_is_symbolic_and_counts_in_the_singular(capsys, lang, symbolic, neuron):
+    assert main(["derive", "--layers", "1,1", "--l2", "lambda", "--method", "exact", "--lang", lang]) == 0
+    out = capsys.readouterr().out
+    assert symbolic in out and neuron in out and "λ = λ" not in out
+    if lang == "en":
+        assert "1 neurons" not in out and "1 biases" not in out

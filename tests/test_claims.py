@@ -576,3 +576,14 @@ def test_the_seed_002_derivation_is_checked_line_by_line():
                       r"w_{13}} & \frac{\partial C}{\partial w_{23}} \\ \frac{\partial C}{\partial w_{14}}"))
     assert [r.status for r in check_document(fixed, "md", SQUARE, "nodes", derivation=derivation(SQUARE))] \
         == ["correct", "skipped"] + ["correct"] * 11
+
+
+def test_a_generic_output_under_a_cross_entropy_is_realised_consistently():
+    # the point's a = σ(z) and a σ(z) written in the claim must use the same stand-in for σ
+    network = sbp.Network([2, 2], activation="generic", cost="binary_cross_entropy")
+    claim = (r"\delta^{2}_{1} = \left(\frac{1 - y_{1}}{1 - \sigma(z^{2}_{1})} - \frac{y_{1}}{\sigma(z^{2}_{1})}\right)"
+             r" \sigma'(z^{2}_{1})")
+    verdict = check_formula(claim, network)
+    assert verdict.status == "correct", verdict
+    wrong = check_formula(claim.replace("1 - y_{1}", "1 + y_{1}", 1), network)
+    assert wrong.status == "incorrect"

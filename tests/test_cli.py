@@ -70,6 +70,11 @@ def test_large_networks_are_summarised_by_layer():
     (["missing.toml"], "does not exist"),
     (["spec.yaml"], "expected .toml or .json"),
     (["--l2", "-1"], "negative"),
+    (["--l2", "1/0"], "l2 strength '1/0' divides by zero"),
+    (["--layers", "2,2,2", "--cost", "binary_cross_entropy", "--activation", "relu"],
+     "cost binary_cross_entropy takes the logarithm of the output activation, which relu"),
+    (["--layers", "2,2,2", "--cost", "cross_entropy", "--activation", "tanh"],
+     "expected an output activation of: generic, sigmoid, softmax"),
 ])
 def test_bad_input_exits_2_with_one_clear_message(args, needle, tmp_path):
     out = tmp_path / "out.txt"
@@ -153,3 +158,13 @@ def test_notations():
 def test_console_script_entry_point_is_declared():
     text = (ROOT / "pyproject.toml").read_text()
     assert 'symbackprop = "symbackprop.cli:main"' in text
+
+
+def test_a_learning_rate_that_divides_by_zero_is_refused(tmp_path):
+    values = tmp_path / "values.json"
+    params = {f"w,{l},{j},{k}": 0.1 * (j + k) for l in (1, 2) for j in (1, 2) for k in (1, 2)}
+    params.update({f"b,{l},{j}": 0 for l in (1, 2) for j in (1, 2)})
+    values.write_text(json.dumps({"x": [1, 2], "y": [0, 1], **params}))
+    result = run("evaluate", "--layers", "2,2,2", "--values", str(values), "--lr", "1/0")
+    assert result.returncode == 2
+    assert "--lr '1/0' divides by zero" in result.stderr and "Traceback" not in result.stderr

@@ -156,7 +156,7 @@ def test_measurement_is_deterministic_and_immutable(measured):
     assert alone.series("relu") == measured.series("relu")
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "leaky_relu:0.2"])
 def test_numpy_gradients_match_the_symbolic_engine(activation):
     network = Network([2, 3, 2], activation=activation, cost="quadratic")
     derivation = derive(network)
@@ -353,3 +353,41 @@ def test_comma_separated_names_are_accepted():
     assert [b.activation for b in bounds("sigmoid, relu")] == ["sigmoid", "relu"]
     assert measure(depth=2, width=3, activations="tanh").activations == ("tanh",)
     assert math.isfinite(measure(depth=2, width=3, draws=1).spectral_norm)
+
+
+# ---------------------------------------------------------------------------- parameterised activations
+
+
+def test_a_leaky_relu_slope_is_read_as_derive_reads_it():
+    """``leaky_relu:0.2`` is the activation ``derive --activation`` reads: its slope reaches bound and measurement."""
+    (bound,) = bounds(["leaky_relu:0.2"])
+    assert bound.activation == "leaky_relu:1/5" and bound.maximum == 1
+    assert bound.steps[0].expr.rhs == sp.Piecewise((Z, Z > 0), (Z / 5, True))
+    assert [b.activation for b in bounds(["leaky_relu:0.01", "leaky_relu:1/3"])] == ["leaky_relu", "leaky_relu:1/3"]
+    both = measure(depth=4, width=6, activations="leaky_relu:0.2, leaky_relu", draws=2)
+    assert both.activations == ("leaky_relu:1/5", "leaky_relu")
+    assert both.series("leaky_relu:1/5") != both.series("leaky_relu")  # the slope changes the gradients
+
+
+@pytest.mark.parametrize("spelling, fragment", [
+    ("leaky_relu:abc", "leaky_relu slope 'abc' is not a number"),
+    ("sigmoid:2", "unknown activation 'sigmoid:2'; expected one of: leaky_relu, relu, sigmoid, tanh"),
+    ("leaky_relu:0.01, leaky_relu", "'leaky_relu' is listed twice"),
+])
+def test_a_bad_parameterised_activation_is_refused(spelling, fragment):
+    with pytest.raises(SpecError, match=re.escape(fragment)):
+        measure(depth=2, width=3, activations=spelling)
+
+
+def test_the_cli_accepts_a_leaky_relu_slope(capsys, tmp_path):
+    from symbackprop.cli import main
+
+    path = tmp_path / "leaky.tex"
+    code = main(["diffusion", "--activation", "leaky_relu:0.2,relu", "--depth", "3", "--width", "5",
+                 "--draws", "1", "--format", "tex", "-o", str(path)])
+    _, err = capsys.readouterr()
+    assert code == 0 and not err
+    text = path.read_text(encoding="utf-8")
+    assert r"\texttt{leaky\_relu:1/5}" in text and r"\frac{z}{5}" in text
+    ok, log = compile_tex(text, "en", True, references=True)
+    assert ok, log

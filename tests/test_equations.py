@@ -163,3 +163,14 @@ def test_every_registered_activation_through_a_network():
             continue
         report = check(derive(Network([2, 2, 1], activation=name)), method="exact")
         assert report.ok, name
+
+
+@pytest.mark.parametrize("cost", ["binary_cross_entropy", "cross_entropy"])
+def test_a_generic_output_under_a_cross_entropy_is_checked_numerically(cost):
+    # the generic σ is realised by a stand-in with values in (0, 1), so log a^L is real
+    derivation = derive(Network([2, 2, 2], activation="generic", cost=cost))
+    facts = numeric_facts(derivation, points=2)
+    assert facts and all(f.ok for f in facts)
+    assert all("1/2 + atan(z + z²/4)/pi" in f.evidence["stand_in"] for f in facts)
+    wrong = planted(derivation, ("w", 1, 1, 2), 2)
+    assert ("BP4", 1) in {(f.equation, f.layer) for f in numeric_facts(wrong, points=2) if not f.ok}

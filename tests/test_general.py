@@ -74,7 +74,7 @@ CASES = [
     ("quadratic", "generic", True, False, [2, 3, 3]),
     ("binary_cross_entropy", "sigmoid", None, False, [2, 3, 2]),
     ("binary_cross_entropy", "generic", None, 0.1, [3, 2, 2, 2]),
-    ("binary_cross_entropy", "tanh", None, False, [1, 4, 3]),
+    ("binary_cross_entropy", "tanh", True, False, [1, 4, 3]),  # a tanh output would leave (0, 1)
     ("cross_entropy", "tanh", None, True, [2, 3, 2]),
     ("cross_entropy", "generic", None, False, [3, 2, 2, 2]),
     ("cross_entropy", "softplus", None, False, [1, 4, 3]),
@@ -332,12 +332,39 @@ def test_the_statements_are_the_textbook_ones():
 def test_the_induction_as_data():
     induction = general().induction
     assert isinstance(induction, Induction)
-    assert induction.base == sp.Eq(q("delta", L, j), Partial(COST, q("z", L, j)), evaluate=False)
+    # δ is the value the backward recursion computes: the base case is that BP1's right side is ∂C/∂z^L_j
+    bp1, bp2 = general().bp1, general().bp2
+    assert induction.claim == sp.Eq(q("delta", l, j), Partial(COST, q("z", l, j)), evaluate=False)
+    assert induction.base == sp.Eq(bp1.statement.rhs, Partial(COST, q("z", L, j)), evaluate=False)
+    assert not induction.base.has(q("delta", L, j))
     # BP2 sums over every neuron k of layer l+1, so the hypothesis is stated for every k
     assert induction.hypothesis == sp.Eq(q("delta", l + 1, k), Partial(COST, q("z", l + 1, k)), evaluate=False)
-    assert induction.step.args == (induction.hypothesis, induction.claim)
+    # the step: from the hypothesis, BP2's right side (in the δ^{l+1}_k) is ∂C/∂z^l_j
+    assert induction.step.args == (induction.hypothesis, induction.step_goal)
+    assert induction.step_goal == sp.Eq(bp2.statement.rhs, Partial(COST, q("z", l, j)), evaluate=False)
     assert (induction.base_equation, induction.step_equation) == ("BP1", "BP2")
     assert induction.domain == sp.Tuple(l, 1, L)
+
+
+def _induction_problem(derivation, **changes):
+    report = replace(derivation, induction=replace(derivation.induction, **changes)).check()
+    fact = next(f for f in report.facts if f.equation == "induction")
+    assert not fact.ok and not report.ok
+    return fact.evidence["problem"]["key"]
+
+
+def test_a_circular_induction_is_caught():
+    """δ^L = ∂C/∂z^L as the base case, or the claim itself as the step's conclusion, proves nothing: refused."""
+    derivation = general()
+    ind = derivation.induction
+    circular_base = sp.Eq(q("delta", L, j), Partial(COST, q("z", L, j)), evaluate=False)
+    assert _induction_problem(derivation, base=circular_base) == "base_wrong"
+    assert _induction_problem(derivation, step=sp.Implies(ind.hypothesis, ind.claim)) == "step_wrong"
+    # a base or step goal that is not what the proof of BP1 or BP2 shows
+    other = sp.Eq(derivation.bp2.statement.rhs, Partial(COST, q("z", L, j)), evaluate=False)
+    assert _induction_problem(derivation, base=other) == "base_wrong"
+    wrong_goal = sp.Eq(derivation.bp1.statement.rhs, Partial(COST, q("z", l, j)), evaluate=False)
+    assert _induction_problem(derivation, step=sp.Implies(ind.hypothesis, wrong_goal)) == "step_wrong"
 
 
 def test_a_hypothesis_for_one_neuron_only_is_caught():

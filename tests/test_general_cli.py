@@ -44,10 +44,11 @@ def test_latex_article_and_fragment_written_to_a_file(capsys, tmp_path):
     assert code == 0 and out == ""
     article = path.read_text(encoding="utf-8")
     assert article.startswith(r"\documentclass") and article.rstrip().endswith(r"\end{document}")
-    assert r"\Theta^{(l)}_{kj}" in article and r"\label{eq:general-bp2}" in article
+    assert r"\Theta^{(l)}_{kj}" in article and r"\label{eq:general:general-bp2}" in article  # prefix: the stem
     code, fragment, _ = run(capsys, "--activation", "sigmoid", "--cost", "binary_cross_entropy", "--format", "tex",
                             "--notation", "ng", "--fragment")
-    assert code == 0 and r"\documentclass" not in fragment and r"\label{eq:general-bp2}" in fragment
+    assert code == 0 and r"\documentclass" not in fragment
+    assert r"\label{eq:bp-general-sigmoid-binary_cross_entropy:general-bp2}" in fragment
 
 
 def test_json_names_the_method_and_every_step(capsys):
@@ -75,11 +76,34 @@ def test_json_names_the_method_and_every_step(capsys):
     (["--mean"], "--mean cannot be combined with --general"),
     (["--bias"], "--bias cannot be combined with --general"),
     (["--no-bias"], "--no-bias cannot be combined with --general"),
+    (["--method", "exact"], "--method 'exact' cannot be combined with --general"),
+    (["--method", "none"], "--method 'none' cannot be combined with --general"),
 ])
 def test_bad_input_is_refused_with_exit_2(capsys, argv, message):
     code, out, err = run(capsys, *argv)
     assert code == 2 and out == ""
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("lang, fmt, base, step", [
+    ("en", "text", "the right side of BP1 is that derivative, (aᴸⱼ - yⱼ)·σ'(zᴸⱼ) = ∂C/∂zᴸⱼ",
+     "then the right side of BP2, computed from them, is the derivative at layer l, σ'(zˡⱼ)·Σ"),
+    ("zh", "text", "BP1 的右边正是这个导数，(aᴸⱼ - yⱼ)·σ'(zᴸⱼ) = ∂C/∂zᴸⱼ", "则由它们算出的 BP2 的右边就是第 l 层的导数，σ'(zˡⱼ)·Σ"),
+    ("en", "md", r"the right-hand side of BP1, is the derivative there, $\left(a^{L}_{j} - y_{j}\right)",
+     r"is then the derivative at layer l, $\sigma'\left(z^{l}_{j}\right) \sum"),
+    ("zh", "tex", r"BP1 的右边，正是该层的导数，$\left(a^{L}_{j} - y_{j}\right)",
+     r"由这些误差算出的 BP2 的右边就是第 l 层的导数，$\sigma'\left(z^{l}_{j}\right) \sum"),
+])
+def test_the_induction_is_about_the_error_the_backward_pass_computes(capsys, lang, fmt, base, step):
+    """Not the tautology δᴸ = ∂C/∂zᴸ: the base case is BP1's right side, the step ends in BP2's right side."""
+    code, out, _ = run(capsys, "--lang", lang, "--format", fmt)
+    assert code == 0 and base in out and step in out
+    assert "δᴸⱼ = ∂C/∂zᴸⱼ" not in out and r"\delta^{L}_{j} = \frac{\partial C}{\partial z^{L}_{j}}" not in out
+
+
+def test_the_default_method_is_accepted_with_general(capsys):
+    code, out, _ = run(capsys, "--method", "auto", "--format", "json")
+    assert code == 0 and json.loads(out)["check"]["ok"] is True
 
 
 def test_a_spec_file_is_refused(capsys, tmp_path):
@@ -175,3 +199,62 @@ def test_derive_without_general_is_unchanged(capsys):
     code = main(["derive", "--layers", "2,2", "--method", "none"])
     out, _ = capsys.readouterr()
     assert code == 0 and "for every network" not in out and "BP1-BP4 for every network" not in out
+
+
+# ------------------------------------------------- derive --label-prefix: several documents in one set of notes
+
+
+def _labels(text):
+    import re
+
+    return re.findall(r"\\label\{([^}]*)\}", text)
+
+
+def test_two_fragments_go_into_one_set_of_notes(capsys, tmp_path):
+    """Two --fragment files \\input into one article: no label defined twice (pdflatex's log says so)."""
+    from tooling import compile_tex
+
+    first, second = tmp_path / "first.tex", tmp_path / "second.tex"
+    assert main(["derive", "--layers", "2,2", "--format", "tex", "--fragment", "-o", str(first)]) == 0
+    assert main(["derive", "--general", "--format", "tex", "--fragment", "-o", str(second)]) == 0
+    capsys.readouterr()
+    labels = [_labels(path.read_text(encoding="utf-8")) for path in (first, second)]
+    assert "eq:first:bp1" in labels[0] and "eq:second:general-bp2" in labels[1]
+    assert all(label.split(":")[1] == stem for stem, found in zip(("first", "second"), labels) for label in found)
+    notes = ("\\documentclass{article}\n\\usepackage{amsmath,amssymb,tikz}\n\\begin{document}\n"
+             "\\input{first.tex}\n\\input{second.tex}\n"
+             "See \\eqref{eq:first:bp1} and \\eqref{eq:second:general-bp2}.\n\\end{document}\n")
+    ok, log = compile_tex(notes, "en", True, search_dir=tmp_path, references=True)
+    assert ok, log
+    # the same two fragments without prefixes: the checker sees the labels defined twice
+    same = first.read_text(encoding="utf-8").replace("eq:first:", "eq:").replace("sec:first:", "sec:")
+    for path in (first, second):
+        path.write_text(same, encoding="utf-8")
+    ok, log = compile_tex(notes.replace("first:", "").replace("\\eqref{eq:second:general-bp2}", ""), "en", True,
+                          search_dir=tmp_path, references=True)
+    assert not ok and "multiply defined" in log
+
+
+def test_the_label_prefix_flag_and_its_defaults(capsys):
+    code = main(["derive", "--layers", "2,3,2", "--format", "tex", "--label-prefix", "lecture3.net"])
+    out, _ = capsys.readouterr()
+    assert code == 0 and set(label.split(":")[1] for label in _labels(out)) == {"lecture3.net"}
+    code = main(["derive", "--layers", "2,3,2", "--format", "tex"])
+    out, _ = capsys.readouterr()
+    assert code == 0 and "\\label{eq:bp-2-3-2:bp1}" in out
+    code = main(["derive", "--general", "--activation", "sigmoid", "--cost", "binary_cross_entropy", "--format",
+                 "tex"])
+    out, _ = capsys.readouterr()
+    assert code == 0 and "\\label{eq:bp-general-sigmoid-binary_cross_entropy:general-bp1}" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--format", "tex", "--label-prefix", "my notes"], "label prefix 'my notes' cannot prefix a LaTeX label"),
+    (["--format", "tex", "--label-prefix", "a}b"], "label prefix 'a}b' cannot prefix a LaTeX label"),
+    (["--format", "md", "--label-prefix", "x"], "--label-prefix 'x' applies to LaTeX only"),
+])
+def test_a_bad_label_prefix_is_refused(capsys, argv, message):
+    for general in ([], ["--general"]):
+        code = main(["derive", *general, *argv])
+        out, err = capsys.readouterr()
+        assert code == 2 and out == "" and message in err and "Traceback" not in err

@@ -142,6 +142,20 @@ def test_user_templates_override_and_missing_ones_are_named(seed002, tmp_path):
         render(d, "md", templates=tmp_path)
 
 
+@pytest.mark.parametrize("text, needle", [
+    ("ok\n{{ nonsense(\n", r"document.md.j2, line 2: unexpected 'end of template'"),
+    ("ok\n\n{{ undefined_var.foo }}\n", r"document.md.j2, line 3: 'undefined_var' is undefined"),
+])
+def test_a_broken_user_template_is_named_with_its_line(seed002, tmp_path, capsys, text, needle):
+    d, _ = seed002
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "document.md.j2").write_text(text)
+    with pytest.raises(SpecError, match=re.escape(needle)):
+        render(d, "md", templates=tmp_path)
+    assert cli.main(["derive", "--layers", "2,2,2", "--format", "md", "--templates", str(tmp_path)]) == 2
+    assert needle in capsys.readouterr().err
+
+
 def test_jupyter_display(seed002):
     d, _ = seed002
     assert d._repr_markdown_().startswith("# Backpropagation for a 2-2-2 network")
@@ -204,3 +218,98 @@ def test_the_gallery_covers_every_seed(files):
         assert f"{key}.en.md" in files and f"{key}.en.tex" in files and f"{key}.svg" in files
     assert "Every check holds." in files["seed003.en.md"]
     assert r"\Theta^{(l)}" in files["seed003.en.md"]
+
+
+def test_softmax_output_error_is_explained_by_the_jacobian():
+    import sympy as sp
+    from sympy.matrices.expressions.matexpr import MatrixElement
+
+    from symbackprop.document import L_, document_model, i_, j_
+    from symbackprop.general import IndexDelta
+    from symbackprop.symbols import COST, Partial, Quantity
+
+    d = derive(Network([2, 3, 3], activation=["tanh", "softmax"], cost="cross_entropy"))
+    special = next(s for s in document_model(d, notation="nielsen").specials if s.kind == "cancellation")
+    assert special.context["softmax"]
+    gradient, jacobian, one, chain, _instance = special.equations
+    # every link of the general chain is the same number for m = 3 outputs once Σ y = 1, j = 1..3
+    size = one.expr.lhs.limits[0][2]
+    a = [Quantity("a", 2, n) for n in (1, 2, 3)]
+    y = [Quantity("y", n) for n in (1, 2, 3)]
+    partials = {Partial(COST, a[n]): -y[n] / a[n] for n in range(3)}
+    entry = jacobian.expr.links[0]  # J_ij, with symbolic i and j
+
+    def jac(expr):  # J_ij for numbers i, j: the derivative of softmax output i by weighted input j
+        return expr.replace(lambda e: isinstance(e, MatrixElement) and e.parent.name == entry.parent.name,
+                            lambda e: a[int(e.i) - 1] * (sp.KroneckerDelta(e.i, e.j) - a[int(e.j) - 1]))
+
+    def at(expr, values):  # the indices of every quantity (and the Kronecker deltas) at numbers
+        return expr.replace(lambda e: isinstance(e, Quantity),
+                            lambda q: Quantity(q.kind, *[sp.sympify(n).xreplace(values) for n in q.indices])
+                            ).xreplace(values)
+
+    def concrete(expr, j):
+        expr = at(expr.replace(IndexDelta, sp.KroneckerDelta), {L_: 3, j_: j})
+        expr = expr.replace(lambda e: isinstance(e, sp.Sum) and e.limits[0][2] == at(size, {L_: 3}),
+                            lambda e: sp.Add(*[at(e.function, {i_: i}) for i in (1, 2, 3)]))
+        return sp.simplify(jac(expr.xreplace(partials)).doit().xreplace({y[2]: 1 - y[0] - y[1]}))
+
+    zs = sp.symbols("z1:4", real=True)
+    softmax = [sp.exp(z) / sp.Add(*map(sp.exp, zs)) for z in zs]
+    for i in (1, 2, 3):
+        for j in (1, 2, 3):  # the displayed J_ij against SymPy's derivative of the softmax
+            shown = at(jacobian.expr.links[2].replace(IndexDelta, sp.KroneckerDelta), {L_: 3, i_: i, j_: j})
+            expected = sp.diff(softmax[i - 1], zs[j - 1])
+            assert sp.simplify(shown.xreplace(dict(zip(a, softmax))) - expected) == 0
+    for j in (1, 2, 3):
+        values = [concrete(link, j) for link in chain.expr.links[1:]]
+        assert all(sp.simplify(v - values[-1]) == 0 for v in values), values
+        assert sp.simplify(values[-1] - (a[j - 1] - y[j - 1]).xreplace({y[2]: 1 - y[0] - y[1]})) == 0
+    text = render(d, "md", "en", "qiu").text
+    section = text.split("simply output minus target")[1].split("\n### ")[0]
+    assert "slope of the activation in its denominator" not in section and "diagonal matrix" in section
+    bp1 = text.split("### BP1")[1].split("### BP2")[0]
+    assert r"{J}_{i,j}" in bp1 and "slope" not in bp1
+
+
+@pytest.mark.parametrize("lang, no_bp3", [("en", "BP3 does not apply"), ("zh", "BP3 在这里用不上")])
+def test_a_network_without_biases_shows_no_bias(seed002, lang, no_bp3):
+    d, report = seed002
+    text = render(d, "md", lang, "nodes", report=report).text
+    assert "b_{" not in text and "b_{l" not in text  # not in the table, z's definitions or BP3
+    assert no_bp3 in text
+    bp3 = text.split("### BP3")[1].split("### BP4")[0]
+    assert "$$" not in bp3 and "\\partial b" not in bp3
+    assert "b_{" in render(derive(Network([2, 2, 2], activation="sigmoid")), "md", lang, "nodes").text
+
+
+def test_layers_without_biases_are_named_when_others_have_them():
+    d = derive(Network([2, 3, 2], bias=[True, False]))
+    text = render(d, "md", "en", "nielsen").text
+    assert "layer 3 has no biases, so there the bias term is left out" in text
+    assert "BP3 applies to the layers with biases; layer 3 has none." in text
+    assert r"\frac{\partial C}{\partial b^{l}_{j}} = \delta^{l}_{j}" in text
+    zh = render(d, "md", "zh", "nielsen").text
+    assert "第 3 层没有偏置" in zh
+
+
+def test_code_spans_are_not_escaped_but_prose_and_latex_are():
+    d = derive(Network([2, 2, 2], activation="leaky_relu:0.2"))
+    md = render(d, "md", "en", "nielsen").text
+    assert "`leaky_relu(slope=1/5)`" in md and r"leaky\_relu" not in md
+    from symbackprop.render import escape_md_text
+    assert escape_md_text("leaky_relu") == r"leaky\_relu"  # prose outside code spans stays escaped
+    assert r"\texttt{leaky\_relu(slope=1/5)}" in render(d, "tex", "en", "nielsen").text
+
+
+def test_latex_layout_fits_the_page():
+    # a long cost is written as a sum over the output neurons; a short one term by term
+    d = derive(Network([3, 5, 5, 4], activation="sigmoid", cost="binary_cross_entropy", l2=True, mean=True))
+    tex = render(d, "tex", "en", "ng").text
+    cost = tex.split(r"\label{eq:cost}")[1].split(r"\end{equation}")[0]
+    assert r"\sum_{j=1}^{4}" in cost and "y_{2}" not in cost
+    short = render(derive(Network([2, 2, 2], activation="sigmoid")), "tex", "en", "nielsen").text
+    assert "y_{2}" in short.split(r"\label{eq:cost}")[1].split(r"\end{equation}")[0]
+    # the notation table wraps its column of meanings
+    assert r"\begin{tabular}{lp{0.55\linewidth}l}" in tex
+    assert "| Symbol | Meaning | Dimension |" in render(d, "md", "en", "ng").text

@@ -132,3 +132,25 @@ def test_registry_names_are_all_accepted():
             Network([2, 2], activation=name)
         else:
             Network([2, 2, 2], activation=name)
+
+
+@pytest.mark.parametrize("cost", ["binary_cross_entropy", "cross_entropy"])
+@pytest.mark.parametrize("output", ["relu", "leaky_relu:0.2", "identity", "tanh", "softplus"])
+def test_a_cross_entropy_needs_an_output_in_the_unit_interval(cost, output):
+    found = problems(activation=["sigmoid", output], cost=cost, l2=-1)
+    assert len(found) == 2  # collected with the other problems
+    message = next(p for p in found if "logarithm" in p)
+    assert cost in message and Network([2, 2], activation=output).output.activation.label in message
+    assert "expected an output activation of: generic, sigmoid, softmax (or a custom one)" in message
+
+
+@pytest.mark.parametrize("cost", ["binary_cross_entropy", "cross_entropy"])
+@pytest.mark.parametrize("output", ["sigmoid", "softmax", "generic", sp.Lambda(sp.Symbol("t"), sp.tanh(sp.Symbol("t")))])
+def test_probability_generic_and_custom_outputs_suit_a_cross_entropy(cost, output):
+    # a custom formula cannot be judged, so it is allowed (even tanh written as a formula)
+    net = Network([2, 3, 2], activation=["tanh", output], cost=cost)
+    assert net.cost.name == cost
+
+
+def test_quadratic_cost_takes_any_output():
+    assert Network([2, 2], activation="relu", cost="quadratic").output.activation.name == "relu"

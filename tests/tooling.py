@@ -155,6 +155,8 @@ def require_node_packages() -> None:
 
 _RERUN = re.compile(r"Rerun to get|Label\(s\) may have changed|There were undefined references")
 _UNDEFINED_REF = re.compile(r"LaTeX Warning: (?:Reference|Citation) `[^']*' .*undefined")
+# Two \label of the same name: every \eqref to it may point at the wrong one.
+_MULTIPLY_DEFINED = re.compile(r"LaTeX Warning: Label `[^']*' multiply defined")
 _MISSING_CHAR = re.compile(r"^Missing character: There is no .*$", re.M)
 
 
@@ -179,7 +181,7 @@ def compile_tex(
 
     The document is good when the engine exits 0, writes a PDF and drops no glyph
     ("Missing character" in the log). With ``references=True`` a reference still
-    undefined after the second run also counts as a failure.
+    undefined after the second run, or a label defined twice, also counts as a failure.
 
     Returns ``(ok, log_excerpt)``: on failure the excerpt holds the error lines of the
     log with their context; on success, the warnings worth reading (possibly empty).
@@ -223,7 +225,7 @@ def compile_tex(
         problems = _MISSING_CHAR.findall(log)
         undefined = _UNDEFINED_REF.findall(log)
         if references:
-            problems += undefined
+            problems += undefined + _MULTIPLY_DEFINED.findall(log)
         if problems:
             return False, f"{engine} built the PDF but:\n" + "\n".join(_dedupe(problems))
         return True, "\n".join(_dedupe(undefined))
