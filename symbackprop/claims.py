@@ -375,8 +375,8 @@ def mutations(derivation, target) -> dict:
         "factor_2": 2 * correct,
         "factor_half": correct / 2,
     }
-    if network.mean or network.l2 is not None:
-        found["factor_1_over_n"] = correct / N_EXAMPLES
+    # an extra 1/n: the mean over the examples written into the formula of one example
+    found["factor_1_over_n"] = correct / N_EXAMPLES
     if target.kind == "cost":
         found.update(_cost_mutations(derivation))
     if target.kind in ("gradient_matrix", "delta_vector"):
@@ -487,6 +487,10 @@ def _delta_mutations(derivation, target, l, j) -> dict:
             swapped = sp.Add(*[fw.q("w", l + 1, j, k) * following[k - 1] for k in range(1, size + 1)
                                if ("w", l + 1, j, k) in fw.symbols])
             found["swapped_indices#next_layer"] = _rebuild(derivation, target, l, j, swapped * rule.prime_named(z, a))
+        # the weights of layer l instead of those of layer l + 1 (summed where w^l_{kj} exists)
+        own = [fw.q("w", l, k, j) * following[k - 1] for k in range(1, size + 1) if ("w", l, k, j) in fw.symbols]
+        if own:
+            found["wrong_layer#weights"] = _rebuild(derivation, target, l, j, sp.Add(*own) * rule.prime_named(z, a))
         # one path only: the sum over the next layer dropped
         if size > 1:
             k = min(j, size)
@@ -509,9 +513,11 @@ def _weight_mutations(derivation, key) -> dict:
         layer = l - 1 + shift
         if 0 <= layer <= network.depth and k <= network.sizes[layer]:
             found.setdefault("wrong_layer", delta * fw.activations(layer)[k - 1] + regulariser)
-    if l < network.depth and j <= network.sizes[l + 1]:
-        later = derivation._without_deltas(derivation.delta(l + 1, j), opaque=False)
-        found.setdefault("wrong_layer_delta", later * fw.activations(l - 1)[k - 1] + regulariser)
+    # the error of the layer after or before the weight's own
+    for place, layer in (("after", l + 1), ("before", l - 1)):
+        if 1 <= layer <= network.depth and j <= network.sizes[layer]:
+            other = derivation._without_deltas(derivation.delta(layer, j), opaque=False)
+            found[f"wrong_layer_delta#{place}"] = other * fw.activations(l - 1)[k - 1] + regulariser
     return found
 
 

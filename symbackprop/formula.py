@@ -203,6 +203,21 @@ class Claim:
     repairs: tuple = ()
     #: whether the right-hand side is one matrix written entry by entry (\begin{bmatrix} ... \end{bmatrix})
     entrywise: bool = False
+    #: the :class:`Narrowed` sums (``repair=True``): sums whose symbols exist for different values of the
+    #: index, read over the values where all of them exist
+    narrowed: tuple = ()
+
+
+@dataclass(frozen=True)
+class Narrowed:
+    """A sum over ``index`` whose symbols disagree about its range, read over ``common`` (both ranges as text).
+
+    ``symbols`` pairs each symbol of the sum, as written, with the values of the index it exists for.
+    """
+
+    index: str
+    symbols: tuple
+    common: str
 
 
 # ---------------------------------------------------------------------------- lexing
@@ -760,6 +775,7 @@ class _Reader:
         self.syntax = syntax
         self.terms = 0
         self.repairs = None  # a list while reading a claim with repair=True
+        self.narrowed = None  # likewise: the sums whose symbols disagree about the range of the index
         self.star = "product"  # what a written * means (STARS)
         #: values for free indices (name -> int), only to ask what a left-hand side with a free layer names
         self.assume = {}
@@ -1111,6 +1127,9 @@ class _Reader:
         if isinstance(base, sp.MatrixBase):
             if base.shape == (1, 1):
                 base = base[0, 0]
+            elif base.shape[1] == 1:
+                # a column vector to a power is read element-wise, as people write (a)^2 for a ⊙ a
+                return sp.ImmutableMatrix(base.applyfunc(lambda entry: self.power(entry, exponent, node, base_node)))
             else:
                 raise self.shape_error(f"{where} raises a {_shape(base)} matrix to a power; expected a scalar (write "
                                        "\\odot for an element-wise product)", node,
@@ -1192,6 +1211,11 @@ class _Reader:
         return value
 
     def divide(self, left, right, lt, rt, at):
+        if isinstance(left, sp.MatrixBase) and isinstance(right, sp.MatrixBase) and left.shape == right.shape \
+                and 1 in right.shape and right.shape != (1, 1):
+            # two vectors of one shape divide element-wise, as in (a - y) / (a - a^2)
+            return sp.ImmutableMatrix(right.shape[0], right.shape[1],
+                                      [self.divide(p, q, lt, rt, at) for p, q in zip(left, right)])
         if isinstance(right, sp.MatrixBase):
             if right.shape != (1, 1):
                 raise self.shape_error(f"cannot divide by the {_shape(right)} matrix {rt}; expected a scalar divisor",
@@ -1512,6 +1536,14 @@ class _Reader:
             raise self.error(f"the range of {name} is unknown: it is not an index of any symbol of the sum; "
                              f"expected \\sum_{{{name}=1}}^{{m}} with numbers", tok, [f"\\sum_{{{name}=1}}^{{...}}"])
         first = found[0][2]
+        if self.narrowed is not None and any(values != first for _, _, values in found[1:]):
+            # read with repairs: the sum runs where every symbol exists, and the disagreement is kept
+            common = [v for v in first if all(v in values for _, _, values in found[1:])]
+            if common:
+                self.narrowed.append(Narrowed(name, tuple(
+                    (self.source(t, s[-1] if s else None), _ranges(values)) for t, s, values in found),
+                    _ranges(common)))
+                return common
         for symbol_tok, scripts, values in found[1:]:
             if values != first:
                 a = self.source(found[0][0], found[0][1][-1] if found[0][1] else None)
@@ -1792,18 +1824,18 @@ def parse_claim(text: str, network, notation: str = "nielsen", syntax: str = "au
     target = _target(reader, lhs)
     rhs_text = reader.text[eq.end_pos:].strip()
     if repair:
-        reader.repairs = []
+        reader.repairs, reader.narrowed = [], []
     try:
         value = reader.value(rhs, {})
     except FormulaShapeError as error:
         if not repair:
             raise
         return Claim(text=text, target=target, rhs=None, rhs_text=rhs_text,
-                     repairs=(*reader.repairs, error.mismatch))
+                     repairs=(*reader.repairs, error.mismatch), narrowed=tuple(reader.narrowed))
     if target.kind in ("gradient", "delta", "cost") and isinstance(value, sp.MatrixBase) and value.shape == (1, 1):
         value = value[0, 0]
     return Claim(text=text, target=target, rhs=value, rhs_text=rhs_text, repairs=tuple(reader.repairs or ()),
-                 entrywise=isinstance(rhs, Tree) and rhs.data == "matrix")
+                 entrywise=isinstance(rhs, Tree) and rhs.data == "matrix", narrowed=tuple(reader.narrowed or ()))
 
 
 def lhs_target(text: str, network, notation: str = "nielsen") -> Target | None:

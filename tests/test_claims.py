@@ -185,6 +185,8 @@ def test_bp_equations_right_and_wrong_in_each_notation(notation, equation):
 TANH = sbp.Network([2, 3, 2], activation="tanh")
 L2 = sbp.Network([2, 3, 2], l2=True)
 MEAN = sbp.Network([2, 3, 2], mean=True)
+DEEP = sbp.Network([2, 2, 2, 2])
+WIDE = sbp.Network([2, 3, 3, 2])
 
 MISTAKES = [
     ("missing_transpose", NET, r"\delta^{2} = (W^{3}\delta^{3}) \odot \sigma'(z^{2})"),          # shapes disagree
@@ -207,6 +209,11 @@ MISTAKES = [
     ("wrong_layer", NET, r"\frac{\partial C}{\partial w^{3}_{12}} = \delta^{3}_{1} a^{3}_{2}"),
     ("wrong_layer_delta", NET, r"\frac{\partial C}{\partial w^{2}_{12}} = \delta^{3}_{1} a^{1}_{2}"),
     ("missing_regularisation", L2, r"\frac{\partial C}{\partial w^{3}_{12}} = \delta^{3}_{1} a^{2}_{2}"),
+    # the error's own weights instead of those of the next layer; on 2-3-2 the sum is read where both exist
+    ("wrong_layer", DEEP, r"\delta^{2}_{1} = \sigma'(z^{2}_{1}) \sum_k w^{2}_{k1} \delta^{3}_{k}"),
+    ("wrong_layer", NET, r"\delta^{2}_{1} = \sigma'(z^{2}_{1}) \sum_k w^{2}_{k1} \delta^{3}_{k}"),
+    ("wrong_layer_delta", WIDE, r"\frac{\partial C}{\partial w^{3}_{11}} = \delta^{2}_{1} a^{2}_{1}"),
+    ("factor_1_over_n", WIDE, r"\frac{\partial C}{\partial w^{3}_{11}} = \frac{1}{n}\delta^{3}_{1} a^{2}_{1}"),
 ]
 
 
@@ -222,6 +229,47 @@ def test_each_listed_mistake_is_diagnosed_by_name_with_the_right_formula(name, n
     lhs = split_chain(text)[0]
     written = sbp.printing.latex(corrected, notation="nielsen", sizes=network.sizes)
     assert check(f"{lhs} = {written}", network).status == "correct", written
+
+
+def test_a_sum_whose_symbols_disagree_about_its_range_is_read_where_all_exist_and_says_so():
+    text = r"\delta^{2}_{1} = \sigma'(z^{2}_{1}) \sum_k w^{2}_{k1} \delta^{3}_{k}"
+    with pytest.raises(sbp.errors.SpecError, match="no single range"):
+        parse_claim(text, NET)                    # read strictly, it is refused
+    verdict = check(text)
+    (narrowed,) = verdict.claim.narrowed
+    assert narrowed.index == "k" and narrowed.common == "1..2"
+    assert narrowed.symbols == (("w^{2}_{k1}", "1..3"), ("\\delta^{3}_{k}", "1..2"))
+    assert "the sum over k has no single range (w^{2}_{k1} gives k in 1..3, \\delta^{3}_{k} gives k in 1..2): " \
+        "it is read over k in 1..2" in render_verdicts(derivation(NET), [verdict])
+    assert "对 k 的求和没有统一的范围" in render_verdicts(derivation(NET), [verdict], lang="zh")
+    assert check(r"\delta^{2}_{1} = \sigma'(z^{2}_{1}) \sum_k w^{3}_{k1} \delta^{3}_{k}").claim.narrowed == ()
+
+
+@pytest.mark.parametrize("text, network, fitted, unfitted", [
+    # a weight's gradient with swapped indices is no error collecting weights
+    (r"\frac{\partial C}{\partial w^{3}_{12}} = \delta^{3}_{2} a^{2}_{1}", NET,
+     ("∂C/∂w_jk is the error of neuron j", "∂C/∂w_jk 等于这条连线所进入的第 j 个神经元的误差"),
+     ("collects w_kj", "收集的是 w_kj")),
+    # the gradient of a weight matrix has no weights in it to transpose
+    (r"\frac{\partial C}{\partial w^{2}} = x \delta^{2}", NET,
+     ("the error of layer l as a column times the activations of layer l-1 as a row", "排法与 W 相同"),
+     ("the weights should enter transposed", "权重矩阵应当以转置的形式出现")),
+    # an error with the wrong layer's weights is no activation of the wrong layer
+    (r"\delta^{2}_{1} = \sigma'(z^{2}_{1}) \sum_k w^{2}_{k1} \delta^{3}_{k}", DEEP,
+     ("the weights are taken from the wrong layer", "权重取错了层"),
+     ("an activation is taken from the wrong layer", "激活值取错了层")),
+    # δ of a layer: the weights of the next layer enter transposed
+    (r"\delta^{2} = (W^{3}\delta^{3}) \odot \sigma'(z^{2})", NET,
+     ("the weights of the next layer enter transposed", "下一层的权重矩阵应当以转置的形式出现"), ("laid out like W",)),
+])
+def test_each_mistake_is_worded_for_the_quantity_the_claim_names(text, network, fitted, unfitted):
+    verdict = check(text, network)
+    shown = render_verdicts(derivation(network), [verdict]) + render_verdicts(derivation(network), [verdict],
+                                                                               lang="zh")
+    for words in fitted:
+        assert words in shown
+    for words in unfitted:
+        assert words not in shown
 
 
 def test_a_correct_claim_has_no_diagnosis_and_a_mutant_name_is_a_listed_one():
@@ -443,10 +491,23 @@ def test_a_repaired_formula_that_is_right_says_the_shapes_are_the_only_mistake()
 
 
 def test_a_power_of_a_matrix_is_phrased_as_such():
-    verdict = check(r"\delta^{2} = (\delta^{2})^{2}")
-    assert "the base is 3×1, not a scalar, so it cannot be raised to a power" in \
+    verdict = check(r"\delta^{2} = ((\delta^{2})^T)^{2}")          # a column vector's power is element-wise
+    assert "the base is 1×3, not a scalar, so it cannot be raised to a power" in \
         render_verdicts(derivation(NET), [verdict])
-    assert "的底数是 3×1 的矩阵，不是标量，不能作为底数求幂" in render_verdicts(derivation(NET), [verdict], lang="zh")
+    assert "的底数是 1×3 的矩阵，不是标量，不能作为底数求幂" in render_verdicts(derivation(NET), [verdict], lang="zh")
+
+
+@pytest.mark.parametrize("network, notation, text", [
+    # tanh' = 1 - a², written as a power of the activation vector
+    (sbp.Network([3, 4, 2], activation="tanh"), "qiu",
+     r"\delta^{(1)} = (W^{(2)})^T \delta^{(2)} \odot (1-(a^{(1)})^2)"),
+    # seed 003: ∂J/∂a = (a - y) / (a - a²), element by element, for the sigmoid and the cross-entropy
+    (sbp.Network([3, 4, 2], cost="binary_cross_entropy"), "ng",
+     r"\delta^{(3)}=\frac{a^{(3)}-y}{a^{(3)}-(a^{(3)})^2}\odot a^{(3)} \odot (1-a^{(3)})"),
+])
+def test_powers_and_quotients_of_vectors_are_read_element_wise(network, notation, text):
+    assert check(text, network, notation).status == "correct"
+    assert check(text.replace("^2", "^3"), network, notation).status == "incorrect"
 
 
 # ------------------------------------------------------------------ documents

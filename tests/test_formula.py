@@ -155,6 +155,8 @@ def test_spellings_of_a_weight_in_nielsen(written):
     ("nodes", r"y_{21}", a(2, 1)),
     ("nodes", r"\hat y_1", y(1)),
     ("nodes", r"\hat{y}_{1}", y(1)),
+    ("nodes", r"\hat{\mathbf{y}}_{1}", y(1)),
+    ("nodes", r"\hat{\boldsymbol{y}}_1", y(1)),
     ("nodes", r"\hat{x}_{2}", x(2)),
     ("nodes", r"w_{36}", w(2, 1, 1)),
     ("nodes", r"w_{3,6}", w(2, 1, 1)),
@@ -459,8 +461,20 @@ def test_shape_mismatches_name_both_shapes():
     assert message.startswith(r"cannot multiply 2×3 by 2×1 (w^{3} times \delta^{3}): did you mean the transpose")
     assert "cannot add 2×1 and 3×1" in str(error_of(parse_formula, r"\delta^{3} + \delta^{2}", NET))
     assert "element-wise product of 2×1 and 3×1" in str(error_of(parse_formula, r"\delta^{3} \odot \delta^{2}", NET))
-    assert "2×1 matrix to a power" in str(error_of(parse_formula, r"(\delta^{3})^2", NET))
+    assert "2×3 matrix to a power" in str(error_of(parse_formula, r"(w^{3})^2", NET))
+    assert "1×2 matrix to a power" in str(error_of(parse_formula, r"((\delta^{3})^T)^2", NET))
     assert "divide by the 2×1 matrix" in str(error_of(parse_formula, r"1 / \delta^{3}", NET))
+    assert "divide by the 3×1 matrix" in str(error_of(parse_formula, r"\delta^{3} / \delta^{2}", NET))
+    assert "divide by the 2×3 matrix" in str(error_of(parse_formula, r"w^{3} / w^{3}", NET))
+
+
+def test_a_column_vectors_power_and_a_quotient_of_two_vectors_of_one_shape_are_element_wise():
+    a, y = (parse_formula(name, NET) for name in (r"a^{3}", "y"))
+    assert parse_formula(r"(a^{3})^2", NET) == a.applyfunc(lambda e: e ** 2)
+    assert parse_formula(r"\frac{a^{3} - y}{(a^{3})^{2}}", NET) == \
+        sp.ImmutableMatrix([(a[i] - y[i]) / a[i] ** 2 for i in range(2)])
+    assert parse_formula(r"(a^{3})^T / (y)^T", NET) == sp.ImmutableMatrix([[a[0] / y[0], a[1] / y[1]]])
+    assert "divides by zero" in str(error_of(parse_formula, r"a^{3} / \begin{bmatrix} 1 \\ 0 \end{bmatrix}", NET))
 
 
 @pytest.mark.parametrize("text, expected", [
