@@ -1,0 +1,66 @@
+"""The general proof as a LaTeX article fits the page: no line runs more than 5 pt into the margin.
+
+Each step of a proof (before ⟼ after, and the fact it uses) is set as a display; set inline, the
+long sums and fractions of the L2 cost ran up to 160 pt past the right margin. The article is
+compiled with the real engine (skipped without it, failing instead under ``CI=true``) and the
+"Overfull \\hbox" warnings of its log are measured.
+"""
+
+import re
+import subprocess
+
+import pytest
+
+from symbackprop.cli import main
+
+from tooling import TEX_TIMEOUT, require_tex
+
+LIMIT_PT = 5.0
+_OVERFULL = re.compile(r"^Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide\)(.*)$", re.M)
+
+
+def overfull_boxes(tex: str, lang: str, directory) -> list[tuple[float, str]]:
+    """The overfull hboxes of ``tex`` compiled twice in ``directory``: (width in pt, where), widest first."""
+    engine = require_tex(lang)
+    (directory / "document.tex").write_text(tex, encoding="utf-8")
+    for _ in range(2):
+        run = subprocess.run(
+            [engine, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "document.tex"],
+            cwd=directory, stdin=subprocess.DEVNULL, capture_output=True, timeout=TEX_TIMEOUT, check=False,
+        )
+        assert run.returncode == 0, run.stdout.decode("utf-8", "replace")[-3000:]
+    log = (directory / "document.log").read_bytes().decode("utf-8", "replace")
+    return sorted(((float(width), where.strip()) for width, where in _OVERFULL.findall(log)), reverse=True)
+
+
+def derived_article(capsys, lang: str) -> str:
+    code = main(["derive", "--general", "--cost", "binary_cross_entropy", "--activation", "sigmoid",
+                 "--l2", "lambda", "--notation", "ng", "--format", "tex", "--lang", lang])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.startswith("\\documentclass"), out[:200]
+    return out
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_general_proof_with_an_l2_penalty_fits_the_page(capsys, tmp_path, lang):
+    tex = derived_article(capsys, lang)
+    assert r"\longmapsto" in tex  # the steps are in the article
+    wide = [box for box in overfull_boxes(tex, lang, tmp_path) if box[0] > LIMIT_PT]
+    assert not wide, f"lines wider than the text by more than {LIMIT_PT} pt: {wide}"
+
+
+def _displays(tex: str) -> list[str]:
+    return [body.strip() for body in re.findall(r"\\begin\{equation\*\}(.*?)\\end\{equation\*\}", tex, re.S)]
+
+
+def test_a_step_set_inline_is_measured_as_overfull(capsys, tmp_path):
+    """The measurement catches the old layout: the first step of BP1 and the cost it uses, set inline."""
+    tex = derived_article(capsys, "en")
+    shown = _displays(tex)
+    first = next(i for i, body in enumerate(shown) if r"\longmapsto" in body)
+    rewrite, reason = shown[first], shown[first + 1]  # as the printer wrote them
+    assert reason.startswith("J = ") and r"\lambda" in reason
+    planted = tex.replace(r"\end{document}", "(1) step: $%s$, using $%s$\n\n\\end{document}" % (rewrite, reason))
+    widths = [width for width, _ in overfull_boxes(planted, "en", tmp_path)]
+    assert widths and widths[0] > LIMIT_PT
