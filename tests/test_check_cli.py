@@ -279,3 +279,13 @@ def test_star_reads_seed_002_element_wise_products(capsys, star, code, status):
 def test_star_rejects_an_unknown_meaning(capsys):
     code, _, err = check(capsys, "check", *NODES, "--star", "dot", r"\delta_{21} = 0")
     assert code == 2 and "dot" in err and "hadamard" in err
+
+
+@pytest.mark.parametrize("lang, words", [("en", "none appears in either formula (all 26"),
+                                         ("zh", "两边的公式里都没有出现参数（全部 26 个")])
+def test_a_counterexample_without_parameters_in_its_formulas_says_so(capsys, lang, words):
+    # a large network shows only the parameters a formula names; with none named, the line must not be empty
+    code = cli.main(["check", "--layers", "3,4,2", "--notation", "ng", "--cost", "binary_cross_entropy",
+                 "--lang", lang, r"\delta^{(3)} = a^{(3)} + y"])
+    out = capsys.readouterr().out
+    assert code == 1 and words in out, out
