@@ -41,6 +41,7 @@ import sympy as sp
 from . import printing
 from .activations import ACTIVATIONS, Z, opaque_functions
 from .activations import activation as lookup_activation
+from .document import Equation as Statement  # a displayed formula, as documents show one
 from .errors import SpecError, unknown_name
 from .symbols import COST, Chain, LayerMatrix, Partial, Quantity
 
@@ -347,15 +348,6 @@ def _confirm(derivative: sp.Expr, maximum) -> bool:
 
 
 # ====================================================================== the general statements
-
-
-@dataclass(frozen=True)
-class Statement:
-    """A displayed formula (the shape of :class:`symbackprop.document.Equation`)."""
-
-    expr: sp.Basic
-    label: str | None = None
-    shapes: bool = False
 
 
 @dataclass(frozen=True)
