@@ -270,7 +270,7 @@ def _token(kind: str, value: str, source: Token, start: int | None = None, end: 
 class _PostLexer:
     """Turns letters, commands and Unicode signs into the grammar's token types."""
 
-    always_accept = ("IDENT", "CMD", "UNI", "TEXTCMD", "CALCMD", "HATCMD")
+    always_accept = ("IDENT", "CMD", "UNI", "TEXTCMD", "CALCMD", "HATCMD", "NORM")
 
     def __init__(self, syntax: str):
         self.syntax = syntax
@@ -298,11 +298,24 @@ class _PostLexer:
 
     def _retyped(self, tokens):
         index = 0
+        depth, norms = 0, []  # bracket depth; the depths at which the open norms were opened
         while index < len(tokens):
             tok = tokens[index]
             index += 1
             kind = tok.type
-            if kind == "UNDER" and self.syntax == "text":
+            if kind in ("LPAR", "LBRACK", "LBRACE"):
+                depth += 1
+            elif kind in ("RPAR", "RBRACK", "RBRACE"):
+                depth -= 1
+            if kind == "NORM":
+                # \| closes the norm opened at this bracket depth, else opens one; \lVert and \rVert say which
+                closing = tok.value == "\\rVert" or (tok.value != "\\lVert" and bool(norms) and norms[-1] == depth)
+                if closing and norms and norms[-1] == depth:
+                    norms.pop()
+                elif not closing:
+                    norms.append(depth)
+                yield _token("NORMCLOSE" if closing else "NORMOPEN", "‖", tok)
+            elif kind == "UNDER" and self.syntax == "text":
                 # plain text: w^3_12 and w^3_k1 take the whole run of letters and digits
                 yield tok
                 run = []
@@ -395,11 +408,11 @@ _TOKEN_TEXT = {
     "ADDOP": ["'+'", "'-'"], "MULOP": ["'*'"], "DIV": ["'/'"], "HADAMARD": ["'\\odot'"], "POW": ["'**'"],
     "CARET": ["'^'"], "UNDER": ["'_'"], "APOS": ["\"'\""], "COMMA": ["','"], "EQ": ["'='"], "AMP": ["'&'"],
     "ROWSEP": ["'\\\\'"], "LBRACE": ["'{'"], "LPAR": ["'('"], "LBRACK": ["'['"], "TOP": ["'T'"],
-    "PRIME": ["'\\prime'"], "$END": ["the end of the formula"],
+    "PRIME": ["'\\prime'"], "NORMCLOSE": ["'\\|'"], "$END": ["the end of the formula"],
 }
 _ORDER = ["RPAR", "RBRACK", "RBRACE", "MEND", "ADDOP", "MULOP", "DIV", "HADAMARD", "POW", "CARET", "UNDER",
-          "APOS", "COMMA", "EQ", "AMP", "ROWSEP", "LBRACE", "LPAR", "LBRACK", "TOP", "PRIME", "$END"]
-_OPERAND_STARTS = {"NAME", "NUMBER", "FUNC", "FRAC", "PARTIAL", "NABLA", "SUM", "MBEGIN", "UNDERBRACE"}
+          "APOS", "COMMA", "EQ", "AMP", "ROWSEP", "LBRACE", "LPAR", "LBRACK", "TOP", "PRIME", "NORMCLOSE", "$END"]
+_OPERAND_STARTS = {"NAME", "NUMBER", "FUNC", "FRAC", "PARTIAL", "NABLA", "SUM", "MBEGIN", "UNDERBRACE", "NORMOPEN"}
 
 
 def _expected(names, syntax: str) -> list[str]:
@@ -752,6 +765,22 @@ def _span(node) -> tuple[int, int]:
 
 def _group_items(node: Tree) -> list:
     return [c for c in node.children if not (isinstance(c, Token) and c.type in _BRACKETS)]
+
+
+def _is_arguments(node) -> bool:
+    """Whether ``node`` is a parenthesised argument list, as in J(\\Theta) or \\mathcal{L}(y, \\hat{y})."""
+    return isinstance(node, Tree) and node.data == "group" and node.children[0].type == "LPAR"
+
+
+def _per_example(scripts) -> bool:
+    """Whether the scripts of a cost are the subscript x of C_x, the cost of one example."""
+    if len(scripts) != 1 or scripts[0].children[0].type != "UNDER":
+        return False
+    arg = scripts[0].children[1]
+    if isinstance(arg, Tree) and arg.data == "group" and arg.children[0].type == "LBRACE":
+        items = _group_items(arg)
+        arg = items[0] if len(items) == 1 else None
+    return isinstance(arg, Token) and arg.type == _NAME and arg.value == "x"
 
 
 def _is_mark(arg, kind: str) -> bool:
@@ -1286,6 +1315,16 @@ class _Reader:
         index = 0
         while index < len(operands):
             operand = operands[index]
+            if isinstance(operand, Tree) and operand.data == "operator":
+                count = self.cost_operands(operands[index + 1:], ops[index + 1:])
+                if not count:
+                    raise self.error(f"{self.source(operand)} applies to nothing it can differentiate; expected the "
+                                     "cost after it, as in \\frac{\\partial}{\\partial w} J(\\Theta)", operand)
+                values.append(self.partial(operand.children[2], operand.children[5], env))
+                nodes.append((operand, operands[index + count]))
+                joins.append(ops[index])
+                index += 1 + count
+                continue
             if self.differential(operand) is not None:
                 following = index + 1 < len(operands) and ops[index + 1] is not None \
                     and ops[index + 1].type == "DIV" and self.differential(operands[index + 1]) is not None
@@ -1318,6 +1357,11 @@ class _Reader:
         """(NAME token, scripts) of ∂X, dX or \\mathrm{d}X, else None."""
         if isinstance(node, Tree) and node.data == "partial":
             return node.children[1], list(node.children[2:])
+        if isinstance(node, Tree) and node.data == "mprod" and len(node.children) == 2 \
+                and isinstance(node.children[0], Tree) and node.children[0].data == "partial" \
+                and _is_arguments(node.children[1]) and self.is_cost(node.children[0].children[1]) \
+                and len(node.children[0].children) == 2:  # \partial J(\Theta), \partial \mathcal{L}(y, \hat{y})
+            return node.children[0].children[1], []
         tok, scripts = _symbol_parts(node)
         if tok is not None and self.syntax == "text" and len(tok.value) > 1 and tok.value[0] == "d" \
                 and tok.value not in self.table.by_letter:
@@ -1331,9 +1375,28 @@ class _Reader:
                 return tok, scripts
         return None
 
+    def cost_operands(self, operands, ops) -> int:
+        """How many of ``operands`` (juxtaposed after ∂/∂Y) write the cost: 1 (J), 2 (J(\\Theta)) or 0 (none)."""
+        if not operands or ops[0] is not None:
+            return 0
+        tok, scripts = _symbol_parts(operands[0])
+        if tok is None or not self.is_cost(tok) or (scripts and not _per_example(scripts)):
+            return 0
+        return 2 if len(operands) > 1 and ops[1] is None and _is_arguments(operands[1]) else 1
+
+    def cost_written(self, node) -> bool:
+        """Whether ``node`` writes the cost alone: C, C_x, J(\\Theta), \\mathcal{L}(y, \\hat{y})."""
+        if isinstance(node, Tree) and node.data == "mprod":
+            return len(node.children) == self.cost_operands(node.children, [None] * len(node.children)) == 2
+        tok, scripts = _symbol_parts(node)
+        return tok is not None and self.is_cost(tok) and (not scripts or _per_example(scripts))
+
     def partial(self, numerator, denominator, env):
         """The value of ∂X/∂Y: a Partial, or a matrix of them when Y is a vector or matrix."""
-        of = self.derivative_object(numerator, env)
+        if isinstance(numerator, Token) and numerator.type == "PARTIAL":  # ∂/∂Y applied to the cost
+            of = COST
+        else:
+            of = self.derivative_object(numerator, env)
         wrt = self.derivative_object(denominator, env)
         if isinstance(of, LayerMatrix):
             raise self.error(f"{self.source(numerator)} is a vector or matrix; expected a scalar such as the cost "
@@ -1347,6 +1410,8 @@ class _Reader:
         """The table object a differential names (the cost, leniently, for C, J, L, \\mathcal{L})."""
         tok, scripts = self.differential(node)
         if self.letter_of(tok) is None and not scripts and tok.value in _COST_NAMES:
+            return COST
+        if _per_example(scripts) and self.is_cost(tok):  # C_x: the cost of the one example x
             return COST
         obj, rest = self.reference(tok, scripts, env)
         if rest:
@@ -1373,6 +1438,16 @@ class _Reader:
         return self.divide(self.value(numerator, env), self.value(denominator, env), self.source(numerator),
                            self.source(denominator), denominator)
 
+    def _operator(self, node, env):
+        raise self.error(f"{self.source(node)} applies to nothing; expected the cost after it, as in "
+                         "\\frac{\\partial}{\\partial w} J(\\Theta)", node)
+
+    def _norm(self, node, env):
+        """\\|v\\|: the Euclidean norm of a vector (of every entry, for a matrix), the absolute value of a number."""
+        value = self.value(node.children[1], env)
+        entries = list(value) if isinstance(value, sp.MatrixBase) else [value]
+        return sp.sqrt(sp.Add(*(entry ** 2 for entry in entries)))
+
     def _partial(self, node, env):
         raise self.error(f"{self.source(node)} is a differential alone; expected a derivative such as "
                          "\\frac{\\partial C}{\\partial w}", node)
@@ -1387,6 +1462,12 @@ class _Reader:
         primary, scripts = node.children[0], list(node.children[1:])
         if isinstance(primary, Token) and primary.type == _NAME:
             return self.symbol_value(primary, scripts, env)
+        if isinstance(primary, Tree) and primary.data == "norm" and scripts and scripts[0].children[0].type == "UNDER":
+            kind = self.source(scripts[0].children[1]).strip("{} ")
+            if kind not in ("2", "F"):
+                raise self.error(f"{self.source(node)}: the norm {kind} is not read; expected the Euclidean norm "
+                                 "\\|v\\| (or \\|v\\|_2, \\|W\\|_F)", scripts[0], ["\\|v\\|_2", "\\|W\\|_F"])
+            scripts = scripts[1:]
         return self.post_scripts(self.value(primary, env), scripts, env, primary)
 
     def _underbrace(self, node, env):
@@ -1869,8 +1950,13 @@ def _target(reader: _Reader, lhs) -> Target:
     expected = ["\\frac{\\partial C}{\\partial w^{l}_{jk}}", "\\frac{\\partial C}{\\partial b^{l}_{j}}",
                 "\\frac{\\partial C}{\\partial W^{l}}", "\\frac{\\partial C}{\\partial b^{l}}", "\\delta^{l}_{j}",
                 "\\delta^{l}", "C"]
-    if isinstance(lhs, Token) and reader.is_cost(lhs):
+    if reader.cost_written(lhs):
         return Target("cost", ("C",))
+    if isinstance(lhs, Tree) and lhs.data == "mprod" and isinstance(lhs.children[0], Tree) \
+            and lhs.children[0].data == "operator" \
+            and len(lhs.children) == 1 + reader.cost_operands(lhs.children[1:], [None] * (len(lhs.children) - 1)) > 1:
+        denominator = lhs.children[0].children[5]  # \frac{\partial}{\partial w} J(\Theta)
+        return _target_of(reader, reader.derivative_object(denominator, {}), denominator, expected)
     pair = None
     if isinstance(lhs, Tree) and lhs.data == "frac" and len(lhs.children) == 7:
         pair = lhs.children[2], lhs.children[5]

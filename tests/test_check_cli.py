@@ -242,7 +242,30 @@ def test_seed_004_is_not_reported_all_skipped(capsys, tmp_path):
     document = tmp_path / "seed004.md"
     document.write_text(next(SEEDS.glob("004_*.txt")).read_text(encoding="utf-8"), encoding="utf-8")
     code, out, _ = check(capsys, "check-doc", str(document), *QIU)
-    assert code == 2 and "the index l is free" in out and "nothing could be checked" in out
+    # its cost, written L(y, hat y) with its arguments, is proven; the claims about a letter layer l stay unreadable
+    assert code == 2 and "the index l is free" in out and "1 correct, 0 incorrect" in out
+    code, out, _ = check(capsys, "check-doc", str(document), *QIU, "--json")
+    cost = [r for r in json.loads(out)["results"] if r["line"] == 41]
+    assert [r["status"] for r in cost] == ["correct"]
+
+
+def test_check_doc_reads_the_cost_by_name_the_operator_form_and_norms_as_seed_003_writes_them(capsys, tmp_path):
+    document = tmp_path / "ng.md"
+    document.write_text(
+        "$$\\frac{\\partial}{\\partial \\Theta_{31}^{(1)}}J(\\Theta)=a_1^{(1)}\\delta_3^{(2)}$$\n\n"
+        "$$\\frac{\\partial J(\\Theta)}{\\partial \\Theta^{(1)}_{31}} = a_1^{(1)}\\delta_2^{(2)}$$\n\n"
+        "$$J(\\Theta) = \\frac{1}{2}\\left\\| a^{(3)} - y \\right\\|^2$$\n", encoding="utf-8")
+    code, out, _ = check(capsys, "check-doc", str(document), *NETWORK[:-1], "ng", "--json")
+    assert code == 1
+    data = json.loads(out)
+    assert [(r["line"], r["status"]) for r in data["results"]] == [(1, "correct"), (3, "incorrect"), (5, "correct")]
+
+
+def test_check_proves_the_quadratic_cost_as_a_squared_norm(capsys):
+    code, out, _ = check(capsys, "check", *NETWORK, r"C = \frac{1}{2}\|a^{3}-y\|^2")
+    assert code == 0 and "correct: proven exactly" in out
+    code, out, _ = check(capsys, "check", *NETWORK, r"C = \frac{1}{2}\|a^{3}\|^2")
+    assert code == 1 and "counterexample:" in out
 
 
 def test_a_display_starting_with_equals_continues_the_previous_claim(capsys, tmp_path):

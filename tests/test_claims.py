@@ -48,6 +48,18 @@ FORMS = {
     ("a^{(l)}", "ng"): r"\frac{\partial J}{\partial \Theta^{(2)}} = \delta^{(3)} (a^{(2)})^T",
     ("a^{(l)}", "qiu"): r"\frac{\partial \mathcal{L}}{\partial W^{(2)}} = \delta^{(2)} (a^{(1)})^T",
     ("a^{(l)}", "nodes"): r"\frac{\partial C}{\partial W_{1}} = \delta_{2} y_{1}^T",
+    # the cost written by name with its arguments, or as the operand of \frac{\partial}{\partial ...}
+    ("\\mathcal{L}(y, \\hat y)", "qiu"):
+        r"\frac{\partial \mathcal{L}(\mathbf{y}, \hat{\mathbf{y}})}{\partial W^{(2)}} = \delta^{(2)} (\mathbf{a}^{(1)})^{\mathrm{T}}",
+    ("L(y, \\hat y)", "qiu"): r"\frac{\partial L(y, \hat y)}{\partial W^{(2)}_{12}} = \delta^{(2)}_{1} a^{(1)}_{2}",
+    ("J(\\Theta)", "ng"): r"\frac{\partial J(\Theta)}{\partial \Theta^{(1)}_{31}} = a_1^{(1)} \delta_3^{(2)}",
+    ("\\frac{\\partial}{\\partial w} J(\\Theta)", "ng"):
+        r"\frac{\partial}{\partial \Theta_{31}^{(1)}} J(\Theta) = a_1^{(1)} \delta_3^{(2)}",
+    ("\\frac{\\partial}{\\partial w} J(\\Theta)", "nielsen"):
+        r"\frac{\partial}{\partial b^{3}_{2}} C = \delta^{3}_{2}",
+    ("\\frac{\\partial}{\\partial z} J(\\Theta) on the right", "ng"):
+        r"\delta^{(3)}_{1} = \frac{\partial}{\partial z^{(3)}_{1}} J(\Theta)",
+    ("C_x", "nielsen"): r"\frac{\partial C_x}{\partial w^{3}_{12}} = (a^{3}_{1} - y_{1}) \sigma'(z^{3}_{1}) a^{2}_{2}",
 }
 GENERIC = {  # form -> notation -> claim
     "\\sigma": {
@@ -466,6 +478,17 @@ def test_a_claim_about_the_cost_is_checked():
     assert check(r"C = (a^{3}_{1} - y_{1})^2 + (a^{3}_{2} - y_{2})^2").diagnosis == ("factor_2",)
     assert check(r"C = \frac{1}{2}((a^{3}_{1} - y_{1})^2 + (a^{3}_{2} - y_{2})^2)", L2).diagnosis \
         == ("missing_regularisation",)
+
+
+@pytest.mark.parametrize("written", [r"\|a^{3}-y\|^2", r"\left\| a^{3} - y \right\|^2"])
+def test_the_quadratic_cost_written_as_a_squared_norm_is_proven_and_its_factor_2_named(written):
+    right = check(rf"C = \frac{{1}}{{2}}{written}")
+    assert right.status == "correct" and right.method == "exact", right
+    wrong = check(rf"C = {written}")
+    assert wrong.status == "incorrect" and wrong.diagnosis == ("factor_2",), wrong
+    cost = check(r"\mathcal{L}(\mathbf{y}, \hat{\mathbf{y}}) = \frac{1}{2}\|\hat{\mathbf{y}} - \mathbf{y}\|^2", notation="qiu")
+    assert cost.status == "correct" and cost.method == "exact", cost
+    assert check(r"C = \frac{1}{2}\|a^{3}+y\|^2").status == "incorrect"
 
 
 # ------------------------------------------------------------------ shapes, and the repaired formula

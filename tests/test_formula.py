@@ -371,6 +371,46 @@ def test_other_targets():
     assert parse_claim(r"\delta^{(2)} = 0", NET, "qiu").target == Target("delta_vector", ("delta", 2))
 
 
+@pytest.mark.parametrize("lhs, notation", [
+    (r"\frac{\partial \mathcal{L}(\mathbf{y}, \hat{\mathbf{y}})}{\partial W^{(2)}_{12}}", "qiu"),
+    (r"\frac{\partial L(y, \hat y)}{\partial W^{(2)}_{12}}", "qiu"),
+    (r"\frac{\partial J(\Theta)}{\partial \Theta^{(2)}_{12}}", "ng"),
+    (r"\frac{\partial}{\partial \Theta_{12}^{(2)}} J(\Theta)", "ng"),
+    (r"\frac{\partial}{\partial \Theta_{12}^{(2)}} J", "ng"),
+    (r"\frac{\partial}{\partial w^{3}_{12}} C", "nielsen"),
+    (r"\frac{\partial C_x}{\partial w^{3}_{12}}", "nielsen"),
+    (r"\frac{\partial C_{x}}{\partial w^{3}_{12}}", "nielsen"),
+])
+def test_the_cost_written_by_name_or_under_an_operator_names_the_gradient(lhs, notation):
+    claim = parse_claim(f"{lhs} = 0", NET, notation)
+    assert claim.target == Target("gradient", ("w", 2, 1, 2))
+    assert F.lhs_target(lhs, NET, notation) == Target("gradient", ("w", 2, 1, 2))
+
+
+def test_the_cost_with_its_arguments_and_the_operator_form_on_the_right_are_partials_of_the_cost():
+    assert parse_formula(r"\frac{\partial}{\partial z_{1}^{(3)}} J(\Theta) a^{(2)}_{2}", NET, "ng") \
+        == Partial(COST, z(2, 1)) * a(1, 2)
+    assert parse_formula(r"\frac{\partial J(\Theta)}{\partial a_{1}^{(3)}}", NET, "ng") == Partial(COST, a(2, 1))
+    assert parse_claim(r"\mathcal{L}(\mathbf{y}, \hat{\mathbf{y}}) = 0", NET, "qiu").target == Target("cost", ("C",))
+    assert parse_claim(r"C_x = 0", NET).target == Target("cost", ("C",))
+    matrix = parse_formula(r"\frac{\partial}{\partial b^{3}} C", NET)
+    assert matrix == column(Partial(COST, Quantity("b", 2, 1)), Partial(COST, Quantity("b", 2, 2)))
+
+
+@pytest.mark.parametrize("written", [
+    r"\|a^{3} - y\|^2", r"\left\| a^{3} - y \right\|^{2}", r"\lVert a^{3} - y \rVert^2", r"\Vert a^{3} - y \Vert^2",
+    r"‖a^{3} - y‖^2", r"\|a^{3} - y\|_2^2", r"\|{a^{3} - y}\|^2",
+])
+def test_a_squared_norm_is_the_sum_of_squares(written):
+    assert parse_formula(written, NET) == (a(2, 1) - y(1)) ** 2 + (a(2, 2) - y(2)) ** 2
+
+
+def test_a_norm_of_a_norm_and_of_a_matrix():
+    assert parse_formula(r"\|x\|", NET) == sp.sqrt(x(1) ** 2 + x(2) ** 2)
+    assert same(parse_formula(r"\| \left( \|x\| \right) y\|^2", NET), (x(1) ** 2 + x(2) ** 2) * (y(1) ** 2 + y(2) ** 2))
+    assert parse_formula(r"\|W^{3}\|_F^2", NET) == sum(w(2, j, k) ** 2 for j in (1, 2) for k in (1, 2, 3))
+
+
 def test_alignment_marks_labels_and_trailing_punctuation_are_ignored():
     claim = parse_claim(r"\delta^{3}_{1} &= a^{3}_{1} - y_{1} \label{eq:bp1} \nonumber.", NET)
     assert claim.target == Target("delta", ("delta", 2, 1)) and claim.rhs == a(2, 1) - y(1)
@@ -483,6 +523,8 @@ def test_a_column_vectors_power_and_a_quotient_of_two_vectors_of_one_shape_are_e
     (r"a^{3}_{1} = 1", "names no gradient, error or cost"),
     (r"\frac{\partial a^{3}_{1}}{\partial w^{3}_{12}} = 1", "expected the cost"),
     (r"\frac{\partial C}{\partial a^{3}_{1}} = 1", "expected a weight, a bias"),
+    (r"\frac{\partial}{\partial w^{3}_{12}} a^{3}_{1} = 1", "names no gradient, error or cost"),
+    (r"\frac{\partial J(\Theta)}{\partial w^{3}_{12}} (1) = 1", "names no gradient"),
 ])
 def test_claim_errors(text, expected):
     assert expected in str(error_of(parse_claim, text, NET))
@@ -506,6 +548,11 @@ def test_claim_errors(text, expected):
     (r"x^{1/2}", "not a whole number"),
     (r"\sum_{k=1}^{100000000} 1", "has 100000000 terms"),
     (r"\begin{matrix} 1 & 2 \\ 3 \end{matrix}", "the same number in every row"),
+    (r"\frac{\partial}{\partial w^{3}_{12}}", "applies to nothing"),
+    (r"\frac{\partial}{\partial w^{3}_{12}} a^{3}_{1}", "applies to nothing it can differentiate"),
+    (r"\|x\|_1", r"the norm 1 is not read; expected the Euclidean norm"),
+    (r"\|x", r"expected one of"),
+    (r"\partial a^{3}_{1}(x)", "a differential alone"),
 ])
 def test_formula_errors(text, expected):
     assert expected in str(error_of(parse_formula, text, NET))
