@@ -2002,6 +2002,14 @@ def _target_of(reader: _Reader, obj, node, expected) -> Target:
                        "a bias, their matrices, or a weighted input z", node, expected)
 
 
+def _past_command(text: str, index: int) -> tuple[int, int]:
+    """Past the command at ``index`` (a backslash): the next index, and +1/-1 for \\begin/\\end{...}, else 0."""
+    match = re.match(r"\\(begin|end)\s*\{[^{}]*\}", text[index:])
+    if match:
+        return index + len(match.group(0)), 1 if match.group(1) == "begin" else -1
+    return index + 2, 0
+
+
 def _top_level_equals(text: str) -> list[int]:
     """Positions of the '=' signs of a chain: outside braces, brackets and environments."""
     positions = []
@@ -2010,12 +2018,8 @@ def _top_level_equals(text: str) -> list[int]:
     while index < len(text):
         char = text[index]
         if char == "\\":
-            match = re.match(r"\\(begin|end)\s*\{[^{}]*\}", text[index:])
-            if match:
-                depth += 1 if match.group(1) == "begin" else -1
-                index += len(match.group(0))
-                continue
-            index += 2
+            index, change = _past_command(text, index)
+            depth += change
             continue
         if char in "{([":
             depth += 1
@@ -2196,12 +2200,8 @@ def _split_rows(body: str) -> list[tuple[int, str]]:
                     index += len(optional.group(0))
                 start = index
                 continue
-            match = re.match(r"\\(begin|end)\s*\{[^{}]*\}", body[index:])
-            if match:
-                depth += 1 if match.group(1) == "begin" else -1
-                index += len(match.group(0))
-                continue
-            index += 2
+            index, change = _past_command(body, index)
+            depth += change
             continue
         if char == "{":
             depth += 1
