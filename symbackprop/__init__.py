@@ -6,12 +6,12 @@
 8
 """
 
-from .chain import Derivation, Step, derive
-from .claims import check_document, check_formula
+from .proof.chain import Derivation, Step, derive
+from .claims.verdicts import check_document, check_formula
 from .errors import SpecError
-from .general import derive_general
+from .proof.general import derive_general
 from .numbers import worked_example
-from .spec import Layer, Network
+from .model.spec import Layer, Network
 
 __all__ = ["Derivation", "Layer", "Network", "SpecError", "Step", "check_document", "check_formula", "derive",
            "derive_general", "worked_example"]

@@ -14,15 +14,15 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .chain import derive
-from .claims import check_document, check_formula
-from .equations import METHODS
+from .proof.chain import derive
+from .claims.verdicts import check_document, check_formula
+from .proof.equations import METHODS
 from .errors import SpecError, unknown_name
 from .examples import gallery
-from .formula import STARS
-from .printing import NOTATIONS
-from .render import FLAVORS, FORMATS, LANGUAGES, check_label_prefix, label_prefix_from, render, render_verdicts
-from .spec import network_from_mapping, parse_names, parse_sizes, parse_spec
+from .claims.formula import STARS
+from .documents.printing import NOTATIONS
+from .documents.render import FLAVORS, FORMATS, LANGUAGES, check_label_prefix, label_prefix_from, render, render_verdicts
+from .model.spec import network_from_mapping, parse_names, parse_sizes, parse_spec
 
 DEFAULT_LAYERS = [2, 3, 2]
 
@@ -181,8 +181,8 @@ def command_derive(args) -> int:
 
 def _general_arguments(args) -> dict:
     """The arguments of ``derive_general`` from the flags of ``derive --general``; every problem at once."""
-    from .activations import VectorActivation, activation as lookup_activation
-    from .costs import cost as lookup_cost
+    from .model.activations import VectorActivation, activation as lookup_activation
+    from .model.costs import cost as lookup_cost
 
     problems = []
     if args.layers is not None:
@@ -236,8 +236,8 @@ def _general_arguments(args) -> dict:
 
 def command_derive_general(args) -> int:
     """``derive --general``: BP1-BP4 proven for every network; exit 1 when the proof does not re-verify."""
-    from .general import derive_general, general_notation
-    from .render import render_general
+    from .proof.general import derive_general, general_notation
+    from .documents.render import render_general
 
     options = _general_arguments(args)
     general_notation(args.notation)
@@ -438,9 +438,9 @@ def _write_or_print(output, document) -> None:
 
 
 def command_evaluate(args) -> int:
-    from .activations import exact_number
+    from .model.activations import exact_number
     from .numbers import DOCUMENT_PARAMETERS, parse_values, worked_example
-    from .render import WORKED_FORMATS, render_worked
+    from .documents.render import WORKED_FORMATS, render_worked
 
     _known_names(("format", args.format, WORKED_FORMATS), ("language", args.lang, LANGUAGES),
                  ("notation", args.notation, NOTATIONS), ("flavor", args.flavor, FLAVORS))
@@ -464,7 +464,7 @@ def command_evaluate(args) -> int:
 
 def command_codegen(args) -> int:
     from .codegen import numpy_module
-    from .render import Document
+    from .documents.render import Document
 
     network = network_from_args(args)
     _write_or_print(args.output, Document(numpy_module(derive(network))))
@@ -543,8 +543,8 @@ def _add_diffusion_command(commands) -> None:
 
 
 def command_graph(args) -> int:
-    from .graph import MODES, analyse, parse_point
-    from .render import GRAPH_FORMATS, render_graph
+    from .graph.analysis import MODES, analyse, parse_point
+    from .documents.render import GRAPH_FORMATS, render_graph
 
     _known_names(("mode", args.mode, MODES), ("format", args.format, GRAPH_FORMATS),
                  ("language", args.lang, LANGUAGES), ("flavor", args.flavor, FLAVORS))

@@ -33,11 +33,11 @@ import sympy as sp
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.numpy import NumPyPrinter
 
-from .activations import A, Z, VectorActivation
-from .costs import Y as COST_Y
+from .model.activations import A, Z, VectorActivation
+from .model.costs import Y as COST_Y
 from .errors import SpecError
-from .oracle import is_generic
-from .symbols import LAMBDA, N_EXAMPLES, product
+from .proof.oracle import is_generic
+from .model.symbols import LAMBDA, N_EXAMPLES, product
 
 TEMPLATE = "codegen/numpy_module.py.j2"
 
@@ -197,7 +197,7 @@ def numpy_module(derivation, templates=None) -> str:
     ``"b1"``, ... to arrays of shape (m_l, m_{l-1}) and (m_l, 1); batches have
     one column per example. ``templates`` is a directory searched first.
     """
-    from .render import _template, environment
+    from .documents.render import _template, environment
 
     context = module_context(derivation)
     return _template(environment(templates=templates), TEMPLATE).render(**context)

@@ -38,12 +38,12 @@ from typing import Sequence
 
 import sympy as sp
 
-from . import printing
-from .activations import ACTIVATIONS, Z, opaque_functions
-from .activations import activation as lookup_activation
-from .document import Equation as Statement  # a displayed formula, as documents show one
+from .documents import printing
+from .model.activations import ACTIVATIONS, Z, opaque_functions
+from .model.activations import activation as lookup_activation
+from .proof.document import Equation as Statement  # a displayed formula, as documents show one
 from .errors import SpecError, unknown_name
-from .symbols import COST, Chain, LayerMatrix, Partial, Quantity
+from .model.symbols import COST, Chain, LayerMatrix, Partial, Quantity
 
 #: the activations whose bound this module derives and whose gradients it measures
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu")
@@ -441,7 +441,7 @@ def _numpy():
 @functools.cache
 def _numeric_rule(name: str):
     """(σ, σ') as NumPy functions from the rule table; σ' from σ's output when an identity gives it."""
-    from .activations import A
+    from .model.activations import A
 
     np = _numpy()
     rule = lookup_activation(name)
@@ -726,7 +726,7 @@ def render_diffusion(measurement: Measurement, bounds: Sequence[Bound], fmt: str
     from the numbers and needs no attachment. ``standalone=False`` gives a
     LaTeX fragment to ``\\input``.
     """
-    from .render import FLAVORS, LANGUAGES, Document, _template, environment
+    from .documents.render import FLAVORS, LANGUAGES, Document, _template, environment
 
     problems = []
     try:

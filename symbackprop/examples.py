@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .chain import derive
-from .general import derive_general, general_options
-from .render import LANGUAGES, render, render_gallery_readme, template_dirs
-from .spec import Network
+from .proof.chain import derive
+from .proof.general import derive_general, general_options
+from .documents.render import LANGUAGES, render, render_gallery_readme, template_dirs
+from .model.spec import Network
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ DIFFUSION = {"depth": 6, "width": 10, "draws": 3, "seed": 0}
 def _worked_documents(files: dict[str, str], manifest: list[dict]) -> None:
     """The worked numeric example of :data:`WORKED_VALUES`, in Markdown and LaTeX, every language."""
     from .numbers import parse_values, worked_example
-    from .render import render_worked
+    from .documents.render import render_worked
 
     derivation = derive(WORKED_NETWORK)
     params, x, y, l2 = parse_values(WORKED_VALUES, derivation)
@@ -140,8 +140,8 @@ GRAPH_POINT = {"a": 2, "b": 1}
 
 def _graph_documents(files: dict[str, str], manifest: list[dict]) -> None:
     """The computational graph of :data:`GRAPH_EXPRESSION`: forward and reverse mode, Markdown (+ SVG) and LaTeX."""
-    from .graph import analyse
-    from .render import render_graph
+    from .graph.analysis import analyse
+    from .documents.render import render_graph
 
     analysis = analyse(GRAPH_EXPRESSION, GRAPH_POINT, "both")
     for lang in _languages():

@@ -42,11 +42,11 @@ from typing import Mapping, Sequence
 import mpmath
 import sympy as sp
 
-from .activations import VectorActivation, exact_number
+from .model.activations import VectorActivation, exact_number
 from .errors import SpecError
-from .oracle import DIGITS, Point, _mpf, _number_map, is_generic, key_list, key_name
-from . import printing
-from .symbols import COST, LAMBDA, N_EXAMPLES, Partial
+from .proof.oracle import DIGITS, Point, _mpf, _number_map, is_generic, key_list, key_name
+from .documents import printing
+from .model.symbols import COST, LAMBDA, N_EXAMPLES, Partial
 
 #: η, the learning rate, as it appears in the update θ − η ∂C/∂θ (the printers write it η)
 ETA = sp.Symbol("eta", positive=True)

@@ -3,8 +3,8 @@
 import pytest
 import sympy as sp
 
-from symbackprop.activations import A, ACTIVATIONS, Activation, VectorActivation, Z, activation, custom, leaky_relu
-from symbackprop.equations import prove_rule
+from symbackprop.model.activations import A, ACTIVATIONS, Activation, VectorActivation, Z, activation, custom, leaky_relu
+from symbackprop.proof.equations import prove_rule
 from symbackprop.errors import SpecError
 
 ELEMENTWISE = [name for name, rule in ACTIVATIONS.items() if isinstance(rule, Activation)]

@@ -4,9 +4,9 @@ import pytest
 import sympy as sp
 
 from symbackprop import Network, derive
-from symbackprop.activations import opaque_functions
-from symbackprop.equations import matrix_form
-from symbackprop.symbols import LAMBDA, N_EXAMPLES, Quantity
+from symbackprop.model.activations import opaque_functions
+from symbackprop.proof.equations import matrix_form
+from symbackprop.model.symbols import LAMBDA, N_EXAMPLES, Quantity
 
 from conftest import same
 

@@ -23,8 +23,8 @@ import pytest
 
 from symbackprop import Network, derive
 from symbackprop.cli import main
-from symbackprop.printing import layer_number
-from symbackprop.render import render, template_dirs
+from symbackprop.documents.printing import layer_number
+from symbackprop.documents.render import render, template_dirs
 
 NOTATIONS = ("nielsen", "ng", "qiu", "nodes")
 

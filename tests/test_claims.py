@@ -4,10 +4,11 @@ import pytest
 import sympy as sp
 
 import symbackprop as sbp
-from symbackprop import claims as C
-from symbackprop.claims import Skipped, Unreadable, check_claim, check_document, check_formula
-from symbackprop.formula import Mismatch, parse_claim, split_chain
-from symbackprop.render import render_verdicts
+from symbackprop.claims import verdicts as C
+from symbackprop.documents import printing
+from symbackprop.claims.verdicts import Skipped, Unreadable, check_claim, check_document, check_formula
+from symbackprop.claims.formula import Mismatch, parse_claim, split_chain
+from symbackprop.documents.render import render_verdicts
 
 NET = sbp.Network([2, 3, 2])                      # sigmoid, quadratic, with biases
 SQUARE = sbp.Network([2, 2, 2], bias=False)       # the network of seed 002
@@ -236,10 +237,10 @@ def test_each_listed_mistake_is_diagnosed_by_name_with_the_right_formula(name, n
     assert name in verdict.diagnosis, verdict.diagnosis
     shown = render_verdicts(derivation(network), [verdict])
     corrected = C.corrected_form(derivation(network), verdict.claim.target)
-    assert f"the right formula: {sbp.printing.text(corrected, notation='nielsen', sizes=network.sizes)}" in shown
+    assert f"the right formula: {printing.text(corrected, notation='nielsen', sizes=network.sizes)}" in shown
     # the formula shown as the correction is right: read back, it is proven
     lhs = split_chain(text)[0]
-    written = sbp.printing.latex(corrected, notation="nielsen", sizes=network.sizes)
+    written = printing.latex(corrected, notation="nielsen", sizes=network.sizes)
     assert check(f"{lhs} = {written}", network).status == "correct", written
 
 
@@ -329,7 +330,7 @@ def test_a_counterexample_is_a_point_where_the_two_sides_differ():
     assert len(example.x) == 2 and len(example.y) == 2
     assert abs(example.claimed - 2 * example.actual) < 1e-30  # twice the right value at that point
     # the right value there is the oracle's: finite differences of the cost, computed independently
-    from symbackprop.oracle import CostOracle
+    from symbackprop.proof.oracle import CostOracle
 
     key_b = ("b", 2, 1)  # δ^3_1 = ∂C/∂b^3_1
     fd = CostOracle(NET).gradient(key_b, example.params, example.x, example.y)
@@ -362,7 +363,7 @@ def test_symbols_the_network_gives_no_value_are_given_values_at_the_point():
     verdict = check(r"\delta^{3}_{1} = (a^{3}_{1} - y_{1}) \sigma'(z^{3}_{1}) + \eta")
     assert verdict.status == "incorrect"
     eta = next(k for k in verdict.counterexample.l2 if str(k) == "eta")
-    shown_eta = sbp.printing.text(eta, notation="nielsen", sizes=NET.sizes)
+    shown_eta = printing.text(eta, notation="nielsen", sizes=NET.sizes)
     assert f"constants: {shown_eta} = " in render_verdicts(derivation(NET), [verdict])
 
 
@@ -405,8 +406,8 @@ def test_each_forward_factor_is_the_derivative_of_the_composed_quantity():
     """Oracle: ∂(z or a)/∂(w, b or x) from ``diff`` of the fully composed quantity, at a random point."""
     import random
 
-    from symbackprop.oracle import named_values, random_point, realise
-    from symbackprop.symbols import Partial
+    from symbackprop.proof.oracle import named_values, random_point, realise
+    from symbackprop.model.symbols import Partial
 
     for network in (NET, sbp.Network([2, 2, 2], activation=["tanh", "softmax"], cost="cross_entropy")):
         d = derivation(network)

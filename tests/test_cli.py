@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 
 from symbackprop import cli
-from symbackprop.activations import A, ACTIVATIONS, Activation, Z
+from symbackprop.model.activations import A, ACTIVATIONS, Activation, Z
 
 ROOT = Path(__file__).resolve().parent.parent
 

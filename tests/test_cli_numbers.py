@@ -13,7 +13,7 @@ import sympy as sp
 from symbackprop import Network, cli, derive
 from symbackprop.diffusion import PLOT_HINT
 from symbackprop.numbers import parse_key
-from symbackprop.oracle import CostOracle
+from symbackprop.proof.oracle import CostOracle
 
 ROOT = Path(__file__).resolve().parent.parent
 

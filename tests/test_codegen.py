@@ -10,7 +10,7 @@ import sympy as sp
 
 from symbackprop import Network, SpecError, derive
 from symbackprop.codegen import module_context, numpy_module
-from symbackprop.oracle import CostOracle, random_point
+from symbackprop.proof.oracle import CostOracle, random_point
 
 np = pytest.importorskip("numpy")
 

@@ -19,7 +19,7 @@ import pytest
 import sympy as sp
 
 from symbackprop import Network, SpecError, derive
-from symbackprop.activations import ACTIVATIONS, Z
+from symbackprop.model.activations import ACTIVATIONS, Z
 from symbackprop.diffusion import (
     ACTIVATION_NAMES,
     NUMPY_HINT,
@@ -34,7 +34,7 @@ from symbackprop.diffusion import (
     render_diffusion,
     statements,
 )
-from symbackprop.printing import latex
+from symbackprop.documents.printing import latex
 from tooling import REPO, compile_tex, katex_failures, math_fragments
 
 np = pytest.importorskip("numpy", reason=f"the measurement needs NumPy: {NUMPY_HINT}")

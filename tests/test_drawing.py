@@ -8,12 +8,12 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from symbackprop import printing
-from symbackprop.drawing import EDGE_LABEL_LIMIT, layout, shown_neurons
+from symbackprop.documents import printing
+from symbackprop.documents.drawing import EDGE_LABEL_LIMIT, layout, shown_neurons
 from symbackprop.errors import SpecError
-from symbackprop.render import environment
-from symbackprop.spec import Network
-from symbackprop.symbols import LayerMatrix, Quantity
+from symbackprop.documents.render import environment
+from symbackprop.model.spec import Network
+from symbackprop.model.symbols import LayerMatrix, Quantity
 
 SVG = "{http://www.w3.org/2000/svg}"
 NOTATIONS = ("nielsen", "ng", "qiu", "nodes")

@@ -7,8 +7,8 @@ import pytest
 import sympy as sp
 
 from symbackprop import Network, derive
-from symbackprop.activations import A, ACTIVATIONS, Activation, Z
-from symbackprop.equations import _Graph, check, exact_facts, inductive_facts, matrix_form, numeric_facts
+from symbackprop.model.activations import A, ACTIVATIONS, Activation, Z
+from symbackprop.proof.equations import _Graph, check, exact_facts, inductive_facts, matrix_form, numeric_facts
 
 NETWORKS = {
     "sigmoid-quadratic": Network([2, 3, 2], activation="sigmoid", cost="quadratic"),

@@ -9,14 +9,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symbackprop as sbp
-from symbackprop import formula as F
+from symbackprop.claims import formula as F
 from symbackprop.errors import SpecError
-from symbackprop.forward import forward
-from symbackprop.formula import (
+from symbackprop.model.forward import forward
+from symbackprop.claims.formula import (
     Claim, FormulaError, Target, extract_equations, parse_claim, parse_formula, split_chain,
 )
-from symbackprop.printing import NOTATIONS, latex
-from symbackprop.symbols import COST, LayerMatrix, Partial, Quantity
+from symbackprop.documents.printing import NOTATIONS, latex
+from symbackprop.model.symbols import COST, LayerMatrix, Partial, Quantity
 
 from conftest import same
 

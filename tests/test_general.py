@@ -7,12 +7,12 @@ import pytest
 import sympy as sp
 
 from symbackprop import Network, derive
-from symbackprop.costs import COSTS
-from symbackprop.general import (
+from symbackprop.model.costs import COSTS
+from symbackprop.proof.general import (
     EQUATION_NAMES, GENERAL_RULES, SIGMA_PRIME, GeneralStep, Induction, L, derive_general, i, j, k, l,
 )
-from symbackprop.printing import NOTATIONS, latex, text
-from symbackprop.symbols import LAMBDA, N_EXAMPLES, COST, Partial, Quantity
+from symbackprop.documents.printing import NOTATIONS, latex, text
+from symbackprop.model.symbols import LAMBDA, N_EXAMPLES, COST, Partial, Quantity
 
 from conftest import same
 
@@ -393,13 +393,13 @@ def test_every_problem_key_is_phrased_in_every_language():
     import re
     from pathlib import Path
 
-    import symbackprop.general as module
-    from symbackprop.general import PROBLEMS
+    import symbackprop.proof.general as module
+    from symbackprop.proof.general import PROBLEMS
 
     source = Path(module.__file__).read_text(encoding="utf-8")
     used = set(re.findall(r'_problem\("([a-z_]+)"', source)) | set(re.findall(r'_Unprovable\("([a-z_]+)"', source))
     assert used <= set(PROBLEMS) and len(used) >= 50
-    root = Path(module.__file__).parent.parent / "templates"
+    root = Path(module.__file__).parents[2] / "templates"
     for lang in ("en", "zh"):
         names = (root / lang / "general.names.j2").read_text(encoding="utf-8")
         block = names[names.index("{% set problems = {"):]
@@ -455,7 +455,7 @@ def test_bp2_reads_in_each_notations_own_numbering(notation, weight, delta):
 
 
 def test_general_options_read_a_network():
-    from symbackprop.general import general_options
+    from symbackprop.proof.general import general_options
     from symbackprop.errors import SpecError
 
     options = general_options(Network([2, 3, 2], activation="leaky_relu:0.2", cost="quadratic", l2=True))
@@ -469,7 +469,7 @@ def test_general_options_read_a_network():
 
 def test_the_nodes_notation_is_refused_for_general_documents():
     from symbackprop.errors import SpecError
-    from symbackprop.render import render_general
+    from symbackprop.documents.render import render_general
 
     with pytest.raises(SpecError, match="nielsen, ng, qiu"):
         render_general(general(), "md", notation="nodes")
@@ -478,7 +478,7 @@ def test_the_nodes_notation_is_refused_for_general_documents():
 
 
 def test_a_document_includes_the_general_section_only_when_asked():
-    from symbackprop.render import render
+    from symbackprop.documents.render import render
 
     network = Network([2, 3, 2], activation="generic", cost="quadratic")
     concrete = derive(network)
@@ -499,7 +499,7 @@ def test_a_document_includes_the_general_section_only_when_asked():
     ("qiu", "W^{(l + 1)}_{kj}", r"\frac{\partial \mathcal{L}}{\partial z^{(l)}_{j}}"),
 ])
 def test_a_general_document_prints_in_each_notations_numbering(notation, weight, cost):
-    from symbackprop.render import render_general
+    from symbackprop.documents.render import render_general
 
     text = render_general(general(), "md", notation=notation, report=checked()).text
     assert weight in text and cost in text

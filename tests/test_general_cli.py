@@ -5,9 +5,9 @@ from dataclasses import replace
 
 import pytest
 
-import symbackprop.general as general_module
+import symbackprop.proof.general as general_module
 from symbackprop.cli import main
-from symbackprop.symbols import Quantity
+from symbackprop.model.symbols import Quantity
 
 
 def run(capsys, *argv):

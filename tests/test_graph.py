@@ -7,11 +7,11 @@ from dataclasses import replace
 import pytest
 import sympy as sp
 
-from symbackprop import printing
+from symbackprop.documents import printing
 from symbackprop.cli import main
 from symbackprop.errors import SpecError
-from symbackprop.formula import MAX_DIGITS, FormulaError, syntax_error
-from symbackprop.graph import (
+from symbackprop.claims.formula import MAX_DIGITS, FormulaError, syntax_error
+from symbackprop.graph.analysis import (
     MAX_DEPTH,
     MAX_MAGNITUDE,
     PATH_LIST_LIMIT,
@@ -29,7 +29,7 @@ from symbackprop.graph import (
     reverse_mode,
     symbolic_gradient,
 )
-from symbackprop.render import render_graph
+from symbackprop.documents.render import render_graph
 
 SEED = "(a+b)*(b+1)"
 AT = {"a": 2, "b": 1}
@@ -226,7 +226,7 @@ def test_unknown_sympy_function_is_refused():
 def test_syntax_errors_share_the_formula_formatter():
     from lark.exceptions import UnexpectedInput
 
-    from symbackprop import graph as graph_module
+    from symbackprop.graph import analysis as graph_module
 
     for text in ("2x + 1", "x $ 2", "(a+b"):
         try:

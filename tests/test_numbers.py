@@ -8,8 +8,8 @@ import sympy as sp
 
 from symbackprop import Network, SpecError, derive
 from symbackprop.numbers import ETA, parse_key, parse_values, worked_example
-from symbackprop.oracle import CostOracle, random_point
-from symbackprop.symbols import COST, LAMBDA, N_EXAMPLES, Partial, Quantity
+from symbackprop.proof.oracle import CostOracle, random_point
+from symbackprop.model.symbols import COST, LAMBDA, N_EXAMPLES, Partial, Quantity
 
 
 def close(left, right, rel=sp.Float("1e-30", 40)) -> bool:
@@ -292,7 +292,7 @@ def _classic_example():
 
 
 def test_the_terminal_text_carries_every_number_through():
-    from symbackprop.render import render_worked
+    from symbackprop.documents.render import render_worked
 
     text = render_worked(_classic_example(), "text").text
     # figures of this classic example, computed by hand to 6 digits
@@ -313,7 +313,7 @@ def test_the_terminal_text_carries_every_number_through():
 
 
 def test_softmax_and_l2_documents_show_the_sum_and_the_regulariser():
-    from symbackprop.render import render_worked
+    from symbackprop.documents.render import render_worked
 
     d = derive(Network([2, 2, 3], activation=["tanh", "softmax"], cost="cross_entropy", l2=True))
     p = random_point(d, random.Random(3))
@@ -329,7 +329,7 @@ def test_softmax_and_l2_documents_show_the_sum_and_the_regulariser():
 
 def test_worked_documents_parse_and_compile():
     import tooling
-    from symbackprop.render import render_worked
+    from symbackprop.documents.render import render_worked
 
     d = derive(Network([2, 1, 2], activation=["relu", "softmax"], cost="cross_entropy", l2=0.1))
     p = random_point(d, random.Random(8))

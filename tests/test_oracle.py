@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symbackprop import Network, SpecError, derive
-from symbackprop.equations import numeric_facts
-from symbackprop.oracle import CostOracle, random_point
+from symbackprop.proof.equations import numeric_facts
+from symbackprop.proof.oracle import CostOracle, random_point
 
 
 def plain_backprop(sizes, weights, biases, x, y):

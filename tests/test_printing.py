@@ -3,8 +3,8 @@
 import pytest
 
 from symbackprop import Network, SpecError, derive
-from symbackprop.printing import latex, layer_number, notation, text
-from symbackprop.symbols import COST, Partial, Quantity
+from symbackprop.documents.printing import latex, layer_number, notation, text
+from symbackprop.model.symbols import COST, Partial, Quantity
 
 
 def test_nielsen_numbers_the_input_layer_1():
@@ -69,7 +69,7 @@ def test_unknown_notation_lists_the_valid_ones():
 def test_written_products_and_sums_keep_their_order_and_signs():
     import sympy as sp
 
-    from symbackprop.symbols import WrittenProduct, WrittenSum, written_difference, written_sum
+    from symbackprop.model.symbols import WrittenProduct, WrittenSum, written_difference, written_sum
 
     a, b, c = sp.Float("0.74", 6), sp.Float("-0.18", 6), sp.Float("0.59", 6)
     dotted = WrittenProduct(a, b, c, dotted=True)
@@ -95,8 +95,11 @@ def test_written_products_and_sums_keep_their_order_and_signs():
 def test_display_classes_of_every_module_are_printed_here():
     import sympy as sp
 
-    from symbackprop import diffusion, document, general, graph, numbers, symbols
-    from symbackprop.printing import LatexPrinter, TextPrinter
+    from symbackprop import diffusion, numbers
+    from symbackprop.graph import analysis as graph
+    from symbackprop.model import symbols
+    from symbackprop.proof import document, general
+    from symbackprop.documents.printing import LatexPrinter, TextPrinter
 
     classes = {cls for module in (symbols, graph, numbers, general, diffusion, document)
                for cls in vars(module).values()
@@ -119,9 +122,9 @@ def test_display_classes_print_in_both_printers():
     import sympy as sp
 
     from symbackprop.diffusion import MaxOver, Norm, ProductOver, Ratio
-    from symbackprop.general import Entry, IndexDelta, Jacobian, LayerRange, Rewrite
-    from symbackprop.graph import NodePath, Sigmoid
-    from symbackprop.symbols import GradientOf, LayerMatrix
+    from symbackprop.proof.general import Entry, IndexDelta, Jacobian, LayerRange, Rewrite
+    from symbackprop.graph.analysis import NodePath, Sigmoid
+    from symbackprop.model.symbols import GradientOf, LayerMatrix
 
     l, m, j, k, u = sp.symbols("l m j k u")
     delta = LayerMatrix("delta", l, m)
@@ -159,7 +162,7 @@ def test_text_writes_relations_and_greek_names():
 def test_a_compound_expression_is_bracketed_after_the_partial_sign():
     import sympy as sp
 
-    from symbackprop.symbols import LAMBDA, N_EXAMPLES
+    from symbackprop.model.symbols import LAMBDA, N_EXAMPLES
 
     w, a = Quantity("w", 1, 1, 1), Quantity("a", 1, 1)
     penalty = LAMBDA * w**2 / (2 * N_EXAMPLES)
@@ -178,7 +181,7 @@ def test_a_compound_expression_is_bracketed_after_the_partial_sign():
 
 
 def _registry():
-    from symbackprop.activations import ACTIVATIONS, leaky_relu
+    from symbackprop.model.activations import ACTIVATIONS, leaky_relu
 
     return {**ACTIVATIONS, "leaky_relu:0.2": leaky_relu("0.2")}
 
@@ -186,7 +189,7 @@ def _registry():
 def test_every_activation_prints_in_text_and_latex():
     import sympy as sp
 
-    from symbackprop.activations import Z
+    from symbackprop.model.activations import Z
 
     for name, rule in _registry().items():
         if rule.elementwise:

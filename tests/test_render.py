@@ -8,7 +8,7 @@ import pytest
 
 from symbackprop import Network, SpecError, cli, derive
 from symbackprop.examples import EXAMPLES, gallery
-from symbackprop.render import FLAVORS, escape_markdown_math, escape_tex_text, render
+from symbackprop.documents.render import FLAVORS, escape_markdown_math, escape_tex_text, render
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -224,9 +224,9 @@ def test_softmax_output_error_is_explained_by_the_jacobian():
     import sympy as sp
     from sympy.matrices.expressions.matexpr import MatrixElement
 
-    from symbackprop.document import L_, document_model, i_, j_
-    from symbackprop.general import IndexDelta
-    from symbackprop.symbols import COST, Partial, Quantity
+    from symbackprop.proof.document import L_, document_model, i_, j_
+    from symbackprop.proof.general import IndexDelta
+    from symbackprop.model.symbols import COST, Partial, Quantity
 
     d = derive(Network([2, 3, 3], activation=["tanh", "softmax"], cost="cross_entropy"))
     special = next(s for s in document_model(d, notation="nielsen").specials if s.kind == "cancellation")
@@ -297,7 +297,7 @@ def test_code_spans_are_not_escaped_but_prose_and_latex_are():
     d = derive(Network([2, 2, 2], activation="leaky_relu:0.2"))
     md = render(d, "md", "en", "nielsen").text
     assert "`leaky_relu(slope=1/5)`" in md and r"leaky\_relu" not in md
-    from symbackprop.render import escape_md_text
+    from symbackprop.documents.render import escape_md_text
     assert escape_md_text("leaky_relu") == r"leaky\_relu"  # prose outside code spans stays escaped
     assert r"\texttt{leaky\_relu(slope=1/5)}" in render(d, "tex", "en", "nielsen").text
 

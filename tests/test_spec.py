@@ -6,9 +6,9 @@ import pytest
 import sympy as sp
 
 from symbackprop import Network, SpecError
-from symbackprop.activations import ACTIVATIONS
-from symbackprop.spec import parse_sizes, parse_spec
-from symbackprop.symbols import LAMBDA
+from symbackprop.model.activations import ACTIVATIONS
+from symbackprop.model.spec import parse_sizes, parse_spec
+from symbackprop.model.symbols import LAMBDA
 
 
 def problems(**kwargs):

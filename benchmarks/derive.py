@@ -1,4 +1,4 @@
-"""The performance benchmark: ``python -m symbackprop.benchmark``.
+"""The performance benchmark: ``python -m benchmarks.derive``.
 
 It measures, and prints as tables (medians of several runs, with the core count):
 
@@ -29,13 +29,13 @@ import time
 
 import sympy as sp
 
-from .chain import derive
-from .claims import check_document, check_formula
-from .equations import check
-from .printing import latex
-from .render import render
-from .spec import Network
-from .symbols import Partial
+from symbackprop.proof.chain import derive
+from symbackprop.claims.verdicts import check_document, check_formula
+from symbackprop.proof.equations import check
+from symbackprop.documents.printing import latex
+from symbackprop.documents.render import render
+from symbackprop.model.spec import Network
+from symbackprop.model.symbols import Partial
 
 SCALING = ([30, 30, 10], [100, 50, 10], [784, 30, 10], [784, 64, 10], [784, 128, 10])
 
@@ -172,7 +172,7 @@ PARTS = (part_large, part_scaling, part_document, part_exact, part_claims)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m symbackprop.benchmark", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.derive", description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per measurement; the median is reported")
     parser.add_argument("--no-plain", action="store_true", help="skip plain sympy.diff (about two minutes)")
     parser.add_argument("--no-scaling", action="store_true", help="skip the 1k-100k parameter table")

@@ -25,7 +25,7 @@ exponents outside ±:data:`MAX_EXPONENT` and numbers of more than :data:`MAX_DIG
 digits before they are computed, sums expanding to more than :data:`MAX_TERMS`
 terms before they are expanded.
 
->>> from symbackprop.spec import Network
+>>> from symbackprop.model.spec import Network
 >>> net = Network([2, 3, 2])
 >>> parse_formula("w^{3}_{12} a^{2}_{2}", net)
 a[1,2]*w[2,1,2]
@@ -35,7 +35,7 @@ Target(kind='delta', key=('delta', 2, 1))
 >>> parse_formula("w^3_41", net)
 Traceback (most recent call last):
 ...
-symbackprop.formula.FormulaError: w^3_41 is out of range: j = 4, but layer 3 has neurons 1..2 (w^{3}_{jk} has j in 1..2, k in 1..3)
+symbackprop.claims.formula.FormulaError: w^3_41 is out of range: j = 4, but layer 3 has neurons 1..2 (w^{3}_{jk} has j in 1..2, k in 1..3)
   w^3_41
   ^
 """
@@ -52,10 +52,10 @@ import sympy as sp
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from .activations import opaque_functions
-from .errors import SpecError, unknown_name
-from .printing import LatexPrinter, layer_number, notation as lookup_notation
-from .symbols import COST, LayerMatrix, Partial, Quantity
+from ..model.activations import opaque_functions
+from ..errors import SpecError, unknown_name
+from ..documents.printing import LatexPrinter, layer_number, notation as lookup_notation
+from ..model.symbols import COST, LayerMatrix, Partial, Quantity
 
 __all__ = [
     "FormulaError", "FormulaShapeError", "Mismatch", "Target", "Claim", "parse_claim", "parse_formula", "split_chain", "extract_equations",

@@ -1,6 +1,6 @@
 """Benchmark of the exported NumPy module against hand-written NumPy backpropagation.
 
-Run ``python -m symbackprop.codegen_benchmark``. It writes the module of a
+Run ``python -m benchmarks.codegen``. It writes the module of a
 784-30-10 sigmoid network with the quadratic cost averaged over the batch
 (Nielsen's network), imports it from a temporary directory and times one
 forward and backward pass over a batch of 100 examples, ``gradients(params, X, Y)``,
@@ -87,10 +87,10 @@ def _medians(calls: dict, runs: int, repeat: int) -> dict:
 def main(argv=None) -> int:
     import numpy as np
 
-    from . import Network, derive
-    from .codegen import numpy_module
+    from symbackprop import Network, derive
+    from symbackprop.codegen import numpy_module
 
-    parser = argparse.ArgumentParser(prog="python -m symbackprop.codegen_benchmark", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.codegen", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7, help="timed runs (default 7)")
     parser.add_argument("--repeat", type=int, default=200, help="calls per run (default 200)")
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""The benchmark of the general proofs: ``python -m symbackprop.general_benchmark``.
+"""The benchmark of the general proofs: ``python -m benchmarks.general``.
 
 For each registered cost (with its default output: softmax for categorical
 cross-entropy, a generic σ elsewhere), with and without L2 regularisation, it
@@ -21,8 +21,8 @@ import time
 
 from sympy.core.cache import clear_cache
 
-from .costs import COSTS
-from .general import _rule_proof, derive_general
+from symbackprop.model.costs import COSTS
+from symbackprop.proof.general import _rule_proof, derive_general
 
 
 def derive_and_check(cost: str, l2: bool = False) -> tuple[float, float]:
@@ -40,7 +40,7 @@ def derive_and_check(cost: str, l2: bool = False) -> tuple[float, float]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m symbackprop.general_benchmark",
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.general",
                                      description="Time the general proofs of BP1-BP4, per cost.")
     parser.add_argument("--repeat", type=int, default=5, help="runs per cost (the median is printed)")
     args = parser.parse_args(argv)

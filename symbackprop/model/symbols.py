@@ -264,7 +264,7 @@ class WrittenSum(sp.Expr):
     is a negative number or a product with a negative coefficient is shown with
     the opposite sign (``a - 0.35``, not ``a + -0.35``).
 
-    >>> from symbackprop import printing
+    >>> from symbackprop.documents import printing
     >>> a, b = sp.symbols("a b")
     >>> printing.text(WrittenSum((1, -1, 1), b, a, sp.Float("-0.35", 2)))
     'b - a - 0.35'
@@ -293,7 +293,7 @@ class WrittenProduct(sp.Expr):
     or a sign); with ``dotted=True`` between every two factors, for a chain of
     factors set beside their values in a worked example.
 
-    >>> from symbackprop import printing
+    >>> from symbackprop.documents import printing
     >>> c, d = sp.symbols("c d")
     >>> printing.latex(WrittenProduct(c, d)), printing.latex(WrittenProduct(c, d, dotted=True))
     ('c d', 'c \\\\cdot d')

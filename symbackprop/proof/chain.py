@@ -30,10 +30,10 @@ from typing import Callable
 
 import sympy as sp
 
-from .activations import VectorActivation
-from .forward import Forward, forward
-from .spec import Network
-from .symbols import COST, Partial, Quantity, product
+from ..model.activations import VectorActivation
+from ..model.forward import Forward, forward
+from ..model.spec import Network
+from ..model.symbols import COST, Partial, Quantity, product
 
 # The rules a step can name. Templates explain each one in words.
 RULES = (
@@ -217,13 +217,13 @@ class Derivation:
     # ---------------------------------------------------------- Jupyter display
     def _repr_markdown_(self) -> str:
         """The derivation document, for a notebook's Markdown display (math in $…$)."""
-        from .render import render
+        from ..documents.render import render
 
         return render(self, "md", flavor="katex").text
 
     def _repr_latex_(self) -> str:
         """The gradients as one aligned display, for a notebook's LaTeX display."""
-        from .render import render_latex_summary
+        from ..documents.render import render_latex_summary
 
         return render_latex_summary(self)
 

@@ -21,8 +21,8 @@ import jinja2
 import sympy as sp
 
 from . import printing
-from .errors import SpecError, unknown_name
-from .symbols import Aligned, Chain, Partial
+from ..errors import SpecError, unknown_name
+from ..model.symbols import Aligned, Chain, Partial
 
 #: the terminal report lists every parameter up to this many parameters, else summarises by layer
 DETAIL_LIMIT = 64
@@ -108,9 +108,9 @@ def escape_md_text(value) -> str:
 
 def template_dirs(extra: str | Path | None = None) -> list[Path]:
     """Where templates are looked up: a user's directory first, then the shipped set."""
-    here = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # symbackprop/
     dirs = [Path(extra)] if extra else []
-    for candidate in (here / "templates", here.parent / "templates"):
+    for candidate in (package / "templates", package.parent / "templates"):
         if candidate.is_dir():
             dirs.append(candidate)
             break
@@ -331,7 +331,7 @@ def render(derivation, fmt: str = "md", lang: str = "en", notation: str = "niels
         return Document(render_json(derivation, report, notation))
     if fmt == "text":
         return Document(render_text(derivation, report, notation, templates, lang))
-    from .document import document_model
+    from ..proof.document import document_model
     from .drawing import layout
 
     network = derivation.network
@@ -384,9 +384,9 @@ def _graph_approx(value):
 
 def _graph_model(analysis) -> dict:
     """What the graph templates show, as expressions: no words (see :mod:`symbackprop.graph`)."""
-    from .graph import NodePath
-    from .symbols import WrittenProduct, written_product
-    from .symbols import written_sum as plus
+    from ..graph.analysis import NodePath
+    from ..model.symbols import WrittenProduct, written_product
+    from ..model.symbols import written_sum as plus
 
     graph, evaluation = analysis.graph, analysis.evaluation
     nodes, edges = graph.nodes, graph.edges
@@ -539,7 +539,7 @@ def render_graph(analysis, fmt: str = "md", lang: str = "en", flavor: str = "git
     ``figure`` names the SVG drawing next to a Markdown document (``None`` leaves it
     out); LaTeX draws the graph with TikZ. ``standalone=False`` gives a LaTeX fragment.
     """
-    from .graph import layout as graph_layout
+    from ..graph.analysis import layout as graph_layout
 
     _check_choice("format", fmt, GRAPH_FORMATS)
     _check_choice("language", lang, LANGUAGES)
@@ -580,7 +580,7 @@ def _counterexample(derivation, verdict, show, limit: int = 24) -> dict:
     Above ``limit`` parameters only those the two formulas involve are listed (``omitted``
     counts the others).
     """
-    from .symbols import Quantity
+    from ..model.symbols import Quantity
 
     example = verdict.counterexample
     fw = derivation.forward
@@ -615,7 +615,7 @@ def _mismatch(mismatch) -> dict:
 
 
 def _verdict_json(derivation, r, notation: str) -> dict:
-    from .claims import corrected_form
+    from ..claims.verdicts import corrected_form
 
     entry = {"status": r.status, "line": r.line}
     if r.status in ("unreadable", "skipped"):
@@ -655,7 +655,7 @@ def _json_value(value):
 def render_verdicts(derivation, results, notation: str = "nielsen", fmt: str = "text", templates=None,
                     lang: str = "en") -> str:
     """The answers about claims, as terminal text (in ``lang``) or JSON (mistakes by name)."""
-    from .claims import corrected_form
+    from ..claims.verdicts import corrected_form
 
     _check_choice("format", fmt, ("text", "json"))
     _check_choice("language", lang, LANGUAGES)
@@ -699,13 +699,13 @@ def worked_context(example, notation: str = "nielsen") -> dict:
     with numbers (plus (λ/n) w under L2) and the step θ − η ∂C/∂θ. Numbers are
     rounded to ``example.digits`` for display only.
     """
-    from .numbers import ETA
-    from .symbols import written_difference, written_product, written_sum
+    from ..numbers import ETA
+    from ..model.symbols import written_difference, written_product, written_sum
 
     def product(*factors):  # the chain rule's factors, then their values, joined by dots
         return written_product(factors, dotted=True)
-    from .oracle import DIGITS
-    from .symbols import COST
+    from ..proof.oracle import DIGITS
+    from ..model.symbols import COST
 
     n = example.rounded
     network = example.network
@@ -832,7 +832,7 @@ def _general_model(general, notation: str, report=None):
     """The layout of a general proof (None when there is none); the notation must be able to write it."""
     if general is None:
         return None
-    from .document import general_model
+    from ..proof.document import general_model
 
     return general_model(general, notation, report)
 

@@ -22,10 +22,10 @@ from typing import Mapping, Sequence
 import mpmath
 import sympy as sp
 
-from .activations import A, Z, Activation, VectorActivation, opaque_functions
-from .costs import Y
-from .errors import SpecError
-from .symbols import LAMBDA, N_EXAMPLES
+from ..model.activations import A, Z, Activation, VectorActivation, opaque_functions
+from ..model.costs import Y
+from ..errors import SpecError
+from ..model.symbols import LAMBDA, N_EXAMPLES
 
 #: σ(z) for a generic activation when numbers are needed: smooth, not odd, not monotone-saturating
 GENERIC_STAND_IN = sp.atan(Z) + Z**2 / 4

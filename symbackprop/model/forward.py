@@ -12,7 +12,7 @@ definitions, down to inputs, targets and parameters only. Composed forms grow
 exponentially with depth when written out, so they are built on demand and
 memoised (SymPy shares the repeated subexpressions).
 
->>> from symbackprop.spec import Network
+>>> from symbackprop.model.spec import Network
 >>> fw = forward(Network([2, 2], activation="identity", bias=False))
 >>> fw.z_definition(1, 1)
 w[1,1,1]*x[1] + w[1,1,2]*x[2]

@@ -37,11 +37,11 @@ from dataclasses import dataclass, field
 import sympy as sp
 from sympy.core.cache import clear_cache
 
-from .activations import A, Z, VectorActivation
-from .costs import Y
-from . import printing
+from ..model.activations import A, Z, VectorActivation
+from ..model.costs import Y
+from ..documents import printing
 from .oracle import CostOracle, is_generic, named_values, random_point, realise, stand_in_for
-from .symbols import N_EXAMPLES, Quantity, product
+from ..model.symbols import N_EXAMPLES, Quantity, product
 
 METHODS = ("auto", "exact", "inductive", "numeric")
 EQUATIONS = ("BP1", "BP2", "BP3", "BP4")

@@ -17,7 +17,7 @@ layer l. A layer with more than ``max_neurons`` neurons shows its first
 ``max_neurons - 2`` neurons, an ellipsis node and its last neuron; edges join
 shown neurons, inputs and bias units only.
 
->>> from symbackprop.spec import Network
+>>> from symbackprop.model.spec import Network
 >>> d = layout(Network([2, 2, 2], bias=False))
 >>> [node.text for node in d.nodes]
 ['x₁', 'x₂', 'a²₁', 'a²₂', 'a³₁', 'a³₂']
@@ -35,8 +35,8 @@ from dataclasses import dataclass
 import sympy as sp
 
 from . import printing
-from .errors import SpecError
-from .symbols import LayerMatrix, Quantity
+from ..errors import SpecError
+from ..model.symbols import LayerMatrix, Quantity
 
 #: edges carry their parameter's symbol when the network has at most this many parameters (edges)
 EDGE_LABEL_LIMIT = 12

@@ -38,11 +38,11 @@ from dataclasses import dataclass, replace
 
 import sympy as sp
 
-from .activations import VectorActivation, opaque_functions
-from .equations import _identical, is_zero
+from ..model.activations import VectorActivation, opaque_functions
+from ..proof.equations import _identical, is_zero
 from .formula import _shape_of
-from .oracle import GENERIC_STAND_IN, named_values, random_point, realise, stand_in_for
-from .symbols import COST, LAMBDA, N_EXAMPLES, LayerMatrix, Partial, Quantity
+from ..proof.oracle import GENERIC_STAND_IN, named_values, random_point, realise, stand_in_for
+from ..model.symbols import COST, LAMBDA, N_EXAMPLES, LayerMatrix, Partial, Quantity
 
 #: seconds allowed for the symbolic part of one claim
 TIME_LIMIT = 2.0
@@ -658,7 +658,7 @@ def check_formula(text: str, network, notation: str = "nielsen", syntax: str = "
     >>> v.status, v.method
     ('correct', 'exact')
     """
-    from .chain import derive
+    from ..proof.chain import derive
     from .formula import parse_claim
 
     claim = parse_claim(text, network, notation, syntax, repair=True, star=star)
@@ -676,8 +676,8 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
     is reported unreadable: a concrete network needs concrete layers. Other
     equations (definitions, say) are skipped.
     """
-    from .chain import derive
-    from .errors import SpecError
+    from ..proof.chain import derive
+    from ..errors import SpecError
     from .formula import FormulaFreeIndexError, extract_equations, lhs_target, parse_claim, split_chain
 
     derivation = derivation or derive(network)

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .activations import A, VectorActivation, opaque_functions
-from .costs import Y
+from ..model.activations import A, VectorActivation, opaque_functions
+from ..model.costs import Y
 from .equations import EQUATIONS, matrix_form
-from .printing import notation as lookup_notation
-from .symbols import COST, LAMBDA, N_EXAMPLES, Chain, GradientOf, LayerMatrix, Partial, Quantity, Shape, SumOver
+from ..documents.printing import notation as lookup_notation
+from ..model.symbols import COST, LAMBDA, N_EXAMPLES, Chain, GradientOf, LayerMatrix, Partial, Quantity, Shape, SumOver
 
 #: networks with at most this many parameters get every parameter's chain rule written out
 EXPANSION_LIMIT = 24

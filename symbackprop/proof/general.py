@@ -58,12 +58,12 @@ import sympy as sp
 from sympy.concrete.delta import deltasummation
 from sympy.tensor.indexed import Indexed, IndexedBase
 
-from .activations import A, VectorActivation, activation as lookup_activation, opaque_functions
-from .costs import Y, Cost, cost as lookup_cost
+from ..model.activations import A, VectorActivation, activation as lookup_activation, opaque_functions
+from ..model.costs import Y, Cost, cost as lookup_cost
 from .equations import Fact, Report, prove_rule
-from .errors import SpecError
-from .printing import notation as lookup_notation
-from .symbols import COST, LAMBDA, N_EXAMPLES, GradientOf, LayerMatrix, Partial, Quantity, Shape
+from ..errors import SpecError
+from ..documents.printing import notation as lookup_notation
+from ..model.symbols import COST, LAMBDA, N_EXAMPLES, GradientOf, LayerMatrix, Partial, Quantity, Shape
 
 # ------------------------------------------------------------------ symbols
 

@@ -29,7 +29,7 @@ from fractions import Fraction
 
 import sympy as sp
 
-from .errors import SpecError, unknown_name
+from ..errors import SpecError, unknown_name
 
 Z = sp.Symbol("z", real=True)
 A = sp.Symbol("a", real=True)

@@ -7,7 +7,7 @@ the layer goes. The two printers, :class:`LatexPrinter` (a SymPy
 Unicode), share that knowledge and differ only in how they set a letter, a
 superscript and a subscript. No LaTeX is assembled anywhere else.
 
->>> from symbackprop.symbols import Quantity
+>>> from symbackprop.model.symbols import Quantity
 >>> latex(Quantity("w", 2, 1, 3))
 'w^{3}_{13}'
 >>> latex(Quantity("w", 2, 1, 3), notation="ng")
@@ -27,8 +27,8 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.pretty.pretty_symbology import greek_unicode
 from sympy.printing.str import StrPrinter
 
-from .errors import SpecError, unknown_name
-from .symbols import COST, Aligned, Chain, LayerMatrix, Partial, Quantity, Shape, SumOver, WrittenProduct, WrittenSum
+from ..errors import SpecError, unknown_name
+from ..model.symbols import COST, Aligned, Chain, LayerMatrix, Partial, Quantity, Shape, SumOver, WrittenProduct, WrittenSum
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from .activations import A
-from .errors import SpecError, unknown_name
+from ..errors import SpecError, unknown_name
 
 Y = sp.Symbol("y", real=True)
 

@@ -54,12 +54,12 @@ import sympy as sp
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
-from . import printing
-from .activations import ACTIVATIONS
-from .drawing import _round
-from .errors import SpecError, unknown_name
-from .formula import MAX_DIGITS, MAX_EXPONENT, FormulaError, _check_bounds, _where, syntax_error
-from .symbols import WrittenProduct, WrittenSum, written_product, written_sum
+from ..documents import printing
+from ..model.activations import ACTIVATIONS
+from ..documents.drawing import _round
+from ..errors import SpecError, unknown_name
+from ..claims.formula import MAX_DIGITS, MAX_EXPONENT, FormulaError, _check_bounds, _where, syntax_error
+from ..model.symbols import WrittenProduct, WrittenSum, written_product, written_sum
 
 __all__ = [
     "Sigmoid", "WrittenSum", "WrittenProduct", "written_sum", "written_product", "Rule", "RULES", "FUNCTIONS",

@@ -25,7 +25,7 @@ import sympy as sp
 
 from .activations import Activation, VectorActivation, activation as lookup_activation, exact_number
 from .costs import Cost, cost as lookup_cost
-from .errors import SpecError
+from ..errors import SpecError
 from .symbols import LAMBDA
 
 try:  # Python 3.11+
