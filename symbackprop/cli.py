@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .proof.chain import derive
+from .claims.exact import MAX_TERMS
 from .claims.verdicts import check_document, check_formula
 from .proof.equations import METHODS
 from .errors import SpecError, unknown_name
@@ -333,21 +334,25 @@ def _add_claim_flags(parser: argparse.ArgumentParser) -> None:
                        help="what a written * means: product (like \\cdot, default) or hadamard (element-wise, "
                             "as when × is the matrix product)")
     group.add_argument("--points", type=int, default=3, help="random points of the numeric comparison (default 3)")
-    group.add_argument("--time-limit", type=float, default=2.0, metavar="SECONDS",
-                       help="seconds for the symbolic proof of one claim; past it the claim is undecided "
-                            "(exit 3) with its numeric evidence (default 2)")
+    group.add_argument("--max-terms", type=int, default=MAX_TERMS, metavar="N",
+                       help="the most terms the exact comparison of one claim may expand to; past it the claim "
+                            f"is undecided (exit 3) with its numeric evidence (default {MAX_TERMS})")
+    # accepted from earlier releases, which bounded the proof by seconds; verdicts never depend on the clock
+    group.add_argument("--time-limit", type=float, default=None, help=argparse.SUPPRESS)
     group.add_argument("--lang", default="en", help=f"language of the answer: {', '.join(LANGUAGES)} (default en)")
     group.add_argument("--json", action="store_true", help="print JSON (mistakes by name)")
 
 
-def _claims_exit(results) -> int:
+def _claims_exit(results, strict: bool = False) -> int:
+    """0 when every claim read is correct, 1 when one is incorrect, 3 when one is undecided; 2 when nothing
+    could be checked (no evidence either way), or with ``strict`` when a display could not be read."""
     statuses = {r.status for r in results}
-    if not statuses - {"skipped"}:  # nothing checked at all is no sign that everything is right
+    if not statuses & {"correct", "incorrect", "undecided"}:
+        return 2
+    if strict and "unreadable" in statuses:
         return 2
     if "incorrect" in statuses:
         return 1
-    if "unreadable" in statuses:
-        return 2
     if "undecided" in statuses:
         return 3
     return 0
@@ -363,12 +368,15 @@ def _check_claim_choices(args) -> None:
         problems.append(unknown_name("--star", args.star, STARS))
     if not 1 <= args.points <= 100:
         problems.append(f"--points {args.points} is out of range; expected 1..100")
-    if not 0 < args.time_limit <= 600:
-        problems.append(f"--time-limit {args.time_limit:g} is out of range; expected more than 0 and at most 600 seconds")
+    if not 1 <= args.max_terms <= 10**8:
+        problems.append(f"--max-terms {args.max_terms} is out of range; expected 1..{10**8}")
     if args.lang not in LANGUAGES:
         problems.append(unknown_name("language", args.lang, LANGUAGES))
     if problems:
         raise SpecError(problems)
+    if args.time_limit is not None:
+        print("symbackprop: note: --time-limit has no effect: the exact comparison is bounded by --max-terms, "
+              "never by the clock", file=sys.stderr)
 
 
 def command_check(args) -> int:
@@ -376,7 +384,7 @@ def command_check(args) -> int:
     network = network_from_args(args)
     derivation = derive(network)
     verdict = check_formula(args.claim, network, args.notation, args.syntax, derivation=derivation,
-                            star=args.star, points=args.points, time_limit=args.time_limit)
+                            star=args.star, points=args.points, max_terms=args.max_terms)
     sys.stdout.write(render_verdicts(derivation, [verdict], args.notation, "json" if args.json else "text",
                                      lang=args.lang))
     return _claims_exit([verdict])
@@ -391,11 +399,11 @@ def command_check_doc(args) -> int:
     progress = Progress()
     progress.start(f"checking the claims of {args.file}")
     results = check_document(text, fmt, network, args.notation, derivation=derivation, star=args.star,
-                             points=args.points, time_limit=args.time_limit)
+                             points=args.points, max_terms=args.max_terms)
     progress.done()
     sys.stdout.write(render_verdicts(derivation, results, args.notation, "json" if args.json else "text",
                                      lang=args.lang))
-    return _claims_exit(results)
+    return _claims_exit(results, strict=args.strict)
 
 
 # ---------------------------------------------------------------------- numbers, code export, gradient diffusion
@@ -616,10 +624,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_claim_flags(check_parser)
     check_parser.set_defaults(handler=command_check)
 
-    doc_parser = commands.add_parser("check-doc", help="check every display equation of a Markdown or LaTeX file")
+    doc_parser = commands.add_parser("check-doc", help="check every display equation of a Markdown or LaTeX file "
+                                                       "(exit 0 every claim read is correct, 1 one is incorrect, "
+                                                       "2 nothing could be checked, 3 one is undecided)")
     doc_parser.add_argument("file", help="a .md or .tex document")
     _add_network_flags(doc_parser, spec_positional=False)
     _add_claim_flags(doc_parser)
+    doc_parser.add_argument("--strict", action="store_true",
+                            help="exit 2 when any display that states a claim could not be read (by default such "
+                                 "displays are listed in the report and the exit status follows the claims read)")
     doc_parser.set_defaults(handler=command_check_doc)
 
     _add_evaluate_command(commands)

@@ -627,6 +627,12 @@ def _verdict_json(derivation, r, notation: str) -> dict:
                                         sizes=derivation.network.sizes))
     if r.time_limit is not None:
         entry["time_limit"] = r.time_limit
+    if r.max_terms is not None:
+        entry["max_terms"] = r.max_terms
+    if r.neurons:
+        entry["wrong_neurons"] = [{"written": printing.latex(w, notation=notation, sizes=derivation.network.sizes),
+                                   "right": printing.latex(c, notation=notation, sizes=derivation.network.sizes)}
+                                  for w, c in r.neurons]
     if r.mismatches:
         entry["mismatches"] = [{**_mismatch(m), "left": list(m.left), "right": list(m.right)} for m in r.mismatches]
     if r.shape is not None:
