@@ -330,6 +330,20 @@ def test_numbers_powers_and_functions():
     assert parse_formula("2^3^2", NET, syntax="text") == 2 ** 9  # powers are right-associative
 
 
+@pytest.mark.parametrize("written, value", [
+    (r"\tanh^2(z^{2}_{4})", sp.tanh(z(1, 4)) ** 2),
+    (r"(1-\tanh^2(z^{2}_{4}))", 1 - sp.tanh(z(1, 4)) ** 2),
+    (r"\sigma^2(z^{3}_{1})", SIGMA(z(2, 1)) ** 2),
+    (r"\sigma^{3}(z^{3}_{1})", SIGMA(z(2, 1)) ** 3),
+    (r"f'(z^{3}_{1})^2", SIGMA_PRIME(z(2, 1)) ** 2),
+    (r"\sigma'^{2}(z^{3}_{1})", SIGMA_PRIME(z(2, 1)) ** 2),
+    (r"\log^2 a^{2}_{1}", sp.log(a(1, 1)) ** 2),
+])
+def test_powers_of_named_functions_read_as_notes_write_them(written, value):
+    network = sbp.Network([2, 4, 2])
+    assert parse_formula(written, network) == value
+
+
 def test_sums_take_their_range_from_the_indices_or_the_limits():
     inferred = parse_formula(r"\sum_k w^{3}_{1k} a^{2}_{k}", NET)
     explicit = parse_formula(r"\sum_{k=1}^{3} w^{3}_{1k} a^{2}_{k}", NET)
@@ -539,7 +553,8 @@ def test_claim_errors(text, expected):
     (r"\partial C", "a differential alone"),
     (r"\sigma''(z^{3}_{1})", "second derivative"),
     (r"\exp'(z^{3}_{1})", "only the activation"),
-    (r"\sigma^2(z^{3}_{1})", "a power of a function is unclear"),
+    (r"\sigma^{-1}(z^{3}_{1})", "a power of a function is a whole number from 2 up"),
+    (r"\tanh^{1}(z^{3}_{1})", "a power of a function is a whole number from 2 up"),
     (r"a^{3}_{1}'", "expected ^T for a transpose"),
     (r"w^{3}_{1.5}", "not a whole number"),
     (r"\frac123", r"\frac123 is unclear"),

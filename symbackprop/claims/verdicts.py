@@ -47,7 +47,7 @@ from ..model.activations import VectorActivation, opaque_functions
 from .exact import MAX_TERMS, decide, rule_for
 from .formula import _shape_of
 from ..proof.oracle import DIGITS, GENERIC_STAND_IN, random_point, realise, stand_in_for
-from ..model.symbols import COST, LAMBDA, N_EXAMPLES, LayerMatrix, Partial, Quantity
+from ..model.symbols import COST, LAMBDA, N_EXAMPLES, LayerMatrix, Partial, Quantity, written_difference
 
 #: random points of the numeric comparison
 POINTS = 3
@@ -154,7 +154,12 @@ def corrected_form(derivation, target):
     rule = network.layer(l).activation
     if l == network.depth:
         if isinstance(rule, VectorActivation):
-            return sp.ImmutableMatrix([derivation.delta(l, j) for j in range(1, m + 1)])
+            fw = derivation.forward
+            if all(derivation.delta(l, j) == fw.q("a", l, j) - fw.q("y", j) for j in range(1, m + 1)):
+                return written_difference(LayerMatrix("a", l, m), LayerMatrix("y", l, m))
+            from ..proof.general import Jacobian
+
+            return sp.MatMul(sp.Transpose(Jacobian(l, m)), LayerMatrix("grad_a", l, m))
         return sp.HadamardProduct(LayerMatrix("grad_a", l, m), LayerMatrix("dsigma", l, m))
     W = LayerMatrix("W", l + 1, network.sizes[l + 1], m)
     return sp.HadamardProduct(sp.MatMul(sp.Transpose(W), LayerMatrix("delta", l + 1, network.sizes[l + 1])),
