@@ -1,6 +1,5 @@
 """Reading hand-written formulas: the grammar, the symbol tables built from the printer, errors, limits."""
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -581,27 +580,17 @@ def test_errors_are_spec_errors_with_one_problem():
 # ------------------------------------------------------------------ hostile input
 
 
-def _timed(function, *args, seconds: float = 20.0):
-    """``function(*args)``'s FormulaError (or None), in a worker thread that must finish within ``seconds``.
+def _outcome(function, *args):
+    """``function(*args)``'s FormulaError, or None when it reads the text.
 
-    A guard against hanging only, with a generous bound for a shared machine; how fast hostile input
-    is refused is measured by the benchmark (README, "Benchmark").
+    Nothing here is timed: the bounds of the reader count characters, nesting, digits and terms, and how
+    fast hostile input is refused is measured by the benchmark (README, "Benchmark"), not asserted.
     """
-    outcome = []
-
-    def run():
-        try:
-            function(*args)
-            outcome.append(None)
-        except FormulaError as error:
-            outcome.append(error)
-
-    worker = threading.Thread(target=run, daemon=True)  # a daemon: a hung worker cannot hold up the test run
-    worker.start()
-    worker.join(seconds)
-    assert not worker.is_alive(), f"still running after {seconds} s"
-    assert outcome, "the worker raised something other than a FormulaError"
-    return outcome[0]
+    try:
+        function(*args)
+    except FormulaError as error:
+        return error
+    return None
 
 
 @pytest.mark.parametrize("template", [
@@ -618,7 +607,7 @@ def test_planted_commands_are_never_run(template, tmp_path):
     text = template.format(path=planted)
     for function in (parse_formula, parse_claim):
         for syntax in ("auto", "latex", "text"):
-            outcome = _timed(lambda t: function(t, NET, "nielsen", syntax), text)
+            outcome = _outcome(lambda t: function(t, NET, "nielsen", syntax), text)
             assert isinstance(outcome, FormulaError)
     assert not planted.exists()
 
@@ -647,7 +636,7 @@ def test_planted_commands_are_never_run(template, tmp_path):
     (" ".join(["999999999"] * 450), "more than 300 digits"),
 ], ids=lambda value: value[:24] if isinstance(value, str) else str(value))
 def test_hostile_input_is_refused_or_bounded(text, expected):
-    outcome = _timed(parse_formula, text, NET)
+    outcome = _outcome(parse_formula, text, NET)
     if expected is None:
         assert outcome is None or isinstance(outcome, FormulaError)
     else:
