@@ -164,6 +164,23 @@ def test_check_doc_all_correct_exits_0(capsys, tmp_path):
     assert code == 0 and "正确 2 条" in out
 
 
+UNREADABLE = MARKDOWN.split("and then")[0] + "\n$$\n\\delta^{3}_{1} = \\xi^{3}_{1}\n$$\n"
+
+
+@pytest.mark.parametrize("lang, listed", [("en", "not read, so not checked: line 9"),
+                                          ("zh", "未能读取、因而没有检查：第 9 行")])
+def test_an_unreadable_display_is_listed_and_the_exit_follows_the_claims_read(capsys, tmp_path, lang, listed):
+    path = tmp_path / "notes.md"
+    path.write_text(UNREADABLE, encoding="utf-8")
+    code, out, _ = check(capsys, "check-doc", *NETWORK, "--lang", lang, str(path))
+    assert code == 0 and listed in out                      # every claim read is correct
+    code, out, _ = check(capsys, "check-doc", *NETWORK, "--lang", lang, "--strict", str(path))
+    assert code == 2 and listed in out                      # --strict: any unreadable display is an error
+    path.write_text(UNREADABLE + MARKDOWN.split("and then")[1], encoding="utf-8")
+    code, out, _ = check(capsys, "check-doc", *NETWORK, "--lang", lang, str(path))
+    assert code == 1                                        # one read claim is incorrect
+
+
 # ------------------------------------------------------------------ errors like a compiler
 
 

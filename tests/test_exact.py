@@ -86,13 +86,14 @@ def test_nothing_that_differs_in_numbers_is_called_identical(name):
 @pytest.mark.parametrize("network, claim", [
     (sbp.Network([2, 3, 2]), r"\delta^{3}_{1} = (a^{3}_{1} - y_{1}) \frac{e^{-z^{3}_{1}}}{(1+e^{-z^{3}_{1}})^2}"),
     (sbp.Network([2, 3, 2]), r"\delta^{3}_{1} = (\sigma(z^{3}_{1}) - y_{1}) \sigma(z^{3}_{1})(1-\sigma(z^{3}_{1}))"),
-    (sbp.Network([2, 3, 2]),
-     r"\delta^{3}_{1} = (a^{3}_{1} - y_{1}) \sigma'(w^{3}_{11} a^{2}_{1} + w^{3}_{12} a^{2}_{2} + w^{3}_{13} a^{2}_{3} + b^{3}_{1})"),
+    (sbp.Network([2, 3, 2]), r"\delta^{3}_{1} = (a^{3}_{1} - y_{1}) "
+                             r"\sigma'(w^{3}_{11} a^{2}_{1} + w^{3}_{12} a^{2}_{2} + w^{3}_{13} a^{2}_{3} + b^{3}_{1})"),
     (sbp.Network([2, 3, 2]), r"\delta^{3}_{1} = (a^{3}_{1} - y_{1}) \sigma'(z^{3}_{1}) + z^{3}_{1} - z^{3}_{1}"),
     (sbp.Network([2, 3, 2], activation="tanh"), r"\delta^{3}_{1} = (a^{3}_{1} - y_{1}) (1 - \tanh^2(z^{3}_{1}))"),
     (sbp.Network([2, 3, 2], activation="tanh"),
      r"\delta^{3}_{1} = (a^{3}_{1} - y_{1}) \frac{4}{(e^{z^{3}_{1}}+e^{-z^{3}_{1}})^2}"),
-    (sbp.Network([2, 3, 2], activation="softplus"), r"\delta^{3}_{1} = (a^{3}_{1} - y_{1}) \frac{1}{1+e^{-z^{3}_{1}}}"),
+    (sbp.Network([2, 3, 2], activation="softplus"),
+     r"\delta^{3}_{1} = (a^{3}_{1} - y_{1}) \frac{1}{1+e^{-z^{3}_{1}}}"),
     (sbp.Network([2, 3, 2], activation="relu"), r"\delta^{2}_{1} = \sum_k w^{3}_{k1} \delta^{3}_{k} \sigma'(z^{2}_{1})"),
     (sbp.Network([2, 3, 2], activation="generic"),
      r"\delta^{2}_{1} = \sum_k w^{3}_{k1} \delta^{3}_{k} \sigma'(z^{2}_{1})"),
