@@ -243,6 +243,8 @@ class _Rewriter:
                 and u.args[1].kind == "z":
             return _Match(*u.args[1].indices, u.args[0])
         written = _rewriter(self.derivation, "expanded")(u)
+        if _terms(written, MAX_TERMS) > MAX_TERMS:
+            return None
         # a multiple of z^l_j holds the bias b^l_j, or else every weight w^l_{jk}: the last layer's decides
         candidates = sorted((s for s in written.free_symbols if isinstance(s, Quantity) and s.kind in ("w", "b")),
                             key=lambda s: (-s.indices[0], s.kind, s.indices))
@@ -279,8 +281,12 @@ class _Rewriter:
         return self.atom((func, self.argument(u)))
 
     def argument(self, u) -> sp.Expr:
-        """The canonical form of an atom's argument: expanded, over one denominator."""
-        return sp.cancel(sp.expand(self(u)))
+        """The canonical form of an atom's argument: expanded, over one denominator (as rewritten, when expanding
+        it could pass :data:`MAX_TERMS` terms; equal atoms are then still equal)."""
+        value = self(u)
+        if _terms(value, MAX_TERMS) > MAX_TERMS:
+            return value
+        return sp.cancel(sp.expand(value))
 
     def sigma(self, u, prime: bool, rule=None) -> sp.Expr:
         """σ(u) or σ'(u) written by a claim: the network's activation where u is a weighted input (or ``rule``,

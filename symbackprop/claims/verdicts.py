@@ -44,7 +44,7 @@ import mpmath
 import sympy as sp
 
 from ..model.activations import VectorActivation, opaque_functions
-from .exact import MAX_TERMS, decide, rule_for
+from .exact import MAX_TERMS, SIGMA, SIGMA_PRIME, decide, rule_for
 from .formula import _shape_of
 from ..proof.oracle import DIGITS, GENERIC_STAND_IN, random_point, realise, stand_in_for
 from ..model.symbols import COST, LAMBDA, N_EXAMPLES, LayerMatrix, Partial, Quantity, written_difference
@@ -55,6 +55,9 @@ POINTS = 3
 TOLERANCE = sp.Float("1e-20")
 
 STATUSES = ("correct", "incorrect", "undecided")
+#: a vector or matrix claim of at most this many entries is also compared with the mutations every entry
+#: makes the same way (a count, so that a large matrix's diagnosis stays a bounded amount of work)
+ELEMENTWISE_LIMIT = 400
 
 
 @dataclass(frozen=True)
@@ -107,8 +110,18 @@ class Verdict:
 # ------------------------------------------------------------------ the truth
 
 
+_TRUTHS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def truth(derivation, target):
-    """The correct value of what a claim's left-hand side names, in named intermediates."""
+    """The correct value of what a claim's left-hand side names, in named intermediates (kept per derivation)."""
+    known = _TRUTHS.setdefault(derivation, {})
+    if target not in known:
+        known[target] = _truth(derivation, target)
+    return known[target]
+
+
+def _truth(derivation, target):
     network = derivation.network
     if target.kind == "cost":
         return derivation.forward.cost
@@ -180,11 +193,13 @@ def _named(derivation, expr):
     return derivation._without_deltas(expr, opaque=False)
 
 
-def _resolve(derivation, expr):
-    """A user's formula as numbers can evaluate it: :func:`_named`, with σ and σ' as the network's activation."""
+def _resolve(derivation, expr, named: bool = False):
+    """A user's formula as numbers can evaluate it: :func:`_named` (unless ``named`` says it is already), with σ
+    and σ' as the network's activation."""
     if isinstance(expr, sp.MatrixBase):
-        return expr.applyfunc(lambda e: _resolve(derivation, e))
-    expr = _named(derivation, expr)
+        return expr.applyfunc(lambda e: _resolve(derivation, e, named))
+    if not named:
+        expr = _named(derivation, expr)
     sigma, sigma_prime = opaque_functions("sigma")
     if not expr.has(sigma, sigma_prime):
         return expr
@@ -319,7 +334,7 @@ def _points(derivation, count, seed, extra=()):
                 free[symbol] = sp.Rational(rng.randint(1, 99), 100)
         if free:
             point = replace(point, l2={**point.l2, **free})
-            known = {**known, **free}
+            known = _Values({**known, **free})
         points.append((point, known))
     cache[key] = points
     return points
@@ -329,7 +344,7 @@ def _forward_values(derivation, point) -> dict:
     """Every quantity of the forward pass at ``point``: the point's exact numbers, and z and a layer by layer
     (40-digit mpmath numbers; z of the first layer exactly, in integers over a common denominator)."""
     network, fw = derivation.network, derivation.forward
-    known = {fw.q(*key): value for key, value in point.params.items()}
+    known = _Values({fw.q(*key): value for key, value in point.params.items()})
     known.update(zip(fw.inputs, point.x))
     known.update(zip(fw.targets, point.y))
     if "lambda" in point.l2:
@@ -396,13 +411,60 @@ def _unvalued(derivation, expr) -> set:
     return {s for s in symbols if s not in known and not (isinstance(s, Quantity) and s.kind in ("z", "a", "delta"))}
 
 
+class _Values(dict):
+    """The numbers of one point by symbol, with a memo of the values of the expressions evaluated there: the
+    claim, the truth and their mutations share most subexpressions (a δ written out in every entry of ∂C/∂W)."""
+
+    def __init__(self, *arguments):
+        super().__init__(*arguments)
+        self.memo: dict = {}
+
+
 def _value(expr, known, stand_in=GENERIC_STAND_IN):
-    """``expr`` at a point; a generic σ is realised by ``stand_in``, as the point's own values were."""
+    """``expr`` at a point (40 digits); a generic σ is realised by ``stand_in``, as the point's own values were."""
     if isinstance(expr, sp.MatrixBase):
         return expr.applyfunc(lambda e: _value(e, known, stand_in))
-    expr = realise(sp.sympify(expr), stand_in)
-    here = {s: known[s] for s in expr.free_symbols if s in known}
-    return sp.Float(expr.xreplace(here).evalf(DIGITS), DIGITS)
+    memo = known.memo if isinstance(known, _Values) else {}
+    with mpmath.workdps(DIGITS):
+        return sp.Float(_evaluate(sp.sympify(expr), known, stand_in, memo), DIGITS)
+
+
+_FUNCTIONS = {sp.exp: mpmath.exp, sp.log: mpmath.log, sp.tanh: mpmath.tanh}
+
+
+def _evaluate(expr, known, stand_in, memo):
+    """The mpmath value of ``expr``, each subexpression once (``memo``); what has no rule here goes to SymPy."""
+    if expr in memo:
+        return memo[expr]
+    if expr.is_Number:
+        value = mpmath.mpf(expr._to_mpmath(mpmath.mp.prec))
+    elif expr.is_Symbol and expr in known:
+        value = mpmath.mpf(sp.sympify(known[expr])._to_mpmath(mpmath.mp.prec))
+    elif expr.is_Add:
+        value = mpmath.fsum(_evaluate(a, known, stand_in, memo) for a in expr.args)
+    elif expr.is_Mul:
+        value = mpmath.fprod(_evaluate(a, known, stand_in, memo) for a in expr.args)
+    elif expr.is_Pow and expr.exp.is_Integer:
+        value = _evaluate(expr.base, known, stand_in, memo) ** int(expr.exp)
+    elif expr.func in _FUNCTIONS and len(expr.args) == 1:
+        value = _FUNCTIONS[expr.func](_evaluate(expr.args[0], known, stand_in, memo))
+    elif expr.func in (SIGMA, SIGMA_PRIME):
+        function, derivative = _stand_in_functions(stand_in)
+        value = (derivative if expr.func is SIGMA_PRIME else function)(_evaluate(expr.args[0], known, stand_in, memo))
+    else:
+        realised = realise(expr, stand_in)
+        here = {s: known[s] for s in realised.free_symbols if s in known}
+        value = mpmath.mpf(sp.Float(realised.xreplace(here).evalf(DIGITS), DIGITS)._to_mpmath(mpmath.mp.prec))
+    memo[expr] = value
+    return value
+
+
+@lru_cache(maxsize=8)
+def _stand_in_functions(stand_in):
+    """The stand-in for a generic σ and its derivative, as mpmath functions."""
+    from ..model.activations import Z
+
+    return (sp.lambdify(Z, stand_in, modules="mpmath"), sp.lambdify(Z, sp.diff(stand_in, Z), modules="mpmath"))
 
 
 def _agree(left, right) -> bool:
@@ -434,7 +496,8 @@ def mutations(derivation, target) -> dict:
     if target.kind in ("gradient_matrix", "delta_vector"):
         if correct.shape[0] == correct.shape[1]:
             found["missing_transpose"] = correct.T
-        found.update(_elementwise_mutations(derivation, target, correct.shape))
+        if correct.shape[0] * correct.shape[1] <= ELEMENTWISE_LIMIT:
+            found.update(_elementwise_mutations(derivation, target, correct.shape))
     if target.kind in ("gradient", "delta"):
         l, j = target.key[1], target.key[2]
         found.update(_delta_mutations(derivation, target, l, j))
@@ -596,7 +659,7 @@ def check_claim(claim, derivation, points: int = POINTS, seed: int = 0, time_lim
     if proven:
         return Verdict(claim, "correct", "exact", 0, correct)
     # not shown identical: the numbers find the point where the two sides differ
-    claimed = _resolve(derivation, claim.rhs)
+    claimed = _resolve(derivation, named, named=True)
     sample = _points(derivation, points, seed, _unvalued(derivation, claimed))
     example = _counterexample(derivation, correct, claimed, sample)
     if example is not None:
@@ -641,7 +704,7 @@ def _mismatched(claim, derivation, correct, points, seed, max_terms) -> Verdict:
         return verdict(points=0, diagnosis=tuple(dict.fromkeys([*names, "wrong_shape"])), repaired="unfit")
     if _prove(derivation, named, correct, max_terms):
         return verdict(points=0, diagnosis=tuple(dict.fromkeys(names)), repaired="exact")
-    repaired = _resolve(derivation, claim.rhs)
+    repaired = _resolve(derivation, named, named=True)
     sample = _points(derivation, points, seed, _unvalued(derivation, repaired))
     example = _counterexample(derivation, correct, repaired, sample)
     if example is not None:
@@ -660,10 +723,21 @@ def _diagnose(derivation, claim, claimed, sample) -> tuple[tuple[str, ...], tupl
     found, neurons = [], []
     stand_in = stand_in_for(derivation.network)
 
+    points = [(known, _value(claimed, known, stand_in)) for _, known in sample[:2]]
+
     def agrees(mutant) -> bool:
+        """Whether the mutant has the claim's values at the points, entry by entry until one differs."""
         try:
-            return all(_agree(_value(claimed, known, stand_in), _value(mutant, known, stand_in))
-                       for _, known in sample[:2])
+            for known, value in points:
+                if isinstance(value, sp.MatrixBase) != isinstance(mutant, sp.MatrixBase):
+                    return False
+                if isinstance(value, sp.MatrixBase):
+                    if value.shape != mutant.shape or not all(_agree(v, _value(m, known, stand_in))
+                                                              for v, m in zip(value, mutant)):
+                        return False
+                elif not _agree(value, _value(mutant, known, stand_in)):
+                    return False
+            return True
         except (TypeError, ValueError, sp.ShapeError):
             return False
 
