@@ -35,13 +35,16 @@ class _Parser(argparse.ArgumentParser):
 
     ``check net.toml --layers 2,2,2 'CLAIM'`` reads as ``check net.toml 'CLAIM' --layers 2,2,2``:
     plain argparse would take the claim for an unrecognised argument once an option separates it
-    from the optional SPEC before it.
+    from the optional SPEC before it. Commands with one positional argument parse as argparse does,
+    which also names every missing required argument at once.
     """
 
     _intermixing = False
 
     def parse_known_args(self, args=None, namespace=None):
-        if self._intermixing:  # parse_known_intermixed_args calls back here for each of its two passes
+        positionals = [action for action in self._actions if not action.option_strings]
+        if self._intermixing or len(positionals) < 2:
+            # parse_known_intermixed_args calls back here for each of its two passes
             return super().parse_known_args(args, namespace)
         self._intermixing = True
         try:

@@ -189,3 +189,10 @@ def test_codegen_numbers_layers_as_its_module_does(capsys):
     # the generated module calls the input a0, so its messages count from 0
     _, _, err = run(capsys, "codegen", "--layers", "2,x,2")
     assert "layer 1 has size 'x'" in err
+
+
+def test_missing_arguments_are_named_together(capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["graph"])
+    assert stop.value.code == 2
+    assert "the following arguments are required: expression, --at" in capsys.readouterr().err
