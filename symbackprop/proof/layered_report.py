@@ -14,6 +14,7 @@ from ..errors import SpecError
 from ..model.layers import (COST, Conv, FeatureMap, Indicator, LongSum, MapOperation, Pool, Site, SumOverIndex, UnitStep,
                             positions, shape_text)
 from ..model.symbols import Chain, Partial
+from .general import Entry
 from .layered import LayeredDerivation, LayeredReport, backward_steps, gradient_steps
 
 LAYERED_FORMATS = ("text", "md", "tex")
@@ -111,8 +112,15 @@ def _links(steps) -> list:
     return links
 
 
-def _chain(steps):
-    return Chain(*[_shown(link) for link in _links(steps)])
+def _chain(steps, entry=None):
+    """The chain of a derivation's steps, ending (when given) with the entry of the layer's rule it equals."""
+    links = [_shown(link) for link in _links(steps)]
+    return Chain(*links, *([entry] if entry is not None else []))
+
+
+def _rule_entry(rule_rhs, layer, channels: dict, position):
+    """The entry at ``position`` of a rule stated for whole maps, its channel indices made concrete."""
+    return Entry(rule_rhs.xreplace(channels), *position)
 
 
 def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
@@ -124,7 +132,13 @@ def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
     into = _middle(layer.input_shape)
     steps = backward_steps(derivation, l, into)
     cut = 3  # ∂C/∂a by the chain rule, its value, the rule; then δ of the layer before
-    backward = {"position": into, "target": fw.a(l - 1)[into], "chain": _chain(steps[:cut]),
+    rule = _rule_statement(layer)
+    if len(layer.input_shape) > 1 and layer.type != "dense":
+        entry = _rule_entry(rule["backward"].rhs, layer, {_C: into[0]}, into[1:])
+    else:
+        flat = positions(layer.input_shape).index(into) + 1
+        entry = _rule_entry(rule["backward"].rhs, layer, {}, (flat,))
+    backward = {"position": into, "target": fw.a(l - 1)[into], "chain": _chain(steps[:cut], entry),
                 "delta": _chain(steps[cut:]) if len(steps) > cut else None,
                 "users": len(steps[0].after.args) if steps[0].after.is_Add else 1}
     params = [p for p in fw.parameters if p.layer == l]
@@ -133,7 +147,11 @@ def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
         first = next((p for p in params if p.kind == kind), None)
         if first is not None:
             gsteps = gradient_steps(derivation, first)
-            shown.append({"parameter": first, "chain": _chain(gsteps), "shared": gsteps[0].rule == "shared_weight_sum",
+            entry = None
+            if kind == "K":
+                o, c, *offsets = first.position
+                entry = _rule_entry(rule["gradients"][0].rhs, layer, {_O: o, _C: c}, offsets)
+            shown.append({"parameter": first, "chain": _chain(gsteps, entry), "shared": gsteps[0].rule == "shared_weight_sum",
                           "uses": len(gsteps[0].after.args) if gsteps[0].after.is_Add else 1})
     facts = [f for f in report.facts if f.layer == l and f.what in ("backward", "gradients")] if report else []
     activation = layer.activation.label if layer.activation is not None else None
@@ -142,7 +160,7 @@ def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
         "input": shape_text(layer.input_shape), "output": shape_text(layer.output_shape),
         "parameters": layer.parameter_count, "has_z": layer.has_z,
         "forward": _forward_statement(layer), "example": example,
-        "rule": _rule_statement(layer), "backward": backward, "gradients": shown, "facts": facts,
+        "rule": rule, "backward": backward, "gradients": shown, "facts": facts,
         "before_has_z": l > 1 and network.layer(l - 1).has_z,
         "sigma_rule": sp.Eq(FeatureMap("delta", l - 1, _C) if l > 1 and len(layer.input_shape) > 1
                             else FeatureMap("delta", l - 1),
