@@ -78,3 +78,51 @@ def test_bad_description_exits_2_without_traceback_and_writes_nothing(tmp_path):
 def test_what_a_layered_description_cannot_do_yet(spec, argv, expected, capsys):
     assert main([a.replace("{spec}", str(spec)) for a in argv]) == 2
     assert expected in capsys.readouterr().err
+
+
+EVERY_TYPE = """
+input = [2, 7]
+cost = "binary_cross_entropy"
+[[layer]]
+type = "conv1d"
+channels = 2
+kernel = 3
+stride = 2
+padding = 1
+activation = "tanh"
+[[layer]]
+type = "avgpool"
+size = 2
+stride = 1
+[[layer]]
+type = "maxpool"
+size = 2
+[[layer]]
+type = "flatten"
+[[layer]]
+type = "dense"
+size = 2
+activation = "sigmoid"
+"""
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_layer_type_typesets(tmp_path, lang):
+    """Dilation, cropping, both poolings and flattening in one document: KaTeX parses its Markdown and
+    the TeX engine builds its LaTeX."""
+    from tooling import compile_tex, describe_failures, katex_failures, math_fragments
+
+    from symbackprop.model.spec import parse_spec
+    from symbackprop.proof.layered import derive_layered
+    from symbackprop.proof.layered_report import render_layered
+
+    derivation = derive_layered(parse_spec(EVERY_TYPE, "toml"))
+    report = derivation.check(points=1)
+    assert report.ok
+    markdown = render_layered(derivation, "md", lang, report=report).text
+    assert "\\operatorname{dil}_{2}" in markdown and "\\operatorname{crop}_{1}" in markdown
+    assert "\\operatorname{spread}_{\\mathrm{mean}}" in markdown and "\\operatorname{unflatten}" in markdown
+    failures = katex_failures(math_fragments(markdown, "github"))
+    assert not failures, describe_failures(failures)
+    ok, log = compile_tex(render_layered(derivation, "tex", lang, report=report).text, lang, True)
+    assert ok, log

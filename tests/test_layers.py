@@ -135,3 +135,9 @@ def test_printing_layered_quantities_and_map_operations():
     a, b, d = sp.symbols("a b d")
     assert printing.text(LongSum(2, a, -b, d)) == "a - b + d"
     assert printing.latex(LongSum(2, a, -b, d)) == "\\begin{aligned}\n&a - b \\\\\n&+ d\n\\end{aligned}"
+
+
+def test_a_network_too_large_to_derive_symbolically_is_refused():
+    with pytest.raises(SpecError, match=r"the network has 48416 values and 20 parameters; a symbolic derivation "
+                                        r"through layers is limited to 4000"):
+        LayeredNetwork([1, 100, 100], [conv2d(2, 3), flatten()])

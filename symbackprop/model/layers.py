@@ -328,6 +328,9 @@ LAYER_TYPES = {
 
 # ---------------------------------------------------------------------- the network
 
+#: the most values (input and every layer's output, counted entry by entry) and parameters derived
+VALUE_LIMIT = 4000
+
 
 @dataclass(frozen=True)
 class LayerInfo:
@@ -417,6 +420,13 @@ class LayeredNetwork:
             shown = f" of shape {shape_text(shape)}" if shape is not None and None not in shape else ""
             problems.append(f"layer {len(specs)} ({specs[-1].type}) gives a map{shown}; expected a vector for the "
                             f"cost: end with a dense or flatten layer")
+        if not problems and infos:
+            values = sum(math.prod(s) for s in (infos[0].input_shape, *(i.output_shape for i in infos)))
+            params = sum(i.parameter_count for i in infos)
+            if values > VALUE_LIMIT or params > VALUE_LIMIT:
+                problems.append(f"the network has {values} values and {params} parameters; a symbolic derivation "
+                                f"through layers is limited to {VALUE_LIMIT} of each (every value is a named "
+                                f"quantity); expected a smaller input, fewer channels or smaller layers")
         if problems:
             raise SpecError(problems)
         object.__setattr__(self, "input_shape", shape_of_input(input))
