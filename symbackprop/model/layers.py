@@ -642,10 +642,6 @@ class LayeredForward:
         return known
 
 
-def kernel_key(l, o, c, offsets) -> tuple:
-    return ("K", l, o, c, *offsets)
-
-
 def layered_forward(network: LayeredNetwork) -> LayeredForward:
     """The symbols of every layer and the definition of its z (or, without activation, its a)."""
     inputs = {pos: Site("x", None, *pos) for pos in positions(network.input_shape)}

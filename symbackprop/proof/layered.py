@@ -488,23 +488,23 @@ class MpmathNetwork:
             out = {}
             if isinstance(spec, Dense):
                 flat = list(values.values())
-                for (j,) in _positions(layer.output_shape):
+                for (j,) in positions(layer.output_shape):
                     total = mpmath.fsum(params[("w", l, j, k)] * v for k, v in enumerate(flat, start=1))
                     out[(j,)] = total + (params[("b", l, j)] if spec.bias else 0)
             elif isinstance(spec, Conv):
                 channels = layer.input_shape[0]
-                for pos in _positions(layer.output_shape):
+                for pos in positions(layer.output_shape):
                     o, total = pos[0], []
                     for c in range(1, channels + 1):
-                        for off in _positions((spec.kernel,) * spec.dims):
+                        for off in positions((spec.kernel,) * spec.dims):
                             source = (c, *(spec.stride * (i - 1) + p - spec.padding for i, p in zip(pos[1:], off)))
                             if source in values:
                                 total.append(params[("K", l, o, c, *off)] * values[source])
                     out[pos] = mpmath.fsum(total) + (params[("b", l, o)] if spec.bias else 0)
             elif isinstance(spec, Pool):
-                for pos in _positions(layer.output_shape):
-                    window = [values[(pos[0], *(spec.step * (i - 1) + 1 + p for i, p in zip(pos[1:], off)))]
-                              for off in _positions((spec.size,) * (len(pos) - 1), start=0)]
+                for pos in positions(layer.output_shape):
+                    window = [values[(pos[0], *(spec.step * (i - 1) + p for i, p in zip(pos[1:], off)))]
+                              for off in positions((spec.size,) * (len(pos) - 1))]
                     if spec.kind == "max":
                         ordered = sorted(window, reverse=True)
                         margin = min(margin, ordered[0] - ordered[1]) if len(ordered) > 1 else margin
@@ -536,12 +536,6 @@ class MpmathNetwork:
             return self.run(point, x, y)[0]
 
         return mpmath.diff(f, params[key])
-
-
-def _positions(shape, start=1):
-    from itertools import product as grid
-
-    return list(grid(*(range(start, n + start) for n in shape)))
 
 
 def site_key(symbol: Site) -> tuple:
