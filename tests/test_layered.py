@@ -180,3 +180,61 @@ def test_same_input_same_document():
     second = render_layered(derive_layered(net), "md", report=derive_layered(net).check(points=1, composed=False)).text
     assert first == second
     assert "\\operatorname{route}_{\\max}" in first and "\\operatorname{rot}_{180}" in first
+
+
+def _random_network(rng: random.Random) -> LayeredNetwork:
+    """A small random stack: one or two convolutions (1-D or 2-D, random stride and padding), maybe a
+    pooling layer, then flatten or a dense layer, with random activations and a random cost."""
+    dims = rng.choice([1, 2])
+    shape = [rng.randint(1, 2)] + [rng.randint(4, 5)] * dims
+    make = conv1d if dims == 1 else conv2d
+    activations = ["sigmoid", "tanh", "softplus", "generic", "identity", "relu"]
+    layers = [make(rng.randint(1, 2), rng.randint(1, 2), stride=rng.randint(1, 2), padding=rng.randint(0, 1),
+                   activation=rng.choice(activations), bias=rng.random() < 0.7)]
+    if rng.random() < 0.5:
+        layers.append(make(1, 2, activation=rng.choice(activations)))
+    if rng.random() < 0.7:
+        layers.append(rng.choice([maxpool, avgpool])(rng.randint(1, 2)))
+    cost = rng.choice(["quadratic", "cross_entropy", "binary_cross_entropy"])
+    output = {"quadratic": rng.choice(activations), "cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
+    layers.append(dense(2, output[cost]))
+    return LayeredNetwork(shape, layers, cost=cost)
+
+
+def _random_fitting_network(seed: int) -> LayeredNetwork:
+    """The first random stack that fits (one whose shapes do not fit is refused as bad input)."""
+    from symbackprop.errors import SpecError
+
+    rng = random.Random(seed)
+    for _ in range(50):
+        try:
+            return _random_network(rng)
+        except SpecError:
+            continue
+    raise AssertionError("no random stack fits")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_instances_agree_with_central_differences(seed):
+    net = _random_fitting_network(seed)
+    report = derive_layered(net).check(points=1, seed=seed, composed=False)
+    assert report.ok, (net, [f for f in report.facts if not f.ok])
+    assert {f.what for f in report.facts} >= {"output", "backward", "numeric"}
+
+
+def _undivided(fw, layer, delta):
+    """The classic mistake: average pooling passing δ on without dividing by the window's size."""
+    from symbackprop.model.layers import pool_window
+
+    out = {pos: 0 for pos in positions(layer.input_shape)}
+    for pos, d in delta.items():
+        for p in pool_window(layer, pos):
+            out[p] += d
+    return out
+
+
+def test_average_pooling_without_the_division_is_caught():
+    net = LayeredNetwork([1, 4, 4], [conv2d(1, 2, activation="tanh"), avgpool(2), flatten(), dense(1, "identity")])
+    bad = derive_layered(net, rules=plant("avgpool", backward=_undivided)).check(points=1, composed=False)
+    found = facts(bad)
+    assert not found[("backward", 2)].ok and not found[("numeric", None)].ok
