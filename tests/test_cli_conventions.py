@@ -196,3 +196,12 @@ def test_missing_arguments_are_named_together(capsys):
         cli.main(["graph"])
     assert stop.value.code == 2
     assert "the following arguments are required: expression, --at" in capsys.readouterr().err
+
+
+def test_a_layered_description_reports_its_refusals_with_the_other_problems(capsys, tmp_path):
+    spec = tmp_path / "conv.toml"
+    spec.write_text('input = [1, 3]\ncost = "quadratic"\n[[layer]]\ntype = "conv1d"\nchannels = 1\nkernel = 2\n'
+                    '[[layer]]\ntype = "dense"\nsize = 1\n')
+    code, out, err = run(capsys, "derive", str(spec), "--format", "json", "--lang", "fr", "--layers", "2,2")
+    assert code == 2 and out == "" and "3 problems" in err
+    assert "--format json is not available" in err and "unknown language 'fr'" in err and "--layers" in err
