@@ -1153,6 +1153,8 @@ class _Reader:
         pair = self.index_pair(tok, scripts, env)
         if pair is not None:
             return pair
+        if letter == "J" and self.letter_of(tok) is None and not any(s.children[0].type == "UNDER" for s in scripts):
+            return self.post_scripts(self.jacobian(), scripts, env, tok)  # J^T ∇_a C under a softmax output
         if letter in _FREE_SYMBOLS and (self.letter_of(tok) is None or (
                 not scripts and (self.letter_of(tok), None) not in self.table.arities)):
             return self.post_scripts(_FREE_SYMBOLS[letter], scripts, env, tok)
@@ -1201,6 +1203,12 @@ class _Reader:
         if not (1 <= i <= size and 1 <= j <= size):
             raise self.range_error(f"{shown} is out of range: the output layer has neurons 1..{size}", tok)
         return Partial(Quantity("a", depth, i), Quantity("z", depth, j))
+
+    def jacobian(self) -> sp.ImmutableMatrix:
+        """J, the Jacobian of the output layer: J_ij = ∂a^L_i/∂z^L_j."""
+        depth, size = len(self.table.sizes) - 1, self.table.sizes[-1]
+        return sp.ImmutableMatrix(size, size, lambda i, j: Partial(Quantity("a", depth, i + 1),
+                                                                   Quantity("z", depth, j + 1)))
 
     def object_value(self, obj):
         if isinstance(obj, LayerMatrix):

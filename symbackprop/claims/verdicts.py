@@ -39,6 +39,7 @@ from dataclasses import dataclass, replace
 
 import sympy as sp
 
+from ..errors import SpecError
 from ..model.activations import VectorActivation, opaque_functions
 from ..proof.equations import _identical, is_zero
 from .formula import _shape_of, claim_instances
@@ -680,6 +681,7 @@ SKIP_REASONS = (
     "definition",  # an equation whose left-hand side names no gradient, error or cost (z = ..., a = ..., σ' = ...)
     "rewrite",     # a step A ⟼ B of a general proof: each is proven by the general prover that wrote it
     "no_equation", # a display with no '=' (a condition j ≤ m, a lone expression)
+    "value",       # a decimal number at the point of a worked example: a value, not a formula about the network
 )
 
 
@@ -710,7 +712,7 @@ def check_formula(text: str, network, notation: str = "nielsen", syntax: str = "
 
 
 def check_document(document: str, fmt: str, network, notation: str = "nielsen", derivation=None,
-                   star: str = "product", **options) -> list:
+                   star: str = "product", decided: dict | None = None, **options) -> list:
     """Every claim among the display equations of a Markdown or LaTeX document, by line.
 
     A chain ``A = B = C`` whose first member names a gradient, an error or the cost
@@ -721,6 +723,10 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
     written: it is checked at each of them, and the verdict lists the values
     (``Verdict.letters``). Other displays are skipped, with the reason
     (:data:`SKIP_REASONS`).
+
+    ``decided`` may hold the readings and verdicts of an earlier call with the same derivation, notation
+    and options (a dict this call fills): documents that state the same claims, such as one derivation
+    in several languages and formats, then read and decide each claim once.
     """
     from ..proof.chain import derive
     from ..errors import SpecError
@@ -728,7 +734,7 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
 
     derivation = derivation or derive(network)
     results = []
-    known = {}                           # verdicts by what a claim says, for claims a document repeats
+    known = {} if decided is None else decided  # verdicts by what a claim says, for claims stated again
     previous = None                      # the left-hand side of the last display that named a quantity
     for line, latex in extract_equations(document, fmt):
         members = split_chain(latex)
@@ -739,13 +745,13 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
         lhs = members[0]
         if not lhs and previous is not None:
             lhs = previous
-        named = _names_quantity(lhs, network, notation)
+        named = _remembered(known, ("names", lhs), lambda: _names_quantity(lhs, network, notation))
         previous = lhs if named else None
         for rhs in members[1:]:
             text = f"{lhs} = {rhs}"
             try:
-                instances = claim_instances(text, network, notation, "latex", repair=True, star=star,
-                                            context=tuple(members))
+                instances = _remembered(known, ("read", text, tuple(members)), lambda: claim_instances(
+                    text, network, notation, "latex", repair=True, star=star, context=tuple(members)))
             except SpecError as error:
                 if named:
                     results.append(Unreadable(text, line, str(error)))
@@ -753,10 +759,27 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
                     results.append(Skipped(text, line))
                     break
                 continue
+            if _decimal_value(instances, rhs):
+                results.append(Skipped(text, line, reason="value"))
+                continue
             verdicts = [(assignment, _checked(claim, derivation, known, options))
                         for assignment, claim in instances.claims]
             results.append(_at_line(_combined(verdicts, instances.letters), line))
     return results
+
+
+def _remembered(known: dict, key, read):
+    """``read()``, or what it gave (or raised) for ``key`` before: a display repeated in a document, or in
+    another document of the same derivation, is read once."""
+    if key not in known:
+        try:
+            known[key] = (read(), None)
+        except SpecError as error:
+            known[key] = (None, error)
+    value, error = known[key]
+    if error is not None:
+        raise error
+    return value
 
 
 def _checked(claim, derivation, known: dict, options) -> Verdict:
@@ -774,6 +797,14 @@ def _checked(claim, derivation, known: dict, options) -> Verdict:
 
 #: a rewriting step of a general proof, A ⟼ B
 _REWRITE = re.compile(r"\\(?:longmapsto|mapsto)(?![A-Za-z])|⟼|↦")
+
+
+def _decimal_value(instances, rhs: str) -> bool:
+    """Whether a claim's right-hand side is a number written with decimals, as a worked example states values."""
+    if not re.search(r"\d\.\d", rhs):
+        return False
+    values = [claim.rhs for _, claim in instances.claims]
+    return all(value is not None and not sp.sympify(value).free_symbols for value in values)
 
 
 def _names_quantity(lhs: str, network, notation: str) -> bool:

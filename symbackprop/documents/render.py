@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -620,6 +621,8 @@ def _verdict_json(derivation, r, notation: str) -> dict:
     entry = {"status": r.status, "line": r.line}
     if r.status in ("unreadable", "skipped"):
         entry.update(text=r.text, message=getattr(r, "message", None))
+        if r.status == "skipped":
+            entry["reason"] = r.reason
         return entry
     entry.update(text=r.claim.text, method=r.method, points=r.points, diagnosis=list(r.diagnosis),
                  reason=r.reason,
@@ -627,6 +630,10 @@ def _verdict_json(derivation, r, notation: str) -> dict:
                                         sizes=derivation.network.sizes))
     if r.time_limit is not None:
         entry["time_limit"] = r.time_limit
+    if r.letters:  # a claim with index letters: the values it was checked at, and the instance shown
+        entry["checked_at"] = {name: list(values) for name, values in r.letters}
+        entry["instances"] = r.instances
+        entry["instance"] = dict(r.instance)
     if r.mismatches:
         entry["mismatches"] = [{**_mismatch(m), "left": list(m.left), "right": list(m.right)} for m in r.mismatches]
     if r.shape is not None:
@@ -655,7 +662,8 @@ def _json_value(value):
 def render_verdicts(derivation, results, notation: str = "nielsen", fmt: str = "text", templates=None,
                     lang: str = "en") -> str:
     """The answers about claims, as terminal text (in ``lang``) or JSON (mistakes by name)."""
-    from ..claims.verdicts import corrected_form
+    from ..claims.formula import _ranges
+    from ..claims.verdicts import SKIP_REASONS, corrected_form
 
     _check_choice("format", fmt, ("text", "json"))
     _check_choice("language", lang, LANGUAGES)
@@ -663,11 +671,17 @@ def render_verdicts(derivation, results, notation: str = "nielsen", fmt: str = "
     summary = {status: sum(1 for r in results if r.status == status)
                for status in ("correct", "incorrect", "undecided", "unreadable", "skipped")}
     if fmt == "json":
-        data = {"summary": summary, "results": [_verdict_json(derivation, r, notation) for r in results]}
+        reasons = Counter(r.reason for r in results if r.status == "skipped")
+        data = {"summary": {**summary, "skipped_reasons": {k: reasons[k] for k in SKIP_REASONS if reasons[k]}},
+                "results": [_verdict_json(derivation, r, notation) for r in results]}
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     env = environment(notation, derivation.network.sizes, templates)
+    skipped = Counter(r.reason for r in results if r.status == "skipped")
     return _template(env, f"{lang}/check.txt.j2").render(
         results=results, summary=summary,
+        skipped_reasons=[(reason, skipped[reason]) for reason in SKIP_REASONS if skipped[reason]],
+        letters=lambda v: "; ".join(f"{name} = {_ranges(values)}" for name, values in v.letters),
+        instance=lambda v: ", ".join(f"{name} = {value}" for name, value in v.instance),
         corrected=lambda v: corrected_form(derivation, v.claim.target),
         counterexample=lambda v: _counterexample(derivation, v, show),
         mismatches=lambda v: [_mismatch(m) for m in v.mismatches],
