@@ -21,7 +21,9 @@ from .errors import SpecError, unknown_name
 from .examples import gallery
 from .claims.formula import STARS
 from .documents.printing import NOTATIONS
-from .documents.render import FLAVORS, FORMATS, LANGUAGES, check_label_prefix, label_prefix_from, render, render_verdicts
+from .claims.report import render_verdicts
+from .documents.render import FLAVORS, FORMATS, LANGUAGES, check_label_prefix, label_prefix_from
+from .proof.report import render
 from .model.spec import network_from_mapping, parse_names, parse_sizes, parse_spec
 
 DEFAULT_LAYERS = [2, 3, 2]
@@ -237,7 +239,7 @@ def _general_arguments(args) -> dict:
 def command_derive_general(args) -> int:
     """``derive --general``: BP1-BP4 proven for every network; exit 1 when the proof does not re-verify."""
     from .proof.general import derive_general, general_notation
-    from .documents.render import render_general
+    from .proof.report import render_general
 
     options = _general_arguments(args)
     general_notation(args.notation)
@@ -440,7 +442,7 @@ def _write_or_print(output, document) -> None:
 def command_evaluate(args) -> int:
     from .model.activations import exact_number
     from .numbers import DOCUMENT_PARAMETERS, parse_values, worked_example
-    from .documents.render import WORKED_FORMATS, render_worked
+    from .numbers import WORKED_FORMATS, render_worked
 
     _known_names(("format", args.format, WORKED_FORMATS), ("language", args.lang, LANGUAGES),
                  ("notation", args.notation, NOTATIONS), ("flavor", args.flavor, FLAVORS))
@@ -544,7 +546,7 @@ def _add_diffusion_command(commands) -> None:
 
 def command_graph(args) -> int:
     from .graph.analysis import MODES, analyse, parse_point
-    from .documents.render import GRAPH_FORMATS, render_graph
+    from .graph.document import GRAPH_FORMATS, render_graph
 
     _known_names(("mode", args.mode, MODES), ("format", args.format, GRAPH_FORMATS),
                  ("language", args.lang, LANGUAGES), ("flavor", args.flavor, FLAVORS))

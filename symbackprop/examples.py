@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from .proof.chain import derive
 from .proof.general import derive_general, general_options
-from .documents.render import LANGUAGES, render, render_gallery_readme, template_dirs
+from .documents.render import LANGUAGES, render_gallery_readme, template_dirs
+from .proof.report import render
 from .model.spec import Network
 
 
@@ -102,7 +103,7 @@ DIFFUSION = {"depth": 6, "width": 10, "draws": 3, "seed": 0}
 def _worked_documents(files: dict[str, str], manifest: list[dict]) -> None:
     """The worked numeric example of :data:`WORKED_VALUES`, in Markdown and LaTeX, every language."""
     from .numbers import parse_values, worked_example
-    from .documents.render import render_worked
+    from .numbers import render_worked
 
     derivation = derive(WORKED_NETWORK)
     params, x, y, l2 = parse_values(WORKED_VALUES, derivation)
@@ -141,7 +142,7 @@ GRAPH_POINT = {"a": 2, "b": 1}
 def _graph_documents(files: dict[str, str], manifest: list[dict]) -> None:
     """The computational graph of :data:`GRAPH_EXPRESSION`: forward and reverse mode, Markdown (+ SVG) and LaTeX."""
     from .graph.analysis import analyse
-    from .documents.render import render_graph
+    from .graph.document import render_graph
 
     analysis = analyse(GRAPH_EXPRESSION, GRAPH_POINT, "both")
     for lang in _languages():

@@ -17,7 +17,7 @@ import pytest
 
 from symbackprop import Network
 from symbackprop.claims.verdicts import check_document
-from symbackprop.documents.render import render
+from symbackprop.proof.report import render
 from symbackprop.examples import EXAMPLES, WORKED_NETWORK
 from symbackprop.proof.chain import derive
 from symbackprop.proof.general import derive_general, general_options

@@ -217,13 +217,13 @@ class Derivation:
     # ---------------------------------------------------------- Jupyter display
     def _repr_markdown_(self) -> str:
         """The derivation document, for a notebook's Markdown display (math in $…$)."""
-        from ..documents.render import render
+        from .report import render
 
         return render(self, "md", flavor="katex").text
 
     def _repr_latex_(self) -> str:
         """The gradients as one aligned display, for a notebook's LaTeX display."""
-        from ..documents.render import render_latex_summary
+        from .report import render_latex_summary
 
         return render_latex_summary(self)
 
