@@ -18,7 +18,7 @@ import pytest
 from symbackprop import Network
 from symbackprop.claims.verdicts import check_document
 from symbackprop.proof.report import render
-from symbackprop.examples import EXAMPLES, WORKED_NETWORK
+from symbackprop.examples import EXAMPLES, document_options
 from symbackprop.proof.chain import derive
 from symbackprop.proof.general import derive_general, general_options
 from tooling import OUTPUT
@@ -36,8 +36,6 @@ FRESH = {
 KINDS = ("gradient", "delta", "gradient_matrix", "delta_vector", "cost", "matrix", "letters")
 #: derivation documents: their general-proof sections included, they must state every kind
 DERIVATIONS = {example.key for example in EXAMPLES}
-#: the gallery's documents with no network of their own are read against this one
-PLAIN = Network([2, 3, 2])
 
 
 def _kinds(results) -> Counter:
@@ -82,22 +80,11 @@ def _gallery() -> list:
 
 
 _DOCUMENTS = _gallery()
-_EXAMPLES = {example.key: example for example in EXAMPLES}
-
-
-def _options(document):
-    """(network, notation, star) a gallery document is written for."""
-    if document.example in _EXAMPLES:
-        example = _EXAMPLES[document.example]
-        return example.network, example.notation, "hadamard" if example.notation == "nodes" else "product"
-    if document.example == "worked":
-        return WORKED_NETWORK, "nielsen", "product"
-    return PLAIN, "nielsen", "product"
 
 
 @pytest.mark.parametrize("document", _DOCUMENTS, ids=lambda d: d.path)
 def test_every_gallery_document_passes_check_doc(document, shared):
-    network, notation, star = _options(document)
+    network, notation, star = document_options(document.example)
     results = _check(shared, document.file.read_text(encoding="utf-8"), document.format, network, notation, star)
     assert not _problems(results), "\n".join(_problems(results))
     if document.example in DERIVATIONS:

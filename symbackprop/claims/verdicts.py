@@ -680,7 +680,6 @@ class Unreadable:
 SKIP_REASONS = (
     "definition",  # an equation whose left-hand side names no gradient, error or cost (z = ..., a = ..., σ' = ...)
     "rewrite",     # a step A ⟼ B of a general proof: each is proven by the general prover that wrote it
-    "no_equation", # a display with no '=' (a condition j ≤ m, a lone expression)
     "value",       # a decimal number at the point of a worked example: a value, not a formula about the network
 )
 
@@ -738,8 +737,9 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
     previous = None                      # the left-hand side of the last display that named a quantity
     for line, latex in extract_equations(document, fmt):
         members = split_chain(latex)
-        if len(members) < 2:
-            results.append(Skipped(latex, line, reason="rewrite" if _REWRITE.search(latex) else "no_equation"))
+        if len(members) < 2:  # no equation: a rewriting step is listed, a lone expression or condition is not
+            if _REWRITE.search(latex):
+                results.append(Skipped(latex, line, reason="rewrite"))
             previous = None
             continue
         lhs = members[0]
