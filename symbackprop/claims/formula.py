@@ -35,7 +35,7 @@ Target(kind='delta', key=('delta', 2, 1))
 >>> parse_formula("w^3_41", net)
 Traceback (most recent call last):
 ...
-symbackprop.claims.formula.FormulaError: w^3_41 is out of range: j = 4, but layer 3 has neurons 1..2 (w^{3}_{jk} has j in 1..2, k in 1..3)
+symbackprop.claims.formula.FormulaRangeError: w^3_41 is out of range: j = 4, but layer 3 has neurons 1..2 (w^{3}_{jk} has j in 1..2, k in 1..3)
   w^3_41
   ^
 """
