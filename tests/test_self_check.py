@@ -148,3 +148,14 @@ def test_a_planted_wrong_dimension_is_found(fresh_derivations, shared):
     results = _check(shared, planted, "md", FRESH["nielsen"], "nielsen")
     wrong = [r for r in results if r.status == "incorrect"]
     assert wrong and "wrong_dimension" in wrong[0].diagnosis
+
+
+def test_a_matrix_of_gradients_written_entry_by_entry_is_checked_entry_by_entry(shared):
+    text = ("$$\n\\left[\\begin{matrix}\\frac{\\partial C}{\\partial w^{3}_{11}}\\\\\\frac{\\partial C}{\\partial w^{3}_{12}}"
+            "\\end{matrix}\\right] = {sign}\\delta^{3}_{1} \\left[\\begin{matrix}a^{2}_{1}\\\\a^{2}_{2}\\end{matrix}\\right]"
+            "\n$$\n")
+    network = Network([2, 2, 2])
+    right = _check(shared, text.replace("{sign}", ""), "md", network, "nielsen")
+    assert [(r.status, r.claim.target.kind) for r in right] == [("correct", "matrix")]
+    wrong = _check(shared, text.replace("{sign}", "-"), "md", network, "nielsen")
+    assert [r.status for r in wrong] == ["incorrect"] and "sign" in wrong[0].diagnosis
