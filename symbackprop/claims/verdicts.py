@@ -745,20 +745,24 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
         lhs = members[0]
         if not lhs and previous is not None:
             lhs = previous
-        named = _remembered(known, ("names", lhs), lambda: _names_quantity(lhs, network, notation))
-        previous = lhs if named else None
+        named = None  # whether the left-hand side names a quantity: known once a member reads, else asked
+        previous = None
         for rhs in members[1:]:
             text = f"{lhs} = {rhs}"
             try:
                 instances = _remembered(known, ("read", text, tuple(members)), lambda: claim_instances(
                     text, network, notation, "latex", repair=True, star=star, context=tuple(members)))
             except SpecError as error:
+                if named is None:
+                    named = _remembered(known, ("names", lhs), lambda: _names_quantity(lhs, network, notation))
+                    previous = lhs if named else None
                 if named:
                     results.append(Unreadable(text, line, str(error)))
                 else:
                     results.append(Skipped(text, line))
                     break
                 continue
+            named, previous = True, lhs
             if _decimal_value(instances, rhs):
                 results.append(Skipped(text, line, reason="value"))
                 continue
