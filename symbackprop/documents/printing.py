@@ -143,7 +143,7 @@ class _NotationMixin:
         nt = self.notation
         letter = self._letter(nt.letters[q.kind])
         if q.kind in ("C", "lambda", "n"):
-            return letter, None, []
+            return letter, None, list(q.indices)  # C_0: the cost without its regulariser
         if q.kind in ("x", "y"):
             return letter, None, [q.indices[0]]
         layer = q.indices[0]
