@@ -477,8 +477,9 @@ def _add_claim_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-terms", type=int, default=MAX_TERMS, metavar="N",
                        help="the most terms the exact comparison of one claim may expand to; past it the claim "
                             f"is undecided (exit 3) with its numeric evidence (default {MAX_TERMS})")
-    # accepted from earlier releases, which bounded the proof by seconds; verdicts never depend on the clock
-    group.add_argument("--time-limit", type=float, default=None, help=argparse.SUPPRESS)
+    group.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                       help="accepted from earlier releases, which bounded the proof by seconds, and ignored with a "
+                            "note: no verdict depends on the clock (default: not given)")
     group.add_argument("--lang", default="en", help=f"language of the answer: {', '.join(LANGUAGES)} (default en)")
     group.add_argument("--json", action="store_true", help="print JSON, mistakes by name (default: text)")
 
