@@ -52,22 +52,52 @@ def _umask() -> int:
     return mask
 
 
-def write_atomically(path: Path, content: str) -> None:
-    """Write ``content`` to ``path`` so that the path holds either the old file or the whole new one."""
+def output_target(path) -> Path:
+    """The file that writing ``path`` changes, checked before any work is done.
+
+    A symbolic link leads to the file it names (the link itself stays a link); a
+    directory, or a name in a directory that does not exist, is refused.
+    """
     path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise SpecError(f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist")
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    target = Path(os.path.realpath(path))
+    if target.is_dir():
+        raise SpecError(f"cannot write {str(path)!r}: it is a directory; expected the name of a file")
+    if not target.parent.is_dir():
+        raise SpecError(f"cannot write {str(path)!r}: directory {str(target.parent)!r} does not exist")
+    return target
+
+
+def write_atomically(path: Path, content: str) -> None:
+    """Write ``content`` to ``path`` so that the path holds either the old file or the whole new one.
+
+    A regular file (new or old) is replaced by renaming a finished temporary file onto
+    it. Through a symbolic link the file it names is replaced and the link is kept. A
+    target that is not a regular file (a device such as /dev/null, a named pipe) is
+    written to in place: renaming onto it would replace the device node itself.
+    """
+    target = output_target(path)
+    try:
+        if target.exists() and not target.is_file():
+            with open(target, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(content)
+            return
+        _replace(target, content)
+    except OSError as error:
+        raise SpecError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
+
+
+def _replace(target: Path, content: str) -> None:
+    """Write a temporary file beside the regular file ``target`` and rename it onto it."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         # mkstemp creates the file private (0600); give it the mode a plain open() would,
         # or keep the mode of the file it replaces
-        os.chmod(temporary, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
+        os.chmod(temporary, target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        os.replace(temporary, target)
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)
@@ -403,7 +433,7 @@ def command_check_doc(args) -> int:
 
 def _read_values(path: str):
     """The JSON object of a values file; a syntax error names its line and column."""
-    import json
+    from .model.spec import load_json
 
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -411,11 +441,7 @@ def _read_values(path: str):
         raise SpecError(f"values file {path!r} does not exist") from None
     except (OSError, UnicodeDecodeError) as error:
         raise SpecError(f"cannot read values file {path!r}: {error}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise SpecError(f"values file {path!r} is not valid JSON: {error.msg} at line {error.lineno}, "
-                        f"column {error.colno}") from None
+    return load_json(text, f"values file {path!r}")
 
 
 def _write_or_print(output, document) -> None:
@@ -428,6 +454,8 @@ def _write_or_print(output, document) -> None:
         sys.stdout.write(document.text)
         return
     output = Path(output)
+    for path in [output, *(output.parent / name for name in document.attachments)]:
+        output_target(path)
     for name in document.attachments:
         if (output.parent / name).resolve() == output.resolve():
             raise SpecError(f"the output {str(output)!r} is also the name of the figure written beside it; "
@@ -638,6 +666,8 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command != "examples" and getattr(args, "output", None):
+            output_target(args.output)  # a directory or a missing folder is refused before any work
         return args.handler(args)
     except SpecError as error:
         print(f"symbackprop: error: {error}", file=sys.stderr)

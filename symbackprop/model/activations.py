@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 import sympy as sp
@@ -147,6 +148,8 @@ def exact_number(value, what: str) -> sp.Rational:
         return value
     if isinstance(value, (sp.Float, float)):
         value = repr(float(value))
+    if isinstance(value, str):
+        _check_length(value, what)
     try:
         fraction = Fraction(value)
     except (TypeError, ValueError):
@@ -156,9 +159,38 @@ def exact_number(value, what: str) -> sp.Rational:
     return sp.Rational(fraction.numerator, fraction.denominator)
 
 
+#: the most significant digits, and the largest power of ten, of a number given as text
+MAX_NUMBER_DIGITS = 300
+
+#: the slopes a leaky ReLU may have for z ≤ 0: from 0 (the ReLU) to 1 (the identity)
+SLOPE_RANGE = (0, 1)
+
+
+def _check_length(text: str, what: str) -> None:
+    """Refuse number text whose exact value would be enormous (``1e999999999`` is a billion digits)
+    before ``Fraction`` builds it; the syntax itself is left to ``Fraction`` to judge."""
+    for part in text.split("/"):
+        try:
+            number = Decimal(part.strip())
+        except InvalidOperation:
+            return
+        if number.is_finite() and number and (len(number.as_tuple().digits) > MAX_NUMBER_DIGITS
+                                              or abs(number.adjusted()) > MAX_NUMBER_DIGITS):
+            raise SpecError(f"{what} {text!r} is too long or too large to read exactly; expected at most "
+                            f"{MAX_NUMBER_DIGITS} digits and a power of ten within ±{MAX_NUMBER_DIGITS}")
+
+
 def leaky_relu(slope=sp.Rational(1, 100)) -> Activation:
-    """The leaky ReLU with the given slope for z ≤ 0 (its derivative there is the slope)."""
+    """The leaky ReLU with the given slope for z ≤ 0 (its derivative there is the slope).
+
+    The slope lies in :data:`SLOPE_RANGE`, 0 to 1: beyond it the function is no longer a
+    leaky ReLU, and a slope such as 1e20 makes every numeric comparison meaningless.
+    """
     slope = exact_number(slope, "leaky_relu slope")
+    low, high = SLOPE_RANGE
+    if not low <= slope <= high:
+        raise SpecError(f"leaky_relu slope {slope} is out of range; expected a number from {low} to {high}, "
+                        f"the slope for z ≤ 0 (such as 0.01)")
     return Activation(
         "leaky_relu",
         sp.Piecewise((Z, Z > 0), (slope * Z, True)),

@@ -682,6 +682,7 @@ def numeric_facts(derivation, points: int = 3, seed: int = 0, sample: int | None
                       f"differences (40 digits), worst relative error {float(error):.1e}"
                       f"{f' (generic σ realised as {shown})' if shown else ''}")
             evidence = {"kind": "numeric", "sampled": len(keys), "total": total, "points": points,
-                        "worst": f"{float(error):.1e}", "parameter": kind, "stand_in": shown}
+                        "worst": f"{float(error):.1e}", "tolerance": f"{float(TOLERANCE):.0e}",
+                        "parameter": kind, "stand_in": shown}
             facts.append(Fact(equation, l, "numeric", error <= TOLERANCE, detail, evidence))
     return facts
