@@ -16,7 +16,8 @@ from pathlib import Path
 from . import __version__
 from .proof.chain import derive
 from .claims.verdicts import check_document, check_formula
-from .proof.equations import METHODS
+from .proof.budget import require_documentable
+from .proof.equations import METHODS, plan
 from .errors import SpecError, unknown_name
 from .examples import gallery
 from .claims.formula import STARS
@@ -186,6 +187,9 @@ def command_derive(args) -> int:
     if args.general:
         return command_derive_general(args)
     network = network_from_args(args)
+    require_documentable(network)
+    if args.method != "none":
+        plan(network, args.method)  # a check too large to run is refused before the derivation
     progress = Progress()
     progress.start(f"deriving {network.parameter_count} gradients")
     derivation = derive(network)

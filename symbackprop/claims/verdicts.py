@@ -350,7 +350,10 @@ def _value(expr, known, stand_in=GENERIC_STAND_IN):
     """``expr`` at a point; a generic σ is realised by ``stand_in``, as the point's own values were."""
     if isinstance(expr, sp.MatrixBase):
         return expr.applyfunc(lambda e: _value(e, known, stand_in))
-    return sp.Float(realise(sp.sympify(expr), stand_in).xreplace(known).evalf(40), 40)
+    value = realise(sp.sympify(expr), stand_in).xreplace(known).evalf(40)
+    # outside its domain (log 0, log of a negative number) a formula has no real value: NaN,
+    # which agrees with nothing
+    return sp.Float(value, 40) if value.is_number and value.is_extended_real and value.is_finite else sp.nan
 
 
 def _agree(left, right) -> bool:
@@ -358,7 +361,7 @@ def _agree(left, right) -> bool:
         if not (isinstance(left, sp.MatrixBase) and isinstance(right, sp.MatrixBase)) or left.shape != right.shape:
             return False
         return all(_agree(a, b) for a, b in zip(left, right))
-    if not (left.is_number and right.is_number):
+    if not (left.is_number and right.is_number) or sp.nan in (left, right):
         return False
     return abs(left - right) <= TOLERANCE * max(1, abs(right))
 

@@ -31,6 +31,7 @@ from typing import Callable
 import sympy as sp
 
 from ..model.activations import VectorActivation
+from .budget import require_derivable
 from ..model.forward import Forward, forward
 from ..model.spec import Network
 from ..model.symbols import COST, Partial, Quantity, product
@@ -399,6 +400,7 @@ def derive(network: Network) -> Derivation:
     >>> d.gradient(("b", 1, 2))
     a[1,2]*delta[2,1]*w[2,1,2]*(1 - a[1,2])
     """
+    require_derivable(network)
     fw = forward(network)
     deltas = _output_deltas(fw)
     for l in range(network.depth - 1, 0, -1):
