@@ -34,6 +34,8 @@ from ..errors import SpecError, unknown_name
 
 Z = sp.Symbol("z", real=True)
 A = sp.Symbol("a", real=True)
+#: the Heaviside step θ(z), 1 for z > 0 and 0 for z ≤ 0 (the value at 0 follows the ReLU's convention)
+STEP = sp.Heaviside(Z, 0)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,10 @@ class Activation:
     convention: str | None = None
     #: given by the user as a formula, not taken from the table (its range cannot be judged)
     custom: bool = False
+    #: (σ, σ') written with the Heaviside step θ (θ(0) = 0) instead of Piecewise, for composed forms:
+    #: SymPy folds a Piecewise nested in another one's condition into every combination of cases,
+    #: which grows exponentially with depth, while the step keeps the composed form's size linear
+    step: tuple[sp.Expr, sp.Expr] | None = None
 
     @property
     def label(self) -> str:
@@ -197,6 +203,7 @@ def leaky_relu(slope=sp.Rational(1, 100)) -> Activation:
         sp.Piecewise((1, Z > 0), (slope, True)),
         parameters=(("slope", slope),),
         convention="derivative_at_zero_is_slope",
+        step=(slope * Z + (1 - slope) * Z * STEP, slope + (1 - slope) * STEP),
     )
 
 
@@ -214,7 +221,7 @@ ACTIVATIONS: dict[str, Activation | VectorActivation] = {
     "sigmoid":  Activation("sigmoid", 1 / (1 + sp.exp(-Z)), sp.exp(-Z) / (1 + sp.exp(-Z)) ** 2, A * (1 - A)),
     "tanh":     Activation("tanh", sp.tanh(Z), 1 - sp.tanh(Z) ** 2, 1 - A**2),
     "relu":     Activation("relu", sp.Piecewise((Z, Z > 0), (0, True)), sp.Piecewise((1, Z > 0), (0, True)),
-                           convention="derivative_at_zero_is_zero"),
+                           convention="derivative_at_zero_is_zero", step=(Z * STEP, STEP)),
     "leaky_relu": leaky_relu(),
     "softplus": Activation("softplus", sp.log(1 + sp.exp(Z)), 1 / (1 + sp.exp(-Z)), 1 - sp.exp(-A)),
     "identity": Activation("identity", Z, sp.Integer(1), sp.Integer(1)),

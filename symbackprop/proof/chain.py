@@ -160,7 +160,8 @@ class Derivation:
         next layer). ``form="named"``: the same with every δ written out, so only
         z, a, weights and targets remain (the way seed-style derivations write a
         hidden weight's gradient). ``form="composed"``: in inputs, targets and
-        parameters only.
+        parameters only (a ReLU or leaky ReLU written with the Heaviside step θ, θ(0) = 0, so that
+        the form grows linearly with depth rather than as nested Piecewise cases).
         """
         key = tuple(key)
         if key not in self.gradients:
