@@ -41,6 +41,11 @@ class Progress:
         if self.enabled:
             print(f"symbackprop: {message} ...", file=self.stream, end="", flush=True)
 
+    def count(self, done: int, total: int):
+        """Progress through ``total`` items, shown on a terminal at every tenth of the way."""
+        if self.enabled and total and done % max(total // 10, 1) == 0:
+            print(f" {done}/{total}", file=self.stream, end="", flush=True)
+
     def done(self):
         if self.enabled and self._started is not None:
             print(f" {time.perf_counter() - self._started:.1f} s", file=self.stream, flush=True)
@@ -416,16 +421,38 @@ def command_check(args) -> int:
     return _claims_exit([verdict])
 
 
+#: what one call of check-doc accepts: every claim is proven on its own (from a few hundredths of a
+#: second to seconds each), so a larger document is checked in parts
+MAX_DOCUMENT_CHARACTERS = 1_000_000
+MAX_DOCUMENT_EQUATIONS = 1_000
+
+
+def _document_size(path: str, text: str, fmt: str) -> None:
+    """Refuse a document beyond what one check-doc call accepts, before any claim is read."""
+    from .claims.formula import extract_equations
+
+    if len(text) > MAX_DOCUMENT_CHARACTERS:
+        raise SpecError(f"document {path!r} has {len(text):,} characters; check-doc takes at most "
+                        f"{MAX_DOCUMENT_CHARACTERS:,} in one call; expected a smaller document, or its parts "
+                        f"checked one by one")
+    count = sum(1 for _ in extract_equations(text, fmt))
+    if count > MAX_DOCUMENT_EQUATIONS:
+        raise SpecError(f"document {path!r} has {count:,} display equations; check-doc takes at most "
+                        f"{MAX_DOCUMENT_EQUATIONS:,} in one call, because every claim among them is proven "
+                        f"on its own; expected a smaller document, or its parts checked one by one")
+
+
 def command_check_doc(args) -> int:
     _check_claim_choices(args)
     text, fmt = read_text_file(args.file, "document", {".md": "md", ".markdown": "md", ".tex": "tex"},
                                ".md or .tex")
+    _document_size(args.file, text, fmt)
     network = network_from_args(args)
     derivation = derive(network)
     progress = Progress()
     progress.start(f"checking the claims of {args.file}")
     results = check_document(text, fmt, network, args.notation, derivation=derivation, star=args.star,
-                             points=args.points, time_limit=args.time_limit)
+                             points=args.points, time_limit=args.time_limit, progress=progress.count)
     progress.done()
     sys.stdout.write(render_verdicts(derivation, results, args.notation, "json" if args.json else "text",
                                      lang=args.lang))

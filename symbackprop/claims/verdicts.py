@@ -669,7 +669,7 @@ def check_formula(text: str, network, notation: str = "nielsen", syntax: str = "
 
 
 def check_document(document: str, fmt: str, network, notation: str = "nielsen", derivation=None,
-                   star: str = "product", **options) -> list:
+                   star: str = "product", progress=None, **options) -> list:
     """Every claim among the display equations of a Markdown or LaTeX document, by line.
 
     A chain ``A = B = C`` whose first member names a gradient, an error or the cost
@@ -677,7 +677,8 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
     continues the claim of the display before it (``A = B`` then ``= C`` gives
     ``A = C``). A left-hand side about a layer written as a letter (``\\delta^{(l)}``)
     is reported unreadable: a concrete network needs concrete layers. Other
-    equations (definitions, say) are skipped.
+    equations (definitions, say) are skipped. ``progress``, when given, is called with
+    (equations done, equations) before each display equation.
     """
     from ..proof.chain import derive
     from ..errors import SpecError
@@ -686,7 +687,10 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
     derivation = derivation or derive(network)
     results = []
     previous = None                      # the left-hand side of the last display that named a quantity
-    for line, latex in extract_equations(document, fmt):
+    equations = list(extract_equations(document, fmt))
+    for done, (line, latex) in enumerate(equations):
+        if progress is not None:
+            progress(done, len(equations))
         members = split_chain(latex)
         if len(members) < 2:
             previous = None
