@@ -19,7 +19,6 @@ from .claims.verdicts import check_document, check_formula
 from .proof.budget import require_documentable
 from .proof.equations import METHODS, plan
 from .errors import SpecError, unknown_name
-from .examples import gallery
 from .claims.formula import STARS
 from .documents.printing import NOTATIONS
 from .documents.render import FLAVORS, FORMATS, LANGUAGES, check_label_prefix, label_prefix_from, render, render_verdicts
@@ -318,7 +317,15 @@ def _label_prefix(args, fallback: str) -> str:
 
 
 def command_examples(args) -> int:
+    from .examples import gallery, missing_dependencies
+
     directory = Path(args.output)
+    problems = missing_dependencies()
+    if args.check and not directory.is_dir():
+        problems.append(f"the gallery folder {str(directory)!r} does not exist; expected the repository's "
+                        f"output folder (run from the repository's root, or give --output)")
+    if problems:
+        raise SpecError(problems)
     progress = Progress()
     progress.start("rendering the gallery")
     files = gallery()
@@ -619,7 +626,8 @@ def _add_graph_command(commands) -> None:
     parser = commands.add_parser("graph", help="an expression as a computational graph, differentiated in "
                                                "forward and reverse mode at a point")
     parser.add_argument("expression", help="arithmetic on variables, e.g. '(a+b)*(b+1)'; + - * / ^ (or **), "
-                                           "exp, log, sin, cos, tan, tanh, sigma, sqrt")
+                                           "exp, log, sin, cos, tan, tanh, sigma, sqrt; it may start with a "
+                                           "minus sign ('-x*y')")
     parser.add_argument("--at", required=True, metavar="NAME=NUMBER,...",
                         help="the value of every variable, e.g. a=2,b=1 (integers, decimals or fractions)")
     parser.add_argument("--mode", default="both", help="forward, reverse or both (default both)")
@@ -629,10 +637,25 @@ def _add_graph_command(commands) -> None:
     parser.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout; Markdown "
                                                "gets the drawing as an SVG file beside it")
     parser.set_defaults(handler=command_graph)
+    parser.formula = True
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with one difference for commands whose argument is a formula (``graph``, ``check``):
+    an argument that starts with one ``-`` but does not begin any of the command's options is the
+    formula, as in ``graph '-x*y' --at x=1,y=2``, not an unknown option."""
+
+    formula = False
+
+    def _parse_optional(self, arg_string):
+        if (self.formula and arg_string.startswith("-") and not arg_string.startswith("--") and len(arg_string) > 1
+                and not any(option.startswith(arg_string[:2]) for option in self._option_string_actions)):
+            return None
+        return super()._parse_optional(arg_string)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="symbackprop",
         description="Derive backpropagation symbolically, prove BP1-BP4 and write the derivation out.",
     )
@@ -674,6 +697,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_network_flags(check_parser, spec_positional=False)
     _add_claim_flags(check_parser)
     check_parser.set_defaults(handler=command_check)
+    check_parser.formula = True
 
     doc_parser = commands.add_parser("check-doc", help="check every display equation of a Markdown or LaTeX file")
     doc_parser.add_argument("file", help="a .md or .tex document")
