@@ -135,3 +135,43 @@ def test_regular_files_are_still_replaced_atomically(tmp_path, monkeypatch):
     with pytest.raises(cli.SpecError, match="No space left"):
         cli.write_atomically(path, "new")
     assert path.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["kept.txt"]
+
+
+# ---------------------------------------------------------------- the gallery folder
+
+
+@pytest.fixture
+def no_gallery(monkeypatch):
+    """Fail the test if the gallery starts rendering: what is missing is said at once."""
+    from symbackprop import examples
+
+    def rendered():
+        raise AssertionError("the gallery was rendered; expected the missing part named first")
+
+    monkeypatch.setattr(examples, "gallery", rendered)
+
+
+@pytest.mark.parametrize("missing, named", [
+    (("numpy",), ["NumPy"]),
+    (("matplotlib",), ["matplotlib"]),
+    (("numpy", "matplotlib"), ["NumPy", "matplotlib"]),
+])
+@pytest.mark.parametrize("check", [True, False])
+def test_the_gallery_names_what_is_not_installed(capsys, tmp_path, monkeypatch, no_gallery, missing, named, check):
+    import sys
+
+    for name in missing:
+        for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            monkeypatch.delitem(sys.modules, loaded)
+        monkeypatch.setitem(sys.modules, name, None)  # `import name` fails, as when it is not installed
+    (tmp_path / "output").mkdir()
+    monkeypatch.chdir(tmp_path)
+    err = refused(capsys, tmp_path, ["examples", *(["--check"] if check else [])], "pip install '.[test]'",
+                  *(f"needs {n} for" for n in named))
+    assert "stale" not in err
+
+
+def test_checking_a_gallery_folder_that_does_not_exist(capsys, tmp_path, monkeypatch, no_gallery):
+    monkeypatch.chdir(tmp_path)
+    err = refused(capsys, tmp_path, ["examples", "--check"], "the gallery folder 'output' does not exist")
+    assert "stale" not in err
