@@ -1150,9 +1150,9 @@ class Check:
 
 
 #: the most terms an expansion may produce for ``_same`` to try it: (a + b)^3 (c + d) counts 4 · 2
-EXPAND_TERMS = 2_000
+EXPAND_TERMS = 500
 #: the most nodes of a difference that ``_same`` hands to SymPy's cancellation
-CANCEL_NODES = 600
+CANCEL_NODES = 200
 #: digits of the interval arithmetic that decides numerically, and the relative agreement it requires
 INTERVAL_DIGITS = 40
 AGREEMENT = mpmath.mpf("1e-25")
