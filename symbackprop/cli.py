@@ -19,9 +19,12 @@ from .claims.verdicts import check_document, check_formula
 from .proof.budget import require_documentable
 from .proof.equations import METHODS, plan
 from .errors import SpecError, unknown_name
+from .examples import gallery
 from .claims.formula import STARS
 from .documents.printing import NOTATIONS
-from .documents.render import FLAVORS, FORMATS, LANGUAGES, check_label_prefix, label_prefix_from, render, render_verdicts
+from .claims.report import render_verdicts
+from .documents.render import FLAVORS, FORMATS, LANGUAGES, check_label_prefix, label_prefix_from
+from .proof.report import render
 from .model.spec import network_from_mapping, parse_names, parse_sizes, parse_spec
 
 DEFAULT_LAYERS = [2, 3, 2]
@@ -138,6 +141,7 @@ def network_from_args(args):
     source = "command line"
     if args.spec:
         network = read_spec(args.spec)
+        _dense_only(network, args.spec)
         source = args.spec
         data = {
             "layers": list(network.sizes),
@@ -190,6 +194,8 @@ def command_derive(args) -> int:
     _check_label_prefix_flag(args)
     if args.general:
         return command_derive_general(args)
+    if args.spec and _is_layered(spec := read_spec(args.spec)):
+        return command_derive_layered(args, spec)
     network = network_from_args(args)
     require_documentable(network)
     if args.method != "none":
@@ -211,6 +217,58 @@ def command_derive(args) -> int:
                       label_prefix=_label_prefix(args, "bp-" + "-".join(map(str, network.sizes))))
     progress.done()
     _write_or_print(output, document)
+    return 0 if report is None or report.ok else 1
+
+
+# ---------------------------------------------------------------- derive, a network of [[layer]] entries
+
+
+def _is_layered(network) -> bool:
+    from .model.layers import LayeredNetwork
+
+    return isinstance(network, LayeredNetwork)
+
+
+def _dense_only(network, path: str) -> None:
+    """Commands other than derive take dense networks only (``layers = [...]``)."""
+    if _is_layered(network):
+        raise SpecError(f"{path!r} lists its layers as [[layer]] entries; only `symbackprop derive` reads such a "
+                        f"description so far; expected `layers = [...]` (dense layers) for this command")
+
+
+def command_derive_layered(args, network) -> int:
+    """``derive`` on a description with [[layer]] entries: the derivation, its check and a document."""
+    from .proof.layered import derive_layered
+    from .proof.layered_report import LAYERED_FORMATS, render_layered
+
+    flags = [("--layers", args.layers), ("--activation", args.activation), ("--cost", args.cost),
+             ("--bias/--no-bias", args.bias), ("--l2", args.l2), ("--mean", args.mean or None)]
+    problems = [f"{flag} cannot be combined with a description of [[layer]] entries ({args.spec!r}); expected the "
+                f"setting in the description itself" for flag, value in flags if value is not None]
+    if args.format not in LAYERED_FORMATS:
+        problems.append(f"--format {args.format} is not available for a description of [[layer]] entries; expected "
+                        f"one of: {', '.join(LAYERED_FORMATS)}")
+    if args.notation != "nielsen":
+        problems.append(f"--notation {args.notation} is not available for a description of [[layer]] entries; "
+                        f"it is written in one notation (layer l's values z^l, a^l, δ^l, kernels K^l)")
+    if args.method not in ("auto", "none"):
+        problems.append(f"--method {args.method} is not available for a description of [[layer]] entries; expected "
+                        f"auto (every rule proven, every gradient compared numerically) or none")
+    if problems:
+        raise SpecError(problems)
+    progress = Progress()
+    progress.start(f"deriving {network.parameter_count} gradients through {network.depth} layers")
+    derivation = derive_layered(network)
+    progress.done()
+    report = None
+    if args.method != "none":
+        progress.start("checking every layer's rule")
+        report = derivation.check()
+        progress.done()
+    document = render_layered(derivation, args.format, args.lang, args.flavor, standalone=args.standalone,
+                              report=report, templates=args.templates,
+                              label_prefix=_label_prefix(args, label_prefix_from("layers-" + network.name)))
+    _write_or_print(args.output, document)
     return 0 if report is None or report.ok else 1
 
 
@@ -275,7 +333,7 @@ def _general_arguments(args) -> dict:
 def command_derive_general(args) -> int:
     """``derive --general``: BP1-BP4 proven for every network; exit 1 when the proof does not re-verify."""
     from .proof.general import derive_general, general_notation
-    from .documents.render import render_general
+    from .proof.report import render_general
 
     options = _general_arguments(args)
     general_notation(args.notation)
@@ -317,7 +375,7 @@ def _label_prefix(args, fallback: str) -> str:
 
 
 def command_examples(args) -> int:
-    from .examples import gallery, missing_dependencies
+    from .examples import missing_dependencies
 
     directory = Path(args.output)
     problems = missing_dependencies()
@@ -506,7 +564,7 @@ def _write_or_print(output, document) -> None:
 def command_evaluate(args) -> int:
     from .model.activations import exact_number
     from .numbers import DOCUMENT_PARAMETERS, parse_values, worked_example
-    from .documents.render import WORKED_FORMATS, render_worked
+    from .numbers import WORKED_FORMATS, render_worked
 
     _known_names(("format", args.format, WORKED_FORMATS), ("language", args.lang, LANGUAGES),
                  ("notation", args.notation, NOTATIONS), ("flavor", args.flavor, FLAVORS))
@@ -610,7 +668,7 @@ def _add_diffusion_command(commands) -> None:
 
 def command_graph(args) -> int:
     from .graph.analysis import MODES, analyse, parse_point
-    from .documents.render import GRAPH_FORMATS, render_graph
+    from .graph.document import GRAPH_FORMATS, render_graph
 
     _known_names(("mode", args.mode, MODES), ("format", args.format, GRAPH_FORMATS),
                  ("language", args.lang, LANGUAGES), ("flavor", args.flavor, FLAVORS))

@@ -726,7 +726,7 @@ def render_diffusion(measurement: Measurement, bounds: Sequence[Bound], fmt: str
     from the numbers and needs no attachment. ``standalone=False`` gives a
     LaTeX fragment to ``\\input``.
     """
-    from .documents.render import FLAVORS, LANGUAGES, Document, _template, environment
+    from .documents.render import FLAVORS, LANGUAGES, Document, environment, get_template
 
     problems = []
     try:
@@ -798,6 +798,6 @@ def render_diffusion(measurement: Measurement, bounds: Sequence[Bound], fmt: str
         # the registered name of each activation spelling, for the names and line styles of the templates
         "family": {name: family(name) for name in measurement.activations},
     }
-    text = _template(env, f"{lang}/diffusion.{fmt}.j2").render(**context)
+    text = get_template(env, f"{lang}/diffusion.{fmt}.j2").render(**context)
     attachments = {figure: svg} if svg is not None else {}
     return Document(text, attachments)

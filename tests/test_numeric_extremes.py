@@ -11,7 +11,7 @@ import sympy as sp
 from hostile import refused, run_main
 from symbackprop import Network, derive
 from symbackprop.codegen import numpy_module
-from symbackprop.documents.render import render
+from symbackprop.proof.report import render
 from symbackprop.errors import SpecError
 from symbackprop.model.activations import SLOPE_RANGE, activation
 from symbackprop.proof.equations import Fact, Report

@@ -143,12 +143,10 @@ def test_regular_files_are_still_replaced_atomically(tmp_path, monkeypatch):
 @pytest.fixture
 def no_gallery(monkeypatch):
     """Fail the test if the gallery starts rendering: what is missing is said at once."""
-    from symbackprop import examples
-
     def rendered():
         raise AssertionError("the gallery was rendered; expected the missing part named first")
 
-    monkeypatch.setattr(examples, "gallery", rendered)
+    monkeypatch.setattr(cli, "gallery", rendered)
 
 
 @pytest.mark.parametrize("missing, named", [

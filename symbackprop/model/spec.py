@@ -26,6 +26,7 @@ import sympy as sp
 
 from .activations import Activation, VectorActivation, activation as lookup_activation, exact_number
 from .costs import Cost, cost as lookup_cost
+from .layers import is_layered, layered_from_mapping
 from ..errors import SpecError
 from .symbols import LAMBDA
 
@@ -226,7 +227,13 @@ SPEC_KEYS = ("layers", "activation", "cost", "bias", "l2", "mean")
 
 
 def network_from_mapping(data: Mapping[str, Any], source: str = "spec") -> Network:
-    """A network from a parsed spec: ``{"layers": [2, 3, 2], "activation": ..., ...}``."""
+    """A network from a parsed spec: ``{"layers": [2, 3, 2], "activation": ..., ...}``.
+
+    A description with ``input`` and ``[[layer]]`` entries gives a
+    :class:`~symbackprop.model.layers.LayeredNetwork` instead.
+    """
+    if is_layered(data):
+        return layered_from_mapping(data, source)
     if not isinstance(data, Mapping):
         raise SpecError(f"{source}: the spec is a {type(data).__name__}; expected a table of {', '.join(SPEC_KEYS)}")
     unknown = sorted(set(data) - set(SPEC_KEYS))
@@ -312,8 +319,9 @@ def load_toml(text: str, source: str):
     return _checked_nesting(data, source)
 
 
-def parse_spec(text: str, fmt: str, source: str = "spec") -> Network:
-    """A network from the text of a TOML or JSON spec file (``fmt`` is ``"toml"`` or ``"json"``)."""
+def parse_spec(text: str, fmt: str, source: str = "spec"):
+    """A network from the text of a TOML or JSON spec file (``fmt`` is ``"toml"`` or ``"json"``): a
+    :class:`Network`, or a :class:`~symbackprop.model.layers.LayeredNetwork` for ``[[layer]]`` entries."""
     if fmt == "toml":
         data = load_toml(text, source)
     elif fmt == "json":
