@@ -17,7 +17,8 @@ from . import __version__
 from .proof.chain import derive
 from .claims.exact import MAX_TERMS
 from .claims.verdicts import check_document, check_formula
-from .proof.equations import METHODS
+from .proof.budget import require_documentable
+from .proof.equations import METHODS, plan
 from .errors import SpecError, unknown_name
 from .examples import gallery
 from .claims.formula import STARS
@@ -38,9 +39,20 @@ class _Parser(argparse.ArgumentParser):
     plain argparse would take the claim for an unrecognised argument once an option separates it
     from the optional SPEC before it. Commands with one positional argument parse as argparse does,
     which also names every missing required argument at once.
+
+    For commands whose argument is a formula (``graph``, ``check``), an argument that starts with one
+    ``-`` but does not begin any of the command's options is the formula, as in
+    ``graph '-x*y' --at x=1,y=2``, not an unknown option.
     """
 
     _intermixing = False
+    formula = False
+
+    def _parse_optional(self, arg_string):
+        if (self.formula and arg_string.startswith("-") and not arg_string.startswith("--") and len(arg_string) > 1
+                and not any(option.startswith(arg_string[:2]) for option in self._option_string_actions)):
+            return None
+        return super()._parse_optional(arg_string)
 
     def parse_known_args(self, args=None, namespace=None):
         positionals = [action for action in self._actions if not action.option_strings]
@@ -67,6 +79,11 @@ class Progress:
         if self.enabled:
             print(f"symbackprop: {message} ...", file=self.stream, end="", flush=True)
 
+    def count(self, done: int, total: int):
+        """Progress through ``total`` items, shown on a terminal at every tenth of the way."""
+        if self.enabled and total and done % max(total // 10, 1) == 0:
+            print(f" {done}/{total}", file=self.stream, end="", flush=True)
+
     def done(self):
         if self.enabled and self._started is not None:
             print(f" {time.perf_counter() - self._started:.1f} s", file=self.stream, flush=True)
@@ -79,22 +96,52 @@ def _umask() -> int:
     return mask
 
 
-def write_atomically(path: Path, content: str) -> None:
-    """Write ``content`` to ``path`` so that the path holds either the old file or the whole new one."""
+def output_target(path) -> Path:
+    """The file that writing ``path`` changes, checked before any work is done.
+
+    A symbolic link leads to the file it names (the link itself stays a link); a
+    directory, or a name in a directory that does not exist, is refused.
+    """
     path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise SpecError(f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist")
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    target = Path(os.path.realpath(path))
+    if target.is_dir():
+        raise SpecError(f"cannot write {str(path)!r}: it is a directory; expected the name of a file")
+    if not target.parent.is_dir():
+        raise SpecError(f"cannot write {str(path)!r}: directory {str(target.parent)!r} does not exist")
+    return target
+
+
+def write_atomically(path: Path, content: str) -> None:
+    """Write ``content`` to ``path`` so that the path holds either the old file or the whole new one.
+
+    A regular file (new or old) is replaced by renaming a finished temporary file onto
+    it. Through a symbolic link the file it names is replaced and the link is kept. A
+    target that is not a regular file (a device such as /dev/null, a named pipe) is
+    written to in place: renaming onto it would replace the device node itself.
+    """
+    target = output_target(path)
+    try:
+        if target.exists() and not target.is_file():
+            with open(target, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(content)
+            return
+        _replace(target, content)
+    except OSError as error:
+        raise SpecError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
+
+
+def _replace(target: Path, content: str) -> None:
+    """Write a temporary file beside the regular file ``target`` and rename it onto it."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         # mkstemp creates the file private (0600); give it the mode a plain open() would,
         # or keep the mode of the file it replaces
-        os.chmod(temporary, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
+        os.chmod(temporary, target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        os.replace(temporary, target)
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)
@@ -223,6 +270,9 @@ def command_derive(args) -> int:
         return command_derive_layered(args, layered)
     _, _, network = _all_at_once(lambda: _check_choices(args), lambda: _check_label_prefix_flag(args),
                                  lambda: network_from_args(args, first_layer(args.notation)))
+    require_documentable(network)
+    if args.method != "none":
+        plan(network, args.method)  # a check too large to run is refused before the derivation
     progress = Progress()
     progress.start(f"deriving {network.parameter_count} gradients")
     derivation = derive(network)
@@ -415,7 +465,15 @@ def _label_prefix(args, fallback: str) -> str:
 
 
 def command_examples(args) -> int:
+    from .examples import missing_dependencies
+
     directory = Path(args.output)
+    problems = missing_dependencies()
+    if args.check and not directory.is_dir():
+        problems.append(f"the gallery folder {str(directory)!r} does not exist; expected the repository's "
+                        f"output folder (run from the repository's root, or give --output)")
+    if problems:
+        raise SpecError(problems)
     progress = Progress()
     progress.start("rendering the gallery")
     files = gallery()
@@ -531,16 +589,38 @@ def command_check(args) -> int:
     return _claims_exit([verdict])
 
 
+#: what one call of check-doc accepts: every claim is proven on its own (from a few hundredths of a
+#: second to seconds each), so a larger document is checked in parts
+MAX_DOCUMENT_CHARACTERS = 1_000_000
+MAX_DOCUMENT_EQUATIONS = 1_000
+
+
+def _document_size(path: str, text: str, fmt: str) -> None:
+    """Refuse a document beyond what one check-doc call accepts, before any claim is read."""
+    from .claims.formula import extract_equations
+
+    if len(text) > MAX_DOCUMENT_CHARACTERS:
+        raise SpecError(f"document {path!r} has {len(text):,} characters; check-doc takes at most "
+                        f"{MAX_DOCUMENT_CHARACTERS:,} in one call; expected a smaller document, or its parts "
+                        f"checked one by one")
+    count = sum(1 for _ in extract_equations(text, fmt))
+    if count > MAX_DOCUMENT_EQUATIONS:
+        raise SpecError(f"document {path!r} has {count:,} display equations; check-doc takes at most "
+                        f"{MAX_DOCUMENT_EQUATIONS:,} in one call, because every claim among them is proven "
+                        f"on its own; expected a smaller document, or its parts checked one by one")
+
+
 def command_check_doc(args) -> int:
     _, (text, fmt), network = _all_at_once(
         lambda: _check_claim_choices(args),
         lambda: read_text_file(args.file, "document", {".md": "md", ".markdown": "md", ".tex": "tex"}, ".md or .tex"),
         lambda: network_from_args(args, first_layer(args.notation)))
+    _document_size(args.file, text, fmt)
     derivation = derive(network)
     progress = Progress()
     progress.start(f"checking the claims of {args.file}")
     results = check_document(text, fmt, network, args.notation, derivation=derivation, star=args.star,
-                             points=args.points, max_terms=args.max_terms)
+                             points=args.points, max_terms=args.max_terms, progress=progress.count)
     progress.done()
     sys.stdout.write(render_verdicts(derivation, results, args.notation, "json" if args.json else "text",
                                      lang=args.lang))
@@ -552,7 +632,7 @@ def command_check_doc(args) -> int:
 
 def _read_values(path: str):
     """The JSON object of a values file; a syntax error names its line and column."""
-    import json
+    from .model.spec import load_json
 
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -560,11 +640,7 @@ def _read_values(path: str):
         raise SpecError(f"values file {path!r} does not exist") from None
     except (OSError, UnicodeDecodeError) as error:
         raise SpecError(f"cannot read values file {path!r}: {error}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise SpecError(f"values file {path!r} is not valid JSON: {error.msg} at line {error.lineno}, "
-                        f"column {error.colno}") from None
+    return load_json(text, f"values file {path!r}")
 
 
 def _write_or_print(output, document) -> None:
@@ -577,6 +653,8 @@ def _write_or_print(output, document) -> None:
         sys.stdout.write(document.text)
         return
     output = Path(output)
+    for path in [output, *(output.parent / name for name in document.attachments)]:
+        output_target(path)
     for name in document.attachments:
         if (output.parent / name).resolve() == output.resolve():
             raise SpecError(f"the output {str(output)!r} is also the name of the figure written beside it; "
@@ -714,7 +792,8 @@ def _add_graph_command(commands) -> None:
     parser = commands.add_parser("graph", help="an expression as a computational graph, differentiated in "
                                                "forward and reverse mode at a point")
     parser.add_argument("expression", help="arithmetic on variables, e.g. '(a+b)*(b+1)'; + - * / ^ (or **), "
-                                           "exp, log, sin, cos, tan, tanh, sigma, sqrt")
+                                           "exp, log, sin, cos, tan, tanh, sigma, sqrt; it may start with a "
+                                           "minus sign ('-x*y')")
     parser.add_argument("--at", required=True, metavar="NAME=NUMBER,...",
                         help="the value of every variable, e.g. a=2,b=1 (integers, decimals or fractions)")
     parser.add_argument("--mode", default="both", help="forward, reverse or both (default both)")
@@ -725,10 +804,11 @@ def _add_graph_command(commands) -> None:
     parser.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout; Markdown "
                                                "gets the drawing as an SVG file beside it")
     parser.set_defaults(handler=command_graph)
+    parser.formula = True
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="symbackprop",
         description="Derive backpropagation symbolically, prove BP1-BP4 and write the derivation out.",
     )
@@ -773,6 +853,7 @@ def build_parser() -> argparse.ArgumentParser:
                                             "'\\delta^{3}_{1} = (a^{3}_{1} - y_{1}) \\sigma'(z^{3}_{1})'")
     _add_claim_flags(check_parser)
     check_parser.set_defaults(handler=command_check)
+    check_parser.formula = True
 
     doc_parser = commands.add_parser("check-doc", help="check every display equation of a Markdown or LaTeX file "
                                                        "(exit 0 every claim read is correct, 1 one is incorrect, "
@@ -802,6 +883,8 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command != "examples" and getattr(args, "output", None):
+            output_target(args.output)  # a directory or a missing folder is refused before any work
         return args.handler(args)
     except SpecError as error:
         print(f"symbackprop: error: {error}", file=sys.stderr)

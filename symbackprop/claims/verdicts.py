@@ -444,7 +444,15 @@ def _value(expr, known, stand_in=GENERIC_STAND_IN):
         return expr.applyfunc(lambda e: _value(e, known, stand_in))
     memo = known.memo if isinstance(known, _Values) else {}
     with mpmath.workdps(DIGITS):
-        return sp.Float(_evaluate(sp.sympify(expr), known, stand_in, memo), DIGITS)
+        try:
+            value = _evaluate(sp.sympify(expr), known, stand_in, memo)
+        except TypeError:  # SymPy's complex value (the log of a negative number) as a real number
+            return sp.nan
+        # outside its domain (log 0, log of a negative number) a formula has no real value: NaN,
+        # which agrees with nothing
+        if not isinstance(value, mpmath.mpf) or not mpmath.isfinite(value):
+            return sp.nan
+        return sp.Float(value, DIGITS)
 
 
 _FUNCTIONS = {sp.exp: mpmath.exp, sp.log: mpmath.log, sp.tanh: mpmath.tanh}
@@ -490,7 +498,7 @@ def _agree(left, right) -> bool:
         if not (isinstance(left, sp.MatrixBase) and isinstance(right, sp.MatrixBase)) or left.shape != right.shape:
             return False
         return all(_agree(a, b) for a, b in zip(left, right))
-    if not (left.is_number and right.is_number):
+    if not (left.is_number and right.is_number) or sp.nan in (left, right):
         return False
     return abs(left - right) <= TOLERANCE * max(1, abs(right))
 
@@ -868,7 +876,7 @@ def check_formula(text: str, network, notation: str = "nielsen", syntax: str = "
 
 
 def check_document(document: str, fmt: str, network, notation: str = "nielsen", derivation=None,
-                   star: str = "product", decided: dict | None = None, **options) -> list:
+                   star: str = "product", decided: dict | None = None, progress=None, **options) -> list:
     """Every claim among the display equations of a Markdown or LaTeX document, by line.
 
     A chain ``A = B = C`` whose first member names a gradient, an error or the cost
@@ -882,7 +890,8 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
 
     ``decided`` may hold the readings and verdicts of an earlier call with the same derivation, notation
     and options (a dict this call fills): documents that state the same claims, such as one derivation
-    in several languages and formats, then read and decide each claim once.
+    in several languages and formats, then read and decide each claim once. ``progress``, when given, is
+    called with (equations done, equations) before each display equation.
     """
     from ..proof.chain import derive
     from ..errors import SpecError
@@ -892,7 +901,10 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
     results = []
     known = {} if decided is None else decided  # verdicts by what a claim says, for claims stated again
     previous = None                      # the left-hand side of the last display that named a quantity
-    for line, latex in extract_equations(document, fmt):
+    equations = list(extract_equations(document, fmt))
+    for done, (line, latex) in enumerate(equations):
+        if progress is not None:
+            progress(done, len(equations))
         members = split_chain(latex)
         if len(members) < 2:  # no equation: a rewriting step is listed, a lone expression or condition is not
             if _REWRITE.search(latex):

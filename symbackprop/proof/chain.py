@@ -32,6 +32,7 @@ from typing import Callable
 import sympy as sp
 
 from ..model.activations import VectorActivation
+from .budget import require_derivable
 from ..model.forward import Forward, forward
 from ..model.spec import Network
 from ..model.symbols import COST, Partial, Quantity, product
@@ -164,7 +165,8 @@ class Derivation:
         next layer). ``form="named"``: the same with every δ written out, so only
         z, a, weights and targets remain (the way seed-style derivations write a
         hidden weight's gradient). ``form="composed"``: in inputs, targets and
-        parameters only.
+        parameters only (a ReLU or leaky ReLU written with the Heaviside step θ, θ(0) = 0, so that
+        the form grows linearly with depth rather than as nested Piecewise cases).
         """
         key = tuple(key)
         if key not in self.gradients:
@@ -404,6 +406,7 @@ def derive(network: Network) -> Derivation:
     >>> d.gradient(("b", 1, 2))
     a[1,2]*delta[2,1]*w[2,1,2]*(1 - a[1,2])
     """
+    require_derivable(network)
     fw = forward(network)
     deltas = _output_deltas(fw)
     for l in range(network.depth - 1, 0, -1):
