@@ -151,14 +151,15 @@ def product(*factors: sp.Expr) -> sp.Expr:
         bases.add(base)
     if len(flat) == 1:
         return flat[0]
+    # every factor is commutative (checked above), so the product is: SymPy need not deduce it again
     if all(type(f) is Quantity for f in flat):
-        return sp.Mul._from_args(sorted(flat, key=_quantity_order))
+        return sp.Mul._from_args(sorted(flat, key=_quantity_order), True)
     if len(factors) == 2 and factors[0].is_Mul and not factors[1].is_Mul:
         # the first factor's arguments are already in order: insert the second
         args = list(factors[0].args)
         bisect.insort(args, factors[1], key=_args_sortkey)
-        return sp.Mul._from_args(args)
-    return sp.Mul._from_args(sorted(flat, key=_args_sortkey))
+        return sp.Mul._from_args(args, True)
+    return sp.Mul._from_args(sorted(flat, key=_args_sortkey), True)
 
 
 def _quantity_order(q: Quantity):
