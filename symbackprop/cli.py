@@ -2,6 +2,9 @@
 
 Exit status: 0 when every check holds, 1 when one fails, 2 for bad input
 (the message names the offending value; no traceback, nothing written).
+
+Each command imports the engine when it runs, so that ``--help`` and a mistyped
+flag answer without loading SymPy.
 """
 
 from __future__ import annotations
@@ -14,15 +17,8 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .proof.chain import derive
-from .claims.verdicts import check_document, check_formula
-from .proof.equations import METHODS
+from .choices import DIFFUSION_ACTIVATIONS, FLAVORS, FORMATS, LANGUAGES, METHODS, NOTATIONS
 from .errors import SpecError, unknown_name
-from .examples import gallery
-from .claims.formula import STARS
-from .documents.printing import NOTATIONS
-from .documents.render import FLAVORS, FORMATS, LANGUAGES, check_label_prefix, label_prefix_from, render, render_verdicts
-from .model.spec import network_from_mapping, parse_names, parse_sizes, parse_spec
 
 DEFAULT_LAYERS = [2, 3, 2]
 
@@ -93,12 +89,16 @@ def read_text_file(path: str, what: str, formats: dict[str, str], expected: str)
 
 def read_spec(path: str):
     """A network from a spec file (.toml or .json)."""
+    from .model.spec import parse_spec
+
     text, fmt = read_text_file(path, "spec file", {".toml": "toml", ".json": "json"}, ".toml or .json")
     return parse_spec(text, fmt, source=path)
 
 
 def network_from_args(args):
     """The network of a command: a spec file, overridden by any flags given."""
+    from .model.spec import network_from_mapping, parse_names, parse_sizes
+
     data = {}
     source = "command line"
     if args.spec:
@@ -155,6 +155,9 @@ def command_derive(args) -> int:
     _check_label_prefix_flag(args)
     if args.general:
         return command_derive_general(args)
+    from .documents.render import render
+    from .proof.chain import derive
+
     network = network_from_args(args)
     progress = Progress()
     progress.start(f"deriving {network.parameter_count} gradients")
@@ -236,8 +239,8 @@ def _general_arguments(args) -> dict:
 
 def command_derive_general(args) -> int:
     """``derive --general``: BP1-BP4 proven for every network; exit 1 when the proof does not re-verify."""
+    from .documents.render import label_prefix_from, render_general
     from .proof.general import derive_general, general_notation
-    from .documents.render import render_general
 
     options = _general_arguments(args)
     general_notation(args.notation)
@@ -266,6 +269,8 @@ def _check_label_prefix_flag(args) -> None:
     if args.format != "tex":
         raise SpecError(f"--label-prefix {args.label_prefix!r} applies to LaTeX only; expected --format tex "
                         f"(got --format {args.format})")
+    from .documents.render import check_label_prefix
+
     check_label_prefix(args.label_prefix)
 
 
@@ -274,11 +279,15 @@ def _label_prefix(args, fallback: str) -> str:
     if args.label_prefix is not None:
         return args.label_prefix
     if args.output:
+        from .documents.render import label_prefix_from
+
         return label_prefix_from(Path(args.output).stem)
     return fallback
 
 
 def command_examples(args) -> int:
+    from .examples import gallery
+
     directory = Path(args.output)
     progress = Progress()
     progress.start("rendering the gallery")
@@ -354,6 +363,8 @@ def _claims_exit(results) -> int:
 
 
 def _check_claim_choices(args) -> None:
+    from .claims.formula import STARS
+
     problems = []
     if args.notation not in NOTATIONS:
         problems.append(unknown_name("notation", args.notation, NOTATIONS))
@@ -372,6 +383,10 @@ def _check_claim_choices(args) -> None:
 
 
 def command_check(args) -> int:
+    from .claims.verdicts import check_formula
+    from .documents.render import render_verdicts
+    from .proof.chain import derive
+
     _check_claim_choices(args)
     network = network_from_args(args)
     derivation = derive(network)
@@ -383,6 +398,10 @@ def command_check(args) -> int:
 
 
 def command_check_doc(args) -> int:
+    from .claims.verdicts import check_document
+    from .documents.render import render_verdicts
+    from .proof.chain import derive
+
     _check_claim_choices(args)
     text, fmt = read_text_file(args.file, "document", {".md": "md", ".markdown": "md", ".tex": "tex"},
                                ".md or .tex")
@@ -438,9 +457,10 @@ def _write_or_print(output, document) -> None:
 
 
 def command_evaluate(args) -> int:
+    from .documents.render import WORKED_FORMATS, render_worked
     from .model.activations import exact_number
     from .numbers import DOCUMENT_PARAMETERS, parse_values, worked_example
-    from .documents.render import WORKED_FORMATS, render_worked
+    from .proof.chain import derive
 
     _known_names(("format", args.format, WORKED_FORMATS), ("language", args.lang, LANGUAGES),
                  ("notation", args.notation, NOTATIONS), ("flavor", args.flavor, FLAVORS))
@@ -465,6 +485,7 @@ def command_evaluate(args) -> int:
 def command_codegen(args) -> int:
     from .codegen import numpy_module
     from .documents.render import Document
+    from .proof.chain import derive
 
     network = network_from_args(args)
     _write_or_print(args.output, Document(numpy_module(derive(network))))
@@ -520,14 +541,12 @@ def _add_codegen_command(commands) -> None:
 
 
 def _add_diffusion_command(commands) -> None:
-    from .diffusion import DEFAULT_ACTIVATIONS
-
     parser = commands.add_parser("diffusion", help="why gradients vanish: the bound on σ' and the gradient "
                                                    "norm per layer of a deep network, measured")
     parser.add_argument("--depth", type=int, default=10, help="hidden layers (default 10)")
     parser.add_argument("--width", type=int, default=30, help="neurons per layer (default 30)")
-    parser.add_argument("--activation", default=",".join(DEFAULT_ACTIVATIONS),
-                        help=f"activations to compare, separated by commas (default {','.join(DEFAULT_ACTIVATIONS)})")
+    parser.add_argument("--activation", default=",".join(DIFFUSION_ACTIVATIONS),
+                        help=f"activations to compare, separated by commas (default {','.join(DIFFUSION_ACTIVATIONS)})")
     parser.add_argument("--draws", type=int, default=5, help="random initialisations averaged (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="the random seed (default 0)")
     parser.add_argument("--format", default="md", help="md (default) or tex")

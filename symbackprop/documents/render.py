@@ -21,14 +21,13 @@ import jinja2
 import sympy as sp
 
 from . import printing
+from ..choices import FORMATS, LANGUAGES
 from ..errors import SpecError, unknown_name
 from ..model.symbols import Aligned, Chain, Partial
 
 #: the terminal report lists every parameter up to this many parameters, else summarises by layer
 DETAIL_LIMIT = 64
 
-FORMATS = ("md", "tex", "text", "json")
-LANGUAGES = ("en", "zh")
 
 
 @dataclass(frozen=True)
