@@ -54,10 +54,21 @@ class Quantity(sp.Symbol):
     def __new__(cls, kind: str, *indices) -> "Quantity":
         if kind not in KINDS:
             raise ValueError(f"unknown quantity kind {kind!r}; expected one of {', '.join(KINDS)}")
-        indices = tuple(_index(i) for i in indices)
-        name = kind if not indices else f"{kind}[{','.join(str(i) for i in indices)}]"
+        indices = tuple(i if type(i) is int else _index(i) for i in indices)
+        name = kind if not indices else f"{kind}[{','.join(map(str, indices))}]"
         positive = kind in ("n", "m")
-        obj = sp.Symbol.__xnew__(cls, name, real=True, positive=positive or None)
+        template = _TEMPLATES.get(positive)
+        if template is None:
+            obj = _TEMPLATES[positive] = sp.Symbol.__xnew__(cls, name, real=True, positive=positive or None)
+        else:
+            # A network has a symbol per weight, and deducing the same assumptions (real, or
+            # positive) for each dominates building them: every quantity with the same assumptions
+            # shares the first one's records, which depend on the assumptions alone.
+            obj = sp.Expr.__new__(cls)
+            obj.name = name
+            obj._assumptions = template._assumptions
+            obj._assumptions_orig = template._assumptions_orig
+            obj._assumptions0 = template._assumptions0
         obj.kind = kind
         obj.indices = indices
         content = obj._hashable_content()
@@ -75,6 +86,10 @@ class Quantity(sp.Symbol):
         if self.kind == "x":
             return 0
         return None
+
+
+#: the first quantity built with each set of assumptions (keyed by ``positive``)
+_TEMPLATES: dict = {}
 
 
 def _index(value):

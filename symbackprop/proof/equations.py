@@ -570,17 +570,20 @@ def _coefficient(term: sp.Expr, theta: Quantity) -> sp.Expr | None:
     """d term/dθ for a term linear in θ (c·θ with c free of θ); None if it is not such a term."""
     factors = sp.Mul.make_args(term)
     rest = [f for f in factors if f is not theta and f != theta]
-    if len(rest) != len(factors) - 1 or any(f.has(theta) for f in rest):
+    # a symbol other than θ is free of θ; anything else is searched
+    if len(rest) != len(factors) - 1 or any(not f.is_Symbol and f.has(theta) for f in rest):
         return None
+    if len(rest) == 1:
+        return rest[0]
     return product(*rest) if rest else sp.S.One
 
 
-def _factors(*exprs: sp.Expr) -> Counter:
-    """The multiset of factors of a product of ``exprs`` (each flattened, a factor 1 dropped)."""
-    found = Counter()
-    for expr in exprs:
-        found.update(f for f in sp.Mul.make_args(expr) if f is not sp.S.One)
-    return found
+def _factors(*exprs: sp.Expr):
+    """The multiset of factors of a product of ``exprs`` (each flattened, a factor 1 dropped):
+    a frozenset when no factor repeats (the common case, and cheap), else a Counter's items."""
+    found = [f for expr in exprs for f in sp.Mul.make_args(expr) if f is not sp.S.One]
+    distinct = frozenset(found)
+    return distinct if len(distinct) == len(found) else frozenset(Counter(found).items())
 
 
 def _same_sum(value: sp.Expr, products: list) -> bool:
@@ -592,23 +595,23 @@ def _same_sum(value: sp.Expr, products: list) -> bool:
     terms = sp.Add.make_args(value) if len(products) > 1 else (value,)
     if len(terms) != len(products):
         return False
-    ours = Counter(frozenset(_factors(term).items()) for term in terms)
-    return ours == Counter(frozenset(_factors(*factors).items()) for factors in products)
+    if len(products) == 1:
+        return _factors(value) == _factors(*products[0])
+    return Counter(_factors(term) for term in terms) == Counter(_factors(*factors) for factors in products)
 
 
 def _same_scaled_sum(value: sp.Expr, scale: sp.Expr, products: list) -> bool:
     """``value`` = (Σ_i Π products[i]) · scale, shown factor by factor as in :func:`_same_sum`."""
-    factors = _factors(value)
-    factors.subtract(_factors(scale))
+    factors = Counter(f for f in sp.Mul.make_args(value) if f is not sp.S.One)
+    factors.subtract(f for f in sp.Mul.make_args(scale) if f is not sp.S.One)
     if any(count < 0 for count in factors.values()):
         return False
-    rest = +factors
+    rest = list((+factors).elements())
     if len(products) == 1:
-        return rest == _factors(*products[0])
-    if sum(rest.values()) != 1:
+        return _factors(*rest) == _factors(*products[0])
+    if len(rest) != 1:
         return False
-    (total,) = rest
-    return total.is_Add and _same_sum(total, products)
+    return rest[0].is_Add and _same_sum(rest[0], products)
 
 
 def _equal(value: sp.Expr, expected: sp.Expr) -> bool:
@@ -813,9 +816,11 @@ def numeric_facts(derivation, points: int = 3, seed: int = 0, directions: int = 
     * along ``directions`` random directions through every parameter at once,
       compared with Σ_θ ∂C/∂θ v_θ, and along the same directions restricted to
       each layer's weights and each layer's biases (BP4, BP3);
-    * along the first direction restricted to each neuron's weights (BP4), and
-      when that fails, along each of the neuron's weights alone, which names
-      the wrong entries (for at most :data:`LOCATE` neurons per layer).
+    * at the first point, along the first direction restricted to each neuron's
+      weights (BP4), and when that fails, along each of the neuron's weights
+      alone, which names the wrong entries (for at most :data:`LOCATE` neurons
+      per layer). A wrong gradient fails at every point, so the first locates
+      it; once any comparison has failed, the later points search too.
 
     A few dozen forward passes check every parameter; the components of a random
     direction are never 0, so no entry escapes it.
@@ -831,18 +836,20 @@ def numeric_facts(derivation, points: int = 3, seed: int = 0, directions: int = 
     whole = _Tally()
     located: dict = defaultdict(list)   # layer -> keys found wrong one by one
     searched: dict = defaultdict(set)   # layer -> neurons searched entry by entry
+    neuron_points = 0                   # points at which each neuron's weights had their own direction
     with mpmath.workdps(DIGITS):
-        for _ in range(points):
+        for point_number in range(points):
             point = random_point(derivation, rng)
             params = {key: _mpf(v) for key, v in point.params.items()}
             ours = Evaluator({**point.substitution(derivation, _mpf),
                               **{fw.q(*key): v for key, v in params.items()}}, stand_in)
             ours.network(derivation)
             run = oracle.at(params, point.x, point.y, point.l2)
-            rows = {l: [[ours(derivation.gradient(("w", l, j, k))) for k in range(1, sizes[l - 1] + 1)]
+            gradients = derivation.gradients
+            rows = {l: [[ours.once(gradients[("w", l, j, k)]) for k in range(1, sizes[l - 1] + 1)]
                         for j in range(1, sizes[l] + 1)] for l in range(1, network.depth + 1)}
-            column = {layer.index: [ours(derivation.gradient(("b", layer.index, j)))
-                                    for j in range(1, layer.size + 1)] for layer in network.layers if layer.bias}
+            column = {layer.index: [ours.once(gradients[("b", layer.index, j)]) for j in range(1, layer.size + 1)]
+                      for layer in network.layers if layer.bias}
             # δ^l_j, and ∂C/∂b^l_j: a bias moves its weighted input alone, at the same rate
             for layer in network.layers:
                 l = layer.index
@@ -851,6 +858,8 @@ def numeric_facts(derivation, points: int = 3, seed: int = 0, directions: int = 
                     deltas[l].add(ours(fw.q("delta", l, j)), reference, j)
                     if layer.bias:
                         biases[l].add(column[l][j - 1], reference, ("b", l, j))
+            per_neuron = point_number == 0 or any(not t.ok for t in weights.values())
+            neuron_points += per_neuron
             for r in range(directions):
                 everything, first_shift, total = {}, {}, []
                 for layer in network.layers:
@@ -870,15 +879,17 @@ def numeric_facts(derivation, points: int = 3, seed: int = 0, directions: int = 
                         biases[l].add(dot, run.directional(Direction({l: ({}, bias_along)}), bias_along))
                     if l == 1:
                         first_shift = {j: s + bias_along.get(j, 0) for j, s in shift.items()}
-                    if r == 0:
-                        # each neuron's weights alone; a failure is then searched weight by weight
+                    if r == 0 and per_neuron:
+                        # each neuron's weights alone (at the first point, or at every point once a
+                        # comparison has failed); a failure is then searched weight by weight
                         for j in range(m):
                             reference = run.directional(Direction({l: ({j: along[j]}, {})}), {j: shift[j]})
                             if not weights[l].add(dots[j], reference, j + 1) and len(searched[l]) < LOCATE:
                                 searched[l].add(j)
                                 located[l] += _locate(run, rows[l][j], l, j, width)
                 whole.add(mpmath.fsum(total), run.directional(Direction(everything), first_shift))
-    return _numeric_report(derivation, points, directions, deltas, weights, biases, whole, located, stand_in)
+    return _numeric_report(derivation, points, directions, deltas, weights, biases, whole, located, stand_in,
+                           neuron_points)
 
 
 def _locate(run, gradients: list, l: int, j: int, width: int) -> list:
@@ -892,7 +903,8 @@ def _locate(run, gradients: list, l: int, j: int, width: int) -> list:
     return wrong
 
 
-def _numeric_report(derivation, points, directions, deltas, weights, biases, whole, located, stand_in) -> list[Fact]:
+def _numeric_report(derivation, points, directions, deltas, weights, biases, whole, located, stand_in,
+                    neuron_points) -> list[Fact]:
     network = derivation.network
     shown = printing.text(stand_in) if is_generic(network) else ""
     # a direction through every parameter that fails where no layer's own comparison does
@@ -921,7 +933,8 @@ def _numeric_report(derivation, points, directions, deltas, weights, biases, who
             wrong = [key_name(key) for key in (tally.failed if kind == "b" else located[l])]
             neurons = [] if kind == "b" else tally.failed[:8]
             noun = "biases" if kind == "b" else "weights"
-            each = "each bias alone" if kind == "b" else f"each of the {m} neurons' weights"
+            each = "each bias alone" if kind == "b" else \
+                f"each of the {m} neurons' weights (at {neuron_points} of the points)"
             detail = (f"all {total} {noun} along {directions} random directions through the layer's {noun} and "
                       f"along {each}, and {directions} through all {network.parameter_count} parameters at "
                       f"once: {how}, worst relative error {tally.shown()}")
@@ -930,6 +943,7 @@ def _numeric_report(derivation, points, directions, deltas, weights, biases, who
             if wrong:
                 detail += f"; wrong entries: {key_list(wrong)}"
             evidence = {"kind": "numeric", "parameter": kind, "total": total, "neurons": m, "points": points,
+                        "neuron_points": neuron_points if kind == "w" else points,
                         "directions": directions, "worst": tally.shown(), "failed": neurons,
                         "located": wrong[:8], "whole": whole_evidence, "stand_in": shown}
             facts.append(Fact(equation, l, "numeric", tally.ok and not unexplained, detail, evidence))

@@ -244,7 +244,12 @@ class ForwardPass:
             changed = set(range(len(a)))
         for l in range(start + 1, self.network.depth + 1):
             moves = later.get(l)
-            if moves is None and 2 * len(changed) < len(a):
+            if moves is None and len(changed) == 1:
+                # one activation moved: z^l_i changes by w^l_{ik} (a_k − a_k at t = 0)
+                (k,) = changed
+                step = a[k] - self.a[l - 1][k]
+                z = [zi + row[k] * step for zi, row in zip(self.z[l], self.weights[l])]
+            elif moves is None and 2 * len(changed) < len(a):
                 # only some activations moved: z^l_i changes by Σ_k w^l_{ik} (a_k − a_k at t = 0)
                 before = self.a[l - 1]
                 steps = [(k, a[k] - before[k]) for k in sorted(changed)]
@@ -369,6 +374,11 @@ class Evaluator:
             value = self.memo[expr] = self._compute(expr)
         return value
 
+    def once(self, expr: sp.Expr):
+        """The value of an expression that nothing else contains (a gradient), not remembered."""
+        value = self.memo.get(expr)
+        return self._compute(expr) if value is None else value
+
     def _compute(self, expr: sp.Expr):
         if expr.is_Add:
             # a weighted input is a long sum of products of two known numbers: one exact dot product
@@ -383,7 +393,15 @@ class Evaluator:
                 pairs.append((self(term), 1))
             return mpmath.fdot(pairs)
         if expr.is_Mul:
-            return _product([self(factor) for factor in expr.args])
+            # computed exactly and rounded once
+            memo = self.memo
+            exact = None
+            for factor in expr.args:
+                value = memo.get(factor)
+                if value is None:
+                    value = self(factor)
+                exact = value._mpf_ if exact is None else mpf_mul(exact, value._mpf_)
+            return mpmath.mp.make_mpf(mpf_pos(exact, mpmath.mp.prec, round_nearest))
         if expr.is_Pow:
             base, exponent = self(expr.base), expr.exp
             return base ** int(exponent) if exponent.is_Integer else mpmath.power(base, self(exponent))
@@ -545,14 +563,6 @@ def _exact(value) -> sp.Rational:
     if isinstance(value, (float, mpmath.mpf)):
         return sp.Rational(*float(value).as_integer_ratio())
     return sp.Rational(value)
-
-
-def _product(values: list):
-    """The product of mpmath numbers, computed exactly and rounded once."""
-    exact = values[0]._mpf_
-    for value in values[1:]:
-        exact = mpf_mul(exact, value._mpf_)
-    return mpmath.mp.make_mpf(mpf_pos(exact, mpmath.mp.prec, round_nearest))
 
 
 def _mpf(value):
