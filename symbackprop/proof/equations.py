@@ -135,10 +135,10 @@ def _identical(left: sp.Expr, right: sp.Expr) -> bool:
     for atoms in (True, False):
         try:
             laurent = _Laurent((left, right), atoms)
-        except _NotLaurent:
+            if laurent.terms(left) == laurent.terms(right):
+                return True
+        except (_NotLaurent, sp.CoercionFailed):
             break
-        if laurent.terms(left) == laurent.terms(right):
-            return True
     try:
         algebra = sp.polys.fields.field(symbols, sp.QQ)[0]
         if algebra.from_expr(left) == algebra.from_expr(right):
@@ -155,7 +155,8 @@ class _NotLaurent(Exception):
 class _Laurent:
     """Expressions as Laurent polynomials over QQ, in which each divisor is a variable of its own.
 
-    Every u that appears as 1/u^k gets a variable ū standing for 1/u. For a symbol u, ū pairs
+    Symbols and function applications are the variables. Every u that appears as 1/u^k gets a
+    variable ū standing for 1/u. For a variable u, ū pairs
     with u: u^k ū^m counts as u^(k−m). With ``atoms``, a sum u that appears as 1/u^k (the
     softmax denominator Σ_i e^{z_i}, say) also becomes a variable U wherever it appears whole,
     paired with its ū in the same way, so that U·U^{-2} = U^{-1} without expanding U; without
@@ -174,14 +175,16 @@ class _Laurent:
             if expr in seen:
                 continue
             seen.add(expr)
-            if expr.is_Symbol:
+            if expr.is_Symbol or expr.is_Function:
+                # a function application is a variable of its own: identities such as
+                # exp(u)·exp(−u) = 1 are not used, which keeps "same terms" sound
                 symbols.add(expr)
                 continue
             if expr.is_Pow and expr.exp.is_Integer and expr.exp < 0:
                 bases.add(expr.base)
             stack.extend(expr.args)
         order = sp.default_sort_key
-        wholes = sorted((b for b in bases if not b.is_Symbol), key=order) if atoms else []
+        wholes = sorted((b for b in bases if b not in symbols), key=order) if atoms else []
         names = sorted(symbols, key=order) + [sp.Dummy(f"u{i}") for i in range(len(wholes))]
         inverted = sorted(bases, key=order)
         self.ring = sp.polys.rings.ring(names + [sp.Dummy(f"inv{i}") for i in range(len(inverted))], sp.QQ)[0]
@@ -190,8 +193,8 @@ class _Laurent:
         self.wholes = {b: gens[len(symbols) + i] for i, b in enumerate(wholes)}
         self.inverses = {b: gens[len(names) + i] for i, b in enumerate(inverted)}
         index = {g: i for i, g in enumerate(gens)}
-        self.pairs = [(index[self.symbols[b] if b.is_Symbol else self.wholes[b]], index[inverse])
-                      for b, inverse in self.inverses.items() if b.is_Symbol or b in self.wholes]
+        self.pairs = [(index[self.symbols[b] if b in self.symbols else self.wholes[b]], index[inverse])
+                      for b, inverse in self.inverses.items() if b in self.symbols or b in self.wholes]
         self.memo: dict = {}
 
     def _convert(self, expr):
@@ -199,7 +202,7 @@ class _Laurent:
             return self.memo[expr]
         if expr in self.wholes:
             result = self.wholes[expr]
-        elif expr.is_Symbol:
+        elif expr.is_Symbol or expr.is_Function:
             result = self.symbols[expr]
         elif expr.is_Rational:
             result = self.ring.ground_new(sp.QQ.from_sympy(expr))
@@ -322,6 +325,8 @@ class _Graph:
         self.nodes: dict = {}       # (func, args) -> node symbol
         self.definition: dict = {}  # node symbol -> f(u) with u cut
         self.local: dict = {}       # (expr, node) -> ∂expr/∂node
+        self._outer_partials: dict = {}  # node -> [(∂f/∂u_i, u_i)]
+        self._symbols: dict = {}    # expr -> its free symbols
         self._deps: dict = {}
 
     def cut(self, expr: sp.Expr) -> sp.Expr:
@@ -356,12 +361,19 @@ class _Graph:
             return None
         return content, primitive
 
+    def symbols(self, expr: sp.Expr) -> set:
+        """``expr.free_symbols``, found once per expression (SymPy walks the tree on every call)."""
+        found = self._symbols.get(expr)
+        if found is None:
+            found = self._symbols[expr] = expr.free_symbols
+        return found
+
     def depends(self, expr: sp.Expr) -> frozenset:
         """The parameters an (already cut) expression depends on, through its nodes."""
         if expr in self._deps:
             return self._deps[expr]
         found = set()
-        for s in expr.free_symbols:
+        for s in self.symbols(expr):
             if s in self.definition:
                 for argument in self.definition[s].args:
                     found |= self.depends(argument)
@@ -384,24 +396,37 @@ class _Graph:
         if theta not in self.depends(expr):
             memo[expr] = sp.S.Zero
             return sp.S.Zero
-        total = sp.diff(expr, theta) if theta in expr.free_symbols else sp.S.Zero
-        for node in expr.free_symbols:
+        symbols = self.symbols(expr)
+        total = sp.diff(expr, theta) if theta in symbols else sp.S.Zero
+        for node in symbols:
             if node in self.definition and theta in self.depends(node):
                 total += self._partial(expr, node) * self._node_derivative(node, theta, memo)
         memo[expr] = total
         return total
 
-    def _node_derivative(self, node, theta, memo):
-        key = ("node", node)
-        if key not in memo:
+    def _outer(self, node) -> list:
+        """(∂f/∂u_i at the node's arguments, cut; u_i) for each argument u_i of the application f(u).
+
+        These do not depend on the parameter being differentiated, so each is taken once.
+        """
+        if node not in self._outer_partials:
             application = self.definition[node]
             u = sp.Dummy("u", real=True)
-            total = sp.S.Zero
+            partials = []
             for i, argument in enumerate(application.args):
                 args = list(application.args)
                 args[i] = u
                 local = sp.diff(application.func(*args), u).xreplace({u: argument})
-                total += self.cut(local) * self.derivative(argument, theta, memo)
+                partials.append((self.cut(local), argument))
+            self._outer_partials[node] = partials
+        return self._outer_partials[node]
+
+    def _node_derivative(self, node, theta, memo):
+        key = ("node", node)
+        if key not in memo:
+            total = sp.S.Zero
+            for local, argument in self._outer(node):
+                total += local * self.derivative(argument, theta, memo)
             memo[key] = total
         return memo[key]
 
