@@ -45,7 +45,7 @@ from symbackprop.proof.chain import derive
 from symbackprop.claims.verdicts import check_document, check_formula
 from symbackprop.proof.equations import check
 from symbackprop.documents.printing import latex
-from symbackprop.documents.render import render
+from symbackprop.proof.report import render
 from symbackprop.model.spec import Network
 from symbackprop.model.symbols import Partial
 

@@ -19,6 +19,8 @@ _API = {
     "derive_general": "proof.general",
     "worked_example": "numbers",
     "Layer": "model.spec", "Network": "model.spec",
+    "LayeredNetwork": "model.layers",
+    "derive_layered": "proof.layered",
 }
 
 __all__ = sorted(_API)

@@ -197,10 +197,10 @@ def numpy_module(derivation, templates=None) -> str:
     ``"b1"``, ... to arrays of shape (m_l, m_{l-1}) and (m_l, 1); batches have
     one column per example. ``templates`` is a directory searched first.
     """
-    from .documents.render import _template, environment
+    from .documents.render import environment, get_template
 
     context = module_context(derivation)
-    return _template(environment(templates=templates), TEMPLATE).render(**context)
+    return get_template(environment(templates=templates), TEMPLATE).render(**context)
 
 
 __all__ = ["code", "module_context", "numpy_module"]

@@ -556,9 +556,8 @@ def _positive_int(what: str, value, upper: int, problems: list[str], lower: int 
         problems.append(f"{what} {value!r} is out of range; expected an integer from {lower} to {upper}")
 
 
-def measure(depth: int = 10, width: int = 30, activations: Sequence[str] = DEFAULT_ACTIVATIONS,
-            draws: int = 5, seed: int = 0) -> Measurement:
-    """The gradient norm per layer of a deep network at initialisation (see :class:`Measurement`)."""
+def check_measurement(depth, width, activations, draws, seed) -> list[str]:
+    """The activation names of a measurement, or a SpecError listing every out-of-range argument."""
     problems: list[str] = []
     _positive_int("depth", depth, MAX_DEPTH, problems)
     _positive_int("width", width, MAX_WIDTH, problems)
@@ -568,6 +567,13 @@ def measure(depth: int = 10, width: int = 30, activations: Sequence[str] = DEFAU
         problems.append(f"seed {seed!r} is not a non-negative integer")
     if problems:
         raise SpecError(problems)
+    return names
+
+
+def measure(depth: int = 10, width: int = 30, activations: Sequence[str] = DEFAULT_ACTIVATIONS,
+            draws: int = 5, seed: int = 0) -> Measurement:
+    """The gradient norm per layer of a deep network at initialisation (see :class:`Measurement`)."""
+    names = check_measurement(depth, width, activations, draws, seed)
     np = _numpy()
     rng = np.random.default_rng(seed)
     layers = depth + 1
@@ -727,7 +733,7 @@ def render_diffusion(measurement: Measurement, bounds: Sequence[Bound], fmt: str
     from the numbers and needs no attachment. ``standalone=False`` gives a
     LaTeX fragment to ``\\input``.
     """
-    from .documents.render import FLAVORS, LANGUAGES, Document, _template, environment
+    from .documents.render import FLAVORS, LANGUAGES, Document, environment, get_template
 
     problems = []
     try:
@@ -799,6 +805,6 @@ def render_diffusion(measurement: Measurement, bounds: Sequence[Bound], fmt: str
         # the registered name of each activation spelling, for the names and line styles of the templates
         "family": {name: family(name) for name in measurement.activations},
     }
-    text = _template(env, f"{lang}/diffusion.{fmt}.j2").render(**context)
+    text = get_template(env, f"{lang}/diffusion.{fmt}.j2").render(**context)
     attachments = {figure: svg} if svg is not None else {}
     return Document(text, attachments)

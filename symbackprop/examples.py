@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from .proof.chain import derive
 from .proof.general import derive_general, general_options
-from .documents.render import LANGUAGES, render, render_gallery_readme, template_dirs
+from .documents.render import LANGUAGES, render_gallery_readme, template_dirs
+from .proof.report import render
 from .model.spec import Network
 
 
@@ -102,7 +103,7 @@ DIFFUSION = {"depth": 6, "width": 10, "draws": 3, "seed": 0}
 def _worked_documents(files: dict[str, str], manifest: list[dict]) -> None:
     """The worked numeric example of :data:`WORKED_VALUES`, in Markdown and LaTeX, every language."""
     from .numbers import parse_values, worked_example
-    from .documents.render import render_worked
+    from .numbers import render_worked
 
     derivation = derive(WORKED_NETWORK)
     params, x, y, l2 = parse_values(WORKED_VALUES, derivation)
@@ -133,6 +134,36 @@ def _diffusion_documents(files: dict[str, str], manifest: list[dict]) -> None:
                          "example": "diffusion"})
 
 
+# A small convolutional network: 1×6×6 input, a 3×3 convolution with 2 channels and ReLU, max pooling
+# over 2×2 windows, and a dense softmax output with the categorical cross-entropy.
+CONVOLUTIONAL = {
+    "input": [1, 6, 6],
+    "cost": "cross_entropy",
+    "layer": [
+        {"type": "conv2d", "channels": 2, "kernel": 3, "activation": "relu"},
+        {"type": "maxpool", "size": 2},
+        {"type": "dense", "size": 3, "activation": "softmax"},
+    ],
+}
+
+
+def _layered_documents(files: dict[str, str], manifest: list[dict]) -> None:
+    """The convolutional network of :data:`CONVOLUTIONAL`: each layer's backward rule derived and proven."""
+    from .model.layers import layered_from_mapping
+    from .proof.layered import derive_layered
+    from .proof.layered_report import render_layered
+
+    derivation = derive_layered(layered_from_mapping(CONVOLUTIONAL, "the convolutional example"))
+    report = derivation.check()
+    for lang in _languages():
+        files[f"conv.{lang}.md"] = render_layered(derivation, "md", lang, report=report).text
+        manifest.append({"path": f"conv.{lang}.md", "format": "md", "lang": lang, "flavor": "github",
+                         "example": "conv"})
+        files[f"conv.{lang}.tex"] = render_layered(derivation, "tex", lang, report=report, label_prefix="conv").text
+        manifest.append({"path": f"conv.{lang}.tex", "format": "tex", "lang": lang, "standalone": True,
+                         "example": "conv"})
+
+
 # The computational graph of seed 003: e = (a + b)(b + 1) at a = 2, b = 1, in both modes.
 GRAPH_EXPRESSION = "(a+b)*(b+1)"
 GRAPH_POINT = {"a": 2, "b": 1}
@@ -141,7 +172,7 @@ GRAPH_POINT = {"a": 2, "b": 1}
 def _graph_documents(files: dict[str, str], manifest: list[dict]) -> None:
     """The computational graph of :data:`GRAPH_EXPRESSION`: forward and reverse mode, Markdown (+ SVG) and LaTeX."""
     from .graph.analysis import analyse
-    from .documents.render import render_graph
+    from .graph.document import render_graph
 
     analysis = analyse(GRAPH_EXPRESSION, GRAPH_POINT, "both")
     for lang in _languages():
@@ -155,6 +186,28 @@ def _graph_documents(files: dict[str, str], manifest: list[dict]) -> None:
                          "example": "graph"})
 
 
+#: gallery documents that ``check-doc`` does not read, by example key, with the reason
+NOT_SELF_CHECKED = {
+    "conv": "its network is a stack of layers (convolution, pooling, flatten), which the network options of "
+            "check-doc (dense layers) do not describe; its backward rules are proven by the layered derivation",
+}
+
+
+def document_options(example: str) -> tuple | None:
+    """(network, notation, meaning of *) with which ``check-doc`` reads a gallery document of ``example``
+    (the manifest's ``example`` key): the derivations' own networks, the worked example's network, and for
+    the graph and diffusion documents, which state nothing about one network, the default 2-3-2 network;
+    None for the documents of :data:`NOT_SELF_CHECKED`."""
+    if example in NOT_SELF_CHECKED:
+        return None
+    for entry in EXAMPLES:
+        if entry.key == example:
+            return entry.network, entry.notation, "hadamard" if entry.notation == "nodes" else "product"
+    if example == "worked":
+        return WORKED_NETWORK, "nielsen", "product"
+    return Network([2, 3, 2]), "nielsen", "product"
+
+
 #: Every producer of gallery files, in the order of the gallery's index. A producer
 #: adds its files (relative path → content) and one manifest entry per document
 #: (``path``, ``format``, ``lang``, ``flavor`` for Markdown, ``standalone`` for
@@ -165,6 +218,7 @@ PRODUCERS = (
     _worked_documents,
     _diffusion_documents,
     _graph_documents,
+    _layered_documents,
 )
 
 

@@ -33,6 +33,7 @@ text writes it; ints, SymPy numbers and mpmath numbers are taken exactly.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -46,7 +47,9 @@ from .model.activations import VectorActivation, exact_number
 from .errors import SpecError
 from .proof.oracle import DIGITS, Point, _mpf, _number_map, is_generic, key_list, key_name
 from .documents import printing
-from .model.symbols import COST, LAMBDA, N_EXAMPLES, Partial
+from .documents.render import FLAVORS, LANGUAGES, Document, check_choice, environment, get_template
+from .model.symbols import (COST, LAMBDA, N_EXAMPLES, Chain, Partial, written_difference, written_product,
+                            written_sum)
 
 #: η, the learning rate, as it appears in the update θ − η ∂C/∂θ (the printers write it η)
 ETA = sp.Symbol("eta", positive=True)
@@ -557,5 +560,150 @@ def worked_example(derivation, values: Mapping, x: Sequence, y: Sequence, lr=0.5
     )
 
 
+# -------------------------------------------------------------------- the worked example as a document
+
+
+def _worked_links(value, arithmetic=None, shown=None) -> Chain:
+    """symbol = each form = the arithmetic with rounded numbers = the rounded value.
+
+    A form that is a number is left out: the value at the end of the chain shows it.
+    """
+    forms = [form for form in value.forms if not sp.sympify(form).is_Number]
+    return Chain(value.symbol, *forms, *([arithmetic] if arithmetic is not None else []), shown(value.value))
+
+
+def worked_context(example, notation: str = "nielsen") -> dict:
+    """What the worked-example templates loop over: every number of the example as a chain of equalities.
+
+    Forward pass: z = its definition = the sum with numbers = value, and
+    a = its definition = value. Backward pass, one entry per neuron from the
+    output layer back: the chain rule's factors before ∂z/∂θ, each with its
+    forms and value (for ∂C/∂a of a hidden neuron, and ∂C/∂z under softmax,
+    the sum over the next layer with numbers), δ as their product, then per
+    parameter of the neuron ∂z/∂θ, the gradient as the product of its factors
+    with numbers (plus (λ/n) w under L2) and the step θ − η ∂C/∂θ. Numbers are
+    rounded to ``example.digits`` for display only.
+    """
+    def product(*factors):  # the chain rule's factors, then their values, joined by dots
+        return written_product(factors, dotted=True)
+
+    n = example.rounded
+    network = example.network
+    values = {g.key: g.parameter.value for g in example.gradients}
+    layers = []
+    previous = example.x
+    for layer in example.layers:
+        l = layer.index
+        fan_in = network.sizes[l - 1]
+        rows = []
+        for j, (z, a) in enumerate(zip(layer.z, layer.a), start=1):
+            terms = []
+            for k in range(1, fan_in + 1):
+                weight, source = n(values[("w", l, j, k)]), n(previous[k - 1].value)
+                terms.append(product(weight, source) if l == 1 else product(source, weight))
+            if network.layer(l).bias:
+                terms.append(n(values[("b", l, j)]))
+            rows.append({"z": _worked_links(z, written_sum(terms), n), "a": _worked_links(a, None, n)})
+        layers.append({"index": l, "activation": layer.activation, "size": len(layer.z),
+                       "neurons": rows, "a": [Chain(v.symbol, n(v.value)) for v in layer.a]})
+        previous = layer.a
+
+    neurons, order = {}, []
+    for g in example.gradients:
+        l, j = g.key[1], g.key[2]
+        if (l, j) not in neurons:
+            head = g.factors[:-1]
+            factors = []
+            for index, factor in enumerate(head):
+                arithmetic = None
+                if index == 0 and g.terms:
+                    arithmetic = written_sum([product(n(left.value), n(right.value)) for left, right in g.terms])
+                factors.append(_worked_links(factor, arithmetic, n))
+            delta_symbol = g.delta.forms[0]
+            if len(head) > 1:
+                delta = Chain(delta_symbol, product(*[f.symbol for f in head]),
+                              product(*[n(f.value) for f in head]), n(g.delta.value))
+            else:
+                delta = Chain(delta_symbol, head[0].symbol, n(g.delta.value))
+            neurons[(l, j)] = {"layer": l, "neuron": j, "softmax": len(head) == 1, "factors": factors,
+                               "delta": delta, "delta_symbol": delta_symbol, "parameters": []}
+            order.append((l, j))
+        theta = g.parameter.symbol
+        dz = g.factors[-1]
+        symbolic = product(*[f.symbol for f in g.factors])
+        numeric = product(*[n(f.value) for f in g.factors])
+        regularisation = None
+        if g.regularisation is not None:
+            reg = g.regularisation
+            regularisation = Chain(reg.symbol, n(reg.value))
+            symbolic, numeric = written_sum([symbolic, reg.symbol]), written_sum([numeric, n(reg.value)])
+        gradient = Partial(COST, theta)
+        neurons[(l, j)]["parameters"].append({
+            "key": g.key,
+            "symbol": theta,
+            "link": _worked_links(dz, None, n),
+            "regularisation": regularisation,
+            "gradient": Chain(gradient, symbolic, numeric, n(g.gradient.value)),
+            "descent": Chain(written_difference(theta, sp.Mul(ETA, gradient)),
+                            written_difference(n(g.parameter.value), product(n(example.lr), n(g.gradient.value))),
+                            n(g.updated.value)),
+            "before": n(g.parameter.value),
+            "partial": gradient,
+            "value": n(g.gradient.value),
+            "after": n(g.updated.value),
+        })
+    backward = [neurons[key] for key in sorted(order, key=lambda key: (-key[0], key[1]))]
+    return {
+        "example": example,
+        "network": network,
+        "digits": example.digits,
+        "precision": DIGITS,
+        "lr": Chain(ETA, n(example.lr)),
+        "eta": ETA,
+        "inputs": [Chain(v.symbol, n(v.value)) for v in example.x],
+        "targets": [Chain(v.symbol, n(v.value)) for v in example.y],
+        "l2": [Chain(v.symbol, n(v.value)) for v in example.l2],
+        "parameters": [Chain(g.parameter.symbol, n(g.parameter.value)) for g in example.gradients],
+        "layers": layers,
+        "cost": _worked_links(example.cost, None, n),
+        "backward": backward,
+        "summary": [p for g in example.gradients for p in neurons[g.key[1], g.key[2]]["parameters"] if p["key"] == g.key],
+    }
+
+
+WORKED_FORMATS = ("text", "md", "tex", "json")
+
+
+def render_worked(example, fmt: str = "md", lang: str = "en", notation: str = "nielsen", flavor: str = "github",
+                  standalone: bool = True, templates=None) -> Document:
+    """A worked numeric example (:func:`symbackprop.numbers.worked_example`) as a document.
+
+    ``fmt`` is ``text`` (the terminal), ``md``, ``tex`` (``standalone=False``
+    gives a fragment to ``\\input``) or ``json``: the network, then
+    :meth:`~symbackprop.numbers.WorkedExample.as_data` (each number as
+    rounded text, a rounded JSON number and its full value).
+    """
+    check_choice("format", fmt, WORKED_FORMATS)
+    check_choice("language", lang, LANGUAGES)
+    check_choice("notation", notation, printing.NOTATIONS)
+    check_choice("flavor", flavor, FLAVORS)
+    network = example.network
+    if fmt == "json":
+        data = {
+            "network": {"layers": list(network.sizes),
+                        "activation": [layer.activation.label for layer in network.layers],
+                        "bias": [layer.bias for layer in network.layers], "cost": network.cost.name,
+                        "l2": None if network.l2 is None else str(network.l2), "mean": network.mean},
+            "notation": notation,
+            **example.as_data(notation),
+        }
+        return Document(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    env = environment(notation, network.sizes, templates, fmt, flavor)
+    suffix = "txt" if fmt == "text" else fmt
+    text = get_template(env, f"{lang}/worked.{suffix}.j2").render(standalone=standalone, lang=lang,
+                                                             **worked_context(example, notation))
+    return Document(text)
+
+
 __all__ = ["ETA", "GradientValues", "LayerValues", "Value", "WorkedExample",
-           "key_name", "parse_key", "parse_values", "worked_example"]
+           "key_name", "parse_key", "parse_values", "worked_example", "worked_context", "render_worked", "WORKED_FORMATS"]

@@ -24,7 +24,8 @@ import pytest
 from symbackprop import Network, derive
 from symbackprop.cli import main
 from symbackprop.documents.printing import layer_number
-from symbackprop.documents.render import render, template_dirs
+from symbackprop.documents.render import template_dirs
+from symbackprop.proof.report import render
 
 NOTATIONS = ("nielsen", "ng", "qiu", "nodes")
 

@@ -8,7 +8,7 @@ from symbackprop.claims import verdicts as C
 from symbackprop.documents import printing
 from symbackprop.claims.verdicts import Skipped, Unreadable, check_claim, check_document, check_formula
 from symbackprop.claims.formula import Mismatch, parse_claim, split_chain
-from symbackprop.documents.render import render_verdicts
+from symbackprop.claims.report import render_verdicts
 
 NET = sbp.Network([2, 3, 2])                      # sigmoid, quadratic, with biases
 SQUARE = sbp.Network([2, 2, 2], bias=False)       # the network of seed 002

@@ -469,7 +469,7 @@ def test_general_options_read_a_network():
 
 def test_the_nodes_notation_is_refused_for_general_documents():
     from symbackprop.errors import SpecError
-    from symbackprop.documents.render import render_general
+    from symbackprop.proof.report import render_general
 
     with pytest.raises(SpecError, match="nielsen, ng, qiu"):
         render_general(general(), "md", notation="nodes")
@@ -478,7 +478,7 @@ def test_the_nodes_notation_is_refused_for_general_documents():
 
 
 def test_a_document_includes_the_general_section_only_when_asked():
-    from symbackprop.documents.render import render
+    from symbackprop.proof.report import render
 
     network = Network([2, 3, 2], activation="generic", cost="quadratic")
     concrete = derive(network)
@@ -499,7 +499,7 @@ def test_a_document_includes_the_general_section_only_when_asked():
     ("qiu", "W^{(l + 1)}_{kj}", r"\frac{\partial \mathcal{L}}{\partial z^{(l)}_{j}}"),
 ])
 def test_a_general_document_prints_in_each_notations_numbering(notation, weight, cost):
-    from symbackprop.documents.render import render_general
+    from symbackprop.proof.report import render_general
 
     text = render_general(general(), "md", notation=notation, report=checked()).text
     assert weight in text and cost in text

@@ -29,7 +29,7 @@ from symbackprop.graph.analysis import (
     reverse_mode,
     symbolic_gradient,
 )
-from symbackprop.documents.render import render_graph
+from symbackprop.graph.document import render_graph
 
 SEED = "(a+b)*(b+1)"
 AT = {"a": 2, "b": 1}

@@ -292,7 +292,7 @@ def _classic_example():
 
 
 def test_the_terminal_text_carries_every_number_through():
-    from symbackprop.documents.render import render_worked
+    from symbackprop.numbers import render_worked
 
     text = render_worked(_classic_example(), "text").text
     # figures of this classic example, computed by hand to 6 digits
@@ -313,7 +313,7 @@ def test_the_terminal_text_carries_every_number_through():
 
 
 def test_softmax_and_l2_documents_show_the_sum_and_the_regulariser():
-    from symbackprop.documents.render import render_worked
+    from symbackprop.numbers import render_worked
 
     d = derive(Network([2, 2, 3], activation=["tanh", "softmax"], cost="cross_entropy", l2=True))
     p = random_point(d, random.Random(3))
@@ -329,7 +329,7 @@ def test_softmax_and_l2_documents_show_the_sum_and_the_regulariser():
 
 def test_worked_documents_parse_and_compile():
     import tooling
-    from symbackprop.documents.render import render_worked
+    from symbackprop.numbers import render_worked
 
     d = derive(Network([2, 1, 2], activation=["relu", "softmax"], cost="cross_entropy", l2=0.1))
     p = random_point(d, random.Random(8))

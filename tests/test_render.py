@@ -9,7 +9,8 @@ import pytest
 from symbackprop import Network, SpecError, cli, derive
 from symbackprop import examples
 from symbackprop.examples import EXAMPLES, gallery
-from symbackprop.documents.render import FLAVORS, escape_markdown_math, escape_tex_text, render
+from symbackprop.documents.render import FLAVORS, escape_markdown_math, escape_tex_text
+from symbackprop.proof.report import render
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -31,11 +31,15 @@ def test_help_and_the_parser_load_no_heavy_library():
     assert loaded_after(code) == []
 
 
-def test_a_bad_flag_is_refused_before_the_engine_loads():
+def test_a_mistyped_command_line_is_refused_before_the_engine_loads():
     code = ("import contextlib, io, symbackprop.cli as cli\n"
-            "with contextlib.redirect_stderr(io.StringIO()) as shown:\n"
-            "    assert cli.main(['derive', '--format', 'docx']) == 2\n"
-            "assert \"unknown format 'docx'\" in shown.getvalue()")
+            "for argv in (['derve'], ['derive', '--method', 'guess']):\n"
+            "    with contextlib.redirect_stderr(io.StringIO()) as shown:\n"
+            "        try:\n"
+            "            cli.main(argv)\n"
+            "        except SystemExit as exit:\n"
+            "            assert exit.code == 2\n"
+            "    assert 'invalid choice' in shown.getvalue()")
     assert loaded_after(code) == []
 
 
