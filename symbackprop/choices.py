@@ -18,3 +18,6 @@ FLAVORS = ("github", "katex", "mathjax", "hexo", "kramdown")
 NOTATIONS = ("nielsen", "ng", "qiu", "nodes")
 #: the activations ``diffusion`` compares unless told otherwise
 DIFFUSION_ACTIVATIONS = ("sigmoid", "tanh", "relu")
+#: the largest number of terms the exact comparison of one claim may expand to (an upper bound
+#: computed before expanding; :mod:`symbackprop.claims.exact`)
+MAX_TERMS = 200_000

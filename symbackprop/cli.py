@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .choices import DIFFUSION_ACTIVATIONS, FLAVORS, FORMATS, LANGUAGES, METHODS, NOTATIONS
+from .choices import DIFFUSION_ACTIVATIONS, FLAVORS, FORMATS, LANGUAGES, MAX_TERMS, METHODS, NOTATIONS
 from .errors import SpecError, unknown_name
 
 DEFAULT_LAYERS = [2, 3, 2]
@@ -486,21 +486,26 @@ def _add_claim_flags(parser: argparse.ArgumentParser) -> None:
                        help="what a written * means: product (like \\cdot, default) or hadamard (element-wise, "
                             "as when × is the matrix product)")
     group.add_argument("--points", type=int, default=3, help="random points of the numeric comparison (default 3)")
-    group.add_argument("--time-limit", type=float, default=2.0, metavar="SECONDS",
-                       help="seconds for the symbolic proof of one claim; past it the claim is undecided "
-                            "(exit 3) with its numeric evidence (default 2)")
+    group.add_argument("--max-terms", type=int, default=MAX_TERMS, metavar="N",
+                       help="the most terms the exact comparison of one claim may expand to; past it the claim "
+                            f"is undecided (exit 3) with its numeric evidence (default {MAX_TERMS})")
+    group.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                       help="accepted from earlier releases, which bounded the proof by seconds, and ignored with a "
+                            "note: no verdict depends on the clock (default: not given)")
     group.add_argument("--lang", default="en", help=f"language of the answer: {', '.join(LANGUAGES)} (default en)")
     group.add_argument("--json", action="store_true", help="print JSON, mistakes by name (default: text)")
 
 
-def _claims_exit(results) -> int:
+def _claims_exit(results, strict: bool = False) -> int:
+    """0 when every claim read is correct, 1 when one is incorrect, 3 when one is undecided; 2 when nothing
+    could be checked (no evidence either way), or with ``strict`` when a display could not be read."""
     statuses = {r.status for r in results}
-    if not statuses - {"skipped"}:  # nothing checked at all is no sign that everything is right
+    if not statuses & {"correct", "incorrect", "undecided"}:
+        return 2
+    if strict and "unreadable" in statuses:
         return 2
     if "incorrect" in statuses:
         return 1
-    if "unreadable" in statuses:
-        return 2
     if "undecided" in statuses:
         return 3
     return 0
@@ -518,12 +523,15 @@ def _check_claim_choices(args) -> None:
         problems.append(unknown_name("--star", args.star, STARS))
     if not 1 <= args.points <= 100:
         problems.append(f"--points {args.points} is out of range; expected 1..100")
-    if not 0 < args.time_limit <= 600:
-        problems.append(f"--time-limit {args.time_limit:g} is out of range; expected more than 0 and at most 600 seconds")
+    if not 1 <= args.max_terms <= 10**8:
+        problems.append(f"--max-terms {args.max_terms} is out of range; expected 1..{10**8}")
     if args.lang not in LANGUAGES:
         problems.append(unknown_name("language", args.lang, LANGUAGES))
     if problems:
         raise SpecError(problems)
+    if args.time_limit is not None:
+        print("symbackprop: note: --time-limit has no effect: the exact comparison is bounded by --max-terms, "
+              "never by the clock", file=sys.stderr)
 
 
 def command_check(args) -> int:
@@ -535,7 +543,7 @@ def command_check(args) -> int:
                               lambda: network_from_args(args, first_layer(args.notation)))
     derivation = derive(network)
     verdict = check_formula(args.claim, network, args.notation, args.syntax, derivation=derivation,
-                            star=args.star, points=args.points, time_limit=args.time_limit)
+                            star=args.star, points=args.points, max_terms=args.max_terms)
     sys.stdout.write(render_verdicts(derivation, [verdict], args.notation, "json" if args.json else "text",
                                      lang=args.lang))
     return _claims_exit([verdict])
@@ -554,11 +562,11 @@ def command_check_doc(args) -> int:
     progress = Progress()
     progress.start(f"checking the claims of {args.file}")
     results = check_document(text, fmt, network, args.notation, derivation=derivation, star=args.star,
-                             points=args.points, time_limit=args.time_limit)
+                             points=args.points, max_terms=args.max_terms)
     progress.done()
     sys.stdout.write(render_verdicts(derivation, results, args.notation, "json" if args.json else "text",
                                      lang=args.lang))
-    return _claims_exit(results)
+    return _claims_exit(results, strict=args.strict)
 
 
 # ---------------------------------------------------------------------- numbers, code export, gradient diffusion
@@ -790,10 +798,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_claim_flags(check_parser)
     check_parser.set_defaults(handler=command_check)
 
-    doc_parser = commands.add_parser("check-doc", help="check every display equation of a Markdown or LaTeX file")
+    doc_parser = commands.add_parser("check-doc", help="check every display equation of a Markdown or LaTeX file "
+                                                       "(exit 0 every claim read is correct, 1 one is incorrect, "
+                                                       "2 nothing could be checked, 3 one is undecided)")
     _add_network_flags(doc_parser, spec_alias=True)
     doc_parser.add_argument("file", metavar="FILE", help="a .md or .tex document")
     _add_claim_flags(doc_parser)
+    doc_parser.add_argument("--strict", action="store_true",
+                            help="exit 2 when any display that states a claim could not be read (by default such "
+                                 "displays are listed in the report and the exit status follows the claims read)")
     doc_parser.set_defaults(handler=command_check_doc)
 
     _add_evaluate_command(commands)

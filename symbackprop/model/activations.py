@@ -8,7 +8,10 @@ Each rule states, with ``Z`` for the weighted input and ``A`` for the activation
   of ``forward`` by the engine's checks, never trusted);
 * ``identity``   σ'(z) written in terms of ``a`` alone, when such an identity
   exists (σ' = σ(1 − σ)); derivations use it to keep gradients in named
-  intermediates.
+  intermediates;
+* ``exponential`` exp(c·z) written in terms of ``a`` alone, as ``(c, expression)``,
+  when σ is built from the exponential (e^z = a/(1 − a) for the sigmoid); the exact
+  comparison of claims uses it to bring a formula written with exp back to a.
 
 ``softmax`` is not element-wise: its rule gives the Jacobian ∂a_i/∂z_j in terms
 of the activations instead.
@@ -49,6 +52,8 @@ class Activation:
     convention: str | None = None
     #: given by the user as a formula, not taken from the table (its range cannot be judged)
     custom: bool = False
+    #: (c, e): exp(c·z) = e, an expression in ``A`` (checked against the definition, never trusted)
+    exponential: tuple[int, sp.Expr] | None = None
 
     @property
     def label(self) -> str:
@@ -179,12 +184,14 @@ def custom(definition: sp.Lambda, name: str = "custom") -> Activation:
 # ---------------------------------------------------------------- the rule table
 #            name          σ(z)                          σ'(z)                           σ'(z) in a
 ACTIVATIONS: dict[str, Activation | VectorActivation] = {
-    "sigmoid":  Activation("sigmoid", 1 / (1 + sp.exp(-Z)), sp.exp(-Z) / (1 + sp.exp(-Z)) ** 2, A * (1 - A)),
-    "tanh":     Activation("tanh", sp.tanh(Z), 1 - sp.tanh(Z) ** 2, 1 - A**2),
+    "sigmoid":  Activation("sigmoid", 1 / (1 + sp.exp(-Z)), sp.exp(-Z) / (1 + sp.exp(-Z)) ** 2, A * (1 - A),
+                           exponential=(1, A / (1 - A))),
+    "tanh":     Activation("tanh", sp.tanh(Z), 1 - sp.tanh(Z) ** 2, 1 - A**2, exponential=(2, (1 + A) / (1 - A))),
     "relu":     Activation("relu", sp.Piecewise((Z, Z > 0), (0, True)), sp.Piecewise((1, Z > 0), (0, True)),
                            convention="derivative_at_zero_is_zero"),
     "leaky_relu": leaky_relu(),
-    "softplus": Activation("softplus", sp.log(1 + sp.exp(Z)), 1 / (1 + sp.exp(-Z)), 1 - sp.exp(-A)),
+    "softplus": Activation("softplus", sp.log(1 + sp.exp(Z)), 1 / (1 + sp.exp(-Z)), 1 - sp.exp(-A),
+                           exponential=(1, sp.exp(A) - 1)),
     "identity": Activation("identity", Z, sp.Integer(1), sp.Integer(1)),
     "generic":  _generic(),
     "softmax":  VectorActivation("softmax", _softmax_forward, _softmax_jacobian),

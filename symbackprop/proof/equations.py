@@ -267,6 +267,12 @@ def prove_rule(rule, size: int = 2) -> RuleProof:
         detail += f"; identity σ' = {rule.identity} {'holds' if holds else 'FAILS'}"
         evidence.update(identity=rule.identity, identity_ok=holds)
         ok = ok and holds
+    if rule.exponential is not None:
+        multiple, value = rule.exponential
+        holds = is_zero(value.xreplace({A: rule.forward}) - sp.exp(multiple * Z))
+        if not holds:
+            detail += f"; exp({multiple}z) = {value} FAILS"
+        ok = ok and holds
     return RuleProof(ok, detail, evidence)
 
 
