@@ -2,6 +2,9 @@
 
 Exit status: 0 when every check holds, 1 when one fails, 2 for bad input
 (the message names the offending value; no traceback, nothing written).
+
+Each command imports the engine when it runs, so that ``--help`` and a mistyped
+command answer without loading SymPy.
 """
 
 from __future__ import annotations
@@ -14,19 +17,8 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .proof.chain import derive
-from .claims.exact import MAX_TERMS
-from .claims.verdicts import check_document, check_formula
-from .proof.budget import require_documentable
-from .proof.equations import METHODS, plan
+from .choices import DIFFUSION_ACTIVATIONS, FLAVORS, FORMATS, LANGUAGES, MAX_TERMS, METHODS, NOTATIONS
 from .errors import SpecError, unknown_name
-from .examples import gallery
-from .claims.formula import STARS
-from .documents.printing import NOTATIONS
-from .claims.report import render_verdicts
-from .documents.render import FLAVORS, FORMATS, LANGUAGES, check_label_prefix, label_prefix_from
-from .proof.report import render
-from .model.spec import network_from_mapping, parse_names, parse_sizes, parse_spec
 
 DEFAULT_LAYERS = [2, 3, 2]
 DEFAULT_NOTATION = "nielsen"
@@ -167,6 +159,8 @@ def read_text_file(path: str, what: str, formats: dict[str, str], expected: str)
 
 def read_spec(path: str, first: int = 0):
     """A network from a spec file (.toml or .json); messages number the input layer ``first``."""
+    from .model.spec import parse_spec
+
     text, fmt = read_text_file(path, "spec file", {".toml": "toml", ".json": "json"}, ".toml or .json")
     return parse_spec(text, fmt, source=path, first_layer=first)
 
@@ -176,7 +170,9 @@ def first_layer(notation_name) -> int:
 
     An unknown name (reported by the command's own check) falls back to the default notation.
     """
-    return NOTATIONS.get(notation_name, NOTATIONS[DEFAULT_NOTATION]).layer_offset
+    from .documents.printing import NOTATIONS as notations
+
+    return notations.get(notation_name, notations[DEFAULT_NOTATION]).layer_offset
 
 
 def _spec_path(args) -> str | None:
@@ -192,6 +188,8 @@ def network_from_args(args, first: int = 0):
 
     ``first`` is the number messages give the input layer: the command's notation numbers the layers.
     """
+    from .model.spec import network_from_mapping, parse_names, parse_sizes
+
     data = {}
     source = "command line"
     spec = _spec_path(args)
@@ -261,6 +259,11 @@ def _check_choices(args) -> None:
 
 
 def command_derive(args) -> int:
+    from .proof.budget import require_documentable
+    from .proof.chain import derive
+    from .proof.equations import plan
+    from .proof.report import render
+
     if args.json:
         args.format = "json"
     if args.general:
@@ -270,7 +273,8 @@ def command_derive(args) -> int:
         return command_derive_layered(args, layered)
     _, _, network = _all_at_once(lambda: _check_choices(args), lambda: _check_label_prefix_flag(args),
                                  lambda: network_from_args(args, first_layer(args.notation)))
-    require_documentable(network)
+    if args.format in ("md", "tex"):
+        require_documentable(network)  # the terminal and JSON forms grow only linearly with the parameters
     if args.method != "none":
         plan(network, args.method)  # a check too large to run is refused before the derivation
     progress = Progress()
@@ -326,6 +330,8 @@ def _layered_spec(args):
 
 def command_derive_layered(args, network) -> int:
     """``derive`` on a description with [[layer]] entries: the derivation, its check and a document."""
+    from .documents.render import label_prefix_from
+
     from .proof.layered import derive_layered
     from .proof.layered_report import LAYERED_FORMATS, render_layered
 
@@ -420,6 +426,8 @@ def _general_arguments(args) -> dict:
 
 def command_derive_general(args) -> int:
     """``derive --general``: BP1-BP4 proven for every network; exit 1 when the proof does not re-verify."""
+    from .documents.render import label_prefix_from
+
     from .proof.general import derive_general, general_notation
     from .proof.report import render_general
 
@@ -447,6 +455,8 @@ def command_derive_general(args) -> int:
 
 def _check_label_prefix_flag(args) -> None:
     """--label-prefix names LaTeX labels: refused for other formats, and checked before any work."""
+    from .documents.render import check_label_prefix
+
     if args.label_prefix is None:
         return
     if args.format != "tex":
@@ -457,6 +467,8 @@ def _check_label_prefix_flag(args) -> None:
 
 def _label_prefix(args, fallback: str) -> str:
     """The label prefix of a document: --label-prefix, else the -o file's stem, else ``fallback``."""
+    from .documents.render import label_prefix_from
+
     if args.label_prefix is not None:
         return args.label_prefix
     if args.output:
@@ -465,7 +477,7 @@ def _label_prefix(args, fallback: str) -> str:
 
 
 def command_examples(args) -> int:
-    from .examples import missing_dependencies
+    from .examples import gallery, missing_dependencies
 
     directory = Path(args.output)
     problems = missing_dependencies()
@@ -558,6 +570,8 @@ def _claims_exit(results, strict: bool = False) -> int:
 
 
 def _check_claim_choices(args) -> None:
+    from .claims.formula import STARS
+
     problems = []
     if args.notation not in NOTATIONS:
         problems.append(unknown_name("notation", args.notation, NOTATIONS))
@@ -579,6 +593,10 @@ def _check_claim_choices(args) -> None:
 
 
 def command_check(args) -> int:
+    from .claims.report import render_verdicts
+    from .claims.verdicts import check_formula
+    from .proof.chain import derive
+
     _, network = _all_at_once(lambda: _check_claim_choices(args),
                               lambda: network_from_args(args, first_layer(args.notation)))
     derivation = derive(network)
@@ -611,6 +629,10 @@ def _document_size(path: str, text: str, fmt: str) -> None:
 
 
 def command_check_doc(args) -> int:
+    from .claims.report import render_verdicts
+    from .claims.verdicts import check_document
+    from .proof.chain import derive
+
     _, (text, fmt), network = _all_at_once(
         lambda: _check_claim_choices(args),
         lambda: read_text_file(args.file, "document", {".md": "md", ".markdown": "md", ".tex": "tex"}, ".md or .tex"),
@@ -665,6 +687,8 @@ def _write_or_print(output, document) -> None:
 
 
 def command_evaluate(args) -> int:
+    from .proof.chain import derive
+
     from .model.activations import exact_number
     from .numbers import DOCUMENT_PARAMETERS, parse_values, worked_example
     from .numbers import WORKED_FORMATS, render_worked
@@ -691,6 +715,8 @@ def command_evaluate(args) -> int:
 
 
 def command_codegen(args) -> int:
+    from .proof.chain import derive
+
     from .codegen import numpy_module
     from .documents.render import Document
 
@@ -750,14 +776,12 @@ def _add_codegen_command(commands) -> None:
 
 
 def _add_diffusion_command(commands) -> None:
-    from .diffusion import DEFAULT_ACTIVATIONS
-
     parser = commands.add_parser("diffusion", help="why gradients vanish: the bound on σ' and the gradient "
                                                    "norm per layer of a deep network, measured")
     parser.add_argument("--depth", type=int, default=10, help="hidden layers (default 10)")
     parser.add_argument("--width", type=int, default=30, help="neurons per layer (default 30)")
-    parser.add_argument("--activation", default=",".join(DEFAULT_ACTIVATIONS),
-                        help=f"activations to compare, separated by commas (default {','.join(DEFAULT_ACTIVATIONS)})")
+    parser.add_argument("--activation", default=",".join(DIFFUSION_ACTIVATIONS),
+                        help=f"activations to compare, separated by commas (default {','.join(DIFFUSION_ACTIVATIONS)})")
     parser.add_argument("--draws", type=int, default=5, help="random initialisations averaged (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="the random seed (default 0)")
     parser.add_argument("--format", default="md", help="md (default) or tex")

@@ -38,6 +38,7 @@ from typing import Sequence
 
 import sympy as sp
 
+from .choices import DIFFUSION_ACTIVATIONS
 from .documents import printing
 from .model.activations import ACTIVATIONS, Z, opaque_functions
 from .model.activations import activation as lookup_activation
@@ -47,7 +48,7 @@ from .model.symbols import COST, Chain, LayerMatrix, Partial, Quantity
 
 #: the activations whose bound this module derives and whose gradients it measures
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu")
-DEFAULT_ACTIVATIONS = ("sigmoid", "tanh", "relu")
+DEFAULT_ACTIVATIONS = DIFFUSION_ACTIVATIONS
 #: limits of a measurement: it stays quick, and sigmoid gradients stay far above double precision's underflow
 MAX_DEPTH = 100
 MAX_WIDTH = 2000

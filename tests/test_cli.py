@@ -1,5 +1,7 @@
 """The command line: output, exit status, bad input, atomic writing."""
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -15,15 +17,27 @@ from symbackprop.model.activations import A, ACTIVATIONS, Activation, Z
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(*args, cwd=None):
-    """symbackprop in a subprocess, as a user runs it."""
+def run_process(*args, cwd=None):
+    """symbackprop in a new process, as a user runs it."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "symbackprop", *args], capture_output=True, text=True, env=env,
                           cwd=cwd, timeout=300)
 
 
+def run(*args, cwd=None):
+    """symbackprop's main() in this process, with its exit status and what it wrote to stdout and stderr.
+
+    An exception it lets through fails the test (a user would see a traceback); the tests
+    that need a real process (the entry point, output across processes) use run_process.
+    """
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(cwd or os.getcwd()), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(list(args))
+    return subprocess.CompletedProcess(["symbackprop", *args], code, out.getvalue(), err.getvalue())
+
+
 def test_default_derivation_prints_gradients_and_a_passing_check():
-    result = run("derive")
+    result = run_process("derive")
     assert result.returncode == 0, result.stderr
     assert "∂C/∂w²₁₁ = " in result.stdout
     assert "Check of BP1–BP4 (auto): every fact holds" in result.stdout
@@ -86,6 +100,15 @@ def test_bad_input_exits_2_with_one_clear_message(args, needle, tmp_path):
     assert not out.exists()
 
 
+def test_bad_input_in_a_real_process_exits_2_without_a_traceback(tmp_path):
+    out = tmp_path / "out.txt"
+    result = run_process("derive", "--activation", "swish", "-o", str(out), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("symbackprop: error: ") and "unknown activation 'swish'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == "" and not out.exists()
+
+
 def test_malformed_spec_file_says_where(tmp_path):
     spec = tmp_path / "bad.toml"
     spec.write_text("layers = [2, 2]\ncost = \n")
@@ -143,8 +166,9 @@ def test_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
 
 
 def test_output_is_deterministic():
-    first = run("derive", "--layers", "2,3,2", "--activation", "tanh,sigmoid", "--json")
-    second = run("derive", "--layers", "2,3,2", "--activation", "tanh,sigmoid", "--json")
+    # two processes: each hashes strings with its own seed, so no set or dict order may leak into the output
+    first = run_process("derive", "--layers", "2,3,2", "--activation", "tanh,sigmoid", "--json")
+    second = run_process("derive", "--layers", "2,3,2", "--activation", "tanh,sigmoid", "--json")
     assert first.stdout == second.stdout and first.returncode == 0
 
 

@@ -8,7 +8,8 @@ import sympy as sp
 
 from symbackprop import Network, derive
 from symbackprop.model.activations import A, ACTIVATIONS, Activation, Z
-from symbackprop.proof.equations import _Graph, check, exact_facts, inductive_facts, matrix_form, numeric_facts
+from symbackprop.proof.equations import _Graph, check, inductive_facts, matrix_form, numeric_facts
+from symbackprop.proof.oracle import ForwardPass
 
 NETWORKS = {
     "sigmoid-quadratic": Network([2, 3, 2], activation="sigmoid", cost="quadratic"),
@@ -37,10 +38,12 @@ def test_auto_is_exact_for_small_networks_and_always_numeric():
 
 
 def test_auto_is_inductive_for_larger_networks():
-    report = check(derive(Network([20, 12, 4])), sample=2, points=1)
+    report = check(derive(Network([20, 12, 4])), points=1)
     assert {f.method for f in report.facts} == {"inductive", "numeric"}
-    numeric = [f for f in report.facts if f.method == "numeric"]
-    assert all("of" in f.detail for f in numeric)
+    numeric = {(f.equation, f.layer): f for f in report.facts if f.method == "numeric"}
+    # the numeric check covers δ (BP1, BP2) as well as every parameter (BP3, BP4)
+    assert set(numeric) == {("BP2", 1), ("BP3", 1), ("BP4", 1), ("BP1", 2), ("BP3", 2), ("BP4", 2)}
+    assert numeric[("BP4", 1)].evidence["total"] == 240 and numeric[("BP4", 1)].evidence["neurons"] == 12
 
 
 def test_numeric_agreement_is_never_called_a_proof():
@@ -65,14 +68,13 @@ def test_a_planted_wrong_rule_fails_naming_equation_and_layer(method):
     report = check(derive(network), method=method)
     assert not report.ok
     failed = {(f.equation, f.layer) for f in report.failures}
+    assert ("BP2", 1) in failed
+    assert not any(layer == 2 for _, layer in failed)
     if method == "numeric":
-        assert ("BP4", 1) in failed and all(layer == 1 for _, layer in failed)
-    else:
-        assert ("BP2", 1) in failed
-        assert not any(layer == 2 for _, layer in failed)
+        assert ("BP4", 1) in failed
 
 
-@pytest.mark.parametrize("method", ["exact", "inductive"])
+@pytest.mark.parametrize("method", ["exact", "inductive", "numeric"])
 def test_a_planted_wrong_output_rule_fails_bp1(method):
     network = Network([2, 2, 2], activation=["tanh", wrong_sigmoid()], cost="quadratic")
     failed = {(f.equation, f.layer) for f in check(derive(network), method=method).failures}
@@ -101,14 +103,19 @@ def test_a_planted_wrong_gradient_fails(method, key):
     assert expected in failed
 
 
-def test_a_planted_wrong_delta_fails_the_exact_check():
+@pytest.mark.parametrize("method", ["exact", "inductive", "numeric"])
+def test_a_planted_wrong_delta_fails(method):
     d = derive(NETWORKS["sigmoid-quadratic"])
     deltas = dict(d.deltas)
     old = deltas[(1, 2)]
     deltas[(1, 2)] = dataclasses.replace(old, raw=old.raw * 2, value=old.value * 2)
     broken = dataclasses.replace(d, deltas=deltas, _memo={})
-    failed = {(f.equation, f.layer) for f in exact_facts(broken) if not f.ok}
-    assert ("BP2", 1) in failed
+    failures = check(broken, method=method).failures
+    assert ("BP2", 1) in {(f.equation, f.layer) for f in failures}
+    if method == "numeric":
+        # the δ comparison names the neuron
+        (fact,) = [f for f in failures if f.equation == "BP2"]
+        assert fact.evidence["failed"] == [2]
 
 
 def test_a_missing_transpose_in_the_matrix_form_is_caught():
@@ -137,11 +144,34 @@ def test_graph_derivative_equals_plain_sympy_diff(name):
         assert sp.simplify(sp.expand(plain - fast)) == 0
 
 
-def test_numeric_facts_sample_large_layers():
+def test_the_numeric_check_covers_every_parameter_with_few_forward_passes(monkeypatch):
+    """Directional derivatives: the oracle's work grows with the neurons, not with the parameters."""
     d = derive(Network([40, 5, 2]))
-    facts = numeric_facts(d, points=1, sample=3)
+    calls = []
+    original = ForwardPass._along
+    monkeypatch.setattr(ForwardPass, "_along", lambda self, *args: calls.append(args[1]) or original(self, *args))
+    facts = numeric_facts(d, points=1)
     assert all(f.ok for f in facts)
-    assert any(f.detail.startswith("3 of 200 weights") for f in facts)
+    bp4 = next(f for f in facts if (f.equation, f.layer) == ("BP4", 1))
+    assert bp4.evidence["total"] == 200 and bp4.evidence["neurons"] == 5
+    assert bp4.evidence["whole"]["total"] == d.network.parameter_count
+    # two evaluations per derivative: along each z (7), each neuron's weights (7), each layer's weights
+    # and biases in 2 random directions (8) and all parameters in 2 (2); never two per parameter (217)
+    assert len(calls) == 2 * (7 + 7 + 8 + 2)
+
+
+def test_per_neuron_directions_locate_a_wrong_entry():
+    d = derive(Network([4, 3, 2], activation="sigmoid"))
+    wrong = planted(d, ("w", 1, 2, 3), sp.Rational(101, 100))
+    facts = {(f.equation, f.layer): f for f in numeric_facts(wrong, points=1)}
+    fact = facts[("BP4", 1)]
+    assert not fact.ok
+    # the neuron's direction fails, and its weights tried one by one name the wrong one alone
+    assert fact.evidence["failed"] == [2]
+    assert fact.evidence["located"] == ["w,1,2,3"]
+    assert "w,1,2,3" in fact.detail
+    # δ is right, and so is every other layer's gradient
+    assert all(f.ok for key, f in facts.items() if key != ("BP4", 1))
 
 
 def test_inductive_facts_cover_every_layer():

@@ -97,14 +97,16 @@ def test_slopes_inside_the_range_are_proven(capsys, slope):
 
 
 def _report(ok: bool) -> Report:
-    evidence = {"kind": "numeric", "sampled": 4, "total": 4, "points": 3, "worst": "3.1e+19",
-                "tolerance": "1e-20", "parameter": "w", "stand_in": ""}
+    evidence = {"kind": "numeric", "parameter": "w", "total": 4, "neurons": 2, "points": 3, "neuron_points": 1,
+                "directions": 2, "worst": "3.1e+19", "failed": [] if ok else [1], "located": [],
+                "whole": {"directions": 2, "total": 6, "worst": "3.1e+19", "ok": ok}, "tolerance": "1e-20",
+                "stand_in": ""}
     return Report((Fact("BP4", 1, "numeric", ok, "detail", evidence),), "numeric")
 
 
 @pytest.mark.parametrize("lang, agreeing, failing", [
-    ("en", "agree with central differences", "do NOT all agree"),
-    ("zh", "与 mpmath 中心差分（40 位有效数字）相符", "并不全都相符"),
+    ("en", "agrees with the derivative of the cost", "does NOT all agree"),
+    ("zh", "导数都相符", "并不全都相符"),
 ])
 def test_a_failed_numeric_fact_is_worded_as_a_failure(lang, agreeing, failing):
     d = derive(Network([2, 2]))

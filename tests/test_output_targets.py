@@ -146,7 +146,7 @@ def no_gallery(monkeypatch):
     def rendered():
         raise AssertionError("the gallery was rendered; expected the missing part named first")
 
-    monkeypatch.setattr(cli, "gallery", rendered)
+    monkeypatch.setattr("symbackprop.examples.gallery", rendered)  # the command imports it when it runs
 
 
 @pytest.mark.parametrize("missing, named", [

@@ -20,7 +20,7 @@ DEEP = ",".join(["2"] * 2000)
 
 @pytest.mark.parametrize("layers", [WIDE, ENORMOUS, DEEP])
 def test_derive_refuses_before_deriving(capsys, tmp_path, no_derivation, layers):
-    err = refused(capsys, tmp_path, ["derive", "--layers", layers, "-o", tmp_path / "d.md"],
+    err = refused(capsys, tmp_path, ["derive", "--layers", layers, "--format", "md", "-o", tmp_path / "d.md"],
                   f"its limit is {budget.DOCUMENT_WORK:,}")
     assert "work units" in err and "because" in err
 
@@ -49,11 +49,12 @@ def test_spec_files_are_counted_too(capsys, tmp_path, no_derivation, name, text)
 
 
 def test_a_large_check_names_the_method_that_fits(capsys, tmp_path, no_derivation):
-    # a document fits (46,300 units); the numeric cross-check (3.3 million units) does not
-    err = refused(capsys, tmp_path, ["derive", "--layers", "150,150,150"], "the numeric check of 150-150-150",
+    # 2,000 layers of width 2 derive in named intermediates, but the numeric cross-check reruns the layers
+    # after every one of their 4,000 weighted inputs (about 960 million units)
+    err = refused(capsys, tmp_path, ["derive", "--layers", DEEP], "the numeric check of 2-2-2-…-2-2 (2,000 layers)",
                   f"its limit is {budget.NUMERIC_WORK:,}", "--method inductive")
     assert "40-digit" in err
-    assert budget.numeric_work(Network([2] * 200), 3, 1194) > budget.NUMERIC_WORK
+    assert budget.numeric_work(Network([784, 300, 100, 10]), 3, 2) <= budget.NUMERIC_WORK
 
 
 def test_exact_on_a_deep_network_is_refused_and_auto_does_not_choose_it(capsys, tmp_path, no_derivation):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from symbackprop import Network, SpecError, cli, derive
+from symbackprop import examples
 from symbackprop.examples import EXAMPLES, gallery
 from symbackprop.documents.render import FLAVORS, escape_markdown_math, escape_tex_text
 from symbackprop.proof.report import render
@@ -198,12 +199,12 @@ def files():
 
 
 def test_the_gallery_is_up_to_date(files, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "gallery", lambda: files)
+    monkeypatch.setattr(examples, "gallery", lambda: files)
     assert cli.main(["examples", "--check", "--output", str(ROOT / "output")]) == 0, capsys.readouterr().out
 
 
 def test_a_stale_gallery_is_reported(files, monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(cli, "gallery", lambda: files)
+    monkeypatch.setattr(examples, "gallery", lambda: files)
     copy = tmp_path / "output"
     shutil.copytree(ROOT / "output", copy)
     (copy / "seed002.en.md").write_text("edited by hand\n")

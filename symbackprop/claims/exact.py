@@ -44,11 +44,9 @@ import sympy as sp
 from sympy.polys.fields import field as rational_field
 from sympy.polys.rings import ring as polynomial_ring
 
+from ..choices import MAX_TERMS  # the largest number of terms a comparison may expand to
 from ..model.activations import A, Z, VectorActivation, opaque_functions
 from ..model.symbols import COST, Quantity
-
-#: the largest number of terms a comparison may expand to (an upper bound computed before expanding)
-MAX_TERMS = 200_000
 
 SIGMA, SIGMA_PRIME = opaque_functions("sigma")
 _WILD = sp.Wild("u")

@@ -734,9 +734,35 @@ def _indicator(expr: sp.Piecewise):
 
 def latex(expr, notation: str = "nielsen", sizes=None, **settings) -> str:
     """LaTeX for ``expr`` in a notation (``sizes`` is needed by the nodes notation)."""
-    return LatexPrinter({"notation": notation, "sizes": sizes, **settings}).doprint(expr)
+    return _printed(LatexPrinter, expr, notation, sizes, settings)
 
 
 def text(expr, notation: str = "nielsen", sizes=None, **settings) -> str:
     """Unicode text for ``expr`` in a notation."""
-    return TextPrinter({"notation": notation, "sizes": sizes, **settings}).doprint(expr)
+    return _printed(TextPrinter, expr, notation, sizes, settings)
+
+
+def _printed(printer, expr, notation, sizes, settings: dict) -> str:
+    """``expr`` printed by a fresh ``printer``; the same formula in the same settings is printed once.
+
+    A document prints its formulas again for every Markdown flavour and language, and every
+    printer starts afresh, so the text depends only on the expression (of its type, as SymPy
+    compares them) and the settings. What cannot be a dictionary key is printed every time.
+    """
+    try:
+        key = (printer, type(expr), expr, notation, tuple(sizes) if sizes is not None else None,
+               tuple(sorted(settings.items())))
+        return _PRINTED[key]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable: a list, a dict of settings
+        return printer({"notation": notation, "sizes": sizes, **settings}).doprint(expr)
+    if len(_PRINTED) >= _PRINTED_LIMIT:
+        _PRINTED.clear()
+    printed = _PRINTED[key] = printer({"notation": notation, "sizes": sizes, **settings}).doprint(expr)
+    return printed
+
+
+#: formulas already printed, by printer, expression and settings (emptied when it reaches the limit)
+_PRINTED: dict = {}
+_PRINTED_LIMIT = 50_000

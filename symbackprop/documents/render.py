@@ -22,11 +22,10 @@ from pathlib import Path
 import jinja2
 
 from . import printing
+from ..choices import FORMATS, LANGUAGES
 from ..errors import SpecError, unknown_name
 from ..model.symbols import Chain
 
-FORMATS = ("md", "tex", "text", "json")
-LANGUAGES = ("en", "zh")
 
 
 @dataclass(frozen=True)
@@ -115,6 +114,45 @@ def template_dirs(extra: str | Path | None = None) -> list[Path]:
     return dirs
 
 
+class _CompiledTemplates(jinja2.BytecodeCache):
+    """Compiled templates, shared by every environment this process makes.
+
+    Environments differ only in what their filters print (notation, sizes, format,
+    flavour), and those filters look the setting up when a document renders, never
+    when a template compiles (see :func:`environment`); so a template compiled once
+    serves them all. An entry is used only while the template's source is unchanged.
+    """
+
+    def __init__(self):
+        self._code: dict = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        entry = self._code.get(bucket.key)
+        if entry is not None and entry[0] == bucket.checksum:
+            bucket.code = entry[1]
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._code[bucket.key] = (bucket.checksum, bucket.code)
+
+
+_COMPILED = _CompiledTemplates()
+
+
+def _setting(name: str):
+    """The filter ``name`` of the environment a template renders in.
+
+    A filter that needs the context is never applied while a template compiles
+    (Jinja2 folds constant expressions with ordinary filters), so what a compiled
+    template prints depends only on the environment it renders in.
+    """
+
+    @jinja2.pass_context
+    def apply(context, value, *args, **kwargs):
+        return context.environment.printing_filters[name](value, *args, **kwargs)
+
+    return apply
+
+
 def environment(notation: str = "nielsen", sizes=None, templates: str | Path | None = None,
                 fmt: str = "text", flavor: str = "github") -> jinja2.Environment:
     """A Jinja2 environment whose filters print in the given notation, format and flavour."""
@@ -126,14 +164,18 @@ def environment(notation: str = "nielsen", sizes=None, templates: str | Path | N
         lstrip_blocks=True,
         autoescape=False,
         extensions=["jinja2.ext.do"],
+        bytecode_cache=_COMPILED,
     )
-    env.filters["text"] = partial(printing.text, notation=notation, sizes=sizes)
-    env.filters["latex"] = partial(printing.latex, notation=notation, sizes=sizes)
-    env.filters["layer"] = partial(printing.layer_number, notation_name=notation)
-    env.filters["chain"] = lambda links: Chain(*links)
     style = FLAVORS[flavor]
-    env.filters["mathmd"] = escape_markdown_math if style.escape else (lambda tex: tex)
-    env.filters["prose"] = escape_tex_text if fmt == "tex" else escape_md_text if fmt == "md" else str
+    env.printing_filters = {
+        "text": partial(printing.text, notation=notation, sizes=sizes),
+        "latex": partial(printing.latex, notation=notation, sizes=sizes),
+        "layer": partial(printing.layer_number, notation_name=notation),
+        "mathmd": escape_markdown_math if style.escape else (lambda tex: tex),
+        "prose": escape_tex_text if fmt == "tex" else escape_md_text if fmt == "md" else str,
+    }
+    env.filters.update({name: _setting(name) for name in env.printing_filters})
+    env.filters["chain"] = lambda links: Chain(*links)
     env.globals["flavor"] = style
     env.globals["fmt"] = fmt
     return env

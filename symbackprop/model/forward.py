@@ -60,13 +60,21 @@ class Forward:
         """a^l as a tuple of symbols; a^0 is the input x."""
         if l == 0:
             return self.inputs
-        return tuple(self.q("a", l, j) for j in range(1, self.network.sizes[l] + 1))
+        return self._layer_symbols("a", l)
 
     def weighted_inputs(self, l: int) -> tuple[Quantity, ...]:
-        return tuple(self.q("z", l, j) for j in range(1, self.network.sizes[l] + 1))
+        return self._layer_symbols("z", l)
 
     def deltas(self, l: int) -> tuple[Quantity, ...]:
-        return tuple(self.q("delta", l, j) for j in range(1, self.network.sizes[l] + 1))
+        return self._layer_symbols("delta", l)
+
+    def _layer_symbols(self, kind: str, l: int) -> tuple[Quantity, ...]:
+        """The symbols of one kind for every neuron of layer l, built once (a weight's gradient reads
+        one entry of its layer's tuple, so rebuilding it would cost the layer's width each time)."""
+        key = ("layer", kind, l)
+        if key not in self._memo:
+            self._memo[key] = tuple(self.q(kind, l, j) for j in range(1, self.network.sizes[l] + 1))
+        return self._memo[key]
 
     @cached_property
     def parameters(self) -> tuple[tuple, ...]:

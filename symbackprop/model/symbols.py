@@ -59,10 +59,21 @@ class Quantity(sp.Symbol):
     def _create(cls, kind: str, *indices) -> "Quantity":
         if kind not in KINDS:
             raise ValueError(f"unknown quantity kind {kind!r}; expected one of {', '.join(KINDS)}")
-        indices = tuple(_index(i) for i in indices)
-        name = kind if not indices else f"{kind}[{','.join(str(i) for i in indices)}]"
+        indices = tuple(i if type(i) is int else _index(i) for i in indices)
+        name = kind if not indices else f"{kind}[{','.join(map(str, indices))}]"
         positive = kind in ("n", "m")
-        obj = sp.Symbol.__xnew__(cls, name, real=True, positive=positive or None)
+        template = _TEMPLATES.get(positive)
+        if template is None:
+            obj = _TEMPLATES[positive] = sp.Symbol.__xnew__(cls, name, real=True, positive=positive or None)
+        else:
+            # A network has a symbol per weight, and deducing the same assumptions (real, or
+            # positive) for each dominates building them: every quantity with the same assumptions
+            # shares the first one's records, which depend on the assumptions alone.
+            obj = sp.Expr.__new__(cls)
+            obj.name = name
+            obj._assumptions = template._assumptions
+            obj._assumptions_orig = template._assumptions_orig
+            obj._assumptions0 = template._assumptions0
         obj.kind = kind
         obj.indices = indices
         content = obj._hashable_content()
@@ -80,6 +91,10 @@ class Quantity(sp.Symbol):
         if self.kind == "x":
             return 0
         return None
+
+
+#: the first quantity built with each set of assumptions (keyed by ``positive``)
+_TEMPLATES: dict = {}
 
 
 @functools.lru_cache(maxsize=1 << 17, typed=True)
@@ -164,14 +179,15 @@ def product(*factors: sp.Expr) -> sp.Expr:
         bases.add(base)
     if len(flat) == 1:
         return flat[0]
+    # every factor is commutative (checked above), so the product is: SymPy need not deduce it again
     if all(type(f) is Quantity for f in flat):
-        return sp.Mul._from_args(sorted(flat, key=_quantity_order))
+        return sp.Mul._from_args(sorted(flat, key=_quantity_order), True)
     if len(factors) == 2 and factors[0].is_Mul and not factors[1].is_Mul:
         # the first factor's arguments are already in order: insert the second
         args = list(factors[0].args)
         bisect.insort(args, factors[1], key=_args_sortkey)
-        return sp.Mul._from_args(args)
-    return sp.Mul._from_args(sorted(flat, key=_args_sortkey))
+        return sp.Mul._from_args(args, True)
+    return sp.Mul._from_args(sorted(flat, key=_args_sortkey), True)
 
 
 def _quantity_order(q: Quantity):

@@ -17,9 +17,10 @@ The counts follow the algorithms:
   the outputs (their number is the product of the later layers' sizes, which
   grows exponentially with depth), at a cost that grows with depth, hence
   Σ over parameters of (neurons + paths) × depth;
-* ``numeric`` runs the network forward in 40-digit arithmetic for every sampled
-  parameter at every point (central differences): points × sampled parameters
-  × (parameters + neurons).
+* ``numeric`` takes 40-digit central differences of the cost: at every point,
+  along each weighted input z (which reruns only the layers after it) and along
+  a few random directions per layer and through all parameters (each a whole
+  forward pass), and once along each neuron's weights; see :func:`numeric_work`.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from __future__ import annotations
 from ..errors import SpecError
 
 #: the most parameters a derivation takes on: each is a SymPy symbol with a closed form and its
-#: steps, about 30 µs and a few kB each (a 300-300 network, 90,300 parameters, derives in about 3 s)
-MAX_PARAMETERS = 100_000
+#: steps, about 30 µs and a few kB each (784-300-100-10, 266,610 parameters, derives and is checked
+#: by the default method in about 30 s on 2 cores)
+MAX_PARAMETERS = 300_000
 
 #: the most work units (Σ over parameters of (neurons + paths to the outputs) × depth) of the
 #: ``exact`` method; measured on a busy 2-core machine: 20-20-20 (84,840 units) in 25 s, a 12-layer
@@ -36,9 +38,10 @@ MAX_PARAMETERS = 100_000
 #: 2 (2,989,530 units) in 11 minutes
 EXACT_WORK = 160_000
 
-#: the most work units (points × sampled parameters × (parameters + neurons)) of the numeric
-#: cross-check; a 784-30-10 network (1.7 million units) is checked in about half a minute
-NUMERIC_WORK = 2_000_000
+#: the most work units (multiply-adds of 40-digit numbers, :func:`numeric_work`) of the numeric
+#: cross-check; 784-30-10 counts about 3.6 million and 784-300-100-10 about 100 million (checked
+#: in about 20 s on 2 cores), while 2,000 layers of width 2 count over 300 million
+NUMERIC_WORK = 250_000_000
 
 
 #: the most work units (parameters + 500 × layers) of a derivation document: every layer gets its
@@ -74,17 +77,27 @@ def exact_work(network) -> int:
     return total * max(network.depth, 1)
 
 
-def numeric_sample(network, sample: int | None, exact_limit: int, default_sample: int) -> int:
-    """How many parameters the numeric cross-check compares: all of a small network (at most
-    ``exact_limit`` parameters), else at most ``sample`` (``default_sample`` when None) in each layer."""
-    limit = sample if sample is not None else (None if network.parameter_count <= exact_limit else default_sample)
-    counts = [layer.size * (network.sizes[layer.index - 1] + (1 if layer.bias else 0)) for layer in network.layers]
-    return sum(count if limit is None else min(count, limit) for count in counts)
+def _parameters(network, layer) -> int:
+    return layer.size * (network.sizes[layer.index - 1] + (1 if layer.bias else 0))
 
 
-def numeric_work(network, points: int, sampled: int) -> int:
-    """Work units of the numeric cross-check: points × sampled parameters × (parameters + neurons)."""
-    return points * sampled * (network.parameter_count + neurons(network))
+def numeric_work(network, points: int, directions: int) -> int:
+    """Work units (multiply-adds) of the numeric cross-check of :func:`symbackprop.proof.equations.numeric_facts`.
+
+    At each of ``points`` points: two runs of the layers after z for every weighted input z,
+    and two whole forward passes for each of ``directions`` random directions through every
+    layer's weights, every layer's biases and all parameters at once; at the first point,
+    two runs of the layer and the layers after it for every neuron's weights.
+    """
+    total = network.parameter_count + neurons(network)
+    after = [0] * (network.depth + 1)  # parameters of the layers after layer l
+    for l in range(network.depth - 1, 0, -1):
+        after[l] = after[l + 1] + _parameters(network, network.layers[l])
+    per_point = sum(2 * layer.size * (after[layer.index] + layer.size) for layer in network.layers)
+    per_point += 2 * directions * (2 * network.depth + 1) * total
+    per_neuron = sum(2 * layer.size * (network.sizes[layer.index - 1] + after[layer.index])
+                     for layer in network.layers)
+    return points * per_point + per_neuron
 
 
 def require_derivable(network) -> None:
@@ -112,27 +125,27 @@ def require_documentable(network) -> None:
                         f"equations of every network at once")
 
 
-def require_checkable(network, method: str, points: int, sampled: int) -> None:
+def require_checkable(network, method: str, points: int, directions: int) -> None:
     """Refuse a check whose counted work exceeds its limit, naming the methods that fit.
 
     ``method`` is the method that would run (``auto`` already resolved to ``exact`` or
-    ``inductive``, with ``"+numeric"`` appended when the cross-check follows); ``sampled`` is
-    the number of parameters the numeric cross-check would compare.
+    ``inductive``, with ``"+numeric"`` appended when the cross-check follows); ``points`` and
+    ``directions`` are the numeric cross-check's.
     """
     problems = []
     if "exact" in method and exact_work(network) > EXACT_WORK:
         problems.append(f"--method exact on {_shape(network)} counts {exact_work(network):,} work units "
                         f"(parameters × (neurons + paths to the outputs) × depth); its limit is "
                         f"{EXACT_WORK:,}, because the paths through the composed cost multiply with every layer")
-    if "numeric" in method and numeric_work(network, points, sampled) > NUMERIC_WORK:
-        problems.append(f"the numeric check of {_shape(network)} counts {numeric_work(network, points, sampled):,} "
-                        f"work units ({points} points × {sampled:,} parameters × (parameters + neurons)); its "
-                        f"limit is {NUMERIC_WORK:,}, because every compared parameter reruns the whole network "
-                        f"in 40-digit arithmetic")
+    if "numeric" in method and numeric_work(network, points, directions) > NUMERIC_WORK:
+        problems.append(f"the numeric check of {_shape(network)} counts {numeric_work(network, points, directions):,} "
+                        f"work units (40-digit multiply-adds at {points} points); its limit is {NUMERIC_WORK:,}, "
+                        f"because every weighted input and every direction reruns part of the network in "
+                        f"40-digit arithmetic")
     if problems:
         raise SpecError([*problems, "--method inductive proves BP1-BP4 layer by layer in work linear in the "
                                     "parameters and fits this network; --method none derives without checking"])
 
 
-__all__ = ["DOCUMENT_WORK", "EXACT_WORK", "document_work", "require_documentable", "MAX_PARAMETERS", "NUMERIC_WORK", "exact_work", "neurons", "numeric_sample",
+__all__ = ["DOCUMENT_WORK", "EXACT_WORK", "document_work", "require_documentable", "MAX_PARAMETERS", "NUMERIC_WORK", "exact_work", "neurons",
            "numeric_work", "require_checkable", "require_derivable"]

@@ -25,34 +25,41 @@ Each fact of a :class:`Report` names the method that established it:
     affine z (each parameter found in exactly one weighted input). Linear cost.
 ``numeric``
     Agreement with :class:`~symbackprop.oracle.CostOracle` (central differences
-    in mpmath at 40 digits) at random points. Evidence, never a proof.
+    in mpmath at 40 digits) at random points: every δ against the cost's
+    derivative along its weighted input, and every gradient through directional
+    derivatives along random directions (all parameters at once, each layer,
+    each neuron), which locate a wrong entry. Evidence, never a proof.
 """
 
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+import mpmath
 import sympy as sp
 from sympy.core.cache import clear_cache
 
+from ..choices import METHODS
 from ..model.activations import A, Z, VectorActivation
 from ..model.costs import Y
 from ..documents import printing
 from . import budget
-from .oracle import CostOracle, is_generic, named_values, random_point, realise, stand_in_for
+from .oracle import (DIGITS, CostOracle, Direction, Evaluator, _mpf, is_generic, key_list, key_name,
+                     random_components, random_point, realise, stand_in_for)
 from ..model.symbols import N_EXAMPLES, Quantity, product
 
-METHODS = ("auto", "exact", "inductive", "numeric")
 EQUATIONS = ("BP1", "BP2", "BP3", "BP4")
 
 #: ``auto`` proves networks up to this many parameters by the exact method
 EXACT_LIMIT = 250
 #: the exact method also assembles the matrix form and compares it up to this many parameters
 MATRIX_LIMIT = 2000
-#: the numeric check samples at most this many parameters per layer
-NUMERIC_SAMPLE = 12
+#: random directions through every parameter at each point of the numeric check
+DIRECTIONS = 2
+#: neurons per layer whose weights the numeric check tries one by one when the neuron's direction fails
+LOCATE = 3
 #: relative tolerance of the numeric agreement
 TOLERANCE = sp.Float("1e-20")
 
@@ -118,36 +125,114 @@ def is_zero(expr: sp.Expr) -> bool:
 def _identical(left: sp.Expr, right: sp.Expr) -> bool:
     """Exact identity of two expressions in independent symbols.
 
-    Both are brought to the canonical form of SymPy's sparse polynomials (or
-    rational functions) over QQ in their symbols; that is much faster than
-    ``expand`` on the sums of products a gradient is made of.
+    Both are brought to the canonical form of SymPy's sparse polynomials over QQ
+    (Laurent polynomials, see :class:`_Laurent`, or else rational functions) in
+    their symbols; that is much faster than ``expand`` on the sums of products a
+    gradient is made of.
     """
     symbols = sorted(left.free_symbols | right.free_symbols, key=sp.default_sort_key)
     if not symbols:
         return is_zero(left - right)
-    # First as Laurent polynomials: each reciprocal 1/u becomes a symbol of its own. Equal
-    # polynomials stay equal when that symbol is put back as 1/u, so "equal" is sound here.
-    inverses: dict = {}
-
-    def invert(power):
-        if power.base not in inverses:
-            inverses[power.base] = sp.Dummy(f"inv{len(inverses)}")
-        return inverses[power.base] ** (-power.exp)
-
-    def is_reciprocal(e):
-        return e.is_Pow and e.exp.is_Integer and e.exp < 0
-
-    laurent = [side.replace(is_reciprocal, invert) for side in (left, right)]
-    generators = sorted(set().union(*(side.free_symbols for side in laurent)), key=sp.default_sort_key)
-    attempts = [(sp.polys.rings.ring, generators, laurent), (sp.polys.fields.field, symbols, (left, right))]
-    for domain, gens, (a, b) in attempts:
+    for atoms in (True, False):
         try:
-            algebra = domain(gens, sp.QQ)[0]
-            if algebra.from_expr(a) == algebra.from_expr(b):
+            laurent = _Laurent((left, right), atoms)
+            if laurent.terms(left) == laurent.terms(right):
                 return True
-        except (ValueError, TypeError, sp.PolynomialError, sp.CoercionFailed):
-            continue
+        except (_NotLaurent, sp.CoercionFailed):
+            break
+    try:
+        algebra = sp.polys.fields.field(symbols, sp.QQ)[0]
+        if algebra.from_expr(left) == algebra.from_expr(right):
+            return True
+    except (ValueError, TypeError, sp.PolynomialError, sp.CoercionFailed):
+        pass
     return is_zero(left - right)
+
+
+class _NotLaurent(Exception):
+    """An expression with a part that is not a power, product or sum of symbols and rationals."""
+
+
+class _Laurent:
+    """Expressions as Laurent polynomials over QQ, in which each divisor is a variable of its own.
+
+    Symbols and function applications are the variables. Every u that appears as 1/u^k gets a
+    variable ū standing for 1/u. For a variable u, ū pairs
+    with u: u^k ū^m counts as u^(k−m). With ``atoms``, a sum u that appears as 1/u^k (the
+    softmax denominator Σ_i e^{z_i}, say) also becomes a variable U wherever it appears whole,
+    paired with its ū in the same way, so that U·U^{-2} = U^{-1} without expanding U; without
+    ``atoms`` the sum is expanded where it appears whole and ū stays unpaired. Two expressions
+    with the same terms are equal, since they stay equal when every variable is put back as
+    what it stands for; different terms prove nothing.
+
+    A composed gradient shares its subexpressions, so each is converted once.
+    """
+
+    def __init__(self, exprs, atoms: bool):
+        symbols, bases, seen = set(), set(), set()
+        stack = list(exprs)
+        while stack:
+            expr = stack.pop()
+            if expr in seen:
+                continue
+            seen.add(expr)
+            if expr.is_Symbol or expr.is_Function:
+                # a function application is a variable of its own: identities such as
+                # exp(u)·exp(−u) = 1 are not used, which keeps "same terms" sound
+                symbols.add(expr)
+                continue
+            if expr.is_Pow and expr.exp.is_Integer and expr.exp < 0:
+                bases.add(expr.base)
+            stack.extend(expr.args)
+        order = sp.default_sort_key
+        wholes = sorted((b for b in bases if b not in symbols), key=order) if atoms else []
+        names = sorted(symbols, key=order) + [sp.Dummy(f"u{i}") for i in range(len(wholes))]
+        inverted = sorted(bases, key=order)
+        self.ring = sp.polys.rings.ring(names + [sp.Dummy(f"inv{i}") for i in range(len(inverted))], sp.QQ)[0]
+        gens = self.ring.gens
+        self.symbols = dict(zip(names, gens))
+        self.wholes = {b: gens[len(symbols) + i] for i, b in enumerate(wholes)}
+        self.inverses = {b: gens[len(names) + i] for i, b in enumerate(inverted)}
+        index = {g: i for i, g in enumerate(gens)}
+        self.pairs = [(index[self.symbols[b] if b in self.symbols else self.wholes[b]], index[inverse])
+                      for b, inverse in self.inverses.items() if b in self.symbols or b in self.wholes]
+        self.memo: dict = {}
+
+    def _convert(self, expr):
+        if expr in self.memo:
+            return self.memo[expr]
+        if expr in self.wholes:
+            result = self.wholes[expr]
+        elif expr.is_Symbol or expr.is_Function:
+            result = self.symbols[expr]
+        elif expr.is_Rational:
+            result = self.ring.ground_new(sp.QQ.from_sympy(expr))
+        elif expr.is_Add:
+            result = self.ring.zero
+            for term in expr.args:
+                result += self._convert(term)
+        elif expr.is_Mul:
+            result = self.ring.one
+            for factor in expr.args:
+                result *= self._convert(factor)
+        elif expr.is_Pow and expr.exp.is_Integer:
+            k = int(expr.exp)
+            result = self._convert(expr.base) ** k if k >= 0 else self.inverses[expr.base] ** (-k)
+        else:
+            raise _NotLaurent(expr)
+        self.memo[expr] = result
+        return result
+
+    def terms(self, expr) -> dict:
+        """The Laurent polynomial of ``expr``: exponents (paired variables combined) → coefficient."""
+        found: dict = defaultdict(lambda: sp.QQ.zero)
+        for monomial, coefficient in self._convert(expr).terms():
+            exponents = list(monomial)
+            for variable, inverse in self.pairs:
+                exponents[variable] -= exponents[inverse]
+                exponents[inverse] = 0
+            found[tuple(exponents)] += coefficient
+        return {m: c for m, c in found.items() if c}
 
 
 # -------------------------------------------------------------- activation rules
@@ -195,7 +280,7 @@ def prove_rule(rule, size: int = 2) -> RuleProof:
 # ------------------------------------------------------------------ the checks
 
 
-def plan(network, method: str = "auto", points: int = 3, sample: int | None = None) -> tuple[str, bool]:
+def plan(network, method: str = "auto", points: int = 3, directions: int = DIRECTIONS) -> tuple[str, bool]:
     """The symbolic method ``check`` runs (``auto`` resolved: exact for a small network, else
     inductive) and whether the numeric cross-check follows; a check whose counted work exceeds
     its limit (see :mod:`symbackprop.proof.budget`) is refused here, before any work."""
@@ -206,25 +291,24 @@ def plan(network, method: str = "auto", points: int = 3, sample: int | None = No
         small = network.parameter_count <= EXACT_LIMIT and budget.exact_work(network) <= budget.EXACT_WORK
         chosen = "exact" if small else "inductive"
     numeric = method in ("auto", "numeric")
-    budget.require_checkable(network, chosen + ("+numeric" if numeric else ""), points,
-                             budget.numeric_sample(network, sample, EXACT_LIMIT, NUMERIC_SAMPLE) if numeric else 0)
+    budget.require_checkable(network, chosen + ("+numeric" if numeric else ""), points, directions)
     return chosen, numeric
 
 
-def check(derivation, method: str = "auto", points: int = 3, seed: int = 0, sample: int | None = None) -> Report:
+def check(derivation, method: str = "auto", points: int = 3, seed: int = 0, directions: int = DIRECTIONS) -> Report:
     """Prove BP1–BP4 for ``derivation`` by ``method``; ``auto`` adds the numeric cross-check.
 
-    ``points`` random points and at most ``sample`` parameters per layer (all when
-    the network is small) are used by the numeric check.
+    The numeric check compares at ``points`` random points, along ``directions``
+    random directions per point (see :func:`numeric_facts`).
     """
     facts: list[Fact] = []
-    chosen, numeric = plan(derivation.network, method, points, sample)
+    chosen, numeric = plan(derivation.network, method, points, directions)
     if chosen == "exact":
         facts += exact_facts(derivation)
     elif chosen == "inductive":
         facts += inductive_facts(derivation)
     if numeric:
-        facts += numeric_facts(derivation, points=points, seed=seed, sample=sample)
+        facts += numeric_facts(derivation, points=points, seed=seed, directions=directions)
     return Report(tuple(facts), method)
 
 
@@ -259,6 +343,8 @@ class _Graph:
         self.nodes: dict = {}       # (func, args) -> node symbol
         self.definition: dict = {}  # node symbol -> f(u) with u cut
         self.local: dict = {}       # (expr, node) -> ∂expr/∂node
+        self._outer_partials: dict = {}  # node -> [(∂f/∂u_i, u_i)]
+        self._symbols: dict = {}    # expr -> its free symbols
         self._deps: dict = {}
 
     def cut(self, expr: sp.Expr) -> sp.Expr:
@@ -293,12 +379,19 @@ class _Graph:
             return None
         return content, primitive
 
+    def symbols(self, expr: sp.Expr) -> set:
+        """``expr.free_symbols``, found once per expression (SymPy walks the tree on every call)."""
+        found = self._symbols.get(expr)
+        if found is None:
+            found = self._symbols[expr] = expr.free_symbols
+        return found
+
     def depends(self, expr: sp.Expr) -> frozenset:
         """The parameters an (already cut) expression depends on, through its nodes."""
         if expr in self._deps:
             return self._deps[expr]
         found = set()
-        for s in expr.free_symbols:
+        for s in self.symbols(expr):
             if s in self.definition:
                 for argument in self.definition[s].args:
                     found |= self.depends(argument)
@@ -321,24 +414,37 @@ class _Graph:
         if theta not in self.depends(expr):
             memo[expr] = sp.S.Zero
             return sp.S.Zero
-        total = sp.diff(expr, theta) if theta in expr.free_symbols else sp.S.Zero
-        for node in expr.free_symbols:
+        symbols = self.symbols(expr)
+        total = sp.diff(expr, theta) if theta in symbols else sp.S.Zero
+        for node in symbols:
             if node in self.definition and theta in self.depends(node):
                 total += self._partial(expr, node) * self._node_derivative(node, theta, memo)
         memo[expr] = total
         return total
 
-    def _node_derivative(self, node, theta, memo):
-        key = ("node", node)
-        if key not in memo:
+    def _outer(self, node) -> list:
+        """(∂f/∂u_i at the node's arguments, cut; u_i) for each argument u_i of the application f(u).
+
+        These do not depend on the parameter being differentiated, so each is taken once.
+        """
+        if node not in self._outer_partials:
             application = self.definition[node]
             u = sp.Dummy("u", real=True)
-            total = sp.S.Zero
+            partials = []
             for i, argument in enumerate(application.args):
                 args = list(application.args)
                 args[i] = u
                 local = sp.diff(application.func(*args), u).xreplace({u: argument})
-                total += self.cut(local) * self.derivative(argument, theta, memo)
+                partials.append((self.cut(local), argument))
+            self._outer_partials[node] = partials
+        return self._outer_partials[node]
+
+    def _node_derivative(self, node, theta, memo):
+        key = ("node", node)
+        if key not in memo:
+            total = sp.S.Zero
+            for local, argument in self._outer(node):
+                total += local * self.derivative(argument, theta, memo)
             memo[key] = total
         return memo[key]
 
@@ -507,13 +613,62 @@ def _coefficient(term: sp.Expr, theta: Quantity) -> sp.Expr | None:
     """d term/dθ for a term linear in θ (c·θ with c free of θ); None if it is not such a term."""
     factors = sp.Mul.make_args(term)
     rest = [f for f in factors if f is not theta and f != theta]
-    if len(rest) != len(factors) - 1 or any(f.has(theta) for f in rest):
+    # a symbol other than θ is free of θ; anything else is searched
+    if len(rest) != len(factors) - 1 or any(not f.is_Symbol and f.has(theta) for f in rest):
         return None
+    if len(rest) == 1:
+        return rest[0]
     return product(*rest) if rest else sp.S.One
 
 
+def _factors(*exprs: sp.Expr):
+    """The multiset of factors of a product of ``exprs`` (each flattened, a factor 1 dropped):
+    a frozenset when no factor repeats (the common case, and cheap), else a Counter's items."""
+    found = [f for expr in exprs for f in sp.Mul.make_args(expr) if f is not sp.S.One]
+    distinct = frozenset(found)
+    return distinct if len(distinct) == len(found) else frozenset(Counter(found).items())
+
+
+def _same_sum(value: sp.Expr, products: list) -> bool:
+    """``value`` = Σ_i Π products[i], shown by pairing its terms one to one with the products by their
+    multisets of factors (a product of commuting factors is fixed by them, whatever their order).
+
+    ``False`` proves nothing: the same sum can be written otherwise (a number folded into a factor).
+    """
+    terms = sp.Add.make_args(value) if len(products) > 1 else (value,)
+    if len(terms) != len(products):
+        return False
+    if len(products) == 1:
+        return _factors(value) == _factors(*products[0])
+    return Counter(_factors(term) for term in terms) == Counter(_factors(*factors) for factors in products)
+
+
+def _same_scaled_sum(value: sp.Expr, scale: sp.Expr, products: list) -> bool:
+    """``value`` = (Σ_i Π products[i]) · scale, shown factor by factor as in :func:`_same_sum`."""
+    factors = Counter(f for f in sp.Mul.make_args(value) if f is not sp.S.One)
+    factors.subtract(f for f in sp.Mul.make_args(scale) if f is not sp.S.One)
+    if any(count < 0 for count in factors.values()):
+        return False
+    rest = list((+factors).elements())
+    if len(products) == 1:
+        return _factors(*rest) == _factors(*products[0])
+    if len(rest) != 1:
+        return False
+    return rest[0].is_Add and _same_sum(rest[0], products)
+
+
+def _equal(value: sp.Expr, expected: sp.Expr) -> bool:
+    return value == expected or sp.expand(value - expected) == 0
+
+
 def inductive_facts(derivation) -> list[Fact]:
-    """BP1–BP4 by layer-local exact proofs (see the module docstring)."""
+    """BP1–BP4 by layer-local exact proofs (see the module docstring).
+
+    Every derivative these proofs need is the coefficient of a symbol in an affine weighted
+    input, read off its term: ∂z^{l+1}_k/∂a^l_j (BP2), ∂z^l_j/∂w^l_{jk} and ∂z^l_j/∂b^l_j (BP3,
+    BP4). A result is compared with what the equation gives factor by factor, and through
+    ``expand`` only when the factors differ.
+    """
     network, fw = derivation.network, derivation.forward
     proofs = _rule_proofs(network)
     found = _occurrences(fw)
@@ -522,59 +677,62 @@ def inductive_facts(derivation) -> list[Fact]:
     for l in range(network.depth - 1, 0, -1):
         rule = network.layer(l).activation
         following = fw.deltas(l + 1)
+        feeds = [(l + 1, k) for k in range(1, network.sizes[l + 1] + 1)]
         ok = True
         for j in range(1, network.sizes[l] + 1):
             a, z = fw.q("a", l, j), fw.q("z", l, j)
             places = found.get(a, [])
             # a^l_j must feed the weighted inputs of layer l+1 and nothing else
-            if sorted((p[0], p[1]) for p in places) != [(l + 1, k) for k in range(1, network.sizes[l + 1] + 1)]:
+            if sorted((p[0], p[1]) for p in places) != feeds:
                 ok = False
                 break
-            back = sp.Add(*[following[k - 1] * sp.diff(term, a) for (_, k, term) in places])
-            expected = back * rule.prime_named(z, a)
+            coefficients = [_coefficient(term, a) for (_, _, term) in places]
+            if any(c is None for c in coefficients):
+                ok = False
+                break
+            products = [[following[k - 1], c] for (_, k, _), c in zip(places, coefficients)]
+            named = rule.prime_named(z, a)
             value = derivation.delta(l, j)
-            if not (value == expected or sp.expand(value - expected) == 0):
-                ok = False
-                break
+            if not _same_scaled_sum(value, named, products):
+                expected = sp.Add(*[product(*factors) for factors in products]) * named
+                if not _equal(value, expected):
+                    ok = False
+                    break
         detail = (f"δ_j = Σ_k δ'_k ∂z'_k/∂a_j σ'(z_j) over the next layer for all {network.sizes[l]} neurons, "
-                  f"∂z'/∂a by sympy.diff; {proofs[rule.label].detail}")
+                  f"∂z'_k/∂a_j the coefficient of a_j in z'_k; {proofs[rule.label].detail}")
         evidence = {"kind": "inductive_step", "neurons": network.sizes[l], "rule": proofs[rule.label].evidence}
         facts.append(Fact("BP2", l, "inductive", ok and proofs[rule.label].ok, detail, evidence))
     # BP3 and BP4: each parameter appears in one weighted input, whose derivative is its coefficient
     stand_in = sp.Symbol("w", real=True)
     l2_rule = sp.diff(network.l2 / (2 * N_EXAMPLES) * stand_in**2, stand_in) if network.l2 is not None else None
+    counts = {(layer.index, kind): 0 for layer in network.layers for kind in "wb"}
+    good = {key: True for key in counts}
+    for key in derivation.params:
+        kind, l, j = key[0], key[1], key[2]
+        counts[(l, kind)] += 1
+        theta = fw.q(*key)
+        places = found.get(theta, [])
+        coefficient = _coefficient(places[0][2], theta) if len(places) == 1 and places[0][:2] == (l, j) else None
+        if coefficient is None:
+            good[(l, kind)] = False
+            continue
+        delta = derivation.delta(l, j)
+        products = [[delta, coefficient]]
+        if kind == "w" and l2_rule is not None:
+            products.append([l2_rule.xreplace({stand_in: theta})])
+        value = derivation.gradient(key)
+        if not _same_sum(value, products) and not _equal(value, sp.Add(*[product(*p) for p in products])):
+            good[(l, kind)] = False
     for layer in network.layers:
         l = layer.index
-        counts = {"w": 0, "b": 0}
-        good = {"w": True, "b": True}
-        for key in derivation.params:
-            if key[1] != l:
-                continue
-            kind = key[0]
-            counts[kind] += 1
-            theta = fw.q(*key)
-            places = found.get(theta, [])
-            if len(places) != 1 or places[0][:2] != (l, key[2]):
-                good[kind] = False
-                continue
-            coefficient = _coefficient(places[0][2], theta)
-            if coefficient is None:
-                good[kind] = False
-                continue
-            expected = product(derivation.delta(l, key[2]), coefficient)
-            if kind == "w" and l2_rule is not None:
-                expected = expected + l2_rule.xreplace({stand_in: theta})
-            value = derivation.gradient(key)
-            if not (value == expected or sp.expand(value - expected) == 0):
-                good[kind] = False
         if layer.bias:
-            facts.append(Fact("BP3", l, "inductive", good["b"],
-                              f"{counts['b']} biases: each in one weighted input, with coefficient 1",
-                              {"kind": "inductive_parameter", "count": counts["b"]}))
-        facts.append(Fact("BP4", l, "inductive", good["w"],
-                          f"{counts['w']} weights: each in one weighted input, ∂z/∂w its coefficient"
+            facts.append(Fact("BP3", l, "inductive", good[(l, "b")],
+                              f"{counts[(l, 'b')]} biases: each in one weighted input, with coefficient 1",
+                              {"kind": "inductive_parameter", "count": counts[(l, "b")]}))
+        facts.append(Fact("BP4", l, "inductive", good[(l, "w")],
+                          f"{counts[(l, 'w')]} weights: each in one weighted input, ∂z/∂w its coefficient"
                           + ("; plus (λ/n) w from sympy.diff of the regulariser" if l2_rule is not None else ""),
-                          {"kind": "inductive_parameter", "count": counts["w"], "l2": l2_rule is not None}))
+                          {"kind": "inductive_parameter", "count": counts[(l, "w")], "l2": l2_rule is not None}))
     facts.sort(key=lambda f: (f.layer, EQUATIONS.index(f.equation)))
     return facts
 
@@ -663,45 +821,175 @@ def matrix_facts(derivation, method: str) -> list[Fact]:
 # ------------------------------------------------------------------ numeric
 
 
-def numeric_facts(derivation, points: int = 3, seed: int = 0, sample: int | None = None) -> list[Fact]:
-    """Compare every (or a sample of) gradient with the finite-difference oracle at random points."""
-    network = derivation.network
+def _relative(ours, reference):
+    return abs(ours - reference) / max(1, abs(reference))
+
+
+class _Tally:
+    """The worst relative difference of one kind of comparison, and where it failed."""
+
+    def __init__(self):
+        self.worst = mpmath.mpf(0)
+        self.failed: list = []
+
+    def add(self, ours, reference, where=None) -> bool:
+        error = _relative(ours, reference)
+        self.worst = max(self.worst, error)
+        ok = error <= TOLERANCE
+        if not ok and where is not None and where not in self.failed:
+            self.failed.append(where)
+        return ok
+
+    @property
+    def ok(self) -> bool:
+        return self.worst <= TOLERANCE
+
+    def shown(self) -> str:
+        return f"{float(self.worst):.1e}"
+
+
+def numeric_facts(derivation, points: int = 3, seed: int = 0, directions: int = DIRECTIONS) -> list[Fact]:
+    """BP1–BP4 against the finite-difference oracle at ``points`` random points.
+
+    At each point the derivation's δ and gradients are evaluated from its own
+    expressions, and the oracle differentiates the cost by central differences:
+
+    * along each weighted input z^l_j alone, for δ^l_j (BP1, BP2) and, since a
+      bias moves its weighted input alone, for ∂C/∂b^l_j (BP3);
+    * along ``directions`` random directions through every parameter at once,
+      compared with Σ_θ ∂C/∂θ v_θ, and along the same directions restricted to
+      each layer's weights and each layer's biases (BP4, BP3);
+    * at the first point, along the first direction restricted to each neuron's
+      weights (BP4), and when that fails, along each of the neuron's weights
+      alone, which names the wrong entries (for at most :data:`LOCATE` neurons
+      per layer). A wrong gradient fails at every point, so the first locates
+      it; once any comparison has failed, the later points search too.
+
+    A few dozen forward passes check every parameter; the components of a random
+    direction are never 0, so no entry escapes it.
+    """
+    network, fw = derivation.network, derivation.forward
+    sizes = network.sizes
     rng = random.Random(seed)
     oracle = CostOracle(network)
-    per_layer = defaultdict(list)
-    for key in derivation.params:
-        per_layer[key[1]].append(key)
-    limit = sample if sample is not None else (None if network.parameter_count <= EXACT_LIMIT else NUMERIC_SAMPLE)
-    chosen = {
-        l: (keys if limit is None or len(keys) <= limit else sorted(rng.sample(keys, limit)))
-        for l, keys in per_layer.items()
-    }
-    worst = defaultdict(lambda: sp.Float(0))
     stand_in = stand_in_for(network)
-    for _ in range(points):
-        point = random_point(derivation, rng)
-        known = named_values(derivation, point.substitution(derivation))
-        for l, keys in chosen.items():
-            for key in keys:
-                ours = realise(derivation.gradient(key), stand_in).xreplace(known).evalf(40)
-                reference = oracle.gradient(key, point.params, point.x, point.y, point.l2)
-                error = abs(ours - sp.Float(reference, 40)) / max(1, abs(sp.Float(reference, 40)))
-                worst[key] = max(worst[key], error)
+    deltas = {layer.index: _Tally() for layer in network.layers}
+    weights = {layer.index: _Tally() for layer in network.layers}
+    biases = {layer.index: _Tally() for layer in network.layers}
+    whole = _Tally()
+    located: dict = defaultdict(list)   # layer -> keys found wrong one by one
+    searched: dict = defaultdict(set)   # layer -> neurons searched entry by entry
+    neuron_points = 0                   # points at which each neuron's weights had their own direction
+    with mpmath.workdps(DIGITS):
+        for point_number in range(points):
+            point = random_point(derivation, rng)
+            params = {key: _mpf(v) for key, v in point.params.items()}
+            ours = Evaluator({**point.substitution(derivation, _mpf),
+                              **{fw.q(*key): v for key, v in params.items()}}, stand_in)
+            ours.network(derivation)
+            run = oracle.at(params, point.x, point.y, point.l2)
+            gradients = derivation.gradients
+            rows = {l: [[ours.once(gradients[("w", l, j, k)]) for k in range(1, sizes[l - 1] + 1)]
+                        for j in range(1, sizes[l] + 1)] for l in range(1, network.depth + 1)}
+            column = {layer.index: [ours.once(gradients[("b", layer.index, j)]) for j in range(1, layer.size + 1)]
+                      for layer in network.layers if layer.bias}
+            # δ^l_j, and ∂C/∂b^l_j: a bias moves its weighted input alone, at the same rate
+            for layer in network.layers:
+                l = layer.index
+                for j in range(1, layer.size + 1):
+                    reference = run.along_z(l, j)
+                    deltas[l].add(ours(fw.q("delta", l, j)), reference, j)
+                    if layer.bias:
+                        biases[l].add(column[l][j - 1], reference, ("b", l, j))
+            per_neuron = point_number == 0 or any(not t.ok for t in weights.values())
+            neuron_points += per_neuron
+            for r in range(directions):
+                everything, first_shift, total = {}, {}, []
+                for layer in network.layers:
+                    l, m = layer.index, layer.size
+                    width = sizes[l - 1]
+                    flat = random_components(rng, m * width)
+                    along = {j: flat[j * width:(j + 1) * width] for j in range(m)}
+                    bias_along = dict(enumerate(random_components(rng, m))) if layer.bias else {}
+                    everything[l] = (along, bias_along)
+                    dots = [mpmath.fdot(rows[l][j], along[j]) for j in range(m)]
+                    total += dots
+                    shift = run.shift(l, along, {})
+                    weights[l].add(mpmath.fsum(dots), run.directional(Direction({l: (along, {})}), shift))
+                    if bias_along:
+                        dot = mpmath.fdot(column[l], bias_along.values())
+                        total.append(dot)
+                        biases[l].add(dot, run.directional(Direction({l: ({}, bias_along)}), bias_along))
+                    if l == 1:
+                        first_shift = {j: s + bias_along.get(j, 0) for j, s in shift.items()}
+                    if r == 0 and per_neuron:
+                        # each neuron's weights alone (at the first point, or at every point once a
+                        # comparison has failed); a failure is then searched weight by weight
+                        for j in range(m):
+                            reference = run.directional(Direction({l: ({j: along[j]}, {})}), {j: shift[j]})
+                            if not weights[l].add(dots[j], reference, j + 1) and len(searched[l]) < LOCATE:
+                                searched[l].add(j)
+                                located[l] += _locate(run, rows[l][j], l, j, width)
+                whole.add(mpmath.fsum(total), run.directional(Direction(everything), first_shift))
+    return _numeric_report(derivation, points, directions, deltas, weights, biases, whole, located, stand_in,
+                           neuron_points)
+
+
+def _locate(run, gradients: list, l: int, j: int, width: int) -> list:
+    """The weights of neuron j (from 0) of layer l whose gradient differs from the cost along that weight alone."""
+    wrong = []
+    for k in range(width):
+        unit = [0] * width
+        unit[k] = 1
+        if _relative(gradients[k], run.directional(Direction({l: ({j: unit}, {})}))) > TOLERANCE:
+            wrong.append(("w", l, j + 1, k + 1))
+    return wrong
+
+
+def _numeric_report(derivation, points, directions, deltas, weights, biases, whole, located, stand_in,
+                    neuron_points) -> list[Fact]:
+    network = derivation.network
     shown = printing.text(stand_in) if is_generic(network) else ""
+    # a direction through every parameter that fails where no layer's own comparison does
+    # is a failure nothing locates: then every gradient fact fails with it
+    unexplained = not whole.ok and all(t.ok for t in [*weights.values(), *biases.values()])
+    how = f"mpmath central differences (40 digits) at {points} random points"
+    if shown:
+        how += f", the generic σ realised as {shown}"
+    whole_evidence = {"directions": directions, "total": network.parameter_count, "worst": whole.shown(),
+                      "ok": whole.ok}
     facts = []
     for layer in network.layers:
         l = layer.index
-        for kind, equation, noun in (("b", "BP3", "biases"), ("w", "BP4", "weights")):
-            keys = [key for key in chosen[l] if key[0] == kind]
-            if not keys:
-                continue
-            total = sum(1 for key in per_layer[l] if key[0] == kind)
-            error = max(worst[key] for key in keys)
-            detail = (f"{len(keys)} of {total} {noun} at {points} random points agree with mpmath central "
-                      f"differences (40 digits), worst relative error {float(error):.1e}"
-                      f"{f' (generic σ realised as {shown})' if shown else ''}")
-            evidence = {"kind": "numeric", "sampled": len(keys), "total": total, "points": points,
-                        "worst": f"{float(error):.1e}", "tolerance": f"{float(TOLERANCE):.0e}",
-                        "parameter": kind, "stand_in": shown}
-            facts.append(Fact(equation, l, "numeric", error <= TOLERANCE, detail, evidence))
+        m = layer.size
+        tally = deltas[l]
+        facts.append(Fact(_delta_equation(network, l), l, "numeric", tally.ok,
+                          f"δ of all {m} neurons against the derivative of the cost along each z_j: {how}, "
+                          f"worst relative error {tally.shown()}"
+                          + (f"; differs at neurons {', '.join(map(str, tally.failed[:8]))}" if tally.failed else ""),
+                          {"kind": "numeric_delta", "neurons": m, "points": points, "worst": tally.shown(),
+                           "tolerance": f"{float(TOLERANCE):.0e}",
+                           "failed": tally.failed[:8], "stand_in": shown}))
+        kinds = [("b", "BP3", biases[l])] if layer.bias else []
+        kinds.append(("w", "BP4", weights[l]))
+        for kind, equation, tally in kinds:
+            total = m if kind == "b" else m * network.sizes[l - 1]
+            wrong = [key_name(key) for key in (tally.failed if kind == "b" else located[l])]
+            neurons = [] if kind == "b" else tally.failed[:8]
+            noun = "biases" if kind == "b" else "weights"
+            each = "each bias alone" if kind == "b" else \
+                f"each of the {m} neurons' weights (at {neuron_points} of the points)"
+            detail = (f"all {total} {noun} along {directions} random directions through the layer's {noun} and "
+                      f"along {each}, and {directions} through all {network.parameter_count} parameters at "
+                      f"once: {how}, worst relative error {tally.shown()}")
+            if neurons:
+                detail += f"; differs at neurons {', '.join(map(str, neurons))}"
+            if wrong:
+                detail += f"; wrong entries: {key_list(wrong)}"
+            evidence = {"kind": "numeric", "parameter": kind, "total": total, "neurons": m, "points": points,
+                        "neuron_points": neuron_points if kind == "w" else points,
+                        "directions": directions, "worst": tally.shown(), "failed": neurons,
+                        "located": wrong[:8], "whole": whole_evidence, "tolerance": f"{float(TOLERANCE):.0e}",
+                        "stand_in": shown}
+            facts.append(Fact(equation, l, "numeric", tally.ok and not unexplained, detail, evidence))
     return facts

@@ -2,12 +2,15 @@
 
 Two separate computations live here and must stay separate:
 
-* :func:`evaluate` puts numbers into the *derivation*: it evaluates the named
-  intermediates z, a, δ and every gradient's closed form at a point.
+* :class:`Evaluator` puts numbers into the *derivation*: it evaluates the named
+  intermediates z, a, δ and every gradient's closed form at a point, from the
+  derivation's own definitions and expressions (:func:`evaluate`, :func:`named_values`).
 * :class:`CostOracle` knows nothing of the derivation. It runs the network
   forward in mpmath at high precision (from the activation and cost
   *definitions* only) and differentiates the cost by central differences
-  (``mpmath.diff``). Agreement between the two is numeric evidence, never a proof.
+  (``mpmath.diff``): along one parameter, along any direction in parameter
+  space, or along one weighted input z^l_j. Agreement between the two is
+  numeric evidence, never a proof.
 
 A generic activation σ has no numbers; the numeric check realises it as the
 stand-in :data:`GENERIC_STAND_IN` (and σ' as that function's derivative).
@@ -15,6 +18,8 @@ stand-in :data:`GENERIC_STAND_IN` (and σ' as that function's derivative).
 
 from __future__ import annotations
 
+import functools
+import operator
 import random
 import re
 from functools import partial
@@ -23,6 +28,7 @@ from typing import Mapping, Sequence
 
 import mpmath
 import sympy as sp
+from mpmath.libmp import mpf_mul, mpf_pos, round_nearest
 
 from ..model.activations import A, Z, Activation, VectorActivation, opaque_functions
 from ..model.costs import Y
@@ -67,7 +73,11 @@ def is_generic(network) -> bool:
 
 
 class CostOracle:
-    """C(θ) computed forward in mpmath; ∂C/∂θ by high-precision central differences."""
+    """C(θ) computed forward in mpmath from the definitions; its derivatives by central differences.
+
+    :meth:`at` runs the forward pass at a point and keeps it (a :class:`ForwardPass`);
+    derivatives along a direction then recompute only what the direction moves.
+    """
 
     def __init__(self, network, digits: int = DIGITS):
         self.network = network
@@ -81,49 +91,185 @@ class CostOracle:
                 self._forward.append(sp.lambdify(Z, realise(rule.forward, stand_in_for(network)), modules="mpmath"))
         self._term = sp.lambdify((A, Y), network.cost.term, modules="mpmath")
 
-    def cost(self, params: Mapping, x: Sequence, y: Sequence, l2: Mapping | None = None):
-        """C at a point: ``params`` maps canonical keys to numbers."""
+    def at(self, params: Mapping, x: Sequence, y: Sequence, l2: Mapping | None = None) -> "ForwardPass":
+        """The forward pass at a point: ``params`` maps canonical keys to numbers."""
         with mpmath.workdps(self.digits):
-            return self._cost(params, x, y, l2 or {})
+            return ForwardPass(self, params, x, y, l2 or {})
 
-    def _layer(self, layer, params, previous):
-        l = layer.index
-        zs = []
-        for j in range(1, layer.size + 1):
-            z = mpmath.fsum(params[("w", l, j, k)] * a for k, a in enumerate(previous, start=1))
-            if layer.bias:
-                z += params[("b", l, j)]
-            zs.append(z)
-        rule = layer.activation
-        if isinstance(rule, VectorActivation):  # softmax, from its definition
+    def cost(self, params: Mapping, x: Sequence, y: Sequence, l2: Mapping | None = None):
+        """C at a point."""
+        return self.at(params, x, y, l2).cost
+
+    def gradient(self, key: tuple, params: Mapping, x, y, l2: Mapping | None = None):
+        """∂C/∂θ: the derivative of the cost along the parameter ``key`` alone, by central differences."""
+        return self.at(params, x, y, l2).directional({key: 1})
+
+    def activate(self, l: int, zs: list, changed=None) -> list:
+        """a^l from z^l by the activation's definition; with ``changed`` (a dict index → previous
+        activation list) only those neurons of an element-wise layer are recomputed."""
+        f = self._forward[l - 1]
+        if f is None:  # softmax, from its definition
             exps = [mpmath.exp(z) for z in zs]
             total = mpmath.fsum(exps)
             return [e / total for e in exps]
-        f = self._forward[l - 1]
-        return [mpmath.mpf(f(z)) for z in zs]
+        if changed is None:
+            return [mpmath.mpf(f(z)) for z in zs]
+        indices, previous = changed
+        a = list(previous)
+        for j in indices:
+            a[j] = mpmath.mpf(f(zs[j]))
+        return a
 
-    def _cost(self, params, x, y, l2):
-        a = [_mpf(v) for v in x]
-        for layer in self.network.layers:
-            a = self._layer(layer, params, a)
-        total = mpmath.fsum(self._term(ai, _mpf(yi)) for ai, yi in zip(a, y))
-        if self.network.l2 is not None:
-            strength = l2["lambda"] if self.network.l2 == LAMBDA else self.network.l2
-            weights = mpmath.fsum(v**2 for key, v in params.items() if key[0] == "w")
-            total += _mpf(strength) * weights / (2 * _mpf(l2["n"]))
+    def output_cost(self, a: list, y: list):
+        """Σ_j c(a^L_j, y_j), without the regulariser."""
+        return mpmath.fsum(self._term(ai, yi) for ai, yi in zip(a, y))
+
+
+@dataclass(frozen=True)
+class Direction:
+    """A direction in parameter space, layer by layer: ``layers[l] = (rows, biases)`` where
+    ``rows[j]`` lists the components along w^l_{j1}, w^l_{j2}, … and ``biases[j]`` the one along b^l_j
+    (neurons numbered from 0)."""
+
+    layers: dict
+
+    @classmethod
+    def from_keys(cls, direction: Mapping, sizes: Sequence[int]) -> "Direction":
+        """A direction given by canonical key (``("w", l, j, k)`` or ``("b", l, j)``) → component."""
+        layers: dict = {}
+        for key, value in direction.items():
+            rows, biases = layers.setdefault(key[1], ({}, {}))
+            if key[0] == "w":
+                row = rows.setdefault(key[2] - 1, [0] * sizes[key[1] - 1])
+                row[key[3] - 1] = _mpf(value)
+            else:
+                biases[key[2] - 1] = _mpf(value)
+        return cls(layers)
+
+
+class ForwardPass:
+    """The oracle's forward pass at one point, kept for derivatives along directions.
+
+    ``z[l]`` and ``a[l]`` are the layers' values (``a[0]`` is x), ``cost`` is C. A
+    derivative moves the parameters (or one layer's weighted inputs) by t times a
+    direction and differentiates C in t at 0 with ``mpmath.diff`` (central
+    differences at raised precision). Each evaluation recomputes the network from
+    the first layer the direction touches, and only the weighted inputs that move
+    when fewer than all of a layer's activations changed.
+    """
+
+    def __init__(self, oracle: CostOracle, params: Mapping, x: Sequence, y: Sequence, l2: Mapping):
+        network = oracle.network
+        self.oracle = oracle
+        self.network = network
+        sizes = network.sizes
+        self.weights = {}
+        self.biases = {}
+        for layer in network.layers:
+            l = layer.index
+            self.weights[l] = [[_mpf(params[("w", l, j, k)]) for k in range(1, sizes[l - 1] + 1)]
+                               for j in range(1, sizes[l] + 1)]
+            self.biases[l] = [_mpf(params[("b", l, j)]) for j in range(1, sizes[l] + 1)] if layer.bias else None
+        self.y = [_mpf(v) for v in y]
+        self.z = [None]
+        self.a = [[_mpf(v) for v in x]]
+        for layer in network.layers:
+            self.z.append(self._weighted_inputs(layer.index, self.a[-1]))
+            self.a.append(oracle.activate(layer.index, self.z[-1]))
+        self.penalty = None
+        if network.l2 is not None:
+            strength = l2["lambda"] if network.l2 == LAMBDA else network.l2
+            # (λ/2n) Σ w², with Σ w² over every weight
+            self.penalty = _mpf(strength) / (2 * _mpf(l2["n"]))
+            self.squares = mpmath.fsum(w * w for rows in self.weights.values() for row in rows for w in row)
+        self.cost = self._cost(self.a[-1])
+
+    def _weighted_inputs(self, l: int, previous: list) -> list:
+        biases = self.biases[l]
+        zs = [mpmath.fdot(row, previous) for row in self.weights[l]]
+        return [z + b for z, b in zip(zs, biases)] if biases is not None else zs
+
+    def _cost(self, a: list, moved_squares=0):
+        total = self.oracle.output_cost(a, self.y)
+        if self.penalty is not None:
+            total += self.penalty * (self.squares + moved_squares)
         return total
 
-    def gradient(self, key: tuple, params: Mapping, x, y, l2: Mapping | None = None):
-        """∂C/∂θ by central differences at ``self.digits`` digits (``mpmath.diff``)."""
-        l2 = l2 or {}
-        with mpmath.workdps(self.digits):
-            point = {k: _mpf(v) for k, v in params.items()}
+    # ------------------------------------------------------------ derivatives
 
-            def f(t):
-                point[key] = t
-                return self._cost(point, x, y, l2)
+    def shift(self, l: int, rows: Mapping, biases: Mapping) -> dict:
+        """How fast z^l moves when layer l's weights and biases move along (rows, biases): neuron → rate.
 
-            return mpmath.diff(f, _mpf(params[key]))
+        z^l_j = Σ_k w^l_{jk} a^{l-1}_k + b^l_j, so moving w^l_j by t·v and b^l_j by t·u moves z^l_j by
+        t·(v · a^{l-1} + u), and nothing else in layer l.
+        """
+        with mpmath.workdps(self.oracle.digits):
+            previous = self.a[l - 1]
+            shift = {j: mpmath.fdot(row, previous) for j, row in rows.items()}
+            for j, u in biases.items():
+                shift[j] = shift.get(j, 0) + u
+            return shift
+
+    def directional(self, direction, shift: Mapping | None = None) -> mpmath.mpf:
+        """d/dt C(θ + t v) at t = 0 for the direction v (a :class:`Direction` or key → component).
+
+        ``shift`` is :meth:`shift` of the first layer the direction touches, when the caller has it.
+        """
+        with mpmath.workdps(self.oracle.digits):
+            if not isinstance(direction, Direction):
+                direction = Direction.from_keys(direction, self.network.sizes)
+            start = min(direction.layers)
+            if shift is None:
+                shift = self.shift(start, *direction.layers[start])
+            # the regulariser along v: Σ (w + t v)² − Σ w² = 2t Σ w v + t² Σ v²
+            linear = quadratic = 0
+            if self.penalty is not None:
+                pairs = [(w, v) for l, (rows, _) in direction.layers.items() for j, row in rows.items()
+                         for w, v in zip(self.weights[l][j], row)]
+                linear = 2 * mpmath.fdot(pairs)
+                quadratic = mpmath.fdot((v, v) for _, v in pairs)
+            later = {l: moves for l, moves in direction.layers.items() if l > start}
+            return mpmath.diff(lambda t: self._along(t, start, shift, later, t * linear + t * t * quadratic), 0)
+
+    def along_z(self, l: int, j: int) -> mpmath.mpf:
+        """∂C/∂z^l_j: the derivative of the cost when z^l_j alone moves (j from 1)."""
+        with mpmath.workdps(self.oracle.digits):
+            return mpmath.diff(lambda t: self._along(t, l, {j - 1: 1}, {}, 0), 0)
+
+    def _along(self, t, start: int, shift: dict, later: dict, moved_squares):
+        """C when the weighted inputs of layer ``start`` move by t·shift and the parameters of later
+        layers by t times their direction."""
+        oracle = self.oracle
+        z = list(self.z[start])
+        for j, s in shift.items():
+            z[j] += t * s
+        changed = set(shift)
+        a = oracle.activate(start, z, (changed, self.a[start]))
+        if oracle._forward[start - 1] is None:
+            changed = set(range(len(a)))
+        for l in range(start + 1, self.network.depth + 1):
+            moves = later.get(l)
+            if moves is None and len(changed) == 1:
+                # one activation moved: z^l_i changes by w^l_{ik} (a_k − a_k at t = 0)
+                (k,) = changed
+                step = a[k] - self.a[l - 1][k]
+                z = [zi + row[k] * step for zi, row in zip(self.z[l], self.weights[l])]
+            elif moves is None and 2 * len(changed) < len(a):
+                # only some activations moved: z^l_i changes by Σ_k w^l_{ik} (a_k − a_k at t = 0)
+                before = self.a[l - 1]
+                steps = [(k, a[k] - before[k]) for k in sorted(changed)]
+                z = [zi + mpmath.fdot((row[k], d) for k, d in steps) for zi, row in zip(self.z[l], self.weights[l])]
+            else:
+                z = self._weighted_inputs(l, a)
+                if moves is not None:
+                    rows, biases = moves
+                    for j, row in rows.items():
+                        z[j] += t * mpmath.fdot(row, a)
+                    for j, v in biases.items():
+                        z[j] += t * v
+            a = oracle.activate(l, z)
+            changed = set(range(len(a)))
+        return self._cost(a, moved_squares)
 
 
 # ------------------------------------------------------------------ points
@@ -138,22 +284,41 @@ class Point:
     y: tuple
     l2: dict
 
-    def substitution(self, derivation) -> dict:
-        """SymPy symbol → exact number, for every parameter, input, target (and λ, n)."""
+    def substitution(self, derivation, number=sp.Rational) -> dict:
+        """SymPy symbol → exact number, for every parameter, input, target (and λ, n).
+
+        ``number`` converts each value (``_mpf`` gives mpmath numbers at the working precision).
+        """
         fw = derivation.forward
-        values = {fw.q(*key): sp.Rational(v) for key, v in self.params.items()}
-        values.update({s: sp.Rational(v) for s, v in zip(fw.inputs, self.x)})
-        values.update({s: sp.Rational(v) for s, v in zip(fw.targets, self.y)})
+        values = {fw.q(*key): number(v) for key, v in self.params.items()}
+        values.update({s: number(v) for s, v in zip(fw.inputs, self.x)})
+        values.update({s: number(v) for s, v in zip(fw.targets, self.y)})
         if "lambda" in self.l2:
-            values[LAMBDA] = sp.Rational(self.l2["lambda"])
+            values[LAMBDA] = number(self.l2["lambda"])
         if "n" in self.l2:
-            values[N_EXAMPLES] = sp.Rational(self.l2["n"])
+            values[N_EXAMPLES] = number(self.l2["n"])
         return values
+
+
+@functools.lru_cache(maxsize=4096)
+def _thousandths(n: int) -> sp.Rational:
+    return sp.Rational(n, 1000)
+
+
+def random_components(rng: random.Random, count: int) -> list:
+    """``count`` random components of a direction in parameter space: nonzero multiples of 1/1000 in
+    [−1, 1], as mpmath numbers at the working precision."""
+    return rng.choices(_components(mpmath.mp.prec), k=count)
+
+
+@functools.lru_cache(maxsize=8)
+def _components(prec: int) -> tuple:
+    return tuple(_rational(n, 1000, prec) for n in range(-1000, 1001) if n)
 
 
 def random_decimal(rng: random.Random, lo, hi) -> sp.Rational:
     """A random exact decimal in [lo, hi], to three places."""
-    return sp.Rational(rng.randint(int(lo * 1000), int(hi * 1000)), 1000)
+    return _thousandths(rng.randint(int(lo * 1000), int(hi * 1000)))
 
 
 def random_targets(cost, m: int, rng: random.Random) -> tuple:
@@ -179,6 +344,117 @@ def random_point(derivation, rng: random.Random) -> Point:
     elif network.l2 is not None:
         l2 = {"n": sp.Integer(rng.randint(1, 100))}
     return Point(params, x, y, l2)
+
+
+# ------------------------------------------------------------------ numbers in the derivation
+
+#: SymPy functions the evaluator computes with mpmath directly; any other is evaluated by SymPy
+_FUNCTIONS = {sp.exp: mpmath.exp, sp.log: mpmath.log, sp.tanh: mpmath.tanh, sp.sinh: mpmath.sinh,
+              sp.cosh: mpmath.cosh, sp.sin: mpmath.sin, sp.cos: mpmath.cos, sp.tan: mpmath.tan,
+              sp.atan: mpmath.atan, sp.Abs: mpmath.fabs}
+
+_RELATIONS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
+              "==": operator.eq, "!=": operator.ne}
+
+
+class Evaluator:
+    """Numbers for the derivation's expressions, in mpmath at the working precision.
+
+    ``values`` gives the free symbols (parameters, x, y, λ, n) their numbers; further
+    symbols (z, a, δ) are given values with :meth:`set` as they are computed. Every
+    subexpression is evaluated once and remembered, so the factors that thousands of
+    gradients share (a^l_j, 1 − a^l_j, the sum over the next layer) cost nothing after the
+    first. A generic σ and σ' are realised by ``stand_in`` and its derivative.
+    Call it inside ``mpmath.workdps(digits)``.
+    """
+
+    def __init__(self, values: Mapping, stand_in: sp.Expr = GENERIC_STAND_IN):
+        self.memo = {symbol: _mpf(value) for symbol, value in values.items()}
+        sigma, sigma_prime = opaque_functions("sigma")
+        self.functions = dict(_FUNCTIONS)
+        self.functions[sigma] = sp.lambdify(Z, stand_in, modules="mpmath")
+        self.functions[sigma_prime] = sp.lambdify(Z, sp.diff(stand_in, Z), modules="mpmath")
+
+    def set(self, symbol: sp.Symbol, value) -> None:
+        self.memo[symbol] = value
+
+    def __call__(self, expr: sp.Expr):
+        value = self.memo.get(expr)
+        if value is None:
+            value = self.memo[expr] = self._compute(expr)
+        return value
+
+    def once(self, expr: sp.Expr):
+        """The value of an expression that nothing else contains (a gradient), not remembered."""
+        value = self.memo.get(expr)
+        return self._compute(expr) if value is None else value
+
+    def _compute(self, expr: sp.Expr):
+        if expr.is_Add:
+            # a weighted input is a long sum of products of two known numbers: one exact dot product
+            memo = self.memo
+            pairs = []
+            for term in expr.args:
+                if term.is_Mul and len(term.args) == 2:
+                    left, right = memo.get(term.args[0]), memo.get(term.args[1])
+                    if left is not None and right is not None:
+                        pairs.append((left, right))
+                        continue
+                pairs.append((self(term), 1))
+            return mpmath.fdot(pairs)
+        if expr.is_Mul:
+            # computed exactly and rounded once
+            memo = self.memo
+            exact = None
+            for factor in expr.args:
+                value = memo.get(factor)
+                if value is None:
+                    value = self(factor)
+                exact = value._mpf_ if exact is None else mpf_mul(exact, value._mpf_)
+            return mpmath.mp.make_mpf(mpf_pos(exact, mpmath.mp.prec, round_nearest))
+        if expr.is_Pow:
+            base, exponent = self(expr.base), expr.exp
+            return base ** int(exponent) if exponent.is_Integer else mpmath.power(base, self(exponent))
+        if expr.is_Rational or expr.is_Float:
+            return _mpf(expr)
+        if isinstance(expr, sp.Piecewise):
+            for piece, condition in expr.args:
+                if self._holds(condition):
+                    return self(piece)
+        function = self.functions.get(expr.func)
+        if function is not None:
+            return mpmath.mpf(function(*[self(argument) for argument in expr.args]))
+        if expr.is_Symbol:
+            raise ValueError(f"{expr} has no value at this point")
+        # anything else (π, a function of a custom activation): SymPy evaluates it from the numbers
+        numbers = {s: sp.Float(self(s), mpmath.mp.dps) for s in expr.free_symbols}
+        return mpmath.mpf(sp.Float(expr.xreplace(numbers).evalf(mpmath.mp.dps), mpmath.mp.dps)._mpf_)
+
+    def _holds(self, condition) -> bool:
+        if condition is sp.true or condition is sp.false:
+            return condition is sp.true
+        if isinstance(condition, sp.core.relational.Relational) and condition.rel_op in _RELATIONS:
+            return _RELATIONS[condition.rel_op](self(condition.lhs), self(condition.rhs))
+        if isinstance(condition, sp.And):
+            return all(self._holds(c) for c in condition.args)
+        if isinstance(condition, sp.Or):
+            return any(self._holds(c) for c in condition.args)
+        numbers = {s: sp.Float(self(s), mpmath.mp.dps) for s in condition.free_symbols}
+        return bool(condition.xreplace(numbers))
+
+    def network(self, derivation) -> None:
+        """Give z, a and δ of every neuron their values: z and a from the forward definitions,
+        δ from the derivation's closed forms (output layer first)."""
+        fw, network = derivation.forward, derivation.network
+        for layer in network.layers:
+            l = layer.index
+            for j in range(1, layer.size + 1):
+                self.set(fw.q("z", l, j), self(fw.z_definition(l, j)))
+            for j in range(1, layer.size + 1):
+                self.set(fw.q("a", l, j), self(fw.a_definition(l, j)))
+        for l in range(network.depth, 0, -1):
+            for j in range(1, network.sizes[l] + 1):
+                self.set(fw.q("delta", l, j), self(derivation.delta(l, j)))
 
 
 # ------------------------------------------------------------------ evaluate
@@ -335,9 +611,19 @@ def _exact(value) -> sp.Rational:
 
 
 def _mpf(value):
-    """An exact SymPy number or a Python number as an mpmath number at the working precision."""
+    """An exact SymPy number or a Python number as an mpmath number at the working precision
+    (an mpmath number is taken as it is)."""
+    if type(value) is mpmath.mpf:
+        return value
     if isinstance(value, sp.Rational):
-        return mpmath.mpf(int(value.p)) / int(value.q)
+        return _rational(int(value.p), int(value.q), mpmath.mp.prec)
     if isinstance(value, sp.Float):
         return mpmath.mpf(value._mpf_)
     return mpmath.mpf(value)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _rational(p: int, q: int, prec: int):
+    """p/q rounded to ``prec`` bits; random points reuse a few thousand such values."""
+    with mpmath.workprec(prec):
+        return mpmath.mpf(p) / q
