@@ -131,6 +131,7 @@ def environment(notation: str = "nielsen", sizes=None, templates: str | Path | N
     env.filters["latex"] = partial(printing.latex, notation=notation, sizes=sizes)
     env.filters["layer"] = partial(printing.layer_number, notation_name=notation)
     env.filters["chain"] = lambda links: Chain(*links)
+    env.tests["chain"] = lambda expr: isinstance(expr, Chain) and len(expr.links) > 2
     style = FLAVORS[flavor]
     env.filters["mathmd"] = escape_markdown_math if style.escape else (lambda tex: tex)
     env.filters["prose"] = escape_tex_text if fmt == "tex" else escape_md_text if fmt == "md" else str
