@@ -2212,7 +2212,12 @@ def _split_rows(body: str) -> list[tuple[int, str]]:
     return pieces
 
 
+#: a derivation line's justification: from `&&` or `\qquad` before `\text{…}` to the end of the line
+_JUSTIFICATION = re.compile(r"(?:&&|\\qquad(?![A-Za-z]))\s*\\text\s*\{.*", re.S)
+
+
 def _clean_equation(text: str) -> str:
+    text = _JUSTIFICATION.sub("", text)
     text = _DECORATION.sub("", text)
     text = _remove_alignment(text)
     return " ".join(text.split())

@@ -359,12 +359,14 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
         return r" \odot ".join(self.parenthesize(a, PRECEDENCE["Mul"], strict=True) for a in expr.args)
 
     def _print_Partial(self, e: Partial) -> str:
+        if _compound(e.of) and e.of.has(sp.Sum, SumOver):  # a derivative of a long sum: the operator in front
+            return r"\frac{\partial}{\partial %s} %s" % (self._print(e.wrt), self._derived(e.of))
         return r"\frac{\partial %s}{\partial %s}" % (self._derived(e.of), self._print(e.wrt))
 
     def _print_Chain(self, chain: Chain) -> str:
         links = _distinct(self._print(link) for link in chain.links)
         aligned = self._settings["aligned"]
-        short = sum(_visible(link) for link in links) <= SHORT_CHAIN  # fits on one line: a·b = 0.3·0.5 = 0.15
+        short = sum(visible_width(link) for link in links) <= SHORT_CHAIN  # fits on one line: a·b = 0.3·0.5 = 0.15
         if aligned == "row" or (aligned == "rows" and (len(links) == 2 or short)):  # one line of an align environment
             return " &= ".join([links[0], " = ".join(links[1:])]) if len(links) > 1 else links[0]
         if aligned and len(links) > 2:
@@ -418,8 +420,26 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
             out += (r" \cdot " if dot else " ") + tex
         return out
 
+    def _print_Sum(self, expr):
+        """A sum over several indices as nested sums, outermost first: Σ_p Σ_q Σ_r, not a stack of ranges."""
+        if len(expr.limits) == 1:
+            return super()._print_Sum(expr)
+        signs = " ".join(r"\sum_{%s=%s}^{%s}" % (self._print(i), self._index(lo), self._index(hi))
+                         for i, lo, hi in reversed(expr.limits))
+        body = self._print(expr.function)
+        return "%s %s" % (signs, r"\left(%s\right)" % body if expr.function.is_Add else body)
+
     def _print_Mul(self, expr):
-        """A product in the order of the chain rule (see :func:`chain_ordered`); SymPy's order otherwise."""
+        """A product in the order of the chain rule (see :func:`chain_ordered`); SymPy's order otherwise.
+
+        A quotient with a sum in its numerator puts the sum after the fraction: λ/(2n) Σ w², not (λ Σ w²)/(2n).
+        """
+        numerator, denominator = sp.fraction(expr, exact=True)
+        sums = [f for f in sp.Mul.make_args(numerator) if isinstance(f, (sp.Sum, SumOver))]
+        if denominator != 1 and sums and not expr.could_extract_minus_sign():
+            rest = sp.Mul(*[f for f in sp.Mul.make_args(numerator) if f not in sums])
+            return r"\frac{%s}{%s} %s" % (self._print(rest), self._print(denominator),
+                                          " ".join(self._print(f) for f in sums))
         ordered = chain_ordered(expr)
         if ordered is None:
             return super()._print_Mul(expr)
@@ -668,7 +688,7 @@ class TextPrinter(_NotationMixin, StrPrinter):
 SHORT_CHAIN = 72
 
 
-def _visible(tex: str) -> int:
+def visible_width(tex: str) -> int:
     """About how many characters wide a formula sets: commands, braces, scripts' markers and spaces count nothing,
     a fraction counts its wider part."""
     while True:
@@ -677,8 +697,9 @@ def _visible(tex: str) -> int:
             break
         wider = max(match.group(1), match.group(2), key=len)
         tex = tex[:match.start()] + wider + tex[match.end():]
-    return len(re.sub(r"\\(?:left|right|partial|cdot)|\\[a-zA-Z]+|[{}^_ ]", lambda m: "x" if m.group(0) in (
-        "\\partial", "\\cdot") else "", tex))
+    shown = re.sub(r"\\(?:left|right|partial|cdot)|\\[a-zA-Z]+|[{}^_ ]", lambda m: "x" if m.group(0) in (
+        "\\partial", "\\cdot") else "", tex)
+    return len(shown) + sum(1 for c in shown if ord(c) >= 0x2E80)  # a Chinese character is two wide
 
 
 def _distinct(shown) -> list[str]:

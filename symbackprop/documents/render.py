@@ -132,6 +132,7 @@ def environment(notation: str = "nielsen", sizes=None, templates: str | Path | N
     env.filters["layer"] = partial(printing.layer_number, notation_name=notation)
     env.filters["chain"] = lambda links: Chain(*links)
     env.tests["chain"] = lambda expr: isinstance(expr, Chain) and len(expr.links) > 2
+    env.filters["width"] = printing.visible_width
     style = FLAVORS[flavor]
     env.filters["mathmd"] = escape_markdown_math if style.escape else (lambda tex: tex)
     env.filters["prose"] = escape_tex_text if fmt == "tex" else escape_md_text if fmt == "md" else str
