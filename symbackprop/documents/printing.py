@@ -244,7 +244,7 @@ class _NotationMixin:
         """Terms of a sum in reading order: by kind, then layer and index numerically (δ₂ before δ₁₀)."""
         if order == "none":
             return list(expr.args)
-        if not any(isinstance(q, Quantity) for q in expr.free_symbols):  # index arithmetic: l + 1, not 1 + l
+        if expr.free_symbols and all(s.is_integer for s in expr.free_symbols):  # index arithmetic: l + 1, not 1 + l
             return sorted(expr.args, key=lambda term: (term.is_Number, sp.default_sort_key(term)))
         return sorted(expr.args, key=_reading_order)
 
