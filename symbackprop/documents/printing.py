@@ -478,8 +478,14 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
 
     # ---------------------------------------------------------- gradient diffusion (diffusion.py)
 
+    def _print_FiniteSet(self, s) -> str:
+        """{0, 1} with \\lbrace and \\rbrace: Markdown would eat the backslash of \\{ in inline math on GitHub."""
+        items = ", ".join(self._print(x) for x in sorted(s.args, key=sp.default_sort_key))
+        return r"\left\lbrace %s\right\rbrace" % items
+
     def _print_Norm(self, expr) -> str:
-        body = r"\left\| %s \right\|" % self._print(expr.args[0])
+        # \lVert, not \|: Markdown would eat the backslash of \| in inline math on GitHub
+        body = r"\left\lVert %s \right\rVert" % self._print(expr.args[0])
         return body + ("_{%s}" % expr.kind if expr.kind else "")
 
     def _print_MaxOver(self, expr) -> str:

@@ -194,6 +194,28 @@ def check_label_prefix(prefix) -> str | None:
                     f"or '_', starting with a letter or digit, e.g. bp-2-3-2")
 
 
+#: what a LaTeX document's sections become (--heading-level): a fragment then fits under a lecture's own headings
+HEADING_LEVELS = ("chapter", "section", "subsection")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?")
+
+
+def check_heading_level(level: str) -> str:
+    """``level`` when it is one of :data:`HEADING_LEVELS`."""
+    check_choice("heading level", level, HEADING_LEVELS)
+    return level
+
+
+def front_matter(date: str | None = None) -> dict:
+    """The options of a Markdown document's front matter: its date (YYYY-MM-DD, optionally with a time), or none.
+
+    The date is never read from the clock, so that the same input gives the same document.
+    """
+    if date is not None and not _DATE.fullmatch(date):
+        raise SpecError(f"front-matter date {date!r} is not a date; expected YYYY-MM-DD or YYYY-MM-DD HH:MM[:SS], "
+                        f"e.g. 2024-05-01")
+    return {"date": date}
+
+
 def label_prefix_from(text: str) -> str:
     """A label prefix made from any text (a file name's stem): every other character becomes '-'."""
     prefix = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")
