@@ -1541,6 +1541,8 @@ class _Reader:
                                      "(\\sigma(z))^{2}, or \\sigma^{\\prime} for the derivative", modifier)
                 primes += 1
         name = "sigma" if function_tok.value in ("sigma", "dsigma") else function_tok.value
+        if name == "tanh" and primes == 1:  # \tanh'(u): the derivative of tanh, as documents name it
+            name, primes = "tanh_prime", 0
         if name != "sigma" and primes:
             raise self.error(f"{self.source(head)}: only the activation (\\sigma, f, g) takes a prime here; "
                              f"expected {name} without one", head)
@@ -1552,7 +1554,7 @@ class _Reader:
         else:
             value = self.value(argument, env)
         function = {"sigma": SIGMA_PRIME if primes else SIGMA, "exp": sp.exp, "log": sp.log,
-                    "tanh": sp.tanh}[name]
+                    "tanh": sp.tanh, "tanh_prime": lambda u: 1 - sp.tanh(u) ** 2}[name]
         return self.post_scripts(self.elementwise(function, value), scripts, env, node)
 
     # -------------------------------------------------------------- sums

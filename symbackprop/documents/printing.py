@@ -179,6 +179,13 @@ class _NotationMixin:
     def _letter(self, pair) -> str:
         return pair[1 if self.unicode else 0]
 
+    #: activations written with their own name, also in their derivative (tanh', not σ' = 1 − tanh²)
+    _OWN_NAMES = {"tanh": ("\\tanh", "tanh")}
+
+    def _activation_letter(self, function_name: str) -> str:
+        """The letter of an activation function (σ, g or f in the notation), or its own name where it has one."""
+        return self._letter(self._OWN_NAMES.get(function_name.rstrip("'"), self.notation.activation))
+
     def _node(self, layer, neuron):
         sizes = self._settings["sizes"]
         if not isinstance(layer, int) or not isinstance(neuron, int):
@@ -394,7 +401,7 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
     def _print_Function(self, expr, exp=None):
         if isinstance(expr.func, sp.core.function.UndefinedFunction):
             prime = expr.func.__name__.endswith("'")
-            out = "%s%s\\left(%s\\right)" % (self.notation.activation[0], "'" if prime else "",
+            out = "%s%s\\left(%s\\right)" % (self._activation_letter(expr.func.__name__), "'" if prime else "",
                                              ", ".join(self._print(a) for a in expr.args))
             return out if exp is None else "%s^{%s}" % (out, exp)
         return super()._print_Function(expr, exp)
@@ -607,7 +614,7 @@ class TextPrinter(_NotationMixin, StrPrinter):
     def _print_Function(self, expr):
         if isinstance(expr.func, sp.core.function.UndefinedFunction):
             prime = expr.func.__name__.endswith("'")
-            return "%s%s(%s)" % (self.notation.activation[1], "'" if prime else "",
+            return "%s%s(%s)" % (self._activation_letter(expr.func.__name__), "'" if prime else "",
                                  ", ".join(self._print(a) for a in expr.args))
         return super()._print_Function(expr)
 
