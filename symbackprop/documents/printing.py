@@ -154,6 +154,8 @@ def chain_ordered(expr: sp.Expr):
     factors = rest.args
     if any(f.is_Pow and f.exp.is_negative for f in factors) or any(f.is_Number for f in factors):
         return None
+    if not any(isinstance(f, Partial) or any(isinstance(q, Quantity) for q in f.free_symbols) for f in factors):
+        return None  # no quantity of the network: nothing to order by the chain rule
     ordered = sorted(factors, key=lambda f: (_chain_position(f), sp.default_sort_key(f)))
     return coefficient, ordered
 
@@ -169,7 +171,8 @@ def _reading_order(term: sp.Expr):
 class _NotationMixin:
     """What both printers share: which letter, layer and subscripts a quantity gets."""
 
-    _notation_settings = {"notation": "nielsen", "sizes": None, "shapes": False, "aligned": False}
+    #: ``inline``: set in running text, where a derivative is written ∂C/∂z and does not spread the lines apart
+    _notation_settings = {"notation": "nielsen", "sizes": None, "shapes": False, "aligned": False, "inline": False}
     unicode = False
 
     @property
@@ -365,7 +368,16 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
     def _print_HadamardProduct(self, expr):
         return r" \odot ".join(self.parenthesize(a, PRECEDENCE["Mul"], strict=True) for a in expr.args)
 
+    def _print_MatrixBase(self, expr):
+        """A matrix; one of derivatives gets room between its rows (\\\\[6pt]), so that its fractions do not touch."""
+        shown = super()._print_MatrixBase(expr)
+        if any(isinstance(entry, Partial) for entry in expr) and shown.count(r"\begin{") == 1:
+            shown = shown.replace("\\\\", "\\\\[6pt]")
+        return shown
+
     def _print_Partial(self, e: Partial) -> str:
+        if self._settings["inline"]:
+            return r"\partial %s / \partial %s" % (self._derived(e.of), self._print(e.wrt))
         if _compound(e.of) and e.of.has(sp.Sum, SumOver):  # a derivative of a long sum: the operator in front
             return r"\frac{\partial}{\partial %s} %s" % (self._print(e.wrt), self._derived(e.of))
         return r"\frac{\partial %s}{\partial %s}" % (self._derived(e.of), self._print(e.wrt))
