@@ -162,7 +162,7 @@ def test_branches_of_the_body():
     assert "本层共有 30 个神经元，每个有 784 个输入权重" in large
     assert "本层共有 10 个神经元，每个有 30 个输入权重" in large
     assert "用链式法则逐个求参数的导数" not in large  # far too many parameters to write out
-    assert "| BP2 | 2 | 逐层证明 | 成立 |" in large
+    assert "| BP2 | 逐层证明（第 2 层） | 成立 |" in large
 
 
 def test_fragment_has_no_preamble():

@@ -40,7 +40,9 @@ def test_flags_and_json():
     assert data["check"]["ok"] is True
     assert {f["method"] for f in data["check"]["facts"]} == {"exact", "numeric"}
     first = data["gradients"][0]
-    assert first["key"] == ["w", 1, 1, 1] and first["latex"].startswith("a^{2}_{1}")
+    # in the order of the chain rule: the next layer's errors, the slope a(1 - a), then the input
+    assert first["key"] == ["w", 1, 1, 1] and first["latex"].startswith(r"\left(\delta^{3}_{1}")
+    assert first["latex"].endswith(r"a^{2}_{1} \left(1 - a^{2}_{1}\right) x_{1}")
 
 
 def test_spec_files(tmp_path):
