@@ -12,7 +12,9 @@ from .errors import SpecError
 from .proof.general import derive_general
 from .numbers import worked_example
 from .model.spec import Layer, Network
+from .model.layers import LayeredNetwork
+from .proof.layered import derive_layered
 
-__all__ = ["Derivation", "Layer", "Network", "SpecError", "Step", "check_document", "check_formula", "derive",
-           "derive_general", "worked_example"]
+__all__ = ["Derivation", "Layer", "LayeredNetwork", "Network", "SpecError", "Step", "check_document", "check_formula",
+           "derive", "derive_general", "derive_layered", "worked_example"]
 __version__ = "0.1.0"

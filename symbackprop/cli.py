@@ -107,6 +107,7 @@ def network_from_args(args):
     source = "command line"
     if args.spec:
         network = read_spec(args.spec)
+        _dense_only(network, args.spec)
         source = args.spec
         data = {
             "layers": list(network.sizes),
@@ -159,6 +160,8 @@ def command_derive(args) -> int:
     _check_label_prefix_flag(args)
     if args.general:
         return command_derive_general(args)
+    if args.spec and _is_layered(spec := read_spec(args.spec)):
+        return command_derive_layered(args, spec)
     network = network_from_args(args)
     progress = Progress()
     progress.start(f"deriving {network.parameter_count} gradients")
@@ -178,6 +181,58 @@ def command_derive(args) -> int:
                       heading_level=args.heading_level, front_matter=_front_matter(args))
     progress.done()
     _write_or_print(output, document)
+    return 0 if report is None or report.ok else 1
+
+
+# ---------------------------------------------------------------- derive, a network of [[layer]] entries
+
+
+def _is_layered(network) -> bool:
+    from .model.layers import LayeredNetwork
+
+    return isinstance(network, LayeredNetwork)
+
+
+def _dense_only(network, path: str) -> None:
+    """Commands other than derive take dense networks only (``layers = [...]``)."""
+    if _is_layered(network):
+        raise SpecError(f"{path!r} lists its layers as [[layer]] entries; only `symbackprop derive` reads such a "
+                        f"description so far; expected `layers = [...]` (dense layers) for this command")
+
+
+def command_derive_layered(args, network) -> int:
+    """``derive`` on a description with [[layer]] entries: the derivation, its check and a document."""
+    from .proof.layered import derive_layered
+    from .proof.layered_report import LAYERED_FORMATS, render_layered
+
+    flags = [("--layers", args.layers), ("--activation", args.activation), ("--cost", args.cost),
+             ("--bias/--no-bias", args.bias), ("--l2", args.l2), ("--mean", args.mean or None)]
+    problems = [f"{flag} cannot be combined with a description of [[layer]] entries ({args.spec!r}); expected the "
+                f"setting in the description itself" for flag, value in flags if value is not None]
+    if args.format not in LAYERED_FORMATS:
+        problems.append(f"--format {args.format} is not available for a description of [[layer]] entries; expected "
+                        f"one of: {', '.join(LAYERED_FORMATS)}")
+    if args.notation != "nielsen":
+        problems.append(f"--notation {args.notation} is not available for a description of [[layer]] entries; "
+                        f"it is written in one notation (layer l's values z^l, a^l, δ^l, kernels K^l)")
+    if args.method not in ("auto", "none"):
+        problems.append(f"--method {args.method} is not available for a description of [[layer]] entries; expected "
+                        f"auto (every rule proven, every gradient compared numerically) or none")
+    if problems:
+        raise SpecError(problems)
+    progress = Progress()
+    progress.start(f"deriving {network.parameter_count} gradients through {network.depth} layers")
+    derivation = derive_layered(network)
+    progress.done()
+    report = None
+    if args.method != "none":
+        progress.start("checking every layer's rule")
+        report = derivation.check()
+        progress.done()
+    document = render_layered(derivation, args.format, args.lang, args.flavor, standalone=args.standalone,
+                              report=report, templates=args.templates,
+                              label_prefix=_label_prefix(args, label_prefix_from("layers-" + network.name)))
+    _write_or_print(args.output, document)
     return 0 if report is None or report.ok else 1
 
 

@@ -136,6 +136,36 @@ def _diffusion_documents(files: dict[str, str], manifest: list[dict]) -> None:
                          "example": "diffusion"})
 
 
+# A small convolutional network: 1×6×6 input, a 3×3 convolution with 2 channels and ReLU, max pooling
+# over 2×2 windows, and a dense softmax output with the categorical cross-entropy.
+CONVOLUTIONAL = {
+    "input": [1, 6, 6],
+    "cost": "cross_entropy",
+    "layer": [
+        {"type": "conv2d", "channels": 2, "kernel": 3, "activation": "relu"},
+        {"type": "maxpool", "size": 2},
+        {"type": "dense", "size": 3, "activation": "softmax"},
+    ],
+}
+
+
+def _layered_documents(files: dict[str, str], manifest: list[dict]) -> None:
+    """The convolutional network of :data:`CONVOLUTIONAL`: each layer's backward rule derived and proven."""
+    from .model.layers import layered_from_mapping
+    from .proof.layered import derive_layered
+    from .proof.layered_report import render_layered
+
+    derivation = derive_layered(layered_from_mapping(CONVOLUTIONAL, "the convolutional example"))
+    report = derivation.check()
+    for lang in _languages():
+        files[f"conv.{lang}.md"] = render_layered(derivation, "md", lang, report=report).text
+        manifest.append({"path": f"conv.{lang}.md", "format": "md", "lang": lang, "flavor": "github",
+                         "example": "conv"})
+        files[f"conv.{lang}.tex"] = render_layered(derivation, "tex", lang, report=report, label_prefix="conv").text
+        manifest.append({"path": f"conv.{lang}.tex", "format": "tex", "lang": lang, "standalone": True,
+                         "example": "conv"})
+
+
 # The computational graph of seed 003: e = (a + b)(b + 1) at a = 2, b = 1, in both modes.
 GRAPH_EXPRESSION = "(a+b)*(b+1)"
 GRAPH_POINT = {"a": 2, "b": 1}
@@ -168,6 +198,7 @@ PRODUCERS = (
     _worked_documents,
     _diffusion_documents,
     _graph_documents,
+    _layered_documents,
 )
 
 

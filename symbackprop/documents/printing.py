@@ -307,6 +307,60 @@ class _NotationMixin:
         """A path through a computational graph (graph.py): b → c → e."""
         return self._to.join(self._print(s) for s in expr.args)
 
+    # ---------------------------------------------------------- layered networks (model/layers.py)
+
+    _SITE_LETTERS = {"x": ("x", "x"), "y": ("y", "y"), "z": ("z", "z"), "a": ("a", "a"), "delta": ("\\delta", "δ"),
+                     "K": ("K", "K"), "b": ("b", "b"), "w": ("w", "w"), "W": ("W", "W"), "C": ("C", "C")}
+
+    def _site_parts(self, kind, layer, subs):
+        """(letter, layer or None, subscripts) of a layered quantity; layers are numbered as described."""
+        if kind == "a" and layer == 0:
+            kind, layer = "x", None
+        return self._letter(self._SITE_LETTERS[kind]), layer, list(subs)
+
+    def _print_Site(self, expr) -> str:
+        return self._site(*self._site_parts(expr.kind, expr.layer, expr.position))
+
+    def _print_FeatureMap(self, expr) -> str:
+        kind, layer, channels = expr.kind, expr.args[1], expr.args[2:]
+        if kind == "dsigma":
+            return self._apply("%s'" % self.notation.activation[1 if self.unicode else 0],
+                               self._site(*self._site_parts("z", layer, channels)))
+        return self._site(*self._site_parts(kind, layer, channels))
+
+    def _print_SumOverIndex(self, expr) -> str:
+        indices = ",".join(self._print(i) for i in expr.args[1:])
+        return self._sum_over(indices, self.parenthesize(expr.args[0], PRECEDENCE["Mul"], strict=True))
+
+    def _print_Indicator(self, expr) -> str:
+        return self._bracketed(self._print(expr.args[0]))
+
+    def _print_UnitStep(self, expr) -> str:
+        return self._apply("H", self._print(expr.args[0]))
+
+    def _print_LongSum(self, expr) -> str:
+        rows = []
+        for start in range(0, len(expr.terms), expr.per_row):
+            row = ""
+            for index, term in enumerate(expr.terms[start:start + expr.per_row]):
+                negative = term.could_extract_minus_sign()
+                shown = self.parenthesize(-term if negative else term, PRECEDENCE["Add"], strict=False)
+                row += ("- " if negative else "+ " if index or start else "") + shown + " "
+            rows.append(row.strip())
+        return self._long_sum(rows)
+
+    def _print_MapOperation(self, expr) -> str:
+        op, args = expr.op, expr.operands
+        shown = [self.parenthesize(a, PRECEDENCE["Mul"], strict=True) for a in args]
+        if op in self._MAP_INFIX:
+            return (" %s " % self._MAP_INFIX[op]).join(shown)
+        if op == "transpose_times":
+            return "%s %s" % (self._transposed(shown[0]), shown[1])
+        name, scripted = self._MAP_NAMES[op]
+        if scripted:
+            return self._apply(self._operator(name, self._print(args[1])), self._print(args[0]))
+        return self._apply(self._operator(name, None), self._print(args[0]))
+
 
 class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
     """SymPy's LaTeX printer, writing the network's quantities in a notation.
@@ -427,6 +481,46 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
     # ---------------------------------------------------------- display forms
 
     _le, _mapsto, _to = r"\le", r"\;\longmapsto\;", r" \to "
+
+    # ---------------------------------------------------------- layered networks
+
+    _MAP_INFIX = {"full": r"\star_{\mathrm{full}}", "valid": r"\star", "hadamard": r"\odot"}
+    _MAP_NAMES = {"rot180": ("rot180", False), "dilate": ("dil", True), "crop": ("crop", True), "pad": ("pad", True),
+                  "upsample_max": ("route_max", False), "upsample_mean": ("spread_mean", False),
+                  "unflatten": ("unflatten", False), "sigma_prime": ("sigma_prime", False)}
+    _OPERATOR_TEX = {"rot180": r"\operatorname{rot}_{180}", "dil": r"\operatorname{dil}", "crop": r"\operatorname{crop}",
+                     "pad": r"\operatorname{pad}", "route_max": r"\operatorname{route}_{\max}",
+                     "spread_mean": r"\operatorname{spread}_{\mathrm{mean}}", "unflatten": r"\operatorname{unflatten}",
+                     "sigma_prime": None}
+
+    def _site(self, letter, layer, subs) -> str:
+        out = letter
+        if layer is not None:
+            out += "^{%s}" % self._index(layer)
+        if subs:
+            out += "_{%s}" % ",".join(self._index(s) for s in subs)
+        return out
+
+    def _apply(self, name, argument) -> str:
+        return r"%s\left(%s\right)" % (name, argument)
+
+    def _operator(self, name, script) -> str:
+        tex = self._OPERATOR_TEX[name] or r"%s'" % self.notation.activation[0]
+        return tex if script is None else "%s_{%s}" % (tex, script)
+
+    def _sum_over(self, indices, term) -> str:
+        return r"\sum_{%s} %s" % (indices, term)
+
+    def _bracketed(self, shown) -> str:
+        return r"\left[%s\right]" % shown
+
+    def _long_sum(self, rows) -> str:
+        if len(rows) == 1:
+            return rows[0]
+        return "\\begin{aligned}\n&" + " \\\\\n&".join(rows) + "\n\\end{aligned}"
+
+    def _transposed(self, shown) -> str:
+        return r"\left(%s\right)^{T}" % shown
 
     def _brackets(self, shown: str) -> str:
         return r"\left(%s\right)" % shown
@@ -646,6 +740,42 @@ class TextPrinter(_NotationMixin, StrPrinter):
     # ---------------------------------------------------------- display forms
 
     _le, _mapsto, _to = "≤", "⟼", " → "
+
+    # ---------------------------------------------------------- layered networks
+
+    _MAP_INFIX = {"full": "⋆full", "valid": "⋆", "hadamard": "⊙"}
+    _MAP_NAMES = LatexPrinter._MAP_NAMES
+    _OPERATOR_TEXT = {"rot180": "rot180", "dil": "dil", "crop": "crop", "pad": "pad", "route_max": "route_max",
+                      "spread_mean": "spread_mean", "unflatten": "unflatten", "sigma_prime": None}
+
+    def _site(self, letter, layer, subs) -> str:
+        out = letter
+        if layer is not None:
+            sup = self._script(layer, self._SUP)
+            out += sup if sup is not None else "^(%s)" % self._index(layer)
+        if subs:
+            out += "_(%s)" % ",".join(self._index(s).replace(" ", "") for s in subs) if len(subs) > 1 \
+                else "_%s" % self._index(subs[0]).replace(" ", "")
+        return out
+
+    def _apply(self, name, argument) -> str:
+        return "%s(%s)" % (name, argument)
+
+    def _operator(self, name, script) -> str:
+        text = self._OPERATOR_TEXT[name] or "%s'" % self.notation.activation[1]
+        return text if script is None else "%s_%s" % (text, script)
+
+    def _sum_over(self, indices, term) -> str:
+        return "Σ_(%s) %s" % (indices, term)
+
+    def _bracketed(self, shown) -> str:
+        return "[%s]" % shown
+
+    def _long_sum(self, rows) -> str:
+        return " ".join(rows)
+
+    def _transposed(self, shown) -> str:
+        return "(%s)ᵀ" % shown
 
     def _brackets(self, shown: str) -> str:
         return "(%s)" % shown

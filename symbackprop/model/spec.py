@@ -25,6 +25,7 @@ import sympy as sp
 
 from .activations import Activation, VectorActivation, activation as lookup_activation, exact_number
 from .costs import Cost, cost as lookup_cost
+from .layers import is_layered, layered_from_mapping
 from ..errors import SpecError
 from .symbols import LAMBDA
 
@@ -225,7 +226,13 @@ SPEC_KEYS = ("layers", "activation", "cost", "bias", "l2", "mean")
 
 
 def network_from_mapping(data: Mapping[str, Any], source: str = "spec") -> Network:
-    """A network from a parsed spec: ``{"layers": [2, 3, 2], "activation": ..., ...}``."""
+    """A network from a parsed spec: ``{"layers": [2, 3, 2], "activation": ..., ...}``.
+
+    A description with ``input`` and ``[[layer]]`` entries gives a
+    :class:`~symbackprop.model.layers.LayeredNetwork` instead.
+    """
+    if is_layered(data):
+        return layered_from_mapping(data, source)
     if not isinstance(data, Mapping):
         raise SpecError(f"{source}: the spec is a {type(data).__name__}; expected a table of {', '.join(SPEC_KEYS)}")
     unknown = sorted(set(data) - set(SPEC_KEYS))
@@ -241,8 +248,9 @@ def network_from_mapping(data: Mapping[str, Any], source: str = "spec") -> Netwo
         raise SpecError([f"{source}: {problem}" for problem in error.problems]) from None
 
 
-def parse_spec(text: str, fmt: str, source: str = "spec") -> Network:
-    """A network from the text of a TOML or JSON spec file (``fmt`` is ``"toml"`` or ``"json"``)."""
+def parse_spec(text: str, fmt: str, source: str = "spec"):
+    """A network from the text of a TOML or JSON spec file (``fmt`` is ``"toml"`` or ``"json"``): a
+    :class:`Network`, or a :class:`~symbackprop.model.layers.LayeredNetwork` for ``[[layer]]`` entries."""
     if fmt == "toml":
         try:
             data = tomllib.loads(text)

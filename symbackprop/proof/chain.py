@@ -51,6 +51,10 @@ RULES = (
     "simplify",                 # a rational simplification (cancellation)
     "targets_sum_to_one",       # Σ_j y_j = 1 used to simplify
     "regularisation",           # + ∂/∂w (λ/2n) Σ w² = (λ/n) w
+    # layered networks (proof/layered.py)
+    "sum_over_uses",            # ∂C/∂a^{l-1}_u = Σ_v ∂C/∂z^l_v ∂z^l_v/∂a^{l-1}_u over every v that uses u
+    "shared_weight_sum",        # ∂C/∂K = Σ_v ∂C/∂z^l_v ∂z^l_v/∂K over every position v where K is used
+    "layer_rule",               # the chain rule's sum is the layer type's textbook rule
 )
 
 

@@ -16,6 +16,7 @@ stand-in :data:`GENERIC_STAND_IN` (and σ' as that function's derivative).
 from __future__ import annotations
 
 import random
+from functools import partial
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -146,23 +147,28 @@ class Point:
         return values
 
 
+def random_decimal(rng: random.Random, lo, hi) -> sp.Rational:
+    """A random exact decimal in [lo, hi], to three places."""
+    return sp.Rational(rng.randint(int(lo * 1000), int(hi * 1000)), 1000)
+
+
+def random_targets(cost, m: int, rng: random.Random) -> tuple:
+    """``m`` random targets that fit the cost: a distribution, values in (0, 1), or any in [−1, 1]."""
+    if cost.targets_sum_to_one:
+        raw = [sp.Rational(rng.randint(1, 1000), 1000) for _ in range(m)]
+        return tuple(v / sum(raw) for v in raw)
+    if cost.name == "binary_cross_entropy":
+        return tuple(random_decimal(rng, 0.05, 0.95) for _ in range(m))
+    return tuple(random_decimal(rng, -1, 1) for _ in range(m))
+
+
 def random_point(derivation, rng: random.Random) -> Point:
     """A random point with exact decimal coordinates; targets fit the cost's domain."""
-
-    def uniform(lo, hi):
-        return sp.Rational(rng.randint(int(lo * 1000), int(hi * 1000)), 1000)
-
+    uniform = partial(random_decimal, rng)
     network = derivation.network
     params = {key: uniform(-1, 1) for key in derivation.params}
     x = tuple(uniform(-1, 1) for _ in derivation.inputs)
-    m = len(derivation.targets)
-    if network.cost.targets_sum_to_one:
-        raw = [sp.Rational(rng.randint(1, 1000), 1000) for _ in range(m)]
-        y = tuple(v / sum(raw) for v in raw)
-    elif network.cost.name == "binary_cross_entropy":
-        y = tuple(uniform(0.05, 0.95) for _ in range(m))
-    else:
-        y = tuple(uniform(-1, 1) for _ in range(m))
+    y = random_targets(network.cost, len(derivation.targets), rng)
     l2 = {}
     if network.l2 == LAMBDA:
         l2 = {"lambda": uniform(0.01, 1), "n": sp.Integer(rng.randint(1, 100))}

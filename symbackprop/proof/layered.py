@@ -1,0 +1,685 @@
+"""Backpropagation through a list of layers: dense, convolution, pooling, flatten.
+
+Two computations of every backward rule are kept apart and compared:
+
+* **the chain rule, mechanically**: for each layer, ``sympy.diff`` of the definition of
+  every z^l_v (or pooled a^l_v) by each quantity in it. A value a^{l−1}_u used by several
+  outputs receives the sum over all of them, and a shared parameter (a kernel entry, used
+  at every position) the sum over every place it is used:
+
+      ∂C/∂a^{l−1}_u = Σ_v δ^l_v ∂z^l_v/∂a^{l−1}_u,        ∂C/∂θ = Σ_v δ^l_v ∂z^l_v/∂θ
+
+* **the textbook rule** of the layer type (:data:`LAYER_RULES`), built from the layer's
+  sizes by index arithmetic, never from the definitions:
+
+      conv     ∂C/∂a^{l−1}_c = crop_P(Σ_o dil_s(δ^l_o) ⋆_full rot180(K^l_{o,c}))
+               ∂C/∂K^l_{o,c} = pad_P(a^{l−1}_c) ⋆_valid dil_s(δ^l_o),   ∂C/∂b^l_o = Σ_positions δ^l_o
+      maxpool  δ goes to the first maximum of its window in reading order, 0 elsewhere
+      avgpool  every entry of a window receives δ/size²
+      dense    ∂C/∂a^{l−1} = (W^l)ᵀ δ^l,  ∂C/∂w^l_{j,k} = δ^l_j a^{l−1}_k,  ∂C/∂b^l_j = δ^l_j
+      flatten  ∂C/∂a^{l−1} is δ^l laid back out as the map
+
+and δ^{l−1} = ∂C/∂a^{l−1} ⊙ σ'(z^{l−1}) for a layer with an activation. The two are proven
+equal for the network at hand: exactly (the difference expands to 0, with σ' left as an
+opaque function) for every linear rule; case by case for max pooling, whose derivative is
+piecewise (one case per entry of a window being its strict maximum; ties excluded).
+
+Independently of both, :func:`check` compares every gradient at random points with
+high-precision central differences of a forward pass written separately in mpmath
+(numeric evidence, not a proof), and, for small networks, with ``sympy.diff`` of the
+fully composed cost evaluated at the same points.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import mpmath
+import sympy as sp
+
+from ..model.activations import A, Z, VectorActivation
+from ..model.costs import Y
+from ..model.layers import (COST, Conv, Dense, Flatten, LayeredForward, LayeredNetwork, Pool, Site, layered_forward,
+                            padded_value, pool_window, positions)
+from ..model.symbols import Partial
+from .chain import Step
+from .oracle import GENERIC_STAND_IN, PROBABILITY_STAND_IN, random_decimal, random_targets, realise
+
+#: working precision of the numeric comparison, in decimal digits
+DIGITS = 40
+#: relative agreement required of the central differences
+TOLERANCE = sp.Float("1e-20")
+#: networks with at most this many parameters are also compared with sympy.diff of the composed cost
+COMPOSED_LIMIT = 8
+#: how far from a tie of a max-pool window or a kink of a piecewise activation a random point must be
+MARGIN = mpmath.mpf("1e-4")
+
+
+# ---------------------------------------------------------------------- textbook rules per layer type
+
+
+def conv_backward(fw: LayeredForward, layer, delta: dict) -> dict:
+    """∂C/∂a^{l−1} = crop_P(Σ_o dil_s(δ^l_o) ⋆_full rot180(K^l_{o,c})), entry by entry.
+
+    Dilating δ by the stride puts δ^l_{o,i} at s(i−1)+1; the full cross-correlation pads the
+    dilated map by k−1 zeros and slides the kernel rotated by 180° (rot180(K)_p = K_{k+1−p})
+    over it: at padded input coordinate r it takes Σ_p rot180(K)_p · dil(δ)_{r+p−k}. Cropping
+    the padding maps input coordinate r to padded coordinate r + P.
+    """
+    spec, l, k = layer.spec, layer.index, layer.spec.kernel
+    dilated = {(pos[0], *(spec.stride * (i - 1) + 1 for i in pos[1:])): d for pos, d in delta.items()}
+    offsets = positions((k,) * spec.dims)
+    out = {}
+    for pos in positions(layer.input_shape):
+        c, padded = pos[0], [x + spec.padding for x in pos[1:]]
+        terms = []
+        for o in range(1, spec.channels + 1):
+            for off in offsets:
+                rotated = tuple(k + 1 - p for p in off)
+                source = (o, *(r + p - k for r, p in zip(padded, off)))
+                if source in dilated:
+                    terms.append(Site("K", l, o, c, *rotated) * dilated[source])
+        out[pos] = sp.Add(*terms)
+    return out
+
+
+def conv_gradients(fw: LayeredForward, layer, delta: dict) -> dict:
+    """∂C/∂K^l_{o,c} = pad_P(a^{l−1}_c) ⋆_valid dil_s(δ^l_o); ∂C/∂b^l_o = Σ over positions of δ^l_o."""
+    spec, l = layer.spec, layer.index
+    previous = fw.a(l - 1)
+    dilated = {(pos[0], *(spec.stride * (i - 1) + 1 for i in pos[1:])): d for pos, d in delta.items()}
+    grads = {}
+    for o in range(1, spec.channels + 1):
+        for c in range(1, layer.input_shape[0] + 1):
+            for off in positions((spec.kernel,) * spec.dims):
+                terms = [d * padded_value(previous, c, [u + p - 1 for u, p in zip(where[1:], off)], spec.padding)
+                         for where, d in dilated.items() if where[0] == o]
+                grads[Site("K", l, o, c, *off)] = sp.Add(*terms)
+        if spec.bias:
+            grads[Site("b", l, o)] = sp.Add(*[d for pos, d in delta.items() if pos[0] == o])
+    return grads
+
+
+def first_maximum(window: list, index: int) -> sp.Expr:
+    """1 where entry ``index`` is the first maximum of ``window`` in reading order, else 0.
+
+    The tie convention: an entry beats the entries before it strictly and those after it or equal.
+    """
+    here = window[index]
+    conditions = [here > other for other in window[:index]] + [here >= other for other in window[index + 1:]]
+    return sp.Piecewise((1, sp.And(*conditions)), (0, True))
+
+
+def maxpool_backward(fw: LayeredForward, layer, delta: dict) -> dict:
+    """δ^l of each window goes to the window's first maximum; every other entry receives 0."""
+    previous = fw.a(layer.index - 1)
+    out = {pos: [] for pos in positions(layer.input_shape)}
+    for pos, d in delta.items():
+        window = pool_window(layer, pos)
+        values = [previous[p] for p in window]
+        for index, p in enumerate(window):
+            out[p].append(d * first_maximum(values, index))
+    return {pos: sp.Add(*terms) for pos, terms in out.items()}
+
+
+def avgpool_backward(fw: LayeredForward, layer, delta: dict) -> dict:
+    """Every entry of a window receives δ^l / size^dims of that window."""
+    out = {pos: [] for pos in positions(layer.input_shape)}
+    for pos, d in delta.items():
+        window = pool_window(layer, pos)
+        for p in window:
+            out[p].append(d / len(window))
+    return {pos: sp.Add(*terms) for pos, terms in out.items()}
+
+
+def dense_backward(fw: LayeredForward, layer, delta: dict) -> dict:
+    """∂C/∂a^{l−1}_k = Σ_j w^l_{j,k} δ^l_j ((W^l)ᵀ δ^l), with k counting the input in reading order."""
+    l = layer.index
+    return {pos: sp.Add(*[Site("w", l, j, k) * d for (j,), d in delta.items()])
+            for k, pos in enumerate(positions(layer.input_shape), start=1)}
+
+
+def dense_gradients(fw: LayeredForward, layer, delta: dict) -> dict:
+    """∂C/∂w^l_{j,k} = δ^l_j a^{l−1}_k and ∂C/∂b^l_j = δ^l_j."""
+    l = layer.index
+    flat = list(fw.a(l - 1).values())
+    grads = {Site("w", l, j, k): d * a for (j,), d in delta.items() for k, a in enumerate(flat, start=1)}
+    if layer.bias:
+        grads.update({Site("b", l, j): d for (j,), d in delta.items()})
+    return grads
+
+
+def flatten_backward(fw: LayeredForward, layer, delta: dict) -> dict:
+    """δ^l laid back out as the map: entry k goes to the k-th position in reading order."""
+    return {pos: delta[(k,)] for k, pos in enumerate(positions(layer.input_shape), start=1)}
+
+
+def no_gradients(fw, layer, delta) -> dict:
+    return {}
+
+
+@dataclass(frozen=True)
+class LayerRule:
+    """A layer type's textbook backward rule and parameter gradients.
+
+    ``backward(fw, layer, δ^l)`` gives ∂C/∂a^{l−1} by input position, ``gradients(fw, layer, δ^l)``
+    ∂C/∂θ by parameter, both in the δ^l given. ``piecewise``: proven case by case, not by expansion.
+    """
+
+    name: str
+    backward: Callable
+    gradients: Callable
+    piecewise: bool = False
+
+
+#            type        rule
+LAYER_RULES = {
+    "dense":   LayerRule("dense", dense_backward, dense_gradients),
+    "conv1d":  LayerRule("conv", conv_backward, conv_gradients),
+    "conv2d":  LayerRule("conv", conv_backward, conv_gradients),
+    "maxpool": LayerRule("maxpool", maxpool_backward, no_gradients, piecewise=True),
+    "avgpool": LayerRule("avgpool", avgpool_backward, no_gradients),
+    "flatten": LayerRule("flatten", flatten_backward, no_gradients),
+}
+
+
+# ---------------------------------------------------------------------- the chain rule, mechanically
+
+
+def chain_backward(fw: LayeredForward, layer, delta: dict) -> dict:
+    """∂C/∂a^{l−1}_u = Σ_v δ^l_v ∂(definition of v)/∂a^{l−1}_u, over every v whose definition uses u."""
+    previous = fw.a(layer.index - 1)
+    where = {symbol: pos for pos, symbol in previous.items()}
+    out = {pos: [] for pos in previous}
+    for v, definition in fw.definitions[layer.index].items():
+        for symbol in sorted(definition.free_symbols & where.keys(), key=lambda s: where[s]):
+            out[where[symbol]].append(delta[v] * sp.diff(definition, symbol))
+    return {pos: sp.Add(*terms) for pos, terms in out.items()}
+
+
+def chain_gradients(fw: LayeredForward, layer, delta: dict) -> dict:
+    """∂C/∂θ = Σ_v δ^l_v ∂z^l_v/∂θ, over every position v where θ is used."""
+    params = [p for p in fw.parameters if p.layer == layer.index]
+    wanted = set(params)
+    out = {p: [] for p in params}
+    for v, definition in fw.definitions[layer.index].items():
+        for symbol in definition.free_symbols & wanted:
+            out[symbol].append((v, delta[v] * sp.diff(definition, symbol)))
+    return {p: sp.Add(*[term for _, term in sorted(out[p], key=lambda t: t[0])]) for p in params}
+
+
+# ---------------------------------------------------------------------- the derivation
+
+
+@dataclass(frozen=True, eq=False)
+class LayeredDerivation:
+    """δ for every layer and ∂C/∂θ for every parameter of a layered network, in named quantities.
+
+    ``deltas[l][pos]``: δ^l at ``pos`` in δ^{l+1} (the output layer's in a and y); ``gradients[θ]``:
+    the textbook form in δ^l and a^{l−1}; ``backward[l]``: ∂C/∂a^{l−1} by the textbook rule
+    of layer l (∂C/∂x for l = 1). ``rules`` are the rules used (a test may plant a wrong one).
+    """
+
+    network: LayeredNetwork
+    forward: LayeredForward = field(repr=False)
+    deltas: dict = field(repr=False)
+    backward: dict = field(repr=False)
+    gradients: dict = field(repr=False)
+    rules: dict = field(repr=False)
+    raw_output: dict = field(repr=False)
+
+    @property
+    def params(self) -> tuple:
+        return self.forward.parameters
+
+    def check(self, points: int = 2, seed: int = 0, composed: bool | None = None):
+        return check(self, points=points, seed=seed, composed=composed)
+
+
+def _delta_symbols(network, l):
+    return {pos: Site("delta", l, *pos) for pos in positions(network.layer(l).output_shape)}
+
+
+def _sigma_prime(layer, z, a):
+    return layer.activation.prime_named(z, a)
+
+
+def _output_deltas(fw: LayeredForward) -> tuple[dict, dict]:
+    """δ^L = ∂C/∂z^L (or ∂C/∂a^L without activation), raw and simplified, by output position."""
+    network = fw.network
+    last = network.layers[-1]
+    L = last.index
+    outputs = list(fw.outputs[L].values())
+    grads = [network.cost.gradient(a, y) for a, y in zip(outputs, fw.targets)]
+    raw, value = {}, {}
+    rule = last.activation
+    for index, pos in enumerate(fw.outputs[L]):
+        if rule is None:
+            raw[pos] = grads[index]
+        elif isinstance(rule, VectorActivation):
+            raw[pos] = sp.Add(*[g * rule.jacobian_named(i, index, outputs) for i, g in enumerate(grads)])
+        else:
+            raw[pos] = grads[index] * rule.prime_named(fw.weighted[L][pos], fw.outputs[L][pos])
+        value[pos] = _simplest(raw[pos], fw)
+    return raw, value
+
+
+def _simplest(expr: sp.Expr, fw: LayeredForward) -> sp.Expr:
+    """A rational cancellation, then Σ_j y_j = 1 when the cost's targets sum to one; the shortest kept."""
+    best = expr
+    cancelled = sp.cancel(expr)
+    if sp.count_ops(cancelled) < sp.count_ops(best):
+        best = cancelled
+    if fw.network.cost.targets_sum_to_one:
+        outputs = sorted((s for s in best.free_symbols if isinstance(s, Site) and s.kind == "a"), key=sp.default_sort_key)
+        reduced = sp.collect(sp.expand(best), outputs).subs(sp.Add(*fw.targets), 1)
+        if sp.count_ops(reduced) < sp.count_ops(best):
+            best = reduced
+    return best
+
+
+def derive_layered(network: LayeredNetwork, rules: dict | None = None) -> LayeredDerivation:
+    """Apply the textbook rule of every layer, from the output back, and collect every gradient.
+
+    >>> from symbackprop.model.layers import LayeredNetwork, conv1d, dense
+    >>> d = derive_layered(LayeredNetwork([1, 3], [conv1d(1, 2, activation="identity", bias=False),
+    ...                                            dense(1, "identity", bias=False)]))
+    >>> d.gradients[Site("K", 1, 1, 1, 1)]
+    delta[1;1,1]*x[1,1] + delta[1;1,2]*x[1,2]
+    """
+    rules = {**LAYER_RULES, **(rules or {})}
+    fw = layered_forward(network)
+    raw, output = _output_deltas(fw)
+    L = network.depth
+    deltas = {L: output}
+    backward = {}
+    gradients = {}
+    for layer in reversed(network.layers):
+        l = layer.index
+        delta = _delta_symbols(network, l)
+        rule = rules[layer.type]
+        gradients.update(rule.gradients(fw, layer, delta))
+        backward[l] = rule.backward(fw, layer, delta)  # into layer l − 1; for l = 1, ∂C/∂x
+        if l == 1:
+            continue
+        before = network.layer(l - 1)
+        if before.has_z:
+            deltas[l - 1] = {pos: g * _sigma_prime(before, fw.weighted[l - 1][pos], fw.outputs[l - 1][pos])
+                             for pos, g in backward[l].items()}
+        else:
+            deltas[l - 1] = dict(backward[l])
+    ordered = {p: gradients[p] for p in fw.parameters}
+    return LayeredDerivation(network, fw, deltas, backward, ordered, rules, raw)
+
+
+# ---------------------------------------------------------------------- steps (data for documents)
+
+
+def backward_steps(derivation: LayeredDerivation, l: int, pos) -> tuple[Step, ...]:
+    """How ∂C/∂a^{l−1} at ``pos`` (∂C/∂x for l = 1) and then δ^{l−1} there follow from the chain rule."""
+    fw, network = derivation.forward, derivation.network
+    layer = network.layer(l)
+    u = fw.a(l - 1)[pos]
+    delta = _delta_symbols(network, l)
+    users = [v for v, definition in fw.definitions[l].items() if u in definition.free_symbols]
+    named = fw.weighted[l] if layer.has_z else fw.outputs[l]
+    chain = chain_backward(fw, layer, delta)[pos]
+    steps = [
+        Step("sum_over_uses", Partial(COST, u), sp.Add(*[Partial(COST, named[v]) * Partial(named[v], u) for v in users])),
+        Step("substitute", Partial(COST, u), chain),
+        Step("layer_rule", chain, derivation.backward[l][pos]),
+    ]
+    before = network.layer(l - 1) if l > 1 else None
+    if before is not None and before.has_z:
+        z = fw.weighted[l - 1][pos]
+        steps.append(Step("delta_definition", Site("delta", l - 1, *pos), Partial(COST, z)))
+        steps.append(Step("activation_derivative", Partial(COST, z), Partial(COST, u) * Partial(u, z)))
+        steps.append(Step("substitute", Partial(COST, u) * Partial(u, z), derivation.deltas[l - 1][pos]))
+    return tuple(steps)
+
+
+def gradient_steps(derivation: LayeredDerivation, parameter: Site) -> tuple[Step, ...]:
+    """∂C/∂θ as the sum over every place θ is used, then in the layer's textbook form."""
+    fw, network = derivation.forward, derivation.network
+    layer = network.layer(parameter.layer)
+    delta = _delta_symbols(network, layer.index)
+    users = [v for v, definition in fw.definitions[layer.index].items() if parameter in definition.free_symbols]
+    z = fw.weighted[layer.index]
+    chain = chain_gradients(fw, layer, delta)[parameter]
+    return (
+        Step("shared_weight_sum" if len(users) > 1 else "chain_rule", Partial(COST, parameter),
+             sp.Add(*[Partial(COST, z[v]) * Partial(z[v], parameter) for v in users])),
+        Step("substitute", Partial(COST, parameter), chain),
+        Step("layer_rule", chain, derivation.gradients[parameter]),
+    )
+
+
+# ---------------------------------------------------------------------- the check
+
+
+@dataclass(frozen=True)
+class LayerFact:
+    """One checked fact: ``what`` (output, backward, gradients, numeric, composed) of ``layer``.
+
+    ``count`` things were compared (entries, parameters, outputs or gradients), ``failed`` of them
+    disagree, ``first`` is the first that does (a symbol); ``points`` and ``worst`` (the largest
+    relative difference) for the comparisons at random points. Templates put these in words.
+    """
+
+    what: str
+    layer: int | None
+    rule: str
+    method: str
+    ok: bool
+    count: int
+    failed: int = 0
+    first: sp.Expr | None = None
+    points: int = 0
+    worst: float | None = None
+
+
+@dataclass(frozen=True)
+class LayeredReport:
+    facts: tuple
+
+    @property
+    def ok(self) -> bool:
+        return all(f.ok for f in self.facts)
+
+
+def _linear_difference(textbook: sp.Expr, chain: sp.Expr, deltas) -> list:
+    """The coefficient of each δ in textbook − chain, and the rest (0 when they agree)."""
+    difference = sp.expand(textbook - chain)
+    present = sorted(difference.free_symbols & set(deltas), key=sp.default_sort_key)
+    parts = [(d, difference.coeff(d)) for d in present]
+    rest = difference.xreplace({d: 0 for d in deltas})
+    return parts + [(None, rest)]
+
+
+def _max_cases(window: list):
+    """One exact point per case: the entry at ``m`` is the strict maximum, the others distinct below it."""
+    for m in range(len(window)):
+        values = {}
+        others = [w for i, w in enumerate(window) if i != m]
+        for rank, w in enumerate(others, start=1):
+            values[w] = sp.Integer(rank)
+        values[window[m]] = sp.Integer(len(window))
+        yield values
+
+
+def _prove_backward(derivation: LayeredDerivation, l: int) -> LayerFact:
+    fw, network = derivation.forward, derivation.network
+    layer = network.layer(l)
+    rule = derivation.rules[layer.type]
+    delta = _delta_symbols(network, l)
+    chain = chain_backward(fw, layer, delta)
+    textbook = derivation.backward[l]
+    bad = []
+    for pos in chain:
+        for d, coefficient in _linear_difference(textbook[pos], chain[pos], delta.values()):
+            if coefficient == 0:
+                continue
+            if rule.piecewise and d is not None:
+                window = [fw.a(l - 1)[p] for p in pool_window(layer, d.position)]
+                if all(coefficient.xreplace(case) == 0 for case in _max_cases(window)):
+                    continue
+            bad.append(pos)
+            break
+    method = "cases" if rule.piecewise else "exact"
+    first = fw.a(l - 1)[bad[0]] if bad else None
+    return LayerFact("backward", l, rule.name, method, not bad, len(chain), len(bad), first)
+
+
+def _prove_gradients(derivation: LayeredDerivation, l: int) -> LayerFact | None:
+    fw, network = derivation.forward, derivation.network
+    layer = network.layer(l)
+    rule = derivation.rules[layer.type]
+    delta = _delta_symbols(network, l)
+    chain = chain_gradients(fw, layer, delta)
+    if not chain:
+        return None
+    bad = [p for p, value in chain.items() if sp.expand(derivation.gradients.get(p, sp.S.Zero) - value) != 0]
+    return LayerFact("gradients", l, rule.name, "exact", not bad, len(chain), len(bad), bad[0] if bad else None)
+
+
+def _prove_output(derivation: LayeredDerivation) -> LayerFact:
+    """The simplified δ^L equals the chain rule's ∂C/∂a^L · ∂a^L/∂z^L (Σ y = 1 used when the cost says so)."""
+    fw, network = derivation.forward, derivation.network
+    L = network.depth
+    targets = fw.targets
+    assume = {targets[-1]: 1 - sp.Add(*targets[:-1])} if network.cost.targets_sum_to_one else {}
+    bad = [pos for pos, raw in derivation.raw_output.items()
+           if sp.cancel((raw - derivation.deltas[L][pos]).xreplace(assume)) != 0]
+    count = len(derivation.raw_output)
+    first = Site("delta", L, *bad[0]) if bad else None
+    return LayerFact("output", L, network.cost.name, "exact", not bad, count, len(bad), first)
+
+
+# ---------------------------------------------------------------------- numbers
+
+
+def stand_in(network: LayeredNetwork) -> sp.Expr:
+    last = network.layers[-1].activation
+    return PROBABILITY_STAND_IN if network.cost.outputs and last is not None and last.name == "generic" \
+        else GENERIC_STAND_IN
+
+
+class MpmathNetwork:
+    """The forward pass and cost in mpmath, written from the layer descriptions alone (no SymPy
+    expression of the derivation is used), and ∂C/∂θ by central differences (``mpmath.diff``)."""
+
+    def __init__(self, network: LayeredNetwork):
+        self.network = network
+        self.functions = {}
+        for layer in network.layers:
+            if layer.activation is not None and not isinstance(layer.activation, VectorActivation):
+                definition = realise(layer.activation.forward, stand_in(network))
+                self.functions[layer.index] = sp.lambdify(Z, definition, modules="mpmath")
+        self.term = sp.lambdify((A, Y), network.cost.term, modules="mpmath")
+
+    def run(self, params: dict, x: dict, y: list):
+        """C, and the smallest distance to a tie of a max window or a kink of a piecewise activation."""
+        values = dict(x)
+        margin = mpmath.inf
+        for layer in self.network.layers:
+            spec, l = layer.spec, layer.index
+            out = {}
+            if isinstance(spec, Dense):
+                flat = list(values.values())
+                for (j,) in positions(layer.output_shape):
+                    total = mpmath.fsum(params[("w", l, j, k)] * v for k, v in enumerate(flat, start=1))
+                    out[(j,)] = total + (params[("b", l, j)] if spec.bias else 0)
+            elif isinstance(spec, Conv):
+                channels = layer.input_shape[0]
+                for pos in positions(layer.output_shape):
+                    o, total = pos[0], []
+                    for c in range(1, channels + 1):
+                        for off in positions((spec.kernel,) * spec.dims):
+                            source = (c, *(spec.stride * (i - 1) + p - spec.padding for i, p in zip(pos[1:], off)))
+                            if source in values:
+                                total.append(params[("K", l, o, c, *off)] * values[source])
+                    out[pos] = mpmath.fsum(total) + (params[("b", l, o)] if spec.bias else 0)
+            elif isinstance(spec, Pool):
+                for pos in positions(layer.output_shape):
+                    window = [values[(pos[0], *(spec.step * (i - 1) + p for i, p in zip(pos[1:], off)))]
+                              for off in positions((spec.size,) * (len(pos) - 1))]
+                    if spec.kind == "max":
+                        ordered = sorted(window, reverse=True)
+                        margin = min(margin, ordered[0] - ordered[1]) if len(ordered) > 1 else margin
+                        out[pos] = ordered[0]
+                    else:
+                        out[pos] = mpmath.fsum(window) / len(window)
+            elif isinstance(spec, Flatten):
+                out = {(k,): v for k, v in enumerate(values.values(), start=1)}
+            if layer.activation is not None:
+                if isinstance(layer.activation, VectorActivation):
+                    top = max(out.values())
+                    exps = {p: mpmath.exp(v - top) for p, v in out.items()}
+                    total = mpmath.fsum(exps.values())
+                    out = {p: e / total for p, e in exps.items()}
+                else:
+                    if layer.activation.forward.has(sp.Piecewise):
+                        margin = min(margin, min(abs(v) for v in out.values()))
+                    f = self.functions[l]
+                    out = {p: mpmath.mpf(f(v)) for p, v in out.items()}
+            values = out
+        cost = mpmath.fsum(self.term(a, t) for a, t in zip(values.values(), y))
+        return cost, margin
+
+    def gradient(self, key, params: dict, x: dict, y: list):
+        point = dict(params)
+
+        def f(t):
+            point[key] = t
+            return self.run(point, x, y)[0]
+
+        return mpmath.diff(f, params[key])
+
+
+def site_key(symbol: Site) -> tuple:
+    return (symbol.kind, symbol.layer, *symbol.position)
+
+
+@dataclass(frozen=True)
+class LayeredPoint:
+    """Exact coordinates: every parameter (by symbol), the input and the targets."""
+
+    params: dict
+    x: dict
+    y: tuple
+
+    def substitution(self, fw: LayeredForward) -> dict:
+        values = dict(self.params)
+        values.update({fw.inputs[pos]: v for pos, v in self.x.items()})
+        values.update(dict(zip(fw.targets, self.y)))
+        return values
+
+
+def random_layered_point(derivation: LayeredDerivation, rng: random.Random) -> LayeredPoint:
+    """Random decimal coordinates in [−1, 1]; targets that suit the cost."""
+    fw, network = derivation.forward, derivation.network
+    params = {p: random_decimal(rng, -1, 1) for p in fw.parameters}
+    x = {pos: random_decimal(rng, -1, 1) for pos in fw.inputs}
+    y = random_targets(network.cost, len(fw.targets), rng)
+    return LayeredPoint(params, x, y)
+
+
+def _mp(value):
+    return mpmath.mpf(int(value.p)) / int(value.q)
+
+
+def named_values(derivation: LayeredDerivation, point: LayeredPoint) -> dict:
+    """Every z, a and δ at a point, from the derivation's own forms, as 40-digit floats."""
+    fw, network = derivation.forward, derivation.network
+    values = {s: sp.Float(v, DIGITS) for s, v in point.substitution(fw).items()}
+    sub = stand_in(network)
+
+    def number(expr):
+        return sp.Float(realise(expr, sub).xreplace(values).evalf(DIGITS), DIGITS)
+
+    for layer in network.layers:
+        l = layer.index
+        target = fw.weighted[l] if layer.has_z else fw.outputs[l]
+        for pos, definition in fw.definitions[l].items():
+            values[target[pos]] = number(definition)
+        if layer.has_z:
+            for pos in fw.weighted[l]:
+                values[fw.outputs[l][pos]] = number(fw.activation_of(l, pos))
+    for l in range(network.depth, 0, -1):
+        for pos, value in derivation.deltas[l].items():
+            values[Site("delta", l, *pos)] = number(value)
+    return values
+
+
+def _numeric_fact(derivation: LayeredDerivation, points: int, seed: int) -> tuple[LayerFact, list]:
+    """Every gradient against central differences of :class:`MpmathNetwork`, at random points
+    at least :data:`MARGIN` away from ties and kinks."""
+    network, fw = derivation.network, derivation.forward
+    oracle = MpmathNetwork(network)
+    rng = random.Random(seed)
+    worst, bad, used = mpmath.mpf(0), [], []
+    with mpmath.workdps(DIGITS):
+        while len(used) < points:
+            point = random_layered_point(derivation, rng)
+            params = {site_key(p): _mp(v) for p, v in point.params.items()}
+            x = {pos: _mp(v) for pos, v in point.x.items()}
+            y = [_mp(v) for v in point.y]
+            if oracle.run(params, x, y)[1] < MARGIN:
+                continue  # too close to a tie or a kink for a derivative to exist or be stable
+            used.append(point)
+            known = named_values(derivation, point)
+            for p in fw.parameters:
+                ours = mpmath.mpf(str(sp.Float(derivation.gradients[p].xreplace(known).evalf(DIGITS), DIGITS)))
+                theirs = oracle.gradient(site_key(p), params, x, y)
+                error = abs(ours - theirs) / max(1, abs(theirs))
+                worst = max(worst, error)
+                if error > mpmath.mpf(str(TOLERANCE)):
+                    bad.append(p)
+    count = len(fw.parameters)
+    failed = sorted(set(bad), key=fw.parameters.index)
+    return LayerFact("numeric", None, "central differences", "numeric", not bad, count, len(failed),
+                     failed[0] if failed else None, points, float(worst)), used
+
+
+def _composed_fact(derivation: LayeredDerivation, used: list) -> LayerFact:
+    """sympy.diff of the composed cost, evaluated at the same points as the derivation.
+
+    For each parameter θ the cost is composed through every layer with all other coordinates
+    fixed at the point (as 50-digit floats) and θ left a symbol; ``sympy.diff`` by θ of that
+    expression is then evaluated at θ's value. No named intermediate and no rule of the
+    derivation is used.
+    """
+    fw, network = derivation.forward, derivation.network
+    sub = stand_in(network)
+    bad, worst = [], sp.S.Zero
+    for point in used:
+        known = named_values(derivation, point)
+        exact = {s: sp.Float(v, DIGITS + 10) for s, v in point.substitution(fw).items()}
+        for p in fw.parameters:
+            others = {s: v for s, v in exact.items() if s != p}
+            # θ as a symbol without assumptions: SymPy then asks nothing about the signs of the numbers around it
+            theta = sp.Symbol("theta")
+            cost = realise(fw.cost.xreplace(fw.composition(others)), sub).xreplace({p: theta})
+            truth = sp.Float(sp.diff(cost, theta).xreplace({theta: exact[p]}).evalf(DIGITS), DIGITS)
+            ours = sp.Float(derivation.gradients[p].xreplace(known).evalf(DIGITS), DIGITS)
+            error = abs(ours - truth) / max(1, abs(truth))
+            worst = max(worst, error)
+            if error > TOLERANCE:
+                bad.append(p)
+    count = len(fw.parameters)
+    failed = sorted(set(bad), key=fw.parameters.index)
+    return LayerFact("composed", None, "sympy.diff", "composed", not bad, count, len(failed),
+                     failed[0] if failed else None, len(used), float(worst))
+
+
+def check(derivation: LayeredDerivation, points: int = 2, seed: int = 0, composed: bool | None = None) -> LayeredReport:
+    """Every fact about the derivation, each with the method that established it.
+
+    * ``output``: the simplified δ^L equals the chain rule through the cost (exact);
+    * ``backward`` (every layer, the first one's into the input x): the textbook rule equals the per-position chain rule (exact;
+      max pooling by cases);
+    * ``gradients``: the textbook parameter gradients equal the sum over every use (exact);
+    * ``numeric``: every gradient agrees with central differences of an independent mpmath
+      forward pass at ``points`` random points (evidence, not a proof);
+    * ``composed`` (small networks, or when asked): every gradient agrees with ``sympy.diff``
+      of the fully composed cost at the same points.
+    """
+    network = derivation.network
+    facts = [_prove_output(derivation)]
+    for layer in reversed(network.layers):
+        facts.append(_prove_backward(derivation, layer.index))
+        fact = _prove_gradients(derivation, layer.index)
+        if fact is not None:
+            facts.append(fact)
+    numeric, used = _numeric_fact(derivation, points, seed)
+    facts.append(numeric)
+    if composed or (composed is None and network.parameter_count <= COMPOSED_LIMIT):
+        facts.append(_composed_fact(derivation, used))
+    return LayeredReport(tuple(facts))
+
+
+def plant(rule_type: str, **changes) -> dict:
+    """The rules with one layer type's rule changed (for tests that plant a mistake)."""
+    return {rule_type: replace(LAYER_RULES[rule_type], **changes)}

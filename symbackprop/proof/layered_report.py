@@ -1,0 +1,225 @@
+"""A layered network's derivation as the terminal report, or a Markdown or LaTeX document.
+
+The model below holds expressions only (no words); the templates ``{lang}/layered.*.j2`` say
+everything in words, through :mod:`symbackprop.documents.render`.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ..documents.render import (FLAVORS, LANGUAGES, Document, check_choice, check_label_prefix, environment,
+                                get_template, templates_found)
+from ..errors import SpecError
+from ..model.layers import (COST, Conv, FeatureMap, Indicator, LongSum, MapOperation, Pool, Site, SumOverIndex, UnitStep,
+                            positions, shape_text)
+from ..model.symbols import Chain, Partial
+from .general import Entry
+from .layered import LayeredDerivation, LayeredReport, backward_steps, gradient_steps
+
+LAYERED_FORMATS = ("text", "md", "tex")
+
+# index names of the general statements
+_O, _C, _I, _J, _P, _Q, _K = sp.symbols("o c i j p q k", integer=True, positive=True)
+
+
+def _spatial(dims: int):
+    return (_I, _J)[:dims], (_P, _Q)[:dims]
+
+
+def _forward_statement(layer) -> list:
+    """The layer's forward pass with symbolic indices (and its concrete layer number, stride, padding)."""
+    l, spec = layer.index, layer.spec
+    if isinstance(spec, Conv):
+        where, offsets = _spatial(spec.dims)
+        source = [spec.stride * (i - 1) + p - spec.padding for i, p in zip(where, offsets)]
+        term = Site("K", l, _O, _C, *offsets) * Site("a", l - 1, _C, *source)
+        total = SumOverIndex(term, _C, *offsets) + (Site("b", l, _O) if spec.bias else 0)
+        return [sp.Eq(Site("z", l, _O, *where), total, evaluate=False)]
+    if isinstance(spec, Pool):
+        return []
+    if layer.type == "dense":
+        total = SumOverIndex(Site("w", l, _J, _K) * Site("a", l - 1, _K), _K) + (Site("b", l, _J) if spec.bias else 0)
+        return [sp.Eq(Site("z", l, _J), total, evaluate=False)]
+    return []
+
+
+def _rule_statement(layer) -> dict:
+    """The textbook backward rule and parameter gradients of the layer's type, as display equations."""
+    l, spec = layer.index, layer.spec
+    grad = lambda x: Partial(COST, x)  # noqa: E731
+    if isinstance(spec, Conv):
+        delta = FeatureMap("delta", l, _O)
+        dilated = MapOperation("dilate", delta, spec.stride) if spec.stride > 1 else delta
+        full = SumOverIndex(MapOperation("full", dilated, MapOperation("rot180", FeatureMap("K", l, _O, _C))), _O)
+        back = MapOperation("crop", full, spec.padding) if spec.padding else full
+        source = FeatureMap("a", l - 1, _C)
+        padded = MapOperation("pad", source, spec.padding) if spec.padding else source
+        where, _ = _spatial(spec.dims)
+        gradients = [sp.Eq(grad(FeatureMap("K", l, _O, _C)), MapOperation("valid", padded, dilated), evaluate=False)]
+        if spec.bias:
+            gradients.append(sp.Eq(grad(Site("b", l, _O)), SumOverIndex(Site("delta", l, _O, *where), *where),
+                                   evaluate=False))
+        return {"backward": sp.Eq(grad(source), back, evaluate=False), "gradients": gradients}
+    if isinstance(spec, Pool):
+        op = "upsample_max" if spec.kind == "max" else "upsample_mean"
+        source = FeatureMap("a", l - 1, _C)
+        return {"backward": sp.Eq(grad(source), MapOperation(op, FeatureMap("delta", l, _C)), evaluate=False),
+                "gradients": []}
+    if layer.type == "flatten":
+        source = FeatureMap("a", l - 1)
+        return {"backward": sp.Eq(grad(source), MapOperation("unflatten", FeatureMap("delta", l)), evaluate=False),
+                "gradients": []}
+    source = FeatureMap("a", l - 1)
+    gradients = [sp.Eq(grad(Site("w", l, _J, _K)), Site("delta", l, _J) * Site("a", l - 1, _K), evaluate=False)]
+    if spec.bias:
+        gradients.append(sp.Eq(grad(Site("b", l, _J)), Site("delta", l, _J), evaluate=False))
+    return {"backward": sp.Eq(grad(source), MapOperation("transpose_times", FeatureMap("W", l), FeatureMap("delta", l)),
+                              evaluate=False),
+            "gradients": gradients}
+
+
+def _middle(shape) -> tuple:
+    """A position in the middle of a shape (where a pooling window or a kernel is whole)."""
+    return tuple(1 if index == 0 and len(shape) > 1 else (n + 1) // 2 for index, n in enumerate(shape))
+
+
+def _is_indicator(expr) -> bool:
+    return (isinstance(expr, sp.Piecewise) and len(expr.args) == 2 and expr.args[0].expr == 1
+            and expr.args[1].expr == 0 and expr.args[1].cond == sp.true)
+
+
+def _shown(expr):
+    """An expression as displayed: indicators as [condition], SymPy's Heaviside as H, long sums over rows."""
+    if isinstance(expr, sp.Equality):
+        return sp.Eq(_shown(expr.lhs), _shown(expr.rhs), evaluate=False)
+    expr = expr.replace(_is_indicator, lambda e: Indicator(e.args[0].cond))
+    expr = expr.replace(sp.Heaviside, lambda x, *rest: UnitStep(x))
+    if expr.is_Add:
+        terms = sorted(expr.args, key=sp.default_sort_key)
+        per_row = 3 if expr.has(Partial) else 5
+        if len(terms) > per_row:
+            return LongSum(per_row, *terms)
+    return expr
+
+
+def _links(steps) -> list:
+    """A chain of equalities from steps: the first step's two sides, then each later right side that differs."""
+    links = [steps[0].before, steps[0].after]
+    for step in steps[1:]:
+        if step.after != links[-1]:
+            links.append(step.after)
+    return links
+
+
+def _chain(steps, entry=None):
+    """The chain of a derivation's steps, ending (when given) with the entry of the layer's rule it equals."""
+    links = [_shown(link) for link in _links(steps)]
+    return Chain(*links, *([entry] if entry is not None else []))
+
+
+def _rule_entry(rule_rhs, layer, channels: dict, position):
+    """The entry at ``position`` of a rule stated for whole maps, its channel indices made concrete."""
+    return Entry(rule_rhs.xreplace(channels), *position)
+
+
+def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
+    fw, network = derivation.forward, derivation.network
+    l = layer.index
+    pos = _middle(layer.output_shape)
+    named = (fw.weighted if layer.has_z else fw.outputs)[l]
+    example = _shown(sp.Eq(named[pos], fw.definitions[l][pos], evaluate=False))
+    into = _middle(layer.input_shape)
+    steps = backward_steps(derivation, l, into)
+    cut = 3  # ∂C/∂a by the chain rule, its value, the rule; then δ of the layer before
+    rule = _rule_statement(layer)
+    if len(layer.input_shape) > 1 and layer.type != "dense":
+        entry = _rule_entry(rule["backward"].rhs, layer, {_C: into[0]}, into[1:])
+    else:
+        flat = positions(layer.input_shape).index(into) + 1
+        entry = _rule_entry(rule["backward"].rhs, layer, {}, (flat,))
+    backward = {"position": into, "target": fw.a(l - 1)[into], "chain": _chain(steps[:cut], entry),
+                "delta": _chain(steps[cut:]) if len(steps) > cut else None,
+                "users": len(steps[0].after.args) if steps[0].after.is_Add else 1}
+    params = [p for p in fw.parameters if p.layer == l]
+    shown = []
+    for kind in ("K", "w", "b"):
+        first = next((p for p in params if p.kind == kind), None)
+        if first is not None:
+            gsteps = gradient_steps(derivation, first)
+            entry = None
+            if kind == "K":
+                o, c, *offsets = first.position
+                entry = _rule_entry(rule["gradients"][0].rhs, layer, {_O: o, _C: c}, offsets)
+            shown.append({"parameter": first, "chain": _chain(gsteps, entry), "shared": gsteps[0].rule == "shared_weight_sum",
+                          "uses": len(gsteps[0].after.args) if gsteps[0].after.is_Add else 1})
+    facts = [f for f in report.facts if f.layer == l and f.what in ("backward", "gradients")] if report else []
+    activation = layer.activation.label if layer.activation is not None else None
+    return {
+        "index": l, "type": layer.type, "spec": layer.spec, "activation": activation, "bias": layer.bias,
+        "input": shape_text(layer.input_shape), "output": shape_text(layer.output_shape),
+        "parameters": layer.parameter_count, "has_z": layer.has_z,
+        "forward": _forward_statement(layer), "example": example,
+        "rule": rule, "backward": backward, "gradients": shown, "facts": facts,
+        "before_has_z": l > 1 and network.layer(l - 1).has_z,
+        "sigma_rule": sp.Eq(FeatureMap("delta", l - 1, _C) if l > 1 and len(layer.input_shape) > 1
+                            else FeatureMap("delta", l - 1),
+                            MapOperation("hadamard", Partial(COST, FeatureMap("a", l - 1, _C) if len(layer.input_shape) > 1
+                                                             else FeatureMap("a", l - 1)),
+                                         FeatureMap("dsigma", l - 1, _C) if len(layer.input_shape) > 1
+                                         else FeatureMap("dsigma", l - 1)),
+                            evaluate=False) if l > 1 else None,
+    }
+
+
+def layered_model(derivation: LayeredDerivation, report: LayeredReport | None) -> dict:
+    """What the layered templates show: the network, each layer's rule and derivation, the facts."""
+    network, fw = derivation.network, derivation.forward
+    L = network.depth
+    outputs = [_shown(sp.Eq(Site("delta", L, *pos), value, evaluate=False)) for pos, value in derivation.deltas[L].items()]
+    types = []
+    for layer in network.layers:
+        if layer.type not in types:
+            types.append(layer.type)
+    return {
+        "network": network,
+        "input": shape_text(network.input_shape),
+        "input_symbol": FeatureMap("a", 0),
+        "cost": network.cost.name,
+        "cost_definition": _shown(sp.Eq(COST, fw.cost, evaluate=False)),
+        "parameters": network.parameter_count,
+        "layers": [_layer_model(derivation, layer, report) for layer in network.layers],
+        "output": outputs,
+        "output_layer": network.layers[-1],
+        "types": types,
+        "report": report,
+        "facts": list(report.facts) if report else [],
+        "symbols": {
+            "o": _O, "c": _C, "p": _P,
+            "activation": sp.Eq(sp.Symbol("a"), sp.Function("sigma")(sp.Symbol("z")), evaluate=False),
+            "error_z": sp.Eq(sp.Symbol("delta"), Partial(COST, sp.Symbol("z")), evaluate=False),
+            "error_a": sp.Eq(sp.Symbol("delta"), Partial(COST, sp.Symbol("a")), evaluate=False),
+        },
+    }
+
+
+def render_layered(derivation: LayeredDerivation, fmt: str = "md", lang: str = "en", flavor: str = "github",
+                   standalone: bool = True, report: LayeredReport | None = None, templates=None,
+                   label_prefix: str | None = None) -> Document:
+    """The derivation of a layered network in ``fmt`` (text, md or tex) and language ``lang``."""
+    if fmt not in LAYERED_FORMATS:
+        raise SpecError(f"format {fmt!r} is not available for a description with [[layer]] entries; expected one "
+                        f"of: {', '.join(LAYERED_FORMATS)}")
+    check_choice("language", lang, LANGUAGES)
+    check_choice("flavor", flavor, FLAVORS)
+    label_prefix = check_label_prefix(label_prefix)
+    model = layered_model(derivation, report)
+    env = environment("nielsen", None, templates, fmt, flavor)
+    suffix = {"md": "md", "tex": "tex", "text": "txt"}[fmt]
+    with templates_found(env):
+        page = get_template(env, f"{lang}/layered.{suffix}.j2").render(
+            model=model, standalone=standalone, lang=lang, label_prefix=label_prefix)
+    return Document(page)
+
+
+__all__ = ["LAYERED_FORMATS", "layered_model", "render_layered", "positions"]
