@@ -29,6 +29,30 @@ from .proof.report import render
 from .model.spec import network_from_mapping, parse_names, parse_sizes, parse_spec
 
 DEFAULT_LAYERS = [2, 3, 2]
+DEFAULT_NOTATION = "nielsen"
+
+
+class _Parser(argparse.ArgumentParser):
+    """A command's parser that takes its options and positional arguments in any order.
+
+    ``check net.toml --layers 2,2,2 'CLAIM'`` reads as ``check net.toml 'CLAIM' --layers 2,2,2``:
+    plain argparse would take the claim for an unrecognised argument once an option separates it
+    from the optional SPEC before it. Commands with one positional argument parse as argparse does,
+    which also names every missing required argument at once.
+    """
+
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        positionals = [action for action in self._actions if not action.option_strings]
+        if self._intermixing or len(positionals) < 2:
+            # parse_known_intermixed_args calls back here for each of its two passes
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
 
 class Progress:
@@ -95,20 +119,40 @@ def read_text_file(path: str, what: str, formats: dict[str, str], expected: str)
         raise SpecError(f"cannot read {what} {path!r}: {error}") from None
 
 
-def read_spec(path: str):
-    """A network from a spec file (.toml or .json)."""
+def read_spec(path: str, first: int = 0):
+    """A network from a spec file (.toml or .json); messages number the input layer ``first``."""
     text, fmt = read_text_file(path, "spec file", {".toml": "toml", ".json": "json"}, ".toml or .json")
-    return parse_spec(text, fmt, source=path)
+    return parse_spec(text, fmt, source=path, first_layer=first)
 
 
-def network_from_args(args):
-    """The network of a command: a spec file, overridden by any flags given."""
+def first_layer(notation_name) -> int:
+    """The number the notation ``notation_name`` gives the input layer (Nielsen 1, Qiu 0).
+
+    An unknown name (reported by the command's own check) falls back to the default notation.
+    """
+    return NOTATIONS.get(notation_name, NOTATIONS[DEFAULT_NOTATION]).layer_offset
+
+
+def _spec_path(args) -> str | None:
+    """The spec file of a command: the positional SPEC, or the older ``--spec SPEC`` of check and check-doc."""
+    alias = getattr(args, "spec_option", None)
+    if alias and args.spec and alias != args.spec:
+        raise SpecError(f"two spec files, {args.spec!r} and --spec {alias!r}; expected one")
+    return args.spec or alias
+
+
+def network_from_args(args, first: int = 0):
+    """The network of a command: a spec file, overridden by any flags given.
+
+    ``first`` is the number messages give the input layer: the command's notation numbers the layers.
+    """
     data = {}
     source = "command line"
-    if args.spec:
-        network = read_spec(args.spec)
-        _dense_only(network, args.spec)
-        source = args.spec
+    spec = _spec_path(args)
+    if spec:
+        network = read_spec(spec, first)
+        _dense_only(network, spec)
+        source = spec
         data = {
             "layers": list(network.sizes),
             "activation": [layer.activation for layer in network.layers],
@@ -134,7 +178,24 @@ def network_from_args(args):
         data["l2"] = True if args.l2.strip().lower() in ("lambda", "λ") else args.l2.strip()
     if args.mean:
         data["mean"] = True
-    return network_from_mapping(data, source)
+    return network_from_mapping(data, source, first_layer=first)
+
+
+def _all_at_once(*checks) -> list:
+    """Run every check and return their results; one SpecError listing the problems of all of them.
+
+    A command line with several mistakes gets them in one message, not one per attempt.
+    """
+    problems, results = [], []
+    for check in checks:
+        try:
+            results.append(check())
+        except SpecError as error:
+            problems.extend(error.problems)
+            results.append(None)
+    if problems:
+        raise SpecError(problems)
+    return results
 
 
 def _known_names(*choices, problems=()) -> None:
@@ -156,13 +217,13 @@ def _check_choices(args) -> None:
 def command_derive(args) -> int:
     if args.json:
         args.format = "json"
-    _check_choices(args)
-    _check_label_prefix_flag(args)
     if args.general:
         return command_derive_general(args)
-    if args.spec and _is_layered(spec := read_spec(args.spec)):
-        return command_derive_layered(args, spec)
-    network = network_from_args(args)
+    layered = _layered_spec(args)
+    if layered is not None:
+        return command_derive_layered(args, layered)
+    _, _, network = _all_at_once(lambda: _check_choices(args), lambda: _check_label_prefix_flag(args),
+                                 lambda: network_from_args(args, first_layer(args.notation)))
     progress = Progress()
     progress.start(f"deriving {network.parameter_count} gradients")
     derivation = derive(network)
@@ -200,6 +261,21 @@ def _dense_only(network, path: str) -> None:
                         f"description so far; expected `layers = [...]` (dense layers) for this command")
 
 
+def _layered_spec(args):
+    """The spec file's network when it lists [[layer]] entries, else None.
+
+    A spec file that cannot be read is left to ``network_from_args``, which reports it with the
+    command line's other problems.
+    """
+    if not args.spec:
+        return None
+    try:
+        network = read_spec(args.spec)
+    except SpecError:
+        return None
+    return network if _is_layered(network) else None
+
+
 def command_derive_layered(args, network) -> int:
     """``derive`` on a description with [[layer]] entries: the derivation, its check and a document."""
     from .proof.layered import derive_layered
@@ -209,17 +285,17 @@ def command_derive_layered(args, network) -> int:
              ("--bias/--no-bias", args.bias), ("--l2", args.l2), ("--mean", args.mean or None)]
     problems = [f"{flag} cannot be combined with a description of [[layer]] entries ({args.spec!r}); expected the "
                 f"setting in the description itself" for flag, value in flags if value is not None]
-    if args.format not in LAYERED_FORMATS:
+    if args.format in FORMATS and args.format not in LAYERED_FORMATS:  # an unknown one: _check_choices
         problems.append(f"--format {args.format} is not available for a description of [[layer]] entries; expected "
                         f"one of: {', '.join(LAYERED_FORMATS)}")
-    if args.notation != "nielsen":
+    if args.notation != "nielsen" and args.notation in NOTATIONS:
         problems.append(f"--notation {args.notation} is not available for a description of [[layer]] entries; "
                         f"it is written in one notation (layer l's values z^l, a^l, δ^l, kernels K^l)")
     if args.method not in ("auto", "none"):
         problems.append(f"--method {args.method} is not available for a description of [[layer]] entries; expected "
                         f"auto (every rule proven, every gradient compared numerically) or none")
-    if problems:
-        raise SpecError(problems)
+    _all_at_once(lambda: _check_choices(args), lambda: _check_label_prefix_flag(args),
+                 lambda: _known_names(problems=problems))
     progress = Progress()
     progress.start(f"deriving {network.parameter_count} gradients through {network.depth} layers")
     derivation = derive_layered(network)
@@ -248,7 +324,7 @@ def _general_arguments(args) -> dict:
     if args.layers is not None:
         problems.append(f"--layers {args.layers!r} cannot be combined with --general: a general proof "
                         f"has symbolic layer sizes")
-    if args.spec:
+    if args.spec:  # derive takes no --spec alias
         problems.append(f"a spec file ({args.spec!r}) cannot be combined with --general: its layer sizes are "
                         f"concrete; give --cost, --activation and --l2 instead")
     options = {"cost": args.cost if args.cost is not None else "quadratic"}
@@ -299,8 +375,10 @@ def command_derive_general(args) -> int:
     from .proof.general import derive_general, general_notation
     from .proof.report import render_general
 
-    options = _general_arguments(args)
-    general_notation(args.notation)
+    # an unknown notation is reported once, by _check_choices
+    _, _, options, _ = _all_at_once(lambda: _check_choices(args), lambda: _check_label_prefix_flag(args),
+                                    lambda: _general_arguments(args),
+                                    lambda: args.notation in NOTATIONS and general_notation(args.notation))
     progress = Progress()
     progress.start("proving BP1-BP4 for every network")
     general = derive_general(**options)
@@ -391,27 +469,32 @@ def command_examples(args) -> int:
     return 0
 
 
-def _add_network_flags(parser: argparse.ArgumentParser, spec_positional: bool = True) -> None:
+def _add_network_flags(parser: argparse.ArgumentParser, spec_alias: bool = False) -> None:
+    """SPEC, the spec file, is positional in every command; check and check-doc also accept the older ``--spec``."""
     group = parser.add_argument_group("network (flags override a spec file)")
-    if spec_positional:
-        group.add_argument("spec", nargs="?", help="a network spec file, .toml or .json")
-    else:
-        group.add_argument("--spec", help="a network spec file, .toml or .json")
-    group.add_argument("--layers", help="layer sizes, input first, e.g. 2,3,2 (default 2,3,2)")
-    group.add_argument("--activation", help="one activation, or one per layer separated by commas "
-                       "(sigmoid, tanh, relu, leaky_relu[:slope], softplus, identity, softmax, generic)")
-    group.add_argument("--cost", help="quadratic, binary_cross_entropy or cross_entropy")
+    group.add_argument("spec", nargs="?", metavar="SPEC", help="a network spec file, .toml or .json (default: "
+                       "the flags alone)")
+    if spec_alias:
+        group.add_argument("--spec", dest="spec_option", metavar="SPEC", help="the same as the positional SPEC")
+    group.add_argument("--layers", help="layer sizes, input first (default 2,3,2)")
+    group.add_argument("--activation", help="one activation, or one per layer after the input, separated by "
+                       "commas: sigmoid, tanh, relu, leaky_relu[:slope], softplus, identity, softmax, generic "
+                       "(default sigmoid; generic for derive --general)")
+    group.add_argument("--cost", help="quadratic, binary_cross_entropy or cross_entropy (default quadratic)")
     group.add_argument("--bias", action=argparse.BooleanOptionalAction, default=None,
-                       help="give every layer a bias (default) or none (--no-bias)")
-    group.add_argument("--l2", metavar="LAMBDA", help="add (λ/2n)Σw²: a number, or 'lambda' for a symbolic λ")
-    group.add_argument("--mean", action="store_true", help="the cost is the mean over n training examples")
+                       help="give every layer a bias, or none with --no-bias (default: a bias on every layer)")
+    group.add_argument("--l2", metavar="LAMBDA", help="add (λ/2n)Σw²: a number, or 'lambda' for a symbolic λ "
+                       "(default: no regularisation)")
+    group.add_argument("--mean", action="store_true", help="the cost is the mean over n training examples "
+                       "(default: the cost of one example)")
 
 
 def _add_claim_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("claims")
     group.add_argument("--notation", default="nielsen",
                        help=f"the notation of the claim: {', '.join(sorted(NOTATIONS))} (default nielsen)")
-    group.add_argument("--syntax", default="auto", help="latex, text or auto (default)")
+    group.add_argument("--syntax", default="auto", help="latex, text or auto (default auto: "
+                       "whichever the claim reads as)")
     group.add_argument("--star", default="product",
                        help="what a written * means: product (like \\cdot, default) or hadamard (element-wise, "
                             "as when × is the matrix product)")
@@ -420,7 +503,7 @@ def _add_claim_flags(parser: argparse.ArgumentParser) -> None:
                        help="seconds for the symbolic proof of one claim; past it the claim is undecided "
                             "(exit 3) with its numeric evidence (default 2)")
     group.add_argument("--lang", default="en", help=f"language of the answer: {', '.join(LANGUAGES)} (default en)")
-    group.add_argument("--json", action="store_true", help="print JSON (mistakes by name)")
+    group.add_argument("--json", action="store_true", help="print JSON, mistakes by name (default: text)")
 
 
 def _claims_exit(results) -> int:
@@ -455,8 +538,8 @@ def _check_claim_choices(args) -> None:
 
 
 def command_check(args) -> int:
-    _check_claim_choices(args)
-    network = network_from_args(args)
+    _, network = _all_at_once(lambda: _check_claim_choices(args),
+                              lambda: network_from_args(args, first_layer(args.notation)))
     derivation = derive(network)
     verdict = check_formula(args.claim, network, args.notation, args.syntax, derivation=derivation,
                             star=args.star, points=args.points, time_limit=args.time_limit)
@@ -466,10 +549,10 @@ def command_check(args) -> int:
 
 
 def command_check_doc(args) -> int:
-    _check_claim_choices(args)
-    text, fmt = read_text_file(args.file, "document", {".md": "md", ".markdown": "md", ".tex": "tex"},
-                               ".md or .tex")
-    network = network_from_args(args)
+    _, (text, fmt), network = _all_at_once(
+        lambda: _check_claim_choices(args),
+        lambda: read_text_file(args.file, "document", {".md": "md", ".markdown": "md", ".tex": "tex"}, ".md or .tex"),
+        lambda: network_from_args(args, first_layer(args.notation)))
     derivation = derive(network)
     progress = Progress()
     progress.start(f"checking the claims of {args.file}")
@@ -525,11 +608,12 @@ def command_evaluate(args) -> int:
     from .numbers import DOCUMENT_PARAMETERS, parse_values, worked_example
     from .numbers import WORKED_FORMATS, render_worked
 
-    _known_names(("format", args.format, WORKED_FORMATS), ("language", args.lang, LANGUAGES),
-                 ("notation", args.notation, NOTATIONS), ("flavor", args.flavor, FLAVORS))
-    lr = exact_number(args.lr, "--lr")
-    data = _read_values(args.values)
-    network = network_from_args(args)
+    _, lr, data, network = _all_at_once(
+        lambda: _known_names(("format", args.format, WORKED_FORMATS), ("language", args.lang, LANGUAGES),
+                             ("notation", args.notation, NOTATIONS), ("flavor", args.flavor, FLAVORS)),
+        lambda: exact_number(args.lr, "--lr"),
+        lambda: _read_values(args.values),
+        lambda: network_from_args(args, first_layer(args.notation)))
     if args.format != "json" and network.parameter_count > DOCUMENT_PARAMETERS:
         raise SpecError(f"the network {'-'.join(map(str, network.sizes))} has {network.parameter_count} parameters; "
                         f"a worked example in {args.format} is written for at most {DOCUMENT_PARAMETERS} "
@@ -555,10 +639,11 @@ def command_codegen(args) -> int:
 
 
 def command_diffusion(args) -> int:
-    from .diffusion import MissingDependency, bounds, measure, render_diffusion
+    from .diffusion import MissingDependency, bounds, check_measurement, measure, render_diffusion
 
-    _known_names(("format", args.format, ("md", "tex")), ("language", args.lang, LANGUAGES),
-                 ("notation", args.notation, NOTATIONS))
+    _all_at_once(lambda: _known_names(("format", args.format, ("md", "tex")), ("language", args.lang, LANGUAGES),
+                                      ("notation", args.notation, NOTATIONS)),
+                 lambda: check_measurement(args.depth, args.width, args.activation, args.draws, args.seed))
     progress = Progress()
     progress.start("measuring gradients")
     try:
@@ -588,7 +673,8 @@ def _add_evaluate_command(commands) -> None:
     parser.add_argument("--lang", default="en", help=f"document language: {', '.join(LANGUAGES)} (default en)")
     parser.add_argument("--notation", default="nielsen",
                         help=f"how quantities are written: {', '.join(sorted(NOTATIONS))} (default nielsen)")
-    parser.add_argument("--flavor", default="github", help=f"Markdown math flavour: {', '.join(FLAVORS)}")
+    parser.add_argument("--flavor", default="github",
+                        help=f"Markdown math flavour: {', '.join(FLAVORS)} (default github)")
     parser.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout")
     parser.set_defaults(handler=command_evaluate)
 
@@ -626,12 +712,14 @@ def _add_diffusion_command(commands) -> None:
 
 
 def command_graph(args) -> int:
-    from .graph.analysis import MODES, analyse, parse_point
+    from .graph.analysis import MODES, analyse, graph_of, parse_point
     from .graph.document import GRAPH_FORMATS, render_graph
 
-    _known_names(("mode", args.mode, MODES), ("format", args.format, GRAPH_FORMATS),
-                 ("language", args.lang, LANGUAGES), ("flavor", args.flavor, FLAVORS))
-    analysis = analyse(args.expression, parse_point(args.at), args.mode)
+    _, graph, point = _all_at_once(
+        lambda: _known_names(("mode", args.mode, MODES), ("format", args.format, GRAPH_FORMATS),
+                             ("language", args.lang, LANGUAGES), ("flavor", args.flavor, FLAVORS)),
+        lambda: graph_of(args.expression), lambda: parse_point(args.at))
+    analysis = analyse(graph, point, args.mode)
     output = Path(args.output) if args.output else None
     figure = output.with_suffix(".svg").name if output is not None and args.format == "md" else None
     document = render_graph(analysis, args.format, args.lang, args.flavor, figure=figure)
@@ -649,7 +737,8 @@ def _add_graph_command(commands) -> None:
     parser.add_argument("--mode", default="both", help="forward, reverse or both (default both)")
     parser.add_argument("--format", default="text", help="text (default), md, tex or json")
     parser.add_argument("--lang", default="en", help=f"document language: {', '.join(LANGUAGES)} (default en)")
-    parser.add_argument("--flavor", default="github", help=f"Markdown math flavour: {', '.join(FLAVORS)}")
+    parser.add_argument("--flavor", default="github",
+                        help=f"Markdown math flavour: {', '.join(FLAVORS)} (default github)")
     parser.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout; Markdown "
                                                "gets the drawing as an SVG file beside it")
     parser.set_defaults(handler=command_graph)
@@ -661,7 +750,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Derive backpropagation symbolically, prove BP1-BP4 and write the derivation out.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     derive_parser = commands.add_parser("derive", help="every gradient of a network, and the check of BP1-BP4")
     _add_network_flags(derive_parser)
     derive_parser.add_argument("--method", choices=[*METHODS, "none"], default="auto",
@@ -669,7 +758,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "inductive otherwise, plus a numeric cross-check)")
     out = derive_parser.add_argument_group("output")
     out.add_argument("--format", default="text", help=f"one of {', '.join(FORMATS)} (default text)")
-    out.add_argument("--json", action="store_true", help="the same as --format json")
+    out.add_argument("--json", action="store_true", help="the same as --format json (default: off)")
     out.add_argument("--lang", default="en", help=f"document language: {', '.join(LANGUAGES)} (default en)")
     out.add_argument("--notation", default="nielsen",
                      help=f"how quantities are written: {', '.join(sorted(NOTATIONS))} (default nielsen)")
@@ -679,8 +768,10 @@ def build_parser() -> argparse.ArgumentParser:
     layout.add_argument("--standalone", dest="standalone", action="store_true", default=True,
                         help="LaTeX: a complete article (default)")
     layout.add_argument("--fragment", dest="standalone", action="store_false",
-                        help="LaTeX: equations and text to \\input into lecture notes, no preamble")
-    out.add_argument("--templates", metavar="DIR", help="look for templates in DIR first")
+                        help="LaTeX: equations and text to \\input into lecture notes, no preamble "
+                             "(default: --standalone)")
+    out.add_argument("--templates", metavar="DIR", help="look for templates in DIR first (default: only the "
+                                                         "templates shipped with symbackprop)")
     out.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout; "
                                             "a Markdown document gets its drawing as an SVG file beside it")
     out.add_argument("--label-prefix", metavar="PREFIX",
@@ -697,20 +788,21 @@ def build_parser() -> argparse.ArgumentParser:
                           "never the clock, so that output is reproducible)")
     derive_parser.add_argument("--general", action="store_true",
                                help="prove BP1-BP4 for every network with this cost and activation "
-                                    "(symbolic sizes, any depth) instead of deriving one network")
+                                    "(symbolic sizes, any depth) instead of deriving one network (default: "
+                                    "derive the one network given)")
     derive_parser.set_defaults(handler=command_derive)
 
     check_parser = commands.add_parser("check", help="is a hand-derived formula right? (exit 0 correct, "
                                                      "1 incorrect, 3 undecided)")
-    check_parser.add_argument("claim", help="LHS = RHS, in LaTeX or plain text, e.g. "
+    _add_network_flags(check_parser, spec_alias=True)
+    check_parser.add_argument("claim", metavar="CLAIM", help="LHS = RHS, in LaTeX or plain text, e.g. "
                                             "'\\delta^{3}_{1} = (a^{3}_{1} - y_{1}) \\sigma'(z^{3}_{1})'")
-    _add_network_flags(check_parser, spec_positional=False)
     _add_claim_flags(check_parser)
     check_parser.set_defaults(handler=command_check)
 
     doc_parser = commands.add_parser("check-doc", help="check every display equation of a Markdown or LaTeX file")
-    doc_parser.add_argument("file", help="a .md or .tex document")
-    _add_network_flags(doc_parser, spec_positional=False)
+    _add_network_flags(doc_parser, spec_alias=True)
+    doc_parser.add_argument("file", metavar="FILE", help="a .md or .tex document")
     _add_claim_flags(doc_parser)
     doc_parser.set_defaults(handler=command_check_doc)
 
@@ -720,7 +812,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_graph_command(commands)
     examples_parser = commands.add_parser("examples", help="regenerate the gallery of example derivations")
     examples_parser.add_argument("--check", action="store_true",
-                                 help="change nothing; exit 1 if a file of the gallery would change")
+                                 help="change nothing; exit 1 if a file of the gallery would change "
+                                      "(default: rewrite the gallery)")
     examples_parser.add_argument("--output", default="output", help="the gallery directory (default output)")
     examples_parser.set_defaults(handler=command_examples)
     return parser

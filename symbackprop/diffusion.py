@@ -555,9 +555,8 @@ def _positive_int(what: str, value, upper: int, problems: list[str], lower: int 
         problems.append(f"{what} {value!r} is out of range; expected an integer from {lower} to {upper}")
 
 
-def measure(depth: int = 10, width: int = 30, activations: Sequence[str] = DEFAULT_ACTIVATIONS,
-            draws: int = 5, seed: int = 0) -> Measurement:
-    """The gradient norm per layer of a deep network at initialisation (see :class:`Measurement`)."""
+def check_measurement(depth, width, activations, draws, seed) -> list[str]:
+    """The activation names of a measurement, or a SpecError listing every out-of-range argument."""
     problems: list[str] = []
     _positive_int("depth", depth, MAX_DEPTH, problems)
     _positive_int("width", width, MAX_WIDTH, problems)
@@ -567,6 +566,13 @@ def measure(depth: int = 10, width: int = 30, activations: Sequence[str] = DEFAU
         problems.append(f"seed {seed!r} is not a non-negative integer")
     if problems:
         raise SpecError(problems)
+    return names
+
+
+def measure(depth: int = 10, width: int = 30, activations: Sequence[str] = DEFAULT_ACTIVATIONS,
+            draws: int = 5, seed: int = 0) -> Measurement:
+    """The gradient norm per layer of a deep network at initialisation (see :class:`Measurement`)."""
+    names = check_measurement(depth, width, activations, draws, seed)
     np = _numpy()
     rng = np.random.default_rng(seed)
     layers = depth + 1

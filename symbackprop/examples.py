@@ -188,6 +188,28 @@ def _graph_documents(files: dict[str, str], manifest: list[dict]) -> None:
                          "example": "graph"})
 
 
+#: gallery documents that ``check-doc`` does not read, by example key, with the reason
+NOT_SELF_CHECKED = {
+    "conv": "its network is a stack of layers (convolution, pooling, flatten), which the network options of "
+            "check-doc (dense layers) do not describe; its backward rules are proven by the layered derivation",
+}
+
+
+def document_options(example: str) -> tuple | None:
+    """(network, notation, meaning of *) with which ``check-doc`` reads a gallery document of ``example``
+    (the manifest's ``example`` key): the derivations' own networks, the worked example's network, and for
+    the graph and diffusion documents, which state nothing about one network, the default 2-3-2 network;
+    None for the documents of :data:`NOT_SELF_CHECKED`."""
+    if example in NOT_SELF_CHECKED:
+        return None
+    for entry in EXAMPLES:
+        if entry.key == example:
+            return entry.network, entry.notation, "hadamard" if entry.notation == "nodes" else "product"
+    if example == "worked":
+        return WORKED_NETWORK, "nielsen", "product"
+    return Network([2, 3, 2]), "nielsen", "product"
+
+
 #: Every producer of gallery files, in the order of the gallery's index. A producer
 #: adds its files (relative path → content) and one manifest entry per document
 #: (``path``, ``format``, ``lang``, ``flavor`` for Markdown, ``standalone`` for

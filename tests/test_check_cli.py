@@ -222,13 +222,21 @@ QIU = ["--layers", "4,5,3", "--activation", "tanh,softmax", "--cost", "cross_ent
 NODES = ["--layers", "2,2,2", "--no-bias", "--notation", "nodes"]
 
 
-def test_a_free_layer_index_is_unreadable_not_skipped(capsys, tmp_path):
-    document = tmp_path / "free.md"
-    document.write_text("$$\\delta^{(l)} = \\left((W^{(l+1)})^{T} \\delta^{(l+1)}\\right) \\odot f'(z^{(l)})$$\n")
+def test_a_claim_about_layer_l_is_checked_at_every_layer_where_it_can_be_written(capsys, tmp_path):
+    document = tmp_path / "letters.md"
+    document.write_text("$$\\delta^{(l)} = \\left((W^{(l+1)})^{T} \\delta^{(l+1)}\\right) \\odot f'(z^{(l)})$$\n\n"
+                        "$$\\frac{\\partial \\mathcal{L}}{\\partial W^{(l)}_{jk}} = \\delta^{(l)}_{j} a^{(l-1)}_{k}$$\n")
+    code, out, _ = check(capsys, "check-doc", str(document), *QIU, "--json")
+    results = json.loads(out)["results"]
+    assert [r["status"] for r in results] == ["correct", "correct"]
+    # δ^{(l+1)} exists below the output layer only; the weights' letters run over every layer and neuron
+    assert results[0]["checked_at"] == {"l": [1]}
+    assert results[1]["checked_at"] == {"l": [1, 2], "j": [1, 2, 3, 4, 5], "k": [1, 2, 3, 4, 5]}
+    assert results[1]["instances"] == 5 * 4 + 3 * 5
+    # the transpose dropped: wrong at the one layer where it can be written, and the verdict says where
+    document.write_text("$$\\delta^{(l)} = \\left(W^{(l+1)} \\delta^{(l+1)}\\right) \\odot f'(z^{(l)})$$\n")
     code, out, _ = check(capsys, "check-doc", str(document), *QIU)
-    assert code == 2
-    assert "cannot read it" in out and "the index l is free: a concrete network needs concrete layers" in out
-    assert "0 correct, 0 incorrect, 0 undecided, 1 unreadable, 0 skipped" in out or "skipped" not in out
+    assert code == 1 and "checked at l = 1" in out and "INCORRECT" in out
 
 
 def test_a_document_with_nothing_checked_does_not_exit_0(capsys, tmp_path):
@@ -242,8 +250,9 @@ def test_seed_004_is_not_reported_all_skipped(capsys, tmp_path):
     document = tmp_path / "seed004.md"
     document.write_text(next(SEEDS.glob("004_*.txt")).read_text(encoding="utf-8"), encoding="utf-8")
     code, out, _ = check(capsys, "check-doc", str(document), *QIU)
-    # its cost, written L(y, hat y) with its arguments, is proven; the claims about a letter layer l stay unreadable
-    assert code == 2 and "the index l is free" in out and "1 correct, 0 incorrect" in out
+    # its cost, written L(y, hat y) with its arguments, is proven, and so are its claims about a letter layer l,
+    # at every layer; the Jacobians of vectors, diag and \mathbb stay unreadable
+    assert "checked at l = 1..2; i = 1..5; j = 1..5" in out and "4 correct, 0 incorrect" in out
     code, out, _ = check(capsys, "check-doc", str(document), *QIU, "--json")
     cost = [r for r in json.loads(out)["results"] if r["line"] == 41]
     assert [r["status"] for r in cost] == ["correct"]

@@ -64,10 +64,10 @@ def test_large_networks_are_summarised_by_layer():
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--layers", "2,0,x"], "layer 2 has size 'x'"),
+    (["--layers", "2,0,x"], "layer 3 has size 'x'"),  # Nielsen's numbering: the input is layer 1
     (["--activation", "swish"], "unknown activation 'swish'; expected one of:"),
     (["--cost", "hinge"], "unknown cost 'hinge'"),
-    (["--layers", "2,2,2", "--activation", "softmax,sigmoid"], "softmax on layer 1"),
+    (["--layers", "2,2,2", "--activation", "softmax,sigmoid"], "softmax on layer 2"),
     (["--activation", "sigmoid,tanh,relu"], "has 3 entries; expected 2"),
     (["missing.toml"], "does not exist"),
     (["spec.yaml"], "expected .toml or .json"),

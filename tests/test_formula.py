@@ -783,3 +783,46 @@ def test_every_equation_of_the_gallery_reads_or_fails_cleanly(example):
 
 def test_the_grammar_ships_beside_the_module():
     assert (Path(F.__file__).parent / "formula.lark").is_file()
+
+
+# ------------------------------------------------------------------ what the documents write
+
+
+def test_a_claim_with_index_letters_is_read_at_every_concrete_layer_and_index():
+    from symbackprop.claims.formula import claim_instances
+
+    net = sbp.Network([2, 3, 2])
+    found = claim_instances(r"\delta^{l}_{j} = \sigma'(z^{l}_{j}) \sum_{k} w^{l+1}_{kj} \delta^{l+1}_{k}", net)
+    # δ^{l+1} exists below the output layer only: l = 2, with j over its three neurons
+    assert found.letters == (("l", (2,)), ("j", (1, 2, 3)))
+    assert [claim.target.key for _, claim in found.claims] == [("delta", 1, j) for j in (1, 2, 3)]
+
+
+def test_sums_over_the_weights_and_substacks_read_the_regulariser():
+    from symbackprop.claims.formula import parse_formula
+
+    net = sbp.Network([2, 3, 2], l2=True)
+    weights = sp.Add(*[q**2 for q in {s for s in parse_formula(r"\sum_{w} w^{2}", net).free_symbols}])
+    assert parse_formula(r"\sum_{w} w^{2}", net) == weights and len(weights.args) == 2 * 3 + 3 * 2
+    stacked = parse_formula(r"\sum_{\substack{1 \leq r \leq m^{p - 1}\\ 1 \leq q \leq m^{p}\\ 2 \leq p \leq L}}"
+                            r" \left(w^{p}_{qr}\right)^{2}", net)
+    assert stacked == weights
+
+
+def test_the_unregularised_cost_and_a_dimension_annotation_are_read():
+    from symbackprop.claims.formula import FormulaShapeError, parse_claim
+
+    net = sbp.Network([2, 3, 2], l2=True)
+    claim = parse_claim(r"\frac{\partial C}{\partial w^{2}_{11}} = \frac{\partial C_{0}}{\partial w^{2}_{11}}"
+                        r" + \frac{\lambda}{n} w^{2}_{11}", net)
+    assert claim.target.key == ("w", 1, 1, 1)
+    with pytest.raises(FormulaShapeError, match="says 2×1"):
+        parse_formula(r"\underbrace{\delta^{2}}_{2 \times 1}", net)
+
+
+def test_kronecker_deltas_and_the_jacobian_of_the_output():
+    net = sbp.Network([2, 3, 2], activation=["sigmoid", "softmax"], cost="cross_entropy")
+    assert parse_formula(r"\sum_{i=1}^{2} \delta_{i2} a^{3}_{i}", net) == Quantity("a", 2, 2)
+    assert parse_formula(r"\delta_{12} + \delta_{22}", net) == 1
+    jacobian = parse_formula(r"J^{T}", net)
+    assert jacobian.shape == (2, 2)

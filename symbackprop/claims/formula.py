@@ -35,7 +35,7 @@ Target(kind='delta', key=('delta', 2, 1))
 >>> parse_formula("w^3_41", net)
 Traceback (most recent call last):
 ...
-symbackprop.claims.formula.FormulaError: w^3_41 is out of range: j = 4, but layer 3 has neurons 1..2 (w^{3}_{jk} has j in 1..2, k in 1..3)
+symbackprop.claims.formula.FormulaRangeError: w^3_41 is out of range: j = 4, but layer 3 has neurons 1..2 (w^{3}_{jk} has j in 1..2, k in 1..3)
   w^3_41
   ^
 """
@@ -55,7 +55,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from ..model.activations import opaque_functions
 from ..errors import SpecError, unknown_name
 from ..documents.printing import LatexPrinter, layer_number, notation as lookup_notation
-from ..model.symbols import COST, LayerMatrix, Partial, Quantity
+from ..model.symbols import COST, UNREGULARISED, LayerMatrix, Partial, Quantity
 
 __all__ = [
     "FormulaError", "FormulaShapeError", "Mismatch", "Target", "Claim", "parse_claim", "parse_formula", "split_chain", "extract_equations",
@@ -123,6 +123,14 @@ class FormulaFreeIndexError(FormulaError):
         super().__init__(message, text, position, expected)
 
 
+class FormulaRangeError(FormulaError):
+    """A symbol the network does not have (a layer or an index out of range).
+
+    For a claim with index letters it says that one value of a letter is not one of the network's:
+    the claim is checked at the other values.
+    """
+
+
 @dataclass(frozen=True)
 class Mismatch:
     """Two operands whose shapes do not fit, and the mistake that explains it.
@@ -183,7 +191,9 @@ class Target:
 
     ``kind`` is ``"gradient"`` (key ``("w", l, j, k)`` or ``("b", l, j)``), ``"delta"``
     (``("delta", l, j)``), ``"gradient_matrix"`` (``("W", l)`` or ``("b", l)``),
-    ``"delta_vector"`` (``("delta", l)``) or ``"cost"`` (``("C",)``: the cost itself, C = ...).
+    ``"delta_vector"`` (``("delta", l)``), ``"cost"`` (``("C",)``: the cost itself, C = ...) or
+    ``"matrix"`` (a matrix written entry by entry: the key is its rows, each a tuple of the Targets
+    of its entries, gradients or errors).
     """
 
     kind: str
@@ -236,6 +246,7 @@ _COMMANDS = {
     "cdot": ("MULOP", "*"), "times": ("MULOP", "*"), "ast": ("MULOP", "*"),
     "odot": ("HADAMARD", "odot"), "circ": ("HADAMARD", "odot"),
     "underbrace": ("UNDERBRACE", "underbrace"),
+    "substack": ("SUBSTACK", "substack"), "leq": ("LEQ", "leq"), "le": ("LEQ", "leq"),
 }
 
 #: plain-text words with a meaning of their own
@@ -251,7 +262,7 @@ _UNICODE = {
     "σ": (_FUNC, "sigma"), "δ": (_NAME, "\\delta"), "λ": (_NAME, "\\lambda"), "η": (_NAME, "\\eta"),
     "Θ": (_NAME, "\\Theta"), "θ": (_NAME, "\\theta"), "∂": ("PARTIAL", "partial"), "∇": ("NABLA", "nabla"),
     "Σ": ("SUM", "sum"), "∑": ("SUM", "sum"), "⊙": ("HADAMARD", "odot"), "∘": ("HADAMARD", "odot"),
-    "·": ("MULOP", "*"), "×": ("MULOP", "*"), "′": ("APOS", "'"), "−": ("ADDOP", "-"),
+    "·": ("MULOP", "*"), "×": ("MULOP", "*"), "′": ("APOS", "'"), "−": ("ADDOP", "-"), "≤": ("LEQ", "leq"),
 }
 
 #: what \text{...}, \mathrm{...} and the like may name
@@ -278,8 +289,23 @@ class _PostLexer:
     def process(self, stream):
         matrices = 0
         sums = 0
+        braces, stacks, opening = 0, [], False  # brace depth; depths of open \substack{...}; one just written
         for tok in self._retyped(list(stream)):  # the text is at most MAX_LENGTH characters
             kind = tok.type
+            if kind == "SUBSTACK":
+                opening = True
+            elif kind == "LBRACE":
+                braces += 1
+                if opening:
+                    stacks.append(braces)
+                    opening = False
+            elif kind == "RBRACE":
+                if stacks and stacks[-1] == braces:
+                    stacks.pop()
+                braces -= 1
+            elif kind == "ROWSEP" and stacks:
+                yield tok  # a line of a \substack
+                continue
             if kind == "SUM":
                 sums += 1
                 if sums > MAX_SUMS:
@@ -584,7 +610,7 @@ def _build_table(sizes: tuple, biases: tuple, notation_name: str) -> _Table:
             if biases[l - 1]:
                 quantities.append(Quantity("b", l, j))
             quantities += [Quantity(kind, l, j) for kind in ("z", "a", "delta")]
-    quantities += [COST, Quantity("lambda"), Quantity("n")]
+    quantities += [COST, UNREGULARISED, Quantity("lambda"), Quantity("n")]
     quantities += [Quantity("m", l) for l in range(depth + 1)]
     reader = _Reader("", table, "latex")
     keys = _PrintedKeys(reader)
@@ -806,8 +832,11 @@ class _Reader:
         self.repairs = None  # a list while reading a claim with repair=True
         self.narrowed = None  # likewise: the sums whose symbols disagree about the range of the index
         self.star = "product"  # what a written * means (STARS)
-        #: values for free indices (name -> int), only to ask what a left-hand side with a free layer names
+        #: values for free indices (name -> int): one instance of a claim with index letters
         self.assume = {}
+        #: in a notation that numbers nodes across the network: the layer (a node of the tree) that each
+        #: index letter numbers a neuron of, as the claim's other symbols write it (y_{l-1,k}: k is in l - 1)
+        self.node_layers = {}
 
     def shape_error(self, message: str, node, mismatch: Mismatch, expected=()) -> FormulaShapeError:
         position = _span(node)[0] if node is not None else None
@@ -909,6 +938,8 @@ class _Reader:
                 out.append(self._run(_token("NUMBER", part, tok)))
             elif part in env:
                 out.append(("int", env[part]))
+            elif part in self.assume:
+                out.append(("int", self.assume[part]))
             elif part == "L":
                 out.append(("int", self.table.output_layer))
             else:
@@ -963,6 +994,8 @@ class _Reader:
             layer = self.integer(layer_arg, env) if layer_arg is not None else None
         except _Unbound as unbound:
             raise self.free_index(unbound, shown, tok, layer=True) from None
+        if layer is not None and not self.table.arities.get((letter, layer)):
+            raise self.no_layer(letter, layer, shown, tok)
         try:
             items = self.index_items(sub_arg, env) if sub_arg is not None else []
         except _Unbound as unbound:
@@ -970,6 +1003,9 @@ class _Reader:
         free = [value for kind, value in items if kind == "var"]
         if free:
             raise self.free_index(_Unbound(free[0], tok), shown, tok)
+        node = self.node_weight(letter, layer, sub_arg, env, shown, tok)
+        if node is not None:
+            return node, rest
         arities = self.table.arities.get((letter, layer))
         if not arities:
             raise self.no_layer(letter, layer, shown, tok)
@@ -986,6 +1022,38 @@ class _Reader:
             raise self.error(f"{shown} is ambiguous in this network: it reads as {readings}; separate the "
                              "indices with commas", tok, ["indices separated by commas"])
         raise self.out_of_range(letter, layer, items, shown, tok)
+
+    def node_weight(self, letter, layer, sub_arg, env, shown, tok):
+        """A weight w_{kj} written with index letters in a notation that numbers nodes across the network.
+
+        The letters number neurons within their layers (k of layer l - 1, j of layer l, as the claim's
+        other symbols say: y_{l-1,k}, δ_{lj}); the weight is the one between those two nodes. None when
+        this reading does not apply.
+        """
+        if not self.node_layers or layer is not None or sub_arg is None:
+            return None
+        if letter != self.table.keys.get(Quantity("w", 1, 1, 1), (None,))[0]:
+            return None
+        letters = re.findall(r"[A-Za-z]", self.source(sub_arg))
+        if len(letters) != 2 or not all(name in self.node_layers for name in letters):
+            return None
+        offset = lookup_notation(self.table.notation).layer_offset
+        nodes = []
+        for name in letters:
+            try:
+                canonical = self.integer(self.node_layers[name], env) - offset
+            except _Unbound as unbound:
+                raise self.free_index(unbound, shown, tok) from None
+            local = env[name] if name in env else self.assume.get(name)
+            if local is None:
+                raise self.free_index(_Unbound(name, tok), shown, tok)
+            if not (0 <= canonical < len(self.table.sizes) and 1 <= local <= self.table.sizes[canonical]):
+                raise self.range_error(f"{shown}: there is no neuron {local} in layer {canonical + offset}", tok)
+            nodes.append(sum(self.table.sizes[:canonical]) + local)
+        obj = self.table.entries.get((letter, None, tuple(nodes)))
+        if obj is None:
+            raise self.range_error(f"{shown} joins nodes {nodes[0]} and {nodes[1]}, which no weight joins", tok)
+        return obj
 
     def unknown(self, tok: Token, scripts) -> FormulaError:
         shown = self.source(tok, scripts[-1] if scripts else None) or tok.value
@@ -1013,8 +1081,8 @@ class _Reader:
         if layer is not None and letter not in self.table.layered:
             return self.error(f"{shown}: {_letter_text(letter)} has no layer superscript in the "
                               f"{self.table.notation} notation", tok)
-        return self.error(f"{shown}: there is no layer {layer} for {_letter_text(letter)}; expected a layer in "
-                          f"{_ranges(layers)}", tok, [str(l) for l in layers])
+        return self.range_error(f"{shown}: there is no layer {layer} for {_letter_text(letter)}; expected a layer "
+                                f"in {_ranges(layers)}", tok, [str(l) for l in layers])
 
     def out_of_range(self, letter, layer, items, shown, tok) -> FormulaError:
         table = self.table
@@ -1034,8 +1102,8 @@ class _Reader:
         if best is None:
             arities = sorted(table.arities[(letter, layer)])
             counts = " or ".join(str(a) for a in arities)
-            return self.error(f"{shown} has {len(items)} {'index' if len(items) == 1 else 'indices'}; "
-                              f"expected {counts}", tok)
+            return self.range_error(f"{shown} has {len(items)} {'index' if len(items) == 1 else 'indices'}; "
+                                    f"expected {counts}", tok)
         _, kind, canonical, split, columns = best
         generic, names = table.generic.get(kind) or _generic(table, kind)
         ranges = ", ".join(f"{name} in {_ranges(sorted(set(column)))}" for name, column in zip(names, columns)
@@ -1052,9 +1120,13 @@ class _Reader:
                     noun = "nodes" if table.notation == "nodes" else "neurons"
                     owner = (f", but layer {layer_number(owner_layer, table.notation)} has {noun} "
                              f"{_ranges(sorted(set(column)))}")
-                return self.error(f"{shown} is out of range: {name} = {value}{owner} ({specific} has {ranges})",
-                                  tok, [f"{name} in {_ranges(sorted(set(column)))}"])
-        return self.error(f"{shown} is not a symbol of this network ({specific} has {ranges})", tok)
+                return self.range_error(f"{shown} is out of range: {name} = {value}{owner} ({specific} has {ranges})",
+                                        tok, [f"{name} in {_ranges(sorted(set(column)))}"])
+        return self.range_error(f"{shown} is not a symbol of this network ({specific} has {ranges})", tok)
+
+    def range_error(self, message: str, node=None, expected=()) -> FormulaRangeError:
+        position = _span(node)[0] if node is not None else None
+        return FormulaRangeError(message, self.text, position, expected)
 
     # -------------------------------------------------------------- values
     def value(self, node, env):
@@ -1076,6 +1148,13 @@ class _Reader:
 
     def symbol_value(self, tok: Token, scripts: list, env):
         letter = tok.value
+        if letter in env and isinstance(env[letter], sp.Basic):  # a symbol a sum runs over (\sum_w w^2)
+            return self.post_scripts(env[letter], scripts, env, tok)
+        pair = self.index_pair(tok, scripts, env)
+        if pair is not None:
+            return pair
+        if letter == "J" and self.letter_of(tok) is None and not any(s.children[0].type == "UNDER" for s in scripts):
+            return self.post_scripts(self.jacobian(), scripts, env, tok)  # J^T ∇_a C under a softmax output
         if letter in _FREE_SYMBOLS and (self.letter_of(tok) is None or (
                 not scripts and (self.letter_of(tok), None) not in self.table.arities)):
             return self.post_scripts(_FREE_SYMBOLS[letter], scripts, env, tok)
@@ -1089,6 +1168,47 @@ class _Reader:
                                  "\\frac{\\partial C}{\\partial w^{l}_{jk}} or dC/dw", tok)
         obj, rest = self.reference(tok, scripts, env)
         return self.post_scripts(self.object_value(obj), rest, env, tok)
+
+    def index_pair(self, tok: Token, scripts: list, env):
+        """The value of a symbol with two indices and no layer that the notation has no entry for, or None.
+
+        δ_{ij} is the Kronecker delta (1 when i = j, else 0) wherever the errors δ are written with a
+        layer superscript; J_{ij} is the Jacobian of the output layer, ∂a^L_i/∂z^L_j, wherever J is not
+        a symbol with two indices.
+        """
+        letter = self.letter_of(tok)
+        if tok.value == "\\delta" and letter in self.table.layered:
+            kind = "kronecker"
+        elif tok.value == "J" and (letter is None or 2 not in self.table.arities.get((letter, None), ())):
+            kind = "jacobian"
+        else:
+            return None
+        if len(scripts) != 1 or scripts[0].children[0].type != "UNDER":
+            return None
+        shown = self.source(tok, scripts[-1])
+        try:
+            items = self.index_items(scripts[0].children[1], env)
+        except _Unbound as unbound:
+            raise self.free_index(unbound, shown, tok) from None
+        free = [value for kind_, value in items if kind_ == "var"]
+        if free:
+            raise self.free_index(_Unbound(free[0], tok), shown, tok)
+        splits = _splits(items, 2)
+        if len(splits) != 1:
+            return None
+        i, j = splits[0]
+        if kind == "kronecker":
+            return sp.Integer(1 if i == j else 0)
+        depth, size = len(self.table.sizes) - 1, self.table.sizes[-1]
+        if not (1 <= i <= size and 1 <= j <= size):
+            raise self.range_error(f"{shown} is out of range: the output layer has neurons 1..{size}", tok)
+        return Partial(Quantity("a", depth, i), Quantity("z", depth, j))
+
+    def jacobian(self) -> sp.ImmutableMatrix:
+        """J, the Jacobian of the output layer: J_ij = ∂a^L_i/∂z^L_j."""
+        depth, size = len(self.table.sizes) - 1, self.table.sizes[-1]
+        return sp.ImmutableMatrix(size, size, lambda i, j: Partial(Quantity("a", depth, i + 1),
+                                                                   Quantity("z", depth, j + 1)))
 
     def object_value(self, obj):
         if isinstance(obj, LayerMatrix):
@@ -1356,6 +1476,8 @@ class _Reader:
     def differential(self, node):
         """(NAME token, scripts) of ∂X, dX or \\mathrm{d}X, else None."""
         if isinstance(node, Tree) and node.data == "partial":
+            if not isinstance(node.children[1], Token):
+                return None  # ∂(expression): see _frac
             return node.children[1], list(node.children[2:])
         if isinstance(node, Tree) and node.data == "mprod" and len(node.children) == 2 \
                 and isinstance(node.children[0], Tree) and node.children[0].data == "partial" \
@@ -1406,6 +1528,18 @@ class _Reader:
             return sp.ImmutableMatrix(explicit.applyfunc(lambda entry: Partial(self.object_value(of), entry)))
         return Partial(self.object_value(of), self.object_value(wrt))
 
+    def derivative_of(self, expression, denominator, env):
+        """∂(expression)/∂Y for a parameter Y: SymPy's derivative of the expression as read."""
+        wrt = self.object_value(self.derivative_object(denominator, env))
+        value = self.value(expression, env)
+        if not (isinstance(wrt, Quantity) and wrt.kind in ("w", "b")) or isinstance(value, sp.MatrixBase):
+            raise self.error(f"{self.source(expression)}: expected a scalar expression differentiated with respect to "
+                             "one weight or bias", expression)
+        if value.has(Partial, COST, UNREGULARISED):
+            raise self.error(f"{self.source(expression)}: expected an expression in the network's parameters and "
+                             "constants", expression)
+        return sp.diff(value, wrt)
+
     def derivative_object(self, node, env):
         """The table object a differential names (the cost, leniently, for C, J, L, \\mathcal{L})."""
         tok, scripts = self.differential(node)
@@ -1429,6 +1563,9 @@ class _Reader:
                 raise self.error(f"\\frac{digits} divides by zero", children[1])
             return sp.Rational(int(digits[0]), int(digits[1]))
         numerator, denominator = children[2], children[5]
+        if isinstance(numerator, Tree) and numerator.data == "partial" and isinstance(numerator.children[1], Tree) \
+                and self.differential(denominator) is not None:
+            return self.derivative_of(numerator.children[1], denominator, env)
         if self.differential(numerator) is not None and self.differential(denominator) is not None:
             return self.partial(numerator, denominator, env)
         for part in (numerator, denominator):
@@ -1460,6 +1597,10 @@ class _Reader:
 
     def _postfix(self, node, env):
         primary, scripts = node.children[0], list(node.children[1:])
+        if isinstance(primary, Tree) and primary.data == "group" and primary.children[0].type == "LBRACE":
+            items = _group_items(primary)
+            if len(items) == 1 and isinstance(items[0], Token) and items[0].type == _NAME:
+                primary = items[0]  # {J}_{i,j}: braces around a letter
         if isinstance(primary, Token) and primary.type == _NAME:
             return self.symbol_value(primary, scripts, env)
         if isinstance(primary, Tree) and primary.data == "norm" and scripts and scripts[0].children[0].type == "UNDER":
@@ -1471,7 +1612,33 @@ class _Reader:
         return self.post_scripts(self.value(primary, env), scripts, env, primary)
 
     def _underbrace(self, node, env):
-        return self.value(node.children[2], env)
+        """\\underbrace{X}_{m \\times n}: the value of X; the annotation is checked against X's shape."""
+        value = self.value(node.children[2], env)
+        written = self.annotation(node, env)
+        if written is not None and written != _shape_of(value):
+            mismatch = Mismatch("wrong_dimension", "annotate", written, _shape_of(value),
+                                self.source(node.children[-1]), self.source(node.children[2]))
+            if self.repairs is not None:
+                return self.repaired(mismatch, value)
+            raise self.shape_error(f"the annotation {self.source(node.children[-1])} says "
+                                   f"{written[0]}×{written[1]}, but {self.source(node.children[2])} is "
+                                   f"{_shape(value) if isinstance(value, sp.MatrixBase) else '1×1'}", node, mismatch)
+        return value
+
+    def annotation(self, node, env) -> tuple | None:
+        """The dimensions (rows, columns) an underbrace's annotation writes, or None when it writes no m × n
+        of numbers of this network."""
+        arg = node.children[-1]
+        if isinstance(arg, Tree) and arg.data == "group":
+            items = _group_items(arg)
+            arg = items[0] if len(items) == 1 else None
+        if not (isinstance(arg, Tree) and arg.data == "mprod" and len(arg.children) == 3
+                and isinstance(arg.children[1], Token) and arg.children[1].type == "MULOP"):
+            return None
+        rows, columns = self.bound(arg.children[0], env), self.bound(arg.children[2], env)
+        if rows is None or columns is None:
+            return None
+        return rows, columns
 
     def _matrix(self, node, env):
         """A matrix written entry by entry. An entry may be a block (a vector or matrix), as in
@@ -1561,6 +1728,10 @@ class _Reader:
     def _sum_op(self, node, env):
         _, limits, body = node.children
         names, lower, upper = _sum_limits(limits)
+        if len(names) == 1 and lower is None and upper is None and self.over_weights(names[0], body):
+            return self.weight_sum(node, names[0], body, env)
+        if _substack(limits):
+            return self.stacked_sum(node, _substack(limits), body, env)
         for tok in names:
             if tok.value in env:
                 raise self.error(f"the index {tok.value} is summed over twice", tok)
@@ -1600,6 +1771,67 @@ class _Reader:
             total = value if total is None else self.add(total, value, self.source(node), self.source(body), body)
         return sp.Integer(0) if total is None else total
 
+    def over_weights(self, tok: Token, body) -> bool:
+        """Whether \\sum_{w} sums over every weight of the network: w (or the notation's weight letter) is
+        summed, and the body writes it bare, as in \\sum_{w} w^{2}."""
+        weight_letter = self.table.keys.get(Quantity("w", 1, 1, 1), ("w",))[0]
+        if tok.value not in ("w", weight_letter):
+            return False
+        return any(symbol.value == tok.value and not any(s.children[0].type == "UNDER" for s in scripts)
+                   for symbol, scripts in _symbol_occurrences(body))
+
+    def weight_sum(self, node, tok: Token, body, env):
+        """Σ_w over every weight of the network (not the biases): the sum of an L2 penalty."""
+        weights = sorted({obj for obj in self.table.entries.values() if isinstance(obj, Quantity) and obj.kind == "w"},
+                         key=sp.default_sort_key)
+        self.terms += len(weights)
+        if self.terms > MAX_TERMS:
+            raise self.error(f"the sums expand to more than {MAX_TERMS} terms; expected a smaller formula", node)
+        total = None
+        for weight in weights:
+            value = self.value(body, {**env, tok.value: weight})
+            total = value if total is None else self.add(total, value, self.source(node), self.source(body), body)
+        return total
+
+    def stacked_sum(self, node, ranges, body, env):
+        """A sum over several indices, each with its range (\\substack{1 \\leq r \\leq s^{(p-1)} \\\\ 2 \\leq p \\leq L}).
+
+        A bound may name another index of the sum: the ranges are expanded in the order their
+        bounds become numbers.
+        """
+        pending = list(ranges)
+        for r in pending:
+            tok = r.children[2]
+            if tok.value in env or not re.fullmatch(r"[A-Za-z]", tok.value):
+                raise self.error(f"{tok.value} is not an index to sum over here; expected one letter not summed "
+                                 "already", tok)
+        bindings = [dict(env)]
+        while pending:
+            for r in pending:
+                low, high = (self.bound(r.children[0], bindings[0]), self.bound(r.children[4], bindings[0]))
+                if low is not None and high is not None:
+                    break
+            else:
+                raise self.error(f"the ranges of {self.source(node)} name no numbers of this network; expected "
+                                 "bounds such as 1 \\leq k \\leq m^{l}", node)
+            pending.remove(r)
+            name = r.children[2].value
+            expanded = []
+            for binding in bindings:
+                low, high = self.bound(r.children[0], binding), self.bound(r.children[4], binding)
+                if low is None or high is None:
+                    raise self.range_error(f"{self.source(r)} names no number of this network", r)
+                expanded += [{**binding, name: v} for v in range(low, high + 1)]
+            bindings = expanded
+            self.terms += len(bindings)
+            if self.terms > MAX_TERMS:
+                raise self.error(f"the sums expand to more than {MAX_TERMS} terms; expected a smaller formula", node)
+        total = None
+        for binding in bindings:
+            value = self.value(body, binding)
+            total = value if total is None else self.add(total, value, self.source(node), self.source(body), body)
+        return sp.Integer(0) if total is None else total
+
     def bound(self, node, env) -> int | None:
         """A limit of a sum as a number, or None when it names no number of this network (m, n)."""
         try:
@@ -1619,6 +1851,10 @@ class _Reader:
             raise self.error(f"the range of {name} is unknown: it is not an index of any symbol of the sum; "
                              f"expected \\sum_{{{name}=1}}^{{m}} with numbers", tok, [f"\\sum_{{{name}=1}}^{{...}}"])
         first = found[0][2]
+        for symbol_tok, scripts, values in found:
+            if not values:  # at this layer the symbol does not exist for any value (δ^{l+1} at the output layer)
+                a = self.source(symbol_tok, scripts[-1] if scripts else None)
+                raise self.range_error(f"{a} is no symbol of this network for any value of {name}", symbol_tok)
         if self.narrowed is not None and any(values != first for _, _, values in found[1:]):
             # read with repairs: the sum runs where every symbol exists, and the disagreement is kept
             common = [v for v in first if all(v in values for _, _, values in found[1:])]
@@ -1635,7 +1871,7 @@ class _Reader:
                                  f"and {b} gives {name} in {_ranges(values)}", symbol_tok)
         if not first:
             a = self.source(found[0][0], found[0][1][-1] if found[0][1] else None)
-            raise self.error(f"{a} is no symbol of this network for any value of {name}", found[0][0])
+            raise self.range_error(f"{a} is no symbol of this network for any value of {name}", found[0][0])
         return first
 
     def match_values(self, tok: Token, scripts, name: str, env):
@@ -1643,6 +1879,8 @@ class _Reader:
         letter = self.letter_of(tok)
         if letter is None:
             return None
+        if self.node_layers and letter == self.table.keys.get(Quantity("w", 1, 1, 1), (None,))[0]:
+            return None  # a weight between neurons numbered within their layers: the other symbols tell
         layer_arg, sub_arg, _ = self.split_scripts(letter, scripts)
         layer_pattern = None
         try:
@@ -1681,6 +1919,44 @@ class _Reader:
         return sorted(values)
 
 
+def _substack(limits: Tree) -> list:
+    """The sub_range nodes of a sum's \\substack (low ≤ index ≤ high, one per line), or []."""
+    sub = next(c for c in limits.children if isinstance(c, Tree) and c.data == "sum_sub")
+    return [c for c in sub.children if isinstance(c, Tree) and c.data == "sub_range"]
+
+
+def _node_layers(reader: _Reader, tree) -> dict:
+    """Index letter → the layer it numbers a neuron of, from symbols written (layer, neuron): z_{lj}, y_{l-1,k}."""
+    weight = reader.table.keys.get(Quantity("w", 1, 1, 1), (None,))[0]
+    found = {}
+    for tok, scripts in _symbol_occurrences(tree):
+        letter = reader.letter_of(tok)
+        if letter is None or letter == weight or letter in reader.table.layered:
+            continue
+        subs = [s.children[1] for s in scripts if s.children[0].type == "UNDER"]
+        if len(subs) != 1:
+            continue
+        arg = subs[0]
+        if isinstance(arg, Tree) and arg.data == "group":
+            items = _group_items(arg)
+            if len(items) == 1 and isinstance(items[0], Tree) and items[0].data == "mprod" \
+                    and len(items[0].children) == 2 and all(isinstance(c, Token) and c.type == _NAME
+                                                            for c in items[0].children):
+                found.setdefault(items[0].children[1].value, items[0].children[0])  # z_{lj}
+                continue
+            if len(items) == 1 and isinstance(items[0], Token):
+                arg = items[0]
+            elif len(items) == 2 and isinstance(items[1], Token) and items[1].type == _NAME \
+                    and len(items[1].value) == 1:
+                found.setdefault(items[1].value, items[0])  # y_{l - 1,k}
+                continue
+            else:
+                continue
+        if isinstance(arg, Token) and arg.type == _NAME and re.fullmatch(r"[A-Za-z]{2}", arg.value):
+            found.setdefault(arg.value[1], _token(_NAME, arg.value[0], arg, arg.start_pos, arg.start_pos + 1))
+    return found
+
+
 def _unify(pattern, value, binding) -> bool:
     if isinstance(pattern, str):
         if pattern in binding:
@@ -1703,7 +1979,7 @@ def _symbol_occurrences(node):
                 and current.children[0].type == _NAME:
             yield current.children[0], list(current.children[1:])
             continue
-        if current.data == "partial":
+        if current.data == "partial" and isinstance(current.children[1], Token):
             yield current.children[1], list(current.children[2:])
             continue
         if current.data == "apply" and isinstance(current.children[1], Token):
@@ -1717,6 +1993,8 @@ def _symbol_occurrences(node):
 def _sum_limits(limits: Tree):
     """(index tokens, lower bound node or None, upper bound node or None) of \\sum_{...}^{...}."""
     sub = next(c for c in limits.children if isinstance(c, Tree) and c.data == "sum_sub")
+    if _substack(limits):
+        return [r.children[2] for r in _substack(limits)], None, None
     upper = None
     children = limits.children
     for position, child in enumerate(children):
@@ -1894,6 +2172,13 @@ def parse_claim(text: str, network, notation: str = "nielsen", syntax: str = "au
     by the name of the mistake; ``rhs`` is None when no repair fits (``wrong_shape``).
     ``star`` is what a written ``*`` means (see :func:`parse_formula`).
     """
+    _check_claim_text(text)
+    reader, tree = _read(text, network, notation, syntax, "claim", star)
+    return _claim_from(reader, tree, text, repair)
+
+
+def _check_claim_text(text) -> None:
+    """Refuse, before parsing, a claim with no '=' or with several."""
     if isinstance(text, str):
         _check_bounds(text)
         equals = _top_level_equals(_prepare(text))
@@ -1902,8 +2187,15 @@ def parse_claim(text: str, network, notation: str = "nielsen", syntax: str = "au
                                "LHS = RHS (split a chain A = B = C with split_chain)", text, equals[1], ["one '='"])
         if not equals:
             raise FormulaError("the claim has no '='; expected LHS = RHS", text, len(text.rstrip()), ["'='"])
-    reader, tree = _read(text, network, notation, syntax, "claim", star)
+
+
+def _claim_from(reader: _Reader, tree: Tree, text: str, repair: bool) -> Claim:
+    """The claim a parse tree writes, read with the reader's assumed index values."""
     lhs, eq, rhs = tree.children
+    if lookup_notation(reader.table.notation).global_nodes and not reader.node_layers:
+        reader.node_layers = _node_layers(reader, tree)
+    reader.terms = 0
+    reader.repairs = reader.narrowed = None
     target = _target(reader, lhs)
     rhs_text = reader.text[eq.end_pos:].strip()
     if repair:
@@ -1947,11 +2239,128 @@ def lhs_target(text: str, network, notation: str = "nielsen") -> Target | None:
     return None
 
 
+def lhs_instances(text: str, network, notation: str = "nielsen") -> "Instances":
+    """What a left-hand side (LaTeX) names at each value of its index letters (:class:`Target` instances).
+
+    Raises :class:`FormulaError` (a :class:`~symbackprop.errors.SpecError`) when it names no gradient,
+    error or cost at any value.
+    """
+    reader, tree = _read(f"{text} = 0", network, notation, "latex", "claim")
+    return _instances(reader, lambda: _target(reader, tree.children[0]))
+
+
+@dataclass(frozen=True)
+class Instances:
+    """A claim with index letters read at every concrete layer and index of a network where it has a meaning.
+
+    ``letters`` pairs each letter that no sum binds (l, j, k; L is the output layer) with the values it
+    was read at; ``claims`` pairs each assignment (a tuple of (letter, value)) with the concrete
+    :class:`Claim`. A claim without letters has one instance with the empty assignment. An assignment
+    at which some symbol of the claim does not exist (δ^{l+1} at the output layer, a^{(l-1)}_0) is not
+    an instance: a claim about layer l is a claim about the layers where it can be written.
+    """
+
+    letters: tuple
+    claims: tuple
+
+
+#: most concrete instances of one claim with index letters
+MAX_INSTANCES = 2000
+
+
+def claim_instances(text: str, network, notation: str = "nielsen", syntax: str = "latex", repair: bool = False,
+                    star: str = "product", context: tuple = ()) -> Instances:
+    """Every concrete instance of a claim (see :class:`Instances`), read by the grammar once.
+
+    The letters are found as the reader meets them: each free letter is given, in turn, every
+    layer number (a layer superscript) or every index value of the network, and an assignment
+    that names a symbol the network does not have is dropped together with all its extensions.
+    Raises the reading's error when the claim is unreadable at every assignment. ``context`` holds the
+    other members of the chain the claim comes from (LaTeX): in a notation that numbers nodes across the
+    network, they may be what says which layer an index letter of a weight belongs to.
+    """
+    _check_claim_text(text)
+    reader, tree = _read(text, network, notation, syntax, "claim", star)
+    if lookup_notation(notation).global_nodes:
+        reader.node_layers = _node_layers(reader, tree)
+        for other in context:
+            try:
+                other_tree = _parse(_prepare(other), "latex", "formula")
+            except FormulaError:
+                continue
+            for name, node in _node_layers(reader, other_tree).items():
+                reader.node_layers.setdefault(name, node)
+    return _instances(reader, lambda: _claim_from(reader, tree, text, repair))
+
+
+def _instances(reader: _Reader, read) -> Instances:
+    """``read()`` at every assignment of the free letters it meets (see :func:`claim_instances`)."""
+    table = reader.table
+    layers = sorted({l for (_, l) in table.arities if l is not None})
+    largest = max((max(subs) for (_, _, subs) in table.entries if subs), default=1)
+    indices = list(range(1, largest + 1))  # neurons count from 1; the bias unit 0 of ng is written as 0
+    found, first_range_error, work = [], None, 0
+
+    def visit(assume: dict):
+        nonlocal first_range_error, work
+        work += 1
+        if work > MAX_INSTANCES:
+            raise FormulaError(f"the claim has more than {MAX_INSTANCES} instances for the values of its index "
+                               "letters; expected a smaller network or numbers for some letters", reader.text)
+        reader.assume = assume
+        try:
+            result = read()
+        except FormulaFreeIndexError as free:
+            if free.name in assume:
+                raise
+            for value in (layers if free.layer else indices):
+                visit({**assume, free.name: value})
+            return
+        except FormulaRangeError as error:
+            if not assume:
+                raise
+            first_range_error = first_range_error or error
+            return
+        finally:
+            reader.assume = {}
+        found.append((tuple(assume.items()), result))
+
+    visit({})
+    if not found:
+        raise first_range_error
+    names = list(dict.fromkeys(name for assignment, _ in found for name, _ in assignment))
+    letters = tuple((name, tuple(sorted({dict(a)[name] for a, _ in found}))) for name in names)
+    return Instances(letters, tuple(found))
+
+
 def _target(reader: _Reader, lhs) -> Target:
     """The target named by a claim's left-hand side."""
     expected = ["\\frac{\\partial C}{\\partial w^{l}_{jk}}", "\\frac{\\partial C}{\\partial b^{l}_{j}}",
                 "\\frac{\\partial C}{\\partial W^{l}}", "\\frac{\\partial C}{\\partial b^{l}}", "\\delta^{l}_{j}",
                 "\\delta^{l}", "C"]
+    if isinstance(lhs, Tree) and lhs.data == "underbrace":  # \underbrace{\frac{\partial C}{\partial W^{l}}}_{m \times n}
+        inner = lhs.children[2]
+        target = _target(reader, inner)
+        written = reader.annotation(lhs, {})
+        shape = _shape_of(reader.value(inner, {}))
+        if written is not None and written != shape:
+            mismatch = Mismatch("wrong_dimension", "annotate", written, shape, reader.source(lhs.children[-1]),
+                                reader.source(inner))
+            raise reader.shape_error(f"the annotation {mismatch.left_text} says {written[0]}×{written[1]}, but "
+                                     f"{mismatch.right_text} is {shape[0]}×{shape[1]}", lhs, mismatch)
+        return target
+    if isinstance(lhs, Tree) and lhs.data == "group" and len(_group_items(lhs)) == 1 \
+            and isinstance(_group_items(lhs)[0], Tree) and _group_items(lhs)[0].data == "matrix":
+        lhs = _group_items(lhs)[0]  # \left[\begin{matrix} ... \end{matrix}\right]
+    if isinstance(lhs, Tree) and lhs.data == "matrix":  # a matrix of gradients or errors, entry by entry
+        rows = []
+        for row in (c for c in lhs.children if isinstance(c, Tree) and c.data == "mrow"):
+            cells = [c for c in row.children if not (isinstance(c, Token) and c.type == "AMP")]
+            rows.append(tuple(_target(reader, cell) for cell in cells))
+        if len({len(row) for row in rows}) != 1 or any(t.kind not in ("gradient", "delta") for r in rows for t in r):
+            raise reader.error(f"the left-hand side {reader.source(lhs)} is not a matrix of gradients or errors of "
+                               "single parameters or neurons", lhs, expected)
+        return Target("matrix", tuple(rows))
     if reader.cost_written(lhs):
         return Target("cost", ("C",))
     if isinstance(lhs, Tree) and lhs.data == "mprod" and isinstance(lhs.children[0], Tree) \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from functools import partial
 
 import sympy as sp
@@ -10,7 +11,8 @@ import sympy as sp
 from ..documents import printing
 from ..documents.render import LANGUAGES, check_choice, environment, get_template
 from ..model.symbols import Quantity
-from .verdicts import corrected_form
+from .formula import _ranges
+from .verdicts import SKIP_REASONS, corrected_form
 
 
 def _number(value) -> str:
@@ -67,6 +69,8 @@ def _verdict_json(derivation, r, notation: str) -> dict:
     entry = {"status": r.status, "line": r.line}
     if r.status in ("unreadable", "skipped"):
         entry.update(text=r.text, message=getattr(r, "message", None))
+        if r.status == "skipped":
+            entry["reason"] = r.reason
         return entry
     entry.update(text=r.claim.text, method=r.method, points=r.points, diagnosis=list(r.diagnosis),
                  reason=r.reason,
@@ -74,6 +78,10 @@ def _verdict_json(derivation, r, notation: str) -> dict:
                                         sizes=derivation.network.sizes))
     if r.time_limit is not None:
         entry["time_limit"] = r.time_limit
+    if r.letters:  # a claim with index letters: the values it was checked at, and the instance shown
+        entry["checked_at"] = {name: list(values) for name, values in r.letters}
+        entry["instances"] = r.instances
+        entry["instance"] = dict(r.instance)
     if r.mismatches:
         entry["mismatches"] = [{**_mismatch(m), "left": list(m.left), "right": list(m.right)} for m in r.mismatches]
     if r.shape is not None:
@@ -107,12 +115,17 @@ def render_verdicts(derivation, results, notation: str = "nielsen", fmt: str = "
     show = partial(printing.text, notation=notation, sizes=derivation.network.sizes)
     summary = {status: sum(1 for r in results if r.status == status)
                for status in ("correct", "incorrect", "undecided", "unreadable", "skipped")}
+    skipped = Counter(r.reason for r in results if r.status == "skipped")
     if fmt == "json":
+        summary = {**summary, "skipped_reasons": {k: skipped[k] for k in SKIP_REASONS if skipped[k]}}
         data = {"summary": summary, "results": [_verdict_json(derivation, r, notation) for r in results]}
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     env = environment(notation, derivation.network.sizes, templates)
     return get_template(env, f"{lang}/check.txt.j2").render(
         results=results, summary=summary,
+        skipped_reasons=[(reason, skipped[reason]) for reason in SKIP_REASONS if skipped[reason]],
+        letters=lambda v: "; ".join(f"{name} = {_ranges(values)}" for name, values in v.letters),
+        instance=lambda v: ", ".join(f"{name} = {value}" for name, value in v.instance),
         corrected=lambda v: corrected_form(derivation, v.claim.target),
         counterexample=lambda v: _counterexample(derivation, v, show),
         mismatches=lambda v: [_mismatch(m) for m in v.mismatches],

@@ -31,6 +31,7 @@ Every check is bounded in time.
 from __future__ import annotations
 
 import random
+import re
 import signal
 import threading
 from contextlib import contextmanager
@@ -38,11 +39,12 @@ from dataclasses import dataclass, replace
 
 import sympy as sp
 
+from ..errors import SpecError
 from ..model.activations import VectorActivation, opaque_functions
 from ..proof.equations import _identical, is_zero
-from .formula import _shape_of
+from .formula import _shape_of, claim_instances
 from ..proof.oracle import GENERIC_STAND_IN, named_values, random_point, realise, stand_in_for
-from ..model.symbols import COST, LAMBDA, N_EXAMPLES, LayerMatrix, Partial, Quantity
+from ..model.symbols import COST, LAMBDA, N_EXAMPLES, UNREGULARISED, LayerMatrix, Partial, Quantity
 
 #: seconds allowed for the symbolic part of one claim
 TIME_LIMIT = 2.0
@@ -89,6 +91,12 @@ class Verdict:
     #: the only mistake), "incorrect" (``counterexample`` is where it differs), "unfit" (it still has the
     #: wrong shape); None when no repair fits
     repaired: str | None = None
+    #: a claim with index letters (l, j, k): each letter with the values it was checked at, how many
+    #: concrete instances were checked, and the assignment of the instance this verdict shows (the first
+    #: that is wrong or undecided, else the first)
+    letters: tuple = ()
+    instances: int = 1
+    instance: tuple = ()
 
     @property
     def ok(self) -> bool:
@@ -124,6 +132,8 @@ def _time_limit(seconds: float):
 def truth(derivation, target):
     """The correct value of what a claim's left-hand side names, in named intermediates."""
     network = derivation.network
+    if target.kind == "matrix":
+        return sp.ImmutableMatrix([[truth(derivation, entry) for entry in row] for row in target.key])
     if target.kind == "cost":
         return derivation.forward.cost
     if target.kind == "gradient":
@@ -149,6 +159,8 @@ def truth(derivation, target):
 def corrected_form(derivation, target):
     """The right formula to show a user: compact, in named intermediates, matrices as products."""
     network = derivation.network
+    if target.kind == "matrix":
+        return sp.ImmutableMatrix([[corrected_form(derivation, entry) for entry in row] for row in target.key])
     if target.kind == "cost":
         return derivation.forward.cost
     if target.kind == "gradient":
@@ -186,6 +198,9 @@ def _resolve(derivation, expr):
         expr = expr.xreplace({LAMBDA: network.l2})
     if expr.has(Partial):
         expr = expr.replace(lambda e: isinstance(e, Partial), lambda e: _partial_value(derivation, e))
+    if expr.has(UNREGULARISED):  # C₀, the cost without its regulariser
+        fw = derivation.forward
+        expr = expr.xreplace({UNREGULARISED: fw.cost - fw.regulariser})
     expr = derivation._without_deltas(expr, opaque=False)
     sigma, sigma_prime = opaque_functions("sigma")
     if not expr.has(sigma, sigma_prime):
@@ -226,6 +241,9 @@ def _partial_value(derivation, partial):
     if not (isinstance(wrt, Quantity) and wrt.kind in _FORWARD):
         raise FormulaError(f"the factor {partial} differentiates with respect to {wrt}; expected a weight, a bias, "
                            "an input, a weighted input z or an activation a")
+    if of == UNREGULARISED:  # ∂C₀/∂θ: the gradient without the regulariser's term
+        whole = _partial_value(derivation, Partial(COST, wrt))
+        return whole - (fw.regulariser_gradient(wrt) if wrt.kind == "w" and network.l2 is not None else 0)
     if of == COST:
         if wrt.kind in ("w", "b"):
             return derivation.gradient((wrt.kind, *wrt.indices), form="named")
@@ -311,7 +329,25 @@ def _in_z(derivation, expr):
 # ------------------------------------------------------------------ numbers
 
 
+#: the random points of the last few (derivation, count, seed, extra symbols): a document's claims share them
+_POINTS_CACHE: dict = {}
+_POINTS_CACHE_SIZE = 8
+
+
 def _points(derivation, count, seed, extra=()):
+    """:func:`_random_points`, remembered for the last few derivations (the points depend on nothing else)."""
+    key = (id(derivation), count, seed, frozenset(extra))
+    cached = _POINTS_CACHE.get(key)
+    if cached is not None and cached[0] is derivation:
+        return cached[1]
+    points = _random_points(derivation, count, seed, extra)
+    if len(_POINTS_CACHE) >= _POINTS_CACHE_SIZE:
+        _POINTS_CACHE.pop(next(iter(_POINTS_CACHE)))
+    _POINTS_CACHE[key] = (derivation, points)
+    return points
+
+
+def _random_points(derivation, count, seed, extra=()):
     """``count`` random points (seeded), each with the values of every named intermediate there.
 
     The number of examples n gets a value when the cost is a mean, and so does every symbol of
@@ -640,13 +676,22 @@ class Unreadable:
     status: str = "unreadable"
 
 
+#: why a display is not read as a claim, by the key the templates phrase
+SKIP_REASONS = (
+    "definition",  # an equation whose left-hand side names no gradient, error or cost (z = ..., a = ..., σ' = ...)
+    "rewrite",     # a step A ⟼ B of a general proof: each is proven by the general prover that wrote it
+    "value",       # a decimal number at the point of a worked example: a value, not a formula about the network
+)
+
+
 @dataclass(frozen=True)
 class Skipped:
-    """A displayed equation that is not a claim about a gradient, an error or the cost (a definition, say)."""
+    """A display that is not a claim about a gradient, an error or the cost; ``reason`` (SKIP_REASONS) says why."""
 
     text: str
     line: int
     status: str = "skipped"
+    reason: str = "definition"
 
 
 def check_formula(text: str, network, notation: str = "nielsen", syntax: str = "auto", derivation=None,
@@ -666,59 +711,127 @@ def check_formula(text: str, network, notation: str = "nielsen", syntax: str = "
 
 
 def check_document(document: str, fmt: str, network, notation: str = "nielsen", derivation=None,
-                   star: str = "product", **options) -> list:
+                   star: str = "product", decided: dict | None = None, **options) -> list:
     """Every claim among the display equations of a Markdown or LaTeX document, by line.
 
     A chain ``A = B = C`` whose first member names a gradient, an error or the cost
     gives the claims ``A = B`` and ``A = C``; a display that starts with ``=``
     continues the claim of the display before it (``A = B`` then ``= C`` gives
-    ``A = C``). A left-hand side about a layer written as a letter (``\\delta^{(l)}``)
-    is reported unreadable: a concrete network needs concrete layers. Other
-    equations (definitions, say) are skipped.
+    ``A = C``). A claim with index letters (``\\delta^{(l)}_{j}``, ``w^{l}_{jk}``) holds
+    when it holds at every concrete layer and index of the network where it can be
+    written: it is checked at each of them, and the verdict lists the values
+    (``Verdict.letters``). Other displays are skipped, with the reason
+    (:data:`SKIP_REASONS`).
+
+    ``decided`` may hold the readings and verdicts of an earlier call with the same derivation, notation
+    and options (a dict this call fills): documents that state the same claims, such as one derivation
+    in several languages and formats, then read and decide each claim once.
     """
     from ..proof.chain import derive
     from ..errors import SpecError
-    from .formula import FormulaFreeIndexError, extract_equations, lhs_target, parse_claim, split_chain
+    from .formula import extract_equations, split_chain
 
     derivation = derivation or derive(network)
     results = []
+    known = {} if decided is None else decided  # verdicts by what a claim says, for claims stated again
     previous = None                      # the left-hand side of the last display that named a quantity
     for line, latex in extract_equations(document, fmt):
         members = split_chain(latex)
-        if len(members) < 2:
+        if len(members) < 2:  # no equation: a rewriting step is listed, a lone expression or condition is not
+            if _REWRITE.search(latex):
+                results.append(Skipped(latex, line, reason="rewrite"))
             previous = None
             continue
         lhs = members[0]
         if not lhs and previous is not None:
             lhs = previous
-        try:
-            named = lhs_target(lhs, network, notation) is not None
-        except FormulaFreeIndexError as error:
-            text = f"{lhs} = {members[1]}"
-            try:
-                parse_claim(text, network, notation, "latex", repair=True, star=star)
-            except FormulaFreeIndexError as in_claim:  # the same problem, pointed at in the claim as written
-                error = in_claim
-            except SpecError:
-                pass
-            results.append(Unreadable(text, line, str(error)))
-            previous = None
-            continue
-        previous = lhs if named else None
+        named = None  # whether the left-hand side names a quantity: known once a member reads, else asked
+        previous = None
         for rhs in members[1:]:
             text = f"{lhs} = {rhs}"
             try:
-                claim = parse_claim(text, network, notation, "latex", repair=True, star=star)
+                instances = _remembered(known, ("read", text, tuple(members)), lambda: claim_instances(
+                    text, network, notation, "latex", repair=True, star=star, context=tuple(members)))
             except SpecError as error:
+                if named is None:
+                    named = _remembered(known, ("names", lhs), lambda: _names_quantity(lhs, network, notation))
+                    previous = lhs if named else None
                 if named:
                     results.append(Unreadable(text, line, str(error)))
                 else:
                     results.append(Skipped(text, line))
                     break
                 continue
-            verdict = check_claim(claim, derivation, **options)
-            results.append(_at_line(verdict, line))
+            named, previous = True, lhs
+            if _decimal_value(instances, rhs):
+                results.append(Skipped(text, line, reason="value"))
+                continue
+            verdicts = [(assignment, _checked(claim, derivation, known, options))
+                        for assignment, claim in instances.claims]
+            results.append(_at_line(_combined(verdicts, instances.letters), line))
     return results
+
+
+def _remembered(known: dict, key, read):
+    """``read()``, or what it gave (or raised) for ``key`` before: a display repeated in a document, or in
+    another document of the same derivation, is read once."""
+    if key not in known:
+        try:
+            known[key] = (read(), None)
+        except SpecError as error:
+            known[key] = (None, error)
+    value, error = known[key]
+    if error is not None:
+        raise error
+    return value
+
+
+def _checked(claim, derivation, known: dict, options) -> Verdict:
+    """``check_claim``, once for each thing claimed: the same quantity with the same formula (read to the same
+    SymPy value, the same mismatches) is decided once per document and its verdict reused."""
+    try:
+        key = (claim.target, claim.rhs, claim.repairs, claim.entrywise)
+        hash(key)
+    except TypeError:
+        return check_claim(claim, derivation, **options)
+    if key not in known:
+        known[key] = check_claim(claim, derivation, **options)
+    return replace(known[key], claim=claim)
+
+
+#: a rewriting step of a general proof, A ⟼ B
+_REWRITE = re.compile(r"\\(?:longmapsto|mapsto)(?![A-Za-z])|⟼|↦")
+
+
+def _decimal_value(instances, rhs: str) -> bool:
+    """Whether a claim's right-hand side is a number written with decimals, as a worked example states values."""
+    if not re.search(r"\d\.\d", rhs):
+        return False
+    values = [claim.rhs for _, claim in instances.claims]
+    return all(value is not None and not sp.sympify(value).free_symbols for value in values)
+
+
+def _names_quantity(lhs: str, network, notation: str) -> bool:
+    """Whether a left-hand side names a gradient, an error or the cost, at some value of its index letters."""
+    from .formula import lhs_instances
+    from ..errors import SpecError
+
+    try:
+        lhs_instances(lhs, network, notation)
+    except SpecError:
+        return False
+    return True
+
+
+def _combined(verdicts, letters) -> Verdict:
+    """One verdict for the instances of a claim: the first wrong one, else the first undecided, else the weakest."""
+    order = {"incorrect": 0, "undecided": 1, "correct": 2}
+    rank = min(range(len(verdicts)), key=lambda i: (order[verdicts[i][1].status],
+                                                      verdicts[i][1].method != "numeric", i))
+    assignment, verdict = verdicts[rank]
+    if not letters:
+        return verdict
+    return replace(verdict, letters=letters, instances=len(verdicts), instance=assignment)
 
 
 def _at_line(verdict: Verdict, line: int) -> Verdict:

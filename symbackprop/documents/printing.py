@@ -207,7 +207,7 @@ class _NotationMixin:
         nt = self.notation
         letter = self._letter(nt.letters[q.kind])
         if q.kind in ("C", "lambda", "n"):
-            return letter, None, []
+            return letter, None, list(q.indices)  # C_0: the cost without its regulariser
         if q.kind in ("x", "y"):
             return letter, None, [q.indices[0]]
         layer = q.indices[0]
@@ -432,8 +432,6 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
     def _print_Partial(self, e: Partial) -> str:
         if self._settings["inline"]:
             return r"\partial %s / \partial %s" % (self._derived(e.of), self._print(e.wrt))
-        if _compound(e.of) and e.of.has(sp.Sum, SumOver):  # a derivative of a long sum: the operator in front
-            return r"\frac{\partial}{\partial %s} %s" % (self._print(e.wrt), self._derived(e.of))
         return r"\frac{\partial %s}{\partial %s}" % (self._derived(e.of), self._print(e.wrt))
 
     def _print_Chain(self, chain: Chain) -> str:

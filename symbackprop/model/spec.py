@@ -53,7 +53,10 @@ class Network:
     layer after the input. ``bias`` is a bool or a list of bools, one per layer.
     ``l2`` adds the regularisation (λ/2n) Σ w²: ``True`` for a symbolic λ, or a
     non-negative number. ``mean`` states that the cost is the mean of the
-    per-example costs over n training examples.
+    per-example costs over n training examples. ``first_layer`` is only the
+    number that messages give the input layer: 0, as the canonical keys count
+    (the default), or the input layer's number in the notation the user reads
+    (1 in Nielsen's).
     """
 
     __slots__ = ("sizes", "layers", "cost", "l2", "mean")
@@ -64,9 +67,10 @@ class Network:
     l2: sp.Expr | None
     mean: bool
 
-    def __init__(self, sizes, activation="sigmoid", cost="quadratic", bias=True, l2=None, mean=False):
+    def __init__(self, sizes, activation="sigmoid", cost="quadratic", bias=True, l2=None, mean=False, *,
+                 first_layer: int = 0):
         problems: list[str] = []
-        sizes = _check_sizes(sizes, problems)
+        sizes = _check_sizes(sizes, problems, first_layer)
         depth = max(len(sizes) - 1, 0)
         activations = _per_layer("activation", activation, depth, problems, _resolve_activation)
         biases = _per_layer("bias", bias, depth, problems, _resolve_bias)
@@ -78,8 +82,8 @@ class Network:
             for index, act in enumerate(activations[:-1], start=1):
                 if isinstance(act, VectorActivation):
                     problems.append(
-                        f"{act.name} on layer {index} mixes the neurons of a hidden layer; "
-                        f"expected it on the output layer ({depth}) only"
+                        f"{act.name} on layer {index + first_layer} mixes the neurons of a hidden layer; "
+                        f"expected it on the output layer ({depth + first_layer}) only"
                     )
             problems.extend(_output_problems(rule, activations[-1]))
         if problems:
@@ -144,7 +148,7 @@ def _collect(problems: list[str], resolve, value):
         return None
 
 
-def _check_sizes(sizes, problems: list[str]) -> list[int]:
+def _check_sizes(sizes, problems: list[str], first_layer: int = 0) -> list[int]:
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
         problems.append(f"layer sizes {sizes!r} are not a list; expected a list of positive integers, input first")
         return []
@@ -155,7 +159,7 @@ def _check_sizes(sizes, problems: list[str]) -> list[int]:
             "the input layer first"
         )
     good = []
-    for index, size in enumerate(sizes):
+    for index, size in enumerate(sizes, start=first_layer):
         if isinstance(size, bool) or not isinstance(size, int):
             problems.append(f"layer {index} has size {size!r}; expected a positive integer")
         elif size <= 0:
@@ -225,11 +229,11 @@ def _resolve_l2(value, problems: list[str]):
 SPEC_KEYS = ("layers", "activation", "cost", "bias", "l2", "mean")
 
 
-def network_from_mapping(data: Mapping[str, Any], source: str = "spec") -> Network:
+def network_from_mapping(data: Mapping[str, Any], source: str = "spec", first_layer: int = 0) -> Network:
     """A network from a parsed spec: ``{"layers": [2, 3, 2], "activation": ..., ...}``.
 
-    A description with ``input`` and ``[[layer]]`` entries gives a
-    :class:`~symbackprop.model.layers.LayeredNetwork` instead.
+    Messages number the input layer ``first_layer`` (see :class:`Network`). A description with
+    ``input`` and ``[[layer]]`` entries gives a :class:`~symbackprop.model.layers.LayeredNetwork` instead.
     """
     if is_layered(data):
         return layered_from_mapping(data, source)
@@ -243,12 +247,12 @@ def network_from_mapping(data: Mapping[str, Any], source: str = "spec") -> Netwo
         raise SpecError(problems)
     kwargs = {key: data[key] for key in SPEC_KEYS[1:] if key in data}
     try:
-        return Network(data["layers"], **kwargs)
+        return Network(data["layers"], **kwargs, first_layer=first_layer)
     except SpecError as error:
         raise SpecError([f"{source}: {problem}" for problem in error.problems]) from None
 
 
-def parse_spec(text: str, fmt: str, source: str = "spec"):
+def parse_spec(text: str, fmt: str, source: str = "spec", first_layer: int = 0):
     """A network from the text of a TOML or JSON spec file (``fmt`` is ``"toml"`` or ``"json"``): a
     :class:`Network`, or a :class:`~symbackprop.model.layers.LayeredNetwork` for ``[[layer]]`` entries."""
     if fmt == "toml":
@@ -263,7 +267,7 @@ def parse_spec(text: str, fmt: str, source: str = "spec"):
             raise SpecError(f"{source}: invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
     else:
         raise SpecError(f"{source}: unknown spec format {fmt!r}; expected toml or json")
-    return network_from_mapping(data, source)
+    return network_from_mapping(data, source, first_layer)
 
 
 def parse_sizes(text: str) -> list:

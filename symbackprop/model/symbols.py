@@ -89,6 +89,8 @@ def _index(value):
 
 
 COST = Quantity("C")
+#: the cost without its regulariser (C₀ in C = C₀ + (λ/2n) Σ w²): what the errors δ are the derivatives of
+UNREGULARISED = Quantity("C", 0)
 LAMBDA = Quantity("lambda")
 N_EXAMPLES = Quantity("n")
 

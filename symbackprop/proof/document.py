@@ -25,7 +25,7 @@ from ..model.activations import A, VectorActivation, opaque_functions
 from ..model.costs import Y
 from .equations import EQUATIONS, matrix_form
 from ..documents.printing import notation as lookup_notation
-from ..model.symbols import COST, LAMBDA, N_EXAMPLES, Chain, GradientOf, LayerMatrix, Partial, Quantity, Shape, SumOver
+from ..model.symbols import COST, LAMBDA, N_EXAMPLES, UNREGULARISED, Chain, GradientOf, LayerMatrix, Partial, Quantity, Shape, SumOver
 
 #: networks with at most this many parameters get every parameter's chain rule written out
 EXPANSION_LIMIT = 24
@@ -303,13 +303,20 @@ def _layer_blocks(derivation, explicit: bool) -> tuple[LayerBlock, ...]:
         rows, merged = [], None
         if explicit:
             a_prev = _explicit(LayerMatrix("a", l - 1, m_prev))
+            strength = _strength(network)
             for j in range(1, m + 1):
                 column = sp.ImmutableMatrix([[Partial(COST, fw.q("w", l, j, k))] for k in range(1, m_prev + 1)])
-                rows.append(Equation(sp.Eq(column, sp.MatMul(fw.q("delta", l, j), a_prev, evaluate=False),
-                                           evaluate=False)))
+                value = sp.MatMul(fw.q("delta", l, j), a_prev, evaluate=False)
+                if strength is not None:  # the regulariser's derivative (λ/n) w for each weight into neuron j
+                    weights = sp.ImmutableMatrix([[fw.q("w", l, j, k)] for k in range(1, m_prev + 1)])
+                    value = sp.MatAdd(value, sp.MatMul(strength, weights, evaluate=False), evaluate=False)
+                rows.append(Equation(sp.Eq(column, value, evaluate=False)))
             grads = sp.ImmutableMatrix(m, m_prev, lambda r, c: Partial(COST, fw.q("w", l, r + 1, c + 1)))
             delta = _explicit(LayerMatrix("delta", l, m))
             product = sp.MatMul(delta, a_prev.T, evaluate=False)
+            if strength is not None:
+                product = sp.MatAdd(product, sp.MatMul(strength, _explicit(LayerMatrix("W", l, m, m_prev)),
+                                                       evaluate=False), evaluate=False)
             merged = Equation(sp.Eq(grads, product, evaluate=False), f"merged-{l}")
             assert form.weights[l].shape == grads.shape  # the merged matrix has the shape of W^l
         shown = range(1, m + 1) if explicit else (1,)
@@ -393,19 +400,29 @@ def _bp_equations(derivation, report, g: _General) -> tuple[BPEquation, ...]:
         (Partial(COST, b), Partial(COST, zl) * Partial(zl, b), g.q("delta", l_, j_)),
         (), facts["BP3"], reasons=(("chain_only", zl), ("bias_slope", sp.Eq(Partial(zl, b), 1, evaluate=False))),
     )
-    # --- BP4
+    # --- BP4; with L2 regularisation the weight also enters the cost directly: + (λ/n) w^l_{jk}
     w = g.q("w", l_, j_, k_)
     a_prev = g.q("a", l_ - 1, k_)
+    strength = _strength(network)
+    direct = 0 if strength is None else strength * w
+    matrix = sp.MatMul(g.matrix("delta", l_), sp.Transpose(g.matrix("a", l_ - 1)))
+    if strength is not None:
+        matrix = sp.MatAdd(matrix, sp.MatMul(strength, g.matrix("W", l_)))
     bp4 = BPEquation(
         "BP4",
-        Equation(sp.Eq(Partial(COST, w), a_prev * g.q("delta", l_, j_), evaluate=False), "bp4"),
-        Equation(sp.Eq(_grad_matrix("W", g), sp.MatMul(g.matrix("delta", l_), sp.Transpose(g.matrix("a", l_ - 1))),
-                       evaluate=False), "bp4-matrix", shapes=True),
-        (Partial(COST, w), Partial(COST, zl) * Partial(zl, w), g.q("delta", l_, j_) * a_prev),
+        Equation(sp.Eq(Partial(COST, w), a_prev * g.q("delta", l_, j_) + direct, evaluate=False), "bp4"),
+        Equation(sp.Eq(_grad_matrix("W", g), matrix, evaluate=False), "bp4-matrix", shapes=True),
+        (Partial(COST, w), Partial(COST, zl) * Partial(zl, w) + direct, g.q("delta", l_, j_) * a_prev + direct),
         _instances(derivation, "BP4"), facts["BP4"],
-        reasons=(("chain_only", zl), ("weight_slope", sp.Eq(Partial(zl, w), a_prev, evaluate=False))),
+        reasons=(("chain_only" if strength is None else "chain_and_penalty", zl),
+                 ("weight_slope", sp.Eq(Partial(zl, w), a_prev, evaluate=False))),
     )
     return (bp1, bp2, bp3, bp4)
+
+
+def _strength(network):
+    """λ/n, the factor of a weight in its regulariser's derivative; None without L2 regularisation."""
+    return None if network.l2 is None else network.l2 / N_EXAMPLES
 
 
 def _grad_matrix(kind, g):
@@ -431,9 +448,11 @@ def _instances(derivation, name) -> tuple[Equation, ...]:
             rhs = sp.HadamardProduct(sp.MatMul(sp.Transpose(W), LayerMatrix("delta", l + 1, network.sizes[l + 1])),
                                      LayerMatrix("dsigma", l, m))
         elif name == "BP4":
-            out.append(Equation(sp.Eq(GradientOf(LayerMatrix("W", l, m, m_prev)),
-                                      sp.MatMul(delta, sp.Transpose(LayerMatrix("a", l - 1, m_prev))),
-                                      evaluate=False), shapes=True))
+            W = LayerMatrix("W", l, m, m_prev)
+            rhs = sp.MatMul(delta, sp.Transpose(LayerMatrix("a", l - 1, m_prev)))
+            if _strength(network) is not None:
+                rhs = sp.MatAdd(rhs, sp.MatMul(_strength(network), W))
+            out.append(Equation(sp.Eq(GradientOf(W), rhs, evaluate=False), shapes=True))
             continue
         else:
             continue
@@ -513,7 +532,7 @@ def _specials(derivation, g: _General) -> tuple[Special, ...]:
         }))
     if network.l2 is not None:
         w_any = sp.Symbol("w", real=True)
-        unregularised = sp.Symbol("C_0", real=True)
+        unregularised = UNREGULARISED
         regulariser = network.l2 / (2 * N_EXAMPLES) * SumOver(w_any**2, w_any)
         key = ("w", 1, 1, 1)
         w = fw.q(*key)
