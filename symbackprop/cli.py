@@ -782,7 +782,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "headings (default section)")
     out.add_argument("--front-matter", action="store_true",
                      help="Markdown: start with front matter for Hexo, Jekyll or Hugo (title, date, mathjax: true) "
-                          "instead of the title heading")
+                          "instead of the title heading (default: no front matter, a title heading)")
     out.add_argument("--date", metavar="YYYY-MM-DD",
                      help="the front matter's date (default: from SOURCE_DATE_EPOCH when set, else no date; "
                           "never the clock, so that output is reproducible)")

@@ -315,7 +315,8 @@ def _layer_blocks(derivation, explicit: bool) -> tuple[LayerBlock, ...]:
             delta = _explicit(LayerMatrix("delta", l, m))
             product = sp.MatMul(delta, a_prev.T, evaluate=False)
             if strength is not None:
-                product = sp.MatAdd(product, sp.MatMul(strength, _explicit(LayerMatrix("W", l, m, m_prev)),
+                # the weight matrix by its name: written out, the line would run into the margin
+                product = sp.MatAdd(product, sp.MatMul(strength, LayerMatrix("W", l, m, m_prev),
                                                        evaluate=False), evaluate=False)
             merged = Equation(sp.Eq(grads, product, evaluate=False), f"merged-{l}")
             assert form.weights[l].shape == grads.shape  # the merged matrix has the shape of W^l
