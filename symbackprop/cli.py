@@ -16,8 +16,10 @@ from pathlib import Path
 
 from . import __version__
 from .proof.chain import derive
+from .claims.exact import MAX_TERMS
 from .claims.verdicts import check_document, check_formula
-from .proof.equations import METHODS
+from .proof.budget import require_documentable
+from .proof.equations import METHODS, plan
 from .errors import SpecError, unknown_name
 from .examples import gallery
 from .claims.formula import STARS
@@ -39,9 +41,20 @@ class _Parser(argparse.ArgumentParser):
     plain argparse would take the claim for an unrecognised argument once an option separates it
     from the optional SPEC before it. Commands with one positional argument parse as argparse does,
     which also names every missing required argument at once.
+
+    For commands whose argument is a formula (``graph``, ``check``), an argument that starts with one
+    ``-`` but does not begin any of the command's options is the formula, as in
+    ``graph '-x*y' --at x=1,y=2``, not an unknown option.
     """
 
     _intermixing = False
+    formula = False
+
+    def _parse_optional(self, arg_string):
+        if (self.formula and arg_string.startswith("-") and not arg_string.startswith("--") and len(arg_string) > 1
+                and not any(option.startswith(arg_string[:2]) for option in self._option_string_actions)):
+            return None
+        return super()._parse_optional(arg_string)
 
     def parse_known_args(self, args=None, namespace=None):
         positionals = [action for action in self._actions if not action.option_strings]
@@ -68,6 +81,11 @@ class Progress:
         if self.enabled:
             print(f"symbackprop: {message} ...", file=self.stream, end="", flush=True)
 
+    def count(self, done: int, total: int):
+        """Progress through ``total`` items, shown on a terminal at every tenth of the way."""
+        if self.enabled and total and done % max(total // 10, 1) == 0:
+            print(f" {done}/{total}", file=self.stream, end="", flush=True)
+
     def done(self):
         if self.enabled and self._started is not None:
             print(f" {time.perf_counter() - self._started:.1f} s", file=self.stream, flush=True)
@@ -80,22 +98,52 @@ def _umask() -> int:
     return mask
 
 
-def write_atomically(path: Path, content: str) -> None:
-    """Write ``content`` to ``path`` so that the path holds either the old file or the whole new one."""
+def output_target(path) -> Path:
+    """The file that writing ``path`` changes, checked before any work is done.
+
+    A symbolic link leads to the file it names (the link itself stays a link); a
+    directory, or a name in a directory that does not exist, is refused.
+    """
     path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise SpecError(f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist")
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    target = Path(os.path.realpath(path))
+    if target.is_dir():
+        raise SpecError(f"cannot write {str(path)!r}: it is a directory; expected the name of a file")
+    if not target.parent.is_dir():
+        raise SpecError(f"cannot write {str(path)!r}: directory {str(target.parent)!r} does not exist")
+    return target
+
+
+def write_atomically(path: Path, content: str) -> None:
+    """Write ``content`` to ``path`` so that the path holds either the old file or the whole new one.
+
+    A regular file (new or old) is replaced by renaming a finished temporary file onto
+    it. Through a symbolic link the file it names is replaced and the link is kept. A
+    target that is not a regular file (a device such as /dev/null, a named pipe) is
+    written to in place: renaming onto it would replace the device node itself.
+    """
+    target = output_target(path)
+    try:
+        if target.exists() and not target.is_file():
+            with open(target, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(content)
+            return
+        _replace(target, content)
+    except OSError as error:
+        raise SpecError(f"cannot write {str(path)!r}: {error.strerror or error}") from None
+
+
+def _replace(target: Path, content: str) -> None:
+    """Write a temporary file beside the regular file ``target`` and rename it onto it."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         # mkstemp creates the file private (0600); give it the mode a plain open() would,
         # or keep the mode of the file it replaces
-        os.chmod(temporary, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
+        os.chmod(temporary, target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        os.replace(temporary, target)
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)
@@ -224,6 +272,9 @@ def command_derive(args) -> int:
         return command_derive_layered(args, layered)
     _, _, network = _all_at_once(lambda: _check_choices(args), lambda: _check_label_prefix_flag(args),
                                  lambda: network_from_args(args, first_layer(args.notation)))
+    require_documentable(network)
+    if args.method != "none":
+        plan(network, args.method)  # a check too large to run is refused before the derivation
     progress = Progress()
     progress.start(f"deriving {network.parameter_count} gradients")
     derivation = derive(network)
@@ -440,7 +491,15 @@ def _label_prefix(args, fallback: str) -> str:
 
 
 def command_examples(args) -> int:
+    from .examples import missing_dependencies
+
     directory = Path(args.output)
+    problems = missing_dependencies()
+    if args.check and not directory.is_dir():
+        problems.append(f"the gallery folder {str(directory)!r} does not exist; expected the repository's "
+                        f"output folder (run from the repository's root, or give --output)")
+    if problems:
+        raise SpecError(problems)
     progress = Progress()
     progress.start("rendering the gallery")
     files = gallery()
@@ -499,21 +558,26 @@ def _add_claim_flags(parser: argparse.ArgumentParser) -> None:
                        help="what a written * means: product (like \\cdot, default) or hadamard (element-wise, "
                             "as when × is the matrix product)")
     group.add_argument("--points", type=int, default=3, help="random points of the numeric comparison (default 3)")
-    group.add_argument("--time-limit", type=float, default=2.0, metavar="SECONDS",
-                       help="seconds for the symbolic proof of one claim; past it the claim is undecided "
-                            "(exit 3) with its numeric evidence (default 2)")
+    group.add_argument("--max-terms", type=int, default=MAX_TERMS, metavar="N",
+                       help="the most terms the exact comparison of one claim may expand to; past it the claim "
+                            f"is undecided (exit 3) with its numeric evidence (default {MAX_TERMS})")
+    group.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                       help="accepted from earlier releases, which bounded the proof by seconds, and ignored with a "
+                            "note: no verdict depends on the clock (default: not given)")
     group.add_argument("--lang", default="en", help=f"language of the answer: {', '.join(LANGUAGES)} (default en)")
     group.add_argument("--json", action="store_true", help="print JSON, mistakes by name (default: text)")
 
 
-def _claims_exit(results) -> int:
+def _claims_exit(results, strict: bool = False) -> int:
+    """0 when every claim read is correct, 1 when one is incorrect, 3 when one is undecided; 2 when nothing
+    could be checked (no evidence either way), or with ``strict`` when a display could not be read."""
     statuses = {r.status for r in results}
-    if not statuses - {"skipped"}:  # nothing checked at all is no sign that everything is right
+    if not statuses & {"correct", "incorrect", "undecided"}:
+        return 2
+    if strict and "unreadable" in statuses:
         return 2
     if "incorrect" in statuses:
         return 1
-    if "unreadable" in statuses:
-        return 2
     if "undecided" in statuses:
         return 3
     return 0
@@ -529,12 +593,15 @@ def _check_claim_choices(args) -> None:
         problems.append(unknown_name("--star", args.star, STARS))
     if not 1 <= args.points <= 100:
         problems.append(f"--points {args.points} is out of range; expected 1..100")
-    if not 0 < args.time_limit <= 600:
-        problems.append(f"--time-limit {args.time_limit:g} is out of range; expected more than 0 and at most 600 seconds")
+    if not 1 <= args.max_terms <= 10**8:
+        problems.append(f"--max-terms {args.max_terms} is out of range; expected 1..{10**8}")
     if args.lang not in LANGUAGES:
         problems.append(unknown_name("language", args.lang, LANGUAGES))
     if problems:
         raise SpecError(problems)
+    if args.time_limit is not None:
+        print("symbackprop: note: --time-limit has no effect: the exact comparison is bounded by --max-terms, "
+              "never by the clock", file=sys.stderr)
 
 
 def command_check(args) -> int:
@@ -542,10 +609,31 @@ def command_check(args) -> int:
                               lambda: network_from_args(args, first_layer(args.notation)))
     derivation = derive(network)
     verdict = check_formula(args.claim, network, args.notation, args.syntax, derivation=derivation,
-                            star=args.star, points=args.points, time_limit=args.time_limit)
+                            star=args.star, points=args.points, max_terms=args.max_terms)
     sys.stdout.write(render_verdicts(derivation, [verdict], args.notation, "json" if args.json else "text",
                                      lang=args.lang))
     return _claims_exit([verdict])
+
+
+#: what one call of check-doc accepts: every claim is proven on its own (from a few hundredths of a
+#: second to seconds each), so a larger document is checked in parts
+MAX_DOCUMENT_CHARACTERS = 1_000_000
+MAX_DOCUMENT_EQUATIONS = 1_000
+
+
+def _document_size(path: str, text: str, fmt: str) -> None:
+    """Refuse a document beyond what one check-doc call accepts, before any claim is read."""
+    from .claims.formula import extract_equations
+
+    if len(text) > MAX_DOCUMENT_CHARACTERS:
+        raise SpecError(f"document {path!r} has {len(text):,} characters; check-doc takes at most "
+                        f"{MAX_DOCUMENT_CHARACTERS:,} in one call; expected a smaller document, or its parts "
+                        f"checked one by one")
+    count = sum(1 for _ in extract_equations(text, fmt))
+    if count > MAX_DOCUMENT_EQUATIONS:
+        raise SpecError(f"document {path!r} has {count:,} display equations; check-doc takes at most "
+                        f"{MAX_DOCUMENT_EQUATIONS:,} in one call, because every claim among them is proven "
+                        f"on its own; expected a smaller document, or its parts checked one by one")
 
 
 def command_check_doc(args) -> int:
@@ -553,15 +641,16 @@ def command_check_doc(args) -> int:
         lambda: _check_claim_choices(args),
         lambda: read_text_file(args.file, "document", {".md": "md", ".markdown": "md", ".tex": "tex"}, ".md or .tex"),
         lambda: network_from_args(args, first_layer(args.notation)))
+    _document_size(args.file, text, fmt)
     derivation = derive(network)
     progress = Progress()
     progress.start(f"checking the claims of {args.file}")
     results = check_document(text, fmt, network, args.notation, derivation=derivation, star=args.star,
-                             points=args.points, time_limit=args.time_limit)
+                             points=args.points, max_terms=args.max_terms, progress=progress.count)
     progress.done()
     sys.stdout.write(render_verdicts(derivation, results, args.notation, "json" if args.json else "text",
                                      lang=args.lang))
-    return _claims_exit(results)
+    return _claims_exit(results, strict=args.strict)
 
 
 # ---------------------------------------------------------------------- numbers, code export, gradient diffusion
@@ -569,7 +658,7 @@ def command_check_doc(args) -> int:
 
 def _read_values(path: str):
     """The JSON object of a values file; a syntax error names its line and column."""
-    import json
+    from .model.spec import load_json
 
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -577,11 +666,7 @@ def _read_values(path: str):
         raise SpecError(f"values file {path!r} does not exist") from None
     except (OSError, UnicodeDecodeError) as error:
         raise SpecError(f"cannot read values file {path!r}: {error}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise SpecError(f"values file {path!r} is not valid JSON: {error.msg} at line {error.lineno}, "
-                        f"column {error.colno}") from None
+    return load_json(text, f"values file {path!r}")
 
 
 def _write_or_print(output, document) -> None:
@@ -594,6 +679,8 @@ def _write_or_print(output, document) -> None:
         sys.stdout.write(document.text)
         return
     output = Path(output)
+    for path in [output, *(output.parent / name for name in document.attachments)]:
+        output_target(path)
     for name in document.attachments:
         if (output.parent / name).resolve() == output.resolve():
             raise SpecError(f"the output {str(output)!r} is also the name of the figure written beside it; "
@@ -731,7 +818,8 @@ def _add_graph_command(commands) -> None:
     parser = commands.add_parser("graph", help="an expression as a computational graph, differentiated in "
                                                "forward and reverse mode at a point")
     parser.add_argument("expression", help="arithmetic on variables, e.g. '(a+b)*(b+1)'; + - * / ^ (or **), "
-                                           "exp, log, sin, cos, tan, tanh, sigma, sqrt")
+                                           "exp, log, sin, cos, tan, tanh, sigma, sqrt; it may start with a "
+                                           "minus sign ('-x*y')")
     parser.add_argument("--at", required=True, metavar="NAME=NUMBER,...",
                         help="the value of every variable, e.g. a=2,b=1 (integers, decimals or fractions)")
     parser.add_argument("--mode", default="both", help="forward, reverse or both (default both)")
@@ -742,10 +830,11 @@ def _add_graph_command(commands) -> None:
     parser.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout; Markdown "
                                                "gets the drawing as an SVG file beside it")
     parser.set_defaults(handler=command_graph)
+    parser.formula = True
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="symbackprop",
         description="Derive backpropagation symbolically, prove BP1-BP4 and write the derivation out.",
     )
@@ -799,11 +888,17 @@ def build_parser() -> argparse.ArgumentParser:
                                             "'\\delta^{3}_{1} = (a^{3}_{1} - y_{1}) \\sigma'(z^{3}_{1})'")
     _add_claim_flags(check_parser)
     check_parser.set_defaults(handler=command_check)
+    check_parser.formula = True
 
-    doc_parser = commands.add_parser("check-doc", help="check every display equation of a Markdown or LaTeX file")
+    doc_parser = commands.add_parser("check-doc", help="check every display equation of a Markdown or LaTeX file "
+                                                       "(exit 0 every claim read is correct, 1 one is incorrect, "
+                                                       "2 nothing could be checked, 3 one is undecided)")
     _add_network_flags(doc_parser, spec_alias=True)
     doc_parser.add_argument("file", metavar="FILE", help="a .md or .tex document")
     _add_claim_flags(doc_parser)
+    doc_parser.add_argument("--strict", action="store_true",
+                            help="exit 2 when any display that states a claim could not be read (by default such "
+                                 "displays are listed in the report and the exit status follows the claims read)")
     doc_parser.set_defaults(handler=command_check_doc)
 
     _add_evaluate_command(commands)
@@ -823,6 +918,8 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command != "examples" and getattr(args, "output", None):
+            output_target(args.output)  # a directory or a missing folder is refused before any work
         return args.handler(args)
     except SpecError as error:
         print(f"symbackprop: error: {error}", file=sys.stderr)

@@ -36,7 +36,7 @@ from sympy.printing.numpy import NumPyPrinter
 from .model.activations import A, Z, VectorActivation
 from .model.costs import Y as COST_Y
 from .errors import SpecError
-from .proof.oracle import is_generic
+from .proof.oracle import assumes_targets_sum_to_one, is_generic
 from .model.symbols import LAMBDA, N_EXAMPLES, product
 
 TEMPLATE = "codegen/numpy_module.py.j2"
@@ -172,6 +172,7 @@ def module_context(derivation) -> dict:
         "cost": network.cost.name,
         "cost_term": code(cost_term),
         "output": _output_delta(derivation),
+        "targets_sum_to_one": assumes_targets_sum_to_one(derivation),
         "mean": network.mean,
         "l2": l2,
         "description": repr(network),

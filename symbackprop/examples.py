@@ -224,6 +224,27 @@ PRODUCERS = (
 )
 
 
+#: the optional packages the gallery needs: (module, name, what for); both come with the test extra
+GALLERY_NEEDS = (
+    ("numpy", "NumPy", "measuring gradient diffusion"),
+    ("matplotlib", "matplotlib", "plotting gradient diffusion"),
+)
+GALLERY_HINT = "pip install '.[test]'"
+
+
+def missing_dependencies() -> list[str]:
+    """What the gallery needs that is not installed, one problem each (empty when nothing is missing)."""
+    import importlib
+
+    problems = []
+    for module, name, purpose in GALLERY_NEEDS:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            problems.append(f"the gallery needs {name} for {purpose}, which is not installed: {GALLERY_HINT}")
+    return problems
+
+
 def gallery() -> dict[str, str]:
     """Every gallery file: relative path → content, with ``manifest.json`` and ``README.md``."""
     files: dict[str, str] = {}

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Mapping, Sequence
@@ -45,7 +44,7 @@ import sympy as sp
 
 from .model.activations import VectorActivation, exact_number
 from .errors import SpecError
-from .proof.oracle import DIGITS, Point, _mpf, _number_map, is_generic, key_list, key_name
+from .proof.oracle import DIGITS, Point, _mpf, _number_map, is_generic, key_list, key_name, parse_key, targets_problem
 from .documents import printing
 from .documents.render import FLAVORS, LANGUAGES, Document, check_choice, environment, get_template
 from .model.symbols import (COST, LAMBDA, N_EXAMPLES, Chain, Partial, written_difference, written_product,
@@ -61,8 +60,6 @@ DOCUMENT_PARAMETERS = 200
 
 #: the keys of the JSON form besides the parameters
 POINT_KEYS = ("x", "y", "lambda", "n")
-
-_KEY = re.compile(r"^\s*([wb])\s*(?:\[([^\]]*)\]|,(.*))\s*$")
 
 
 # ---------------------------------------------------------------------- values
@@ -236,22 +233,6 @@ class WorkedExample:
 # ---------------------------------------------------------------------- input
 
 
-def parse_key(text: str) -> tuple | None:
-    """A canonical key from ``"w,1,2,1"`` or ``"w[1,2,1]"`` (``None`` if it is neither).
-
-    >>> parse_key("w[1, 2, 1]"), parse_key("b,2,1"), parse_key("v,1")
-    (('w', 1, 2, 1), ('b', 2, 1), None)
-    """
-    match = _KEY.match(text)
-    if not match:
-        return None
-    kind, bracketed, listed = match.groups()
-    parts = [p.strip() for p in (bracketed if bracketed is not None else listed).split(",")]
-    if not all(p.isascii() and p.isdigit() for p in parts) or len(parts) != (3 if kind == "w" else 2):
-        return None
-    return (kind, *map(int, parts))
-
-
 def parse_values(data: Mapping, derivation) -> tuple[dict, tuple, tuple, dict]:
     """The JSON form of a point, read and checked: ``(params, x, y, l2)``, every number exact.
 
@@ -334,6 +315,8 @@ def _point_problems(derivation, params: Mapping, x, y, l2: Mapping, spell=lambda
     for what, value in named:
         if _is_number(value) and not _finite(value):
             problems.append(f"{what} is {value!r}; expected a finite number")
+    if y is not None and all(_is_number(v) and _finite(v) for v in y) and len(y) == len(derivation.targets):
+        problems += filter(None, [targets_problem(derivation, sum(map(_exact, y)))])
     n = l2.get("n")
     if _is_number(n) and _finite(n) and n <= 0:
         problems.append(f"values['n'] is {n!r}; expected the number of training examples, a positive number")

@@ -138,7 +138,7 @@ def test_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(cli.os, "replace", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(cli.SpecError, match="cannot write .*d.txt.*: disk full"):
         cli.write_atomically(out, "new content")
     assert out.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["d.txt"]

@@ -143,7 +143,7 @@ def _without(key):
     ({**VALUES, "x": [0.05]}, "x has 1 values; expected 2"),
     (_without("y"), "no 'y'; expected a list of 2 numbers"),
     ([1, 2], "the values are a list; expected an object"),
-    ('{"w,1,1,1": 0.15,\n "x": [1, 2,]}', "is not valid JSON: Expecting value at line 2, column 13"),
+    ('{"w,1,1,1": 0.15,\n "x": [1, 2,]}', "invalid JSON at line 2, column 13: Expecting value"),
 ])
 def test_evaluate_bad_values(capsys, tmp_path, data, fragment):
     path = values_file(tmp_path, data)

@@ -832,6 +832,8 @@ class _Reader:
         self.repairs = None  # a list while reading a claim with repair=True
         self.narrowed = None  # likewise: the sums whose symbols disagree about the range of the index
         self.star = "product"  # what a written * means (STARS)
+        #: the shape of the quantity a claim's left-hand side names, when reading its right-hand side with repairs
+        self.result_shape = None
         #: values for free indices (name -> int): one instance of a claim with index letters
         self.assume = {}
         #: in a notation that numbers nodes across the network: the layer (a node of the tree) that each
@@ -1332,8 +1334,13 @@ class _Reader:
                 scalar, matrix = (left[0, 0], right) if left.shape == (1, 1) else (right[0, 0], left)
                 return sp.ImmutableMatrix(matrix * scalar)
             reason = f"cannot multiply {_shape(left)} by {_shape(right)} ({lt} times {rt})"
-            # the likely repair: two vectors of one shape multiply element-wise; otherwise a transpose
-            if left.shape == right.shape and 1 in left.shape:
+            # the likely repair: the transpose that gives the claimed quantity its shape (δ x for δ xᵀ);
+            # else two vectors of one shape multiply element-wise; otherwise a transpose
+            if left.shape[1] == right.shape[1] and self.result_shape == (left.shape[0], right.shape[0]) \
+                    and self.result_shape != left.shape:
+                hint, name, fixed = f": did you mean the transpose, {lt} ({rt})^T?", "missing_transpose", \
+                    lambda: left * right.T
+            elif left.shape == right.shape and 1 in left.shape:
                 hint, name, fixed = ": did you mean the element-wise product \\odot?", "product_for_hadamard", \
                     lambda: left.multiply_elementwise(right)
             elif left.shape[0] == right.shape[0]:
@@ -1698,15 +1705,21 @@ class _Reader:
         head, argument, scripts = node.children[0], node.children[1], list(node.children[2:])
         function_tok = head.children[0]
         primes = 1 if function_tok.value == "dsigma" else 0
+        powers = []  # \tanh^2(z) is (\tanh(z))^2, as notes write it
         for modifier in head.children[1:]:
             op = modifier.children[0]
             if op.type == "APOS":
                 primes += 1
             elif op.type == "CARET":
-                if not _is_mark(modifier.children[1], "PRIME"):
-                    raise self.error(f"{self.source(head)}: a power of a function is unclear; expected "
-                                     "(\\sigma(z))^{2}, or \\sigma^{\\prime} for the derivative", modifier)
-                primes += 1
+                if _is_mark(modifier.children[1], "PRIME"):
+                    primes += 1
+                    continue
+                exponent = self.value(modifier.children[1], env)
+                if isinstance(exponent, sp.MatrixBase) or not exponent.is_Integer or exponent < 2:
+                    raise self.error(f"{self.source(head)}: a power of a function is a whole number from 2 up "
+                                     "(\\tanh^2(z) for (\\tanh(z))^2); expected such a power, or \\sigma^{\\prime} "
+                                     "for the derivative", modifier)
+                powers.append(modifier)
         name = "sigma" if function_tok.value in ("sigma", "dsigma") else function_tok.value
         if name == "tanh" and primes == 1:  # \tanh'(u): the derivative of tanh, as documents name it
             name, primes = "tanh_prime", 0
@@ -1722,7 +1735,10 @@ class _Reader:
             value = self.value(argument, env)
         function = {"sigma": SIGMA_PRIME if primes else SIGMA, "exp": sp.exp, "log": sp.log,
                     "tanh": sp.tanh, "tanh_prime": lambda u: 1 - sp.tanh(u) ** 2}[name]
-        return self.post_scripts(self.elementwise(function, value), scripts, env, node)
+        value = self.elementwise(function, value)
+        for power in powers:
+            value = self.power(value, self.value(power.children[1], env), power, head)
+        return self.post_scripts(value, scripts, env, node)
 
     # -------------------------------------------------------------- sums
     def _sum_op(self, node, env):
@@ -2200,6 +2216,7 @@ def _claim_from(reader: _Reader, tree: Tree, text: str, repair: bool) -> Claim:
     rhs_text = reader.text[eq.end_pos:].strip()
     if repair:
         reader.repairs, reader.narrowed = [], []
+        reader.result_shape = _target_shape(target, reader.table.sizes)
     try:
         value = reader.value(rhs, {})
     except FormulaShapeError as error:
@@ -2211,6 +2228,18 @@ def _claim_from(reader: _Reader, tree: Tree, text: str, repair: bool) -> Claim:
         value = value[0, 0]
     return Claim(text=text, target=target, rhs=value, rhs_text=rhs_text, repairs=tuple(reader.repairs or ()),
                  entrywise=isinstance(rhs, Tree) and rhs.data == "matrix", narrowed=tuple(reader.narrowed or ()))
+
+
+def _target_shape(target: Target, sizes: tuple) -> tuple:
+    """The shape of the quantity a target names: a matrix of weights, a column of biases or errors, a matrix of
+    quantities written entry by entry, or a scalar."""
+    if target.kind == "matrix":
+        return (len(target.key), len(target.key[0]))
+    if target.kind == "gradient_matrix" and target.key[0] == "W":
+        return (sizes[target.key[1]], sizes[target.key[1] - 1])
+    if target.kind in ("gradient_matrix", "delta_vector"):
+        return (sizes[target.key[1]], 1)
+    return (1, 1)
 
 
 def lhs_target(text: str, network, notation: str = "nielsen") -> Target | None:

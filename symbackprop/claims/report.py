@@ -78,6 +78,12 @@ def _verdict_json(derivation, r, notation: str) -> dict:
                                         sizes=derivation.network.sizes))
     if r.time_limit is not None:
         entry["time_limit"] = r.time_limit
+    if r.max_terms is not None:
+        entry["max_terms"] = r.max_terms
+    if r.neurons:
+        entry["wrong_neurons"] = [{"written": printing.latex(w, notation=notation, sizes=derivation.network.sizes),
+                                   "right": printing.latex(c, notation=notation, sizes=derivation.network.sizes)}
+                                  for w, c in r.neurons]
     if r.letters:  # a claim with index letters: the values it was checked at, and the instance shown
         entry["checked_at"] = {name: list(values) for name, values in r.letters}
         entry["instances"] = r.instances

@@ -5,55 +5,61 @@ a whole gradient matrix or δ vector, or the cost) and gives the user's formula 
 truth is the derivation's own result. The answer, a :class:`Verdict`, is one of
 
 ``correct``
-    established exactly (SymPy proves the two sides identical, as functions of
-    the named intermediates with a = σ(z) written out), or, when that proof does
-    not close, by agreement at N random points with the numbers of the forward
-    pass, which is reported as numeric evidence, never as a proof;
+    established exactly: both sides, rewritten by the definitions of the network's
+    named quantities into rational functions of independent generators, are
+    identical (:mod:`symbackprop.claims.exact`); or, when that rewriting does not
+    show them identical and no counterexample is found, by agreement at N random
+    points with the numbers of the forward pass, which is reported as numeric
+    evidence, never as a proof;
 ``incorrect``
     with a counterexample: a concrete point (inputs, targets, parameters) and
     both values there. The formula is then compared with mutations of the
     correct one (a missing transpose, swapped indices, a sign, a factor 2, ½ or
     1/n, a missing σ', σ' taken at a, a(1 − a) for a non-sigmoid, a missing sum
-    over the next layer, a wrong layer, a missing regularisation term or its 1/n,
-    a matrix written entry by entry in the transposed layout, a term of the cost
-    subtracted); the mutations it matches are the diagnosis. A formula whose
-    vectors and matrices do not fit together (method ``dimensions``) is wrong
-    without any point: the product that does not fit is named, and the repair
-    that makes it fit (a transpose, ⊙ for a product, a product for ⊙) is the
-    diagnosis; the repaired formula is then checked too, and the point where it
-    is still wrong, if any, is the counterexample;
+    over the next layer, a wrong layer, a wrong neuron, a missing regularisation
+    term or its 1/n, a matrix written entry by entry in the transposed layout, a
+    term of the cost subtracted); the mutations it matches are the diagnosis. A
+    formula whose vectors and matrices do not fit together (method ``dimensions``)
+    is wrong without any point: the product that does not fit is named, and the
+    repair that makes it fit (a transpose, ⊙ for a product, a product for ⊙) is
+    the diagnosis; the repaired formula is then checked too, and the point where
+    it is still wrong, if any, is the counterexample;
 ``undecided``
-    when the symbolic work runs out of time; the numeric evidence is given.
+    when the exact comparison would expand past ``max_terms`` terms and no
+    counterexample is found; the numeric evidence is given.
 
-Every check is bounded in time.
+The work is bounded by counting terms, never by the clock: one claim gets one verdict on
+every machine at any load.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import re
-import signal
-import threading
-from contextlib import contextmanager
+import weakref
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
+import mpmath
 import sympy as sp
 
 from ..errors import SpecError
 from ..model.activations import VectorActivation, opaque_functions
-from ..proof.equations import _identical, is_zero
+from .exact import MAX_TERMS, SIGMA, SIGMA_PRIME, decide, rule_for
 from .formula import _shape_of, claim_instances
-from ..proof.oracle import GENERIC_STAND_IN, named_values, random_point, realise, stand_in_for
-from ..model.symbols import COST, LAMBDA, N_EXAMPLES, UNREGULARISED, LayerMatrix, Partial, Quantity
+from ..proof.oracle import DIGITS, GENERIC_STAND_IN, random_point, realise, stand_in_for
+from ..model.symbols import COST, LAMBDA, N_EXAMPLES, UNREGULARISED, LayerMatrix, Partial, Quantity, written_difference
 
-#: seconds allowed for the symbolic part of one claim
-TIME_LIMIT = 2.0
 #: random points of the numeric comparison
 POINTS = 3
 #: relative tolerance of the numeric comparison (values are computed with 40 digits)
 TOLERANCE = sp.Float("1e-20")
 
 STATUSES = ("correct", "incorrect", "undecided")
+#: a vector or matrix claim of at most this many entries is also compared with the mutations every entry
+#: makes the same way (a count, so that a large matrix's diagnosis stays a bounded amount of work)
+ELEMENTWISE_LIMIT = 400
 
 
 @dataclass(frozen=True)
@@ -75,15 +81,16 @@ class Verdict:
     claim: object
     status: str
     method: str                      # "exact", "numeric" or "dimensions" (the shapes alone decide)
-    points: int                      # random points compared numerically
+    points: int                      # random points compared numerically (0 when the proof needed none)
     truth: object                    # the correct formula, in named intermediates
     counterexample: Counterexample | None = None
     diagnosis: tuple[str, ...] = ()  # names of the mutations the claim matches
-    #: why, as a key the templates phrase: "timeout" (undecided; ``time_limit`` seconds), "not_proven"
-    #: (correct by numbers only), "shapes" (``mismatches`` say which operands do not fit) or
-    #: "result_shape" (the formula's shape is ``shape``, the quantity's that of ``truth``)
+    #: why, as a key the templates phrase: "work" (undecided: the exact comparison would pass ``max_terms``
+    #: terms), "not_proven" (correct by numbers only), "shapes" (``mismatches`` say which operands do not fit)
+    #: or "result_shape" (the formula's shape is ``shape``, the quantity's that of ``truth``)
     reason: str | None = None
     line: int | None = None          # where the claim stands in a document
+    #: kept for callers of earlier releases, which bounded the proof by seconds; always None now
     time_limit: float | None = None
     mismatches: tuple = ()           # formula.Mismatch of the products whose shapes do not fit
     shape: tuple | None = None       # the shape of the formula, when it is not that of the quantity
@@ -91,6 +98,11 @@ class Verdict:
     #: the only mistake), "incorrect" (``counterexample`` is where it differs), "unfit" (it still has the
     #: wrong shape); None when no repair fits
     repaired: str | None = None
+    #: with reason "work", the bound of terms the exact comparison would have passed
+    max_terms: int | None = None
+    #: with the diagnosis "wrong_neuron" or "swapped_activation_index": (written, right) pairs of quantities,
+    #: each a quantity of the claim that stands where another neuron's belongs
+    neurons: tuple = ()
     #: a claim with index letters (l, j, k): each letter with the values it was checked at, how many
     #: concrete instances were checked, and the assignment of the instance this verdict shows (the first
     #: that is wrong or undecided, else the first)
@@ -103,34 +115,21 @@ class Verdict:
         return self.status == "correct"
 
 
-class _Timeout(Exception):
-    pass
-
-
-@contextmanager
-def _time_limit(seconds: float):
-    """Raise :class:`_Timeout` in the main thread after ``seconds``; elsewhere, no limit can be set."""
-    if threading.current_thread() is not threading.main_thread():
-        yield False
-        return
-
-    def expire(signum, frame):
-        raise _Timeout()
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield True
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 # ------------------------------------------------------------------ the truth
 
 
+_TRUTHS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def truth(derivation, target):
-    """The correct value of what a claim's left-hand side names, in named intermediates."""
+    """The correct value of what a claim's left-hand side names, in named intermediates (kept per derivation)."""
+    known = _TRUTHS.setdefault(derivation, {})
+    if target not in known:
+        known[target] = _truth(derivation, target)
+    return known[target]
+
+
+def _truth(derivation, target):
     network = derivation.network
     if target.kind == "matrix":
         return sp.ImmutableMatrix([[truth(derivation, entry) for entry in row] for row in target.key])
@@ -180,18 +179,23 @@ def corrected_form(derivation, target):
     rule = network.layer(l).activation
     if l == network.depth:
         if isinstance(rule, VectorActivation):
-            return sp.ImmutableMatrix([derivation.delta(l, j) for j in range(1, m + 1)])
+            fw = derivation.forward
+            if all(derivation.delta(l, j) == fw.q("a", l, j) - fw.q("y", j) for j in range(1, m + 1)):
+                return written_difference(LayerMatrix("a", l, m), LayerMatrix("y", l, m))
+            from ..proof.general import Jacobian
+
+            return sp.MatMul(sp.Transpose(Jacobian(l, m)), LayerMatrix("grad_a", l, m))
         return sp.HadamardProduct(LayerMatrix("grad_a", l, m), LayerMatrix("dsigma", l, m))
     W = LayerMatrix("W", l + 1, network.sizes[l + 1], m)
     return sp.HadamardProduct(sp.MatMul(sp.Transpose(W), LayerMatrix("delta", l + 1, network.sizes[l + 1])),
                               LayerMatrix("dsigma", l, m))
 
 
-def _resolve(derivation, expr):
-    """A user's formula in the derivation's terms: δ and chain-rule factors written out, σ and σ' as the
-    network's activation, λ as the network's regularisation strength when that is a number."""
+def _named(derivation, expr):
+    """A user's formula in the derivation's named quantities: δ and chain-rule factors written out, λ as the
+    network's regularisation strength when that is a number; σ and σ' stay as written."""
     if isinstance(expr, sp.MatrixBase):
-        return expr.applyfunc(lambda e: _resolve(derivation, e))
+        return expr.applyfunc(lambda e: _named(derivation, e))
     expr = sp.sympify(expr)
     network = derivation.network
     if network.l2 is not None and network.l2 != LAMBDA:  # λ is the network's strength, as in --l2 0.1
@@ -201,23 +205,23 @@ def _resolve(derivation, expr):
     if expr.has(UNREGULARISED):  # C₀, the cost without its regulariser
         fw = derivation.forward
         expr = expr.xreplace({UNREGULARISED: fw.cost - fw.regulariser})
-    expr = derivation._without_deltas(expr, opaque=False)
+    return derivation._without_deltas(expr, opaque=False)
+
+
+def _resolve(derivation, expr, named: bool = False):
+    """A user's formula as numbers can evaluate it: :func:`_named` (unless ``named`` says it is already), with σ
+    and σ' as the network's activation."""
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(lambda e: _resolve(derivation, e, named))
+    if not named:
+        expr = _named(derivation, expr)
     sigma, sigma_prime = opaque_functions("sigma")
     if not expr.has(sigma, sigma_prime):
         return expr
 
-    def rule_for(argument):
-        layers = {s.indices[0] for s in argument.free_symbols if isinstance(s, Quantity) and s.kind in ("z", "a")}
-        rules = [network.layer(l).activation for l in layers] if layers else [layer.activation
-                                                                               for layer in network.layers]
-        labels = {r.label for r in rules}
-        if len(labels) != 1 or isinstance(rules[0], VectorActivation):
-            return None
-        return rules[0]
-
     def apply(function, prime):
         def replace(argument):
-            rule = rule_for(argument)
+            rule = rule_for(derivation.network, argument)
             if rule is None:
                 return (sigma_prime if prime else sigma)(argument)
             return rule.prime(argument) if prime else rule.apply(argument)
@@ -316,61 +320,104 @@ def _forward_partial(fw, of, wrt, memo):
     return value
 
 
-def _in_z(derivation, expr):
-    """``expr`` with every activation a written as σ(z), so that z, w, b, x, y are independent."""
-    fw = derivation.forward
-    replacements = {}
-    for s in expr.free_symbols:
-        if isinstance(s, Quantity) and s.kind == "a" and s.indices[0] >= 1:
-            replacements[s] = fw.a_definition(*s.indices)
-    return expr.xreplace(replacements) if replacements else expr
-
-
 # ------------------------------------------------------------------ numbers
 
 
-#: the random points of the last few (derivation, count, seed, extra symbols): a document's claims share them
-_POINTS_CACHE: dict = {}
-_POINTS_CACHE_SIZE = 8
+_SAMPLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _points(derivation, count, seed, extra=()):
-    """:func:`_random_points`, remembered for the last few derivations (the points depend on nothing else)."""
-    key = (id(derivation), count, seed, frozenset(extra))
-    cached = _POINTS_CACHE.get(key)
-    if cached is not None and cached[0] is derivation:
-        return cached[1]
-    points = _random_points(derivation, count, seed, extra)
-    if len(_POINTS_CACHE) >= _POINTS_CACHE_SIZE:
-        _POINTS_CACHE.pop(next(iter(_POINTS_CACHE)))
-    _POINTS_CACHE[key] = (derivation, points)
-    return points
-
-
-def _random_points(derivation, count, seed, extra=()):
-    """``count`` random points (seeded), each with the values of every named intermediate there.
+    """``count`` random points (seeded), each with the values of the quantities of the forward pass there.
 
     The number of examples n gets a value when the cost is a mean, and so does every symbol of
     ``extra`` (symbols a claim writes that the network leaves free, such as η, or λ without
     regularisation): a formula that depends on them is checked at their values too. (A λ of a
-    network with a fixed strength is that number already: see :func:`_resolve`.)
+    network with a fixed strength is that number already: see :func:`_resolve`.) The points of one
+    derivation are kept while it lives: the claims of one document share them.
     """
+    key = (count, seed, frozenset(extra))
+    cache = _SAMPLES.setdefault(derivation, {})
+    if key in cache:
+        return cache[key]
     rng = random.Random(seed)
     points = []
     for _ in range(count):
         point = random_point(derivation, rng)
         if derivation.network.mean and "n" not in point.l2:
             point = replace(point, l2={**point.l2, "n": sp.Integer(rng.randint(1, 100))})
-        known = named_values(derivation, point.substitution(derivation))
+        known = _forward_values(derivation, point)
         free = {}
         for symbol in sorted(extra, key=sp.default_sort_key):
             if symbol not in known:
                 free[symbol] = sp.Rational(rng.randint(1, 99), 100)
         if free:
             point = replace(point, l2={**point.l2, **free})
-            known = {**known, **free}
+            known = _Values({**known, **free})
         points.append((point, known))
+    cache[key] = points
     return points
+
+
+def _forward_values(derivation, point) -> dict:
+    """Every quantity of the forward pass at ``point``: the point's exact numbers, and z and a layer by layer
+    (40-digit mpmath numbers; z of the first layer exactly, in integers over a common denominator)."""
+    network, fw = derivation.network, derivation.forward
+    known = _Values({fw.q(*key): value for key, value in point.params.items()})
+    known.update(zip(fw.inputs, point.x))
+    known.update(zip(fw.targets, point.y))
+    if "lambda" in point.l2:
+        known[LAMBDA] = sp.Rational(point.l2["lambda"])
+    if "n" in point.l2:
+        known[N_EXAMPLES] = sp.Rational(point.l2["n"])
+    stand_in = stand_in_for(network)
+    with mpmath.workdps(DIGITS):
+        previous = [sp.Rational(v) for v in point.x]
+        for layer in network.layers:
+            l = layer.index
+            rows = [[point.params[("w", l, j, k)] for k in range(1, len(previous) + 1)]
+                    for j in range(1, layer.size + 1)]
+            biases = [point.params[("b", l, j)] if layer.bias else 0 for j in range(1, layer.size + 1)]
+            zs = [_dot(row, previous, bias) for row, bias in zip(rows, biases)]
+            rule = layer.activation
+            if isinstance(rule, VectorActivation):  # softmax, from its definition
+                exps = [mpmath.exp(z) for z in zs]
+                total = mpmath.fsum(exps)
+                outputs = [e / total for e in exps]
+            else:
+                f = _numeric_activation(rule, stand_in)
+                outputs = [mpmath.mpf(f(z)) for z in zs]
+            for j, (z, a) in enumerate(zip(zs, outputs), start=1):
+                known[fw.q("z", l, j)] = sp.Float(z, DIGITS)
+                known[fw.q("a", l, j)] = sp.Float(a, DIGITS)
+            previous = outputs
+    return known
+
+
+def _dot(weights, inputs, bias):
+    """Σ_k w_k a_k + b at 40 digits; exact (integers over a common denominator) when every number is rational."""
+    if all(isinstance(v, sp.Rational) for v in inputs):
+        numbers = [*weights, *inputs, sp.Rational(bias)]
+        scale = 1
+        for q in {v.q for v in numbers}:
+            scale = math.lcm(scale, q)
+        total = sum((w.p * (scale // w.q)) * (a.p * (scale // a.q)) for w, a in zip(weights, inputs))
+        bias = sp.Rational(bias)
+        total += bias.p * (scale // bias.q) * scale
+        return mpmath.mpf(total) / (scale * scale)
+    return mpmath.fdot([_mpf(w) for w in weights], inputs) + _mpf(bias)
+
+
+def _mpf(value):
+    value = sp.Rational(value)
+    return mpmath.mpf(value.p) / value.q
+
+
+@lru_cache(maxsize=64)
+def _numeric_activation(rule, stand_in):
+    """σ of an element-wise rule as an mpmath function (a generic σ realised by ``stand_in``)."""
+    from ..model.activations import Z
+
+    return sp.lambdify(Z, realise(rule.forward, stand_in), modules="mpmath")
 
 
 def _unvalued(derivation, expr) -> set:
@@ -382,11 +429,68 @@ def _unvalued(derivation, expr) -> set:
     return {s for s in symbols if s not in known and not (isinstance(s, Quantity) and s.kind in ("z", "a", "delta"))}
 
 
+class _Values(dict):
+    """The numbers of one point by symbol, with a memo of the values of the expressions evaluated there: the
+    claim, the truth and their mutations share most subexpressions (a δ written out in every entry of ∂C/∂W)."""
+
+    def __init__(self, *arguments):
+        super().__init__(*arguments)
+        self.memo: dict = {}
+
+
 def _value(expr, known, stand_in=GENERIC_STAND_IN):
-    """``expr`` at a point; a generic σ is realised by ``stand_in``, as the point's own values were."""
+    """``expr`` at a point (40 digits); a generic σ is realised by ``stand_in``, as the point's own values were."""
     if isinstance(expr, sp.MatrixBase):
         return expr.applyfunc(lambda e: _value(e, known, stand_in))
-    return sp.Float(realise(sp.sympify(expr), stand_in).xreplace(known).evalf(40), 40)
+    memo = known.memo if isinstance(known, _Values) else {}
+    with mpmath.workdps(DIGITS):
+        try:
+            value = _evaluate(sp.sympify(expr), known, stand_in, memo)
+        except TypeError:  # SymPy's complex value (the log of a negative number) as a real number
+            return sp.nan
+        # outside its domain (log 0, log of a negative number) a formula has no real value: NaN,
+        # which agrees with nothing
+        if not isinstance(value, mpmath.mpf) or not mpmath.isfinite(value):
+            return sp.nan
+        return sp.Float(value, DIGITS)
+
+
+_FUNCTIONS = {sp.exp: mpmath.exp, sp.log: mpmath.log, sp.tanh: mpmath.tanh}
+
+
+def _evaluate(expr, known, stand_in, memo):
+    """The mpmath value of ``expr``, each subexpression once (``memo``); what has no rule here goes to SymPy."""
+    if expr in memo:
+        return memo[expr]
+    if expr.is_Number:
+        value = mpmath.mpf(expr._to_mpmath(mpmath.mp.prec))
+    elif expr.is_Symbol and expr in known:
+        value = mpmath.mpf(sp.sympify(known[expr])._to_mpmath(mpmath.mp.prec))
+    elif expr.is_Add:
+        value = mpmath.fsum(_evaluate(a, known, stand_in, memo) for a in expr.args)
+    elif expr.is_Mul:
+        value = mpmath.fprod(_evaluate(a, known, stand_in, memo) for a in expr.args)
+    elif expr.is_Pow and expr.exp.is_Integer:
+        value = _evaluate(expr.base, known, stand_in, memo) ** int(expr.exp)
+    elif expr.func in _FUNCTIONS and len(expr.args) == 1:
+        value = _FUNCTIONS[expr.func](_evaluate(expr.args[0], known, stand_in, memo))
+    elif expr.func in (SIGMA, SIGMA_PRIME):
+        function, derivative = _stand_in_functions(stand_in)
+        value = (derivative if expr.func is SIGMA_PRIME else function)(_evaluate(expr.args[0], known, stand_in, memo))
+    else:
+        realised = realise(expr, stand_in)
+        here = {s: known[s] for s in realised.free_symbols if s in known}
+        value = mpmath.mpf(sp.Float(realised.xreplace(here).evalf(DIGITS), DIGITS)._to_mpmath(mpmath.mp.prec))
+    memo[expr] = value
+    return value
+
+
+@lru_cache(maxsize=8)
+def _stand_in_functions(stand_in):
+    """The stand-in for a generic σ and its derivative, as mpmath functions."""
+    from ..model.activations import Z
+
+    return (sp.lambdify(Z, stand_in, modules="mpmath"), sp.lambdify(Z, sp.diff(stand_in, Z), modules="mpmath"))
 
 
 def _agree(left, right) -> bool:
@@ -394,7 +498,7 @@ def _agree(left, right) -> bool:
         if not (isinstance(left, sp.MatrixBase) and isinstance(right, sp.MatrixBase)) or left.shape != right.shape:
             return False
         return all(_agree(a, b) for a, b in zip(left, right))
-    if not (left.is_number and right.is_number):
+    if not (left.is_number and right.is_number) or sp.nan in (left, right):
         return False
     return abs(left - right) <= TOLERANCE * max(1, abs(right))
 
@@ -418,7 +522,8 @@ def mutations(derivation, target) -> dict:
     if target.kind in ("gradient_matrix", "delta_vector"):
         if correct.shape[0] == correct.shape[1]:
             found["missing_transpose"] = correct.T
-        found.update(_elementwise_mutations(derivation, target, correct.shape))
+        if correct.shape[0] * correct.shape[1] <= ELEMENTWISE_LIMIT:
+            found.update(_elementwise_mutations(derivation, target, correct.shape))
     if target.kind in ("gradient", "delta"):
         l, j = target.key[1], target.key[2]
         found.update(_delta_mutations(derivation, target, l, j))
@@ -560,28 +665,34 @@ def _weight_mutations(derivation, key) -> dict:
 # ------------------------------------------------------------------ the check
 
 
-def check_claim(claim, derivation, points: int = POINTS, seed: int = 0, time_limit: float = TIME_LIMIT) -> Verdict:
-    """Decide whether ``claim`` holds for ``derivation`` (see the module docstring)."""
+def check_claim(claim, derivation, points: int = POINTS, seed: int = 0, time_limit: float | None = None,
+                max_terms: int = MAX_TERMS) -> Verdict:
+    """Decide whether ``claim`` holds for ``derivation`` (see the module docstring).
+
+    ``max_terms`` bounds the work of the exact comparison (see :mod:`symbackprop.claims.exact`);
+    ``time_limit`` is accepted for callers of earlier releases and has no effect: no verdict
+    depends on the clock.
+    """
     correct = truth(derivation, claim.target)
     if claim.repairs:
-        return _mismatched(claim, derivation, correct, points, seed, time_limit)
-    claimed = _resolve(derivation, claim.rhs)
-    if _shape_of(correct) != _shape_of(claimed):
+        return _mismatched(claim, derivation, correct, points, seed, max_terms)
+    named = _named(derivation, claim.rhs)
+    if _shape_of(correct) != _shape_of(named):
         return Verdict(claim, "incorrect", "dimensions", 0, correct,
-                       diagnosis=_shape_diagnosis(_shape_of(correct), _shape_of(claimed)),
-                       reason="result_shape", shape=_shape_of(claimed))
-    # numbers first: a counterexample settles it
+                       diagnosis=_shape_diagnosis(_shape_of(correct), _shape_of(named)),
+                       reason="result_shape", shape=_shape_of(named))
+    proven = _prove(derivation, named, correct, max_terms)
+    if proven:
+        return Verdict(claim, "correct", "exact", 0, correct)
+    # not shown identical: the numbers find the point where the two sides differ
+    claimed = _resolve(derivation, named, named=True)
     sample = _points(derivation, points, seed, _unvalued(derivation, claimed))
     example = _counterexample(derivation, correct, claimed, sample)
     if example is not None:
-        return Verdict(claim, "incorrect", "numeric", points, correct, example,
-                       _diagnose(derivation, claim, claimed, sample))
-    # then the proof, bounded in time
-    proven = _bounded_proof(derivation, claimed, correct, time_limit)
+        diagnosis, neurons = _diagnose(derivation, claim, claimed, sample)
+        return Verdict(claim, "incorrect", "numeric", points, correct, example, diagnosis, neurons=neurons)
     if proven is None:
-        return Verdict(claim, "undecided", "numeric", points, correct, reason="timeout", time_limit=time_limit)
-    if proven:
-        return Verdict(claim, "correct", "exact", points, correct)
+        return Verdict(claim, "undecided", "numeric", points, correct, reason="work", max_terms=max_terms)
     return Verdict(claim, "correct", "numeric", points, correct, reason="not_proven")
 
 
@@ -595,23 +706,12 @@ def _counterexample(derivation, correct, claimed, sample) -> Counterexample | No
     return None
 
 
-def _bounded_proof(derivation, claimed, correct, time_limit) -> bool | None:
-    """Whether SymPy proves the two formulas identical; None when it runs out of ``time_limit`` seconds."""
-    try:
-        with _time_limit(time_limit):
-            return _prove(derivation, claimed, correct)
-    except _Timeout:
-        return None
+def _prove(derivation, claimed, correct, max_terms: int = MAX_TERMS) -> bool | None:
+    """Whether the two formulas are identical, decided exactly (None past ``max_terms`` terms)."""
+    return decide(derivation, claimed, correct, max_terms)
 
 
-def _prove(derivation, claimed, correct) -> bool:
-    if isinstance(correct, sp.MatrixBase):
-        return all(_prove(derivation, c, t) for c, t in zip(claimed, correct))
-    left, right = _in_z(derivation, claimed), _in_z(derivation, correct)
-    return _identical(left, right) or is_zero(left - right)
-
-
-def _mismatched(claim, derivation, correct, points, seed, time_limit) -> Verdict:
+def _mismatched(claim, derivation, correct, points, seed, max_terms) -> Verdict:
     """A claim whose shapes do not fit: wrong as written; the repairs that make it fit are the diagnosis.
 
     The repaired formula is then checked like any claim (``Verdict.repaired`` says how it fared): when
@@ -625,36 +725,101 @@ def _mismatched(claim, derivation, correct, points, seed, time_limit) -> Verdict
 
     if claim.rhs is None:                         # no repair fits
         return verdict(points=0, diagnosis=tuple(dict.fromkeys(names)))
-    repaired = _resolve(derivation, claim.rhs)
-    if _shape_of(repaired) != _shape_of(correct):
+    named = _named(derivation, claim.rhs)
+    if _shape_of(named) != _shape_of(correct):
         return verdict(points=0, diagnosis=tuple(dict.fromkeys([*names, "wrong_shape"])), repaired="unfit")
+    if _prove(derivation, named, correct, max_terms):
+        return verdict(points=0, diagnosis=tuple(dict.fromkeys(names)), repaired="exact")
+    repaired = _resolve(derivation, named, named=True)
     sample = _points(derivation, points, seed, _unvalued(derivation, repaired))
     example = _counterexample(derivation, correct, repaired, sample)
     if example is not None:
-        names += _diagnose(derivation, claim, repaired, sample)
-        return verdict(points=points, counterexample=example, diagnosis=tuple(dict.fromkeys(names)),
-                       repaired="incorrect")
-    proven = _bounded_proof(derivation, repaired, correct, time_limit)
-    return verdict(points=points, diagnosis=tuple(dict.fromkeys(names)),
-                   repaired="exact" if proven else "numeric")
+        found, neurons = _diagnose(derivation, claim, repaired, sample)
+        return verdict(points=points, counterexample=example, diagnosis=tuple(dict.fromkeys([*names, *found])),
+                       repaired="incorrect", neurons=neurons)
+    return verdict(points=points, diagnosis=tuple(dict.fromkeys(names)), repaired="numeric")
 
 
-def _diagnose(derivation, claim, claimed, sample) -> tuple[str, ...]:
-    """The names of the mutations ``claimed`` agrees with at the first two points of ``sample``.
+def _diagnose(derivation, claim, claimed, sample) -> tuple[tuple[str, ...], tuple]:
+    """The names of the mutations ``claimed`` agrees with at the first two points of ``sample``, and the
+    (written, right) quantities of the wrong neurons among them.
 
     A transpose missing from a matrix written entry by entry is a layout mistake (``transposed_layout``).
     """
-    found = []
+    found, neurons = [], []
     stand_in = stand_in_for(derivation.network)
-    for key, mutant in mutations(derivation, claim.target).items():
+
+    points = [(known, _value(claimed, known, stand_in)) for _, known in sample[:2]]
+
+    def agrees(mutant) -> bool:
+        """Whether the mutant has the claim's values at the points, entry by entry until one differs."""
         try:
-            if all(_agree(_value(claimed, known, stand_in), _value(mutant, known, stand_in)) for _, known in sample[:2]):
-                found.append(mistake_name(key))
+            for known, value in points:
+                if isinstance(value, sp.MatrixBase) != isinstance(mutant, sp.MatrixBase):
+                    return False
+                if isinstance(value, sp.MatrixBase):
+                    if value.shape != mutant.shape or not all(_agree(v, _value(m, known, stand_in))
+                                                              for v, m in zip(value, mutant)):
+                        return False
+                elif not _agree(value, _value(mutant, known, stand_in)):
+                    return False
+            return True
         except (TypeError, ValueError, sp.ShapeError):
-            continue
+            return False
+
+    for key, mutant in mutations(derivation, claim.target).items():
+        if agrees(mutant):
+            found.append(mistake_name(key))
+    for name, pair, mutant in _neuron_mutations(derivation, claim.target, claimed, claim.rhs):
+        if agrees(mutant):
+            found.append(name)
+            neurons.append(pair)
     if claim.entrywise:
         found = ["transposed_layout" if name == "missing_transpose" else name for name in found]
-    return tuple(dict.fromkeys(found))
+    return tuple(dict.fromkeys(found)), tuple(dict.fromkeys(neurons))
+
+
+def _neuron_mutations(derivation, target, claimed, written) -> list:
+    """The correct formula with one neuron's quantities (z, a, and y at the output) taken at another neuron of
+    its layer that the claim writes: (name, (written, right), mutant). ``claimed`` is the claim in named
+    quantities, ``written`` as the user wrote it (its quantities name the neuron in the pairs).
+
+    For ∂C/∂w^l_{jk} the activation a^{l-1}_j where a^{l-1}_k belongs is ``swapped_activation_index`` (the
+    index of the neuron the weight leads into); every other such mistake is ``wrong_neuron``.
+    """
+    if target.kind not in ("gradient", "delta"):
+        return []
+    network, fw = derivation.network, derivation.forward
+    correct = truth(derivation, target)
+
+    def neurons(expr) -> dict:
+        found = {}
+        for s in sorted(expr.free_symbols, key=sp.default_sort_key):
+            if isinstance(s, Quantity) and s.kind in ("z", "a", "delta", "x", "y"):
+                layer = {"x": 0, "y": network.depth}.get(s.kind, s.indices[0])
+                found.setdefault((layer, s.indices[-1]), s)
+        return found
+
+    def quantities(l, j) -> dict:
+        if l == 0:
+            return {"x": fw.q("x", j)}
+        found = {kind: fw.q(kind, l, j) for kind in ("z", "a", "delta")}
+        if l == network.depth:
+            found["y"] = fw.q("y", j)
+        return found
+
+    written = {**neurons(sp.sympify(claimed)), **neurons(sp.sympify(written))}
+    results = []
+    for (l, j) in sorted(neurons(correct)):
+        for (m, k), wrong in sorted(written.items()):
+            if m != l or k == j:
+                continue
+            old, new = quantities(l, j), quantities(l, k)
+            mutant = correct.xreplace({old[kind]: new[kind] for kind in old})
+            swapped = target.key[0] == "w" and l == target.key[1] - 1 and (j, k) == (target.key[3], target.key[2])
+            pair = (wrong, quantities(l, j)[wrong.kind])
+            results.append(("swapped_activation_index" if swapped else "wrong_neuron", pair, mutant))
+    return results
 
 
 def _shape_diagnosis(expected, got) -> tuple[str, ...]:
@@ -711,7 +876,7 @@ def check_formula(text: str, network, notation: str = "nielsen", syntax: str = "
 
 
 def check_document(document: str, fmt: str, network, notation: str = "nielsen", derivation=None,
-                   star: str = "product", decided: dict | None = None, **options) -> list:
+                   star: str = "product", decided: dict | None = None, progress=None, **options) -> list:
     """Every claim among the display equations of a Markdown or LaTeX document, by line.
 
     A chain ``A = B = C`` whose first member names a gradient, an error or the cost
@@ -725,7 +890,8 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
 
     ``decided`` may hold the readings and verdicts of an earlier call with the same derivation, notation
     and options (a dict this call fills): documents that state the same claims, such as one derivation
-    in several languages and formats, then read and decide each claim once.
+    in several languages and formats, then read and decide each claim once. ``progress``, when given, is
+    called with (equations done, equations) before each display equation.
     """
     from ..proof.chain import derive
     from ..errors import SpecError
@@ -735,7 +901,10 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
     results = []
     known = {} if decided is None else decided  # verdicts by what a claim says, for claims stated again
     previous = None                      # the left-hand side of the last display that named a quantity
-    for line, latex in extract_equations(document, fmt):
+    equations = list(extract_equations(document, fmt))
+    for done, (line, latex) in enumerate(equations):
+        if progress is not None:
+            progress(done, len(equations))
         members = split_chain(latex)
         if len(members) < 2:  # no equation: a rewriting step is listed, a lone expression or condition is not
             if _REWRITE.search(latex):

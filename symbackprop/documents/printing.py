@@ -655,6 +655,13 @@ class TextPrinter(_NotationMixin, StrPrinter):
     def _print_Quantity(self, q: Quantity) -> str:
         return self._scripts(*self.quantity_parts(q))
 
+    def _print_MatrixBase(self, expr) -> str:
+        """An explicit matrix row by row, rows separated by semicolons: [a³₁ - y₁; a³₂ - y₂]."""
+        rows = [", ".join(self._print(expr[r, c]) for c in range(expr.cols)) for r in range(expr.rows)]
+        return "[%s]" % "; ".join(rows)
+
+    _print_ImmutableDenseMatrix = _print_MutableDenseMatrix = _print_MatrixBase
+
     def _print_LayerMatrix(self, m: LayerMatrix) -> str:
         if m.kind == "dsigma":
             body = "%s'(%s)" % (self.notation.activation[1], self._scripts(*self.matrix_parts(LayerMatrix("z", m.layer, *m.shape))))

@@ -1149,23 +1149,146 @@ class Check:
         return all(f.ok for f in self.facts)
 
 
+#: the most terms an expansion may produce for ``_same`` to try it: (a + b)^3 (c + d) counts 4 · 2
+EXPAND_TERMS = 500
+#: the most nodes of a difference that ``_same`` hands to SymPy's cancellation
+CANCEL_NODES = 200
+#: digits of the interval arithmetic that decides numerically, and the relative agreement it requires
+INTERVAL_DIGITS = 40
+AGREEMENT = mpmath.mpf("1e-25")
+
+
+def _expanded_terms(expr: sp.Expr, limit: int) -> int:
+    """An upper bound on the terms of ``sympy.expand(expr)``, counted on the tree (capped at ``limit + 1``)."""
+    memo: dict = {}
+
+    def terms(e) -> int:
+        if e in memo:
+            return memo[e]
+        if e.is_Add:
+            count = sum(terms(a) for a in e.args)
+        elif e.is_Mul:
+            count = 1
+            for a in e.args:
+                count = min(count * terms(a), limit + 1)
+        elif e.is_Pow and e.exp.is_Integer and e.exp > 0:
+            count = terms(e.base) ** min(int(e.exp), 64) if terms(e.base) > 1 else 1
+        else:
+            count = 1
+        memo[e] = min(count, limit + 1)
+        return memo[e]
+
+    return terms(expr)
+
+
+def _nodes(expr: sp.Expr, limit: int) -> int:
+    """The nodes of ``expr``'s tree, counted up to ``limit + 1``."""
+    count = 0
+    for _ in sp.preorder_traversal(expr):
+        count += 1
+        if count > limit:
+            break
+    return count
+
+
+def _interval(expr: sp.Expr, point: Mapping):
+    """``expr`` at ``point`` (symbol → Rational) in interval arithmetic: an interval sure to hold the
+    value, or ``None`` where it has none (a logarithm of a negative number, a division by zero) or the
+    arithmetic has no rule for a function. Each shared subexpression is computed once."""
+    iv = mpmath.iv
+    memo: dict = {}
+
+    def value(e):
+        if e in memo:
+            return memo[e]
+        if e.is_Rational:
+            result = iv.mpf(int(e.p)) / int(e.q)
+        elif e.is_Symbol:
+            v = point[e]
+            result = iv.mpf(int(v.p)) / int(v.q)
+        elif e is sp.pi:
+            result = iv.pi
+        elif e is sp.E:
+            result = iv.e
+        elif e.is_Add:
+            result = value(e.args[0])
+            for a in e.args[1:]:
+                result = result + value(a)
+        elif e.is_Mul:
+            result = value(e.args[0])
+            for a in e.args[1:]:
+                result = result * value(a)
+        elif e.is_Pow:
+            base = value(e.base)
+            if e.exp.is_Integer:
+                if e.exp < 0 and 0 in base:
+                    raise ZeroDivisionError
+                result = base ** int(e.exp)
+            elif e.exp == sp.S.Half:
+                result = iv.sqrt(base)
+            else:
+                result = iv.exp(value(e.exp) * iv.log(base))
+        elif isinstance(e, sp.tanh):
+            result = 1 - 2 / (iv.exp(2 * value(e.args[0])) + 1)
+        elif isinstance(e, (sp.exp, sp.log, sp.sin, sp.cos, sp.tan)):
+            result = getattr(iv, type(e).__name__)(value(e.args[0]))
+        else:
+            raise _NoRule(e)
+        memo[e] = result
+        return result
+
+    with mpmath.workdps(INTERVAL_DIGITS):
+        iv.dps = INTERVAL_DIGITS
+        try:
+            return value(expr)
+        except (_NoRule, ZeroDivisionError, ValueError, ArithmeticError, KeyError):
+            return None
+
+
+class _NoRule(Exception):
+    """A function the interval arithmetic has no rule for."""
+
+
+def _agree_at(left: sp.Expr, right: sp.Expr, point: Mapping) -> bool | None:
+    """Whether two expressions agree at ``point`` to AGREEMENT (relative), by interval arithmetic;
+    ``None`` when the arithmetic cannot tell (no value there, or no rule)."""
+    a, b = _interval(left, point), _interval(right, point)
+    if a is None or b is None:
+        return None
+    difference = a - b
+    scale = max(1, abs(b).b)
+    return bool(abs(difference).b <= AGREEMENT * scale)
+
+
 def _same(left: sp.Expr, right: sp.Expr, seed: int) -> tuple[bool, str]:
-    """Whether two expressions are equal: exactly when SymPy can show it, else numerically at 30 digits."""
-    difference = definition(left) - definition(right)
-    if difference == 0 or sp.expand(difference) == 0 or sp.simplify(difference) == 0:
+    """Whether two expressions are equal: exactly when a bounded algebraic check shows it, else
+    numerically (interval arithmetic at 40 digits, at the point or at three rational points).
+
+    The exact checks are structural equality, then expansion and cancellation, each tried only when
+    a count on the expression's tree bounds its work (:data:`EXPAND_TERMS`, :data:`CANCEL_NODES`):
+    the decision is the same on every machine and never waits on SymPy's open-ended ``simplify``.
+    """
+    left, right = definition(left), definition(right)
+    difference = left - right
+    if difference == 0:
         return True, "exact"
-    if not difference.free_symbols:
-        value = sp.N(difference, 30)
-        return bool(abs(value) < sp.Float("1e-25")), "numeric"
-    rng = random.Random(seed)
+    if _expanded_terms(difference, EXPAND_TERMS) <= EXPAND_TERMS and sp.expand(difference) == 0:
+        return True, "exact"
+    if _nodes(difference, CANCEL_NODES) <= CANCEL_NODES and _expanded_terms(difference, EXPAND_TERMS) <= EXPAND_TERMS \
+            and sp.cancel(difference) == 0:
+        return True, "exact"
     variables = sorted(difference.free_symbols, key=str)
-    agree = True
-    for _ in range(3):
-        point = {v: sp.Rational(rng.randint(1, 9), rng.randint(2, 9)) for v in variables}
-        value = sp.N(difference.xreplace(point), 30)
-        if not (value.is_number and abs(value) < sp.Float("1e-25")):
-            agree = False
-    return agree, "numeric"
+    rng = random.Random(seed)
+    points = [{}] if not variables else [
+        {v: sp.Rational(rng.randint(1, 9), rng.randint(2, 9)) for v in variables} for _ in range(3)]
+    for point in points:
+        agree = _agree_at(left, right, point)
+        if agree is None:  # no interval there: 30-digit evaluation, as a last resort
+            value = sp.N(difference.xreplace(point), 30)
+            agree = bool(value.is_number and value.is_finite and abs(value) < sp.Float("1e-25"))
+        if not agree:
+            return False, "numeric"
+    return True, "numeric"
 
 
 def check(graph: Graph, evaluation: Evaluation | None = None, sweeps=None) -> Check:

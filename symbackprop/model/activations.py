@@ -8,7 +8,10 @@ Each rule states, with ``Z`` for the weighted input and ``A`` for the activation
   of ``forward`` by the engine's checks, never trusted);
 * ``identity``   σ'(z) written in terms of ``a`` alone, when such an identity
   exists (σ' = σ(1 − σ)); derivations use it to keep gradients in named
-  intermediates.
+  intermediates;
+* ``exponential`` exp(c·z) written in terms of ``a`` alone, as ``(c, expression)``,
+  when σ is built from the exponential (e^z = a/(1 − a) for the sigmoid); the exact
+  comparison of claims uses it to bring a formula written with exp back to a.
 
 ``softmax`` is not element-wise: its rule gives the Jacobian ∂a_i/∂z_j in terms
 of the activations instead.
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 import sympy as sp
@@ -33,6 +37,8 @@ from ..errors import SpecError, unknown_name
 
 Z = sp.Symbol("z", real=True)
 A = sp.Symbol("a", real=True)
+#: the Heaviside step θ(z), 1 for z > 0 and 0 for z ≤ 0 (the value at 0 follows the ReLU's convention)
+STEP = sp.Heaviside(Z, 0)
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,12 @@ class Activation:
     convention: str | None = None
     #: given by the user as a formula, not taken from the table (its range cannot be judged)
     custom: bool = False
+    #: (c, e): exp(c·z) = e, an expression in ``A`` (checked against the definition, never trusted)
+    exponential: tuple[int, sp.Expr] | None = None
+    #: (σ, σ') written with the Heaviside step θ (θ(0) = 0) instead of Piecewise, for composed forms:
+    #: SymPy folds a Piecewise nested in another one's condition into every combination of cases,
+    #: which grows exponentially with depth, while the step keeps the composed form's size linear
+    step: tuple[sp.Expr, sp.Expr] | None = None
 
     @property
     def label(self) -> str:
@@ -147,6 +159,8 @@ def exact_number(value, what: str) -> sp.Rational:
         return value
     if isinstance(value, (sp.Float, float)):
         value = repr(float(value))
+    if isinstance(value, str):
+        _check_length(value, what)
     try:
         fraction = Fraction(value)
     except (TypeError, ValueError):
@@ -156,15 +170,45 @@ def exact_number(value, what: str) -> sp.Rational:
     return sp.Rational(fraction.numerator, fraction.denominator)
 
 
+#: the most significant digits, and the largest power of ten, of a number given as text
+MAX_NUMBER_DIGITS = 300
+
+#: the slopes a leaky ReLU may have for z ≤ 0: from 0 (the ReLU) to 1 (the identity)
+SLOPE_RANGE = (0, 1)
+
+
+def _check_length(text: str, what: str) -> None:
+    """Refuse number text whose exact value would be enormous (``1e999999999`` is a billion digits)
+    before ``Fraction`` builds it; the syntax itself is left to ``Fraction`` to judge."""
+    for part in text.split("/"):
+        try:
+            number = Decimal(part.strip())
+        except InvalidOperation:
+            return
+        if number.is_finite() and number and (len(number.as_tuple().digits) > MAX_NUMBER_DIGITS
+                                              or abs(number.adjusted()) > MAX_NUMBER_DIGITS):
+            raise SpecError(f"{what} {text!r} is too long or too large to read exactly; expected at most "
+                            f"{MAX_NUMBER_DIGITS} digits and a power of ten within ±{MAX_NUMBER_DIGITS}")
+
+
 def leaky_relu(slope=sp.Rational(1, 100)) -> Activation:
-    """The leaky ReLU with the given slope for z ≤ 0 (its derivative there is the slope)."""
+    """The leaky ReLU with the given slope for z ≤ 0 (its derivative there is the slope).
+
+    The slope lies in :data:`SLOPE_RANGE`, 0 to 1: beyond it the function is no longer a
+    leaky ReLU, and a slope such as 1e20 makes every numeric comparison meaningless.
+    """
     slope = exact_number(slope, "leaky_relu slope")
+    low, high = SLOPE_RANGE
+    if not low <= slope <= high:
+        raise SpecError(f"leaky_relu slope {slope} is out of range; expected a number from {low} to {high}, "
+                        f"the slope for z ≤ 0 (such as 0.01)")
     return Activation(
         "leaky_relu",
         sp.Piecewise((Z, Z > 0), (slope * Z, True)),
         sp.Piecewise((1, Z > 0), (slope, True)),
         parameters=(("slope", slope),),
         convention="derivative_at_zero_is_slope",
+        step=(slope * Z + (1 - slope) * Z * STEP, slope + (1 - slope) * STEP),
     )
 
 
@@ -179,12 +223,14 @@ def custom(definition: sp.Lambda, name: str = "custom") -> Activation:
 # ---------------------------------------------------------------- the rule table
 #            name          σ(z)                          σ'(z)                           σ'(z) in a
 ACTIVATIONS: dict[str, Activation | VectorActivation] = {
-    "sigmoid":  Activation("sigmoid", 1 / (1 + sp.exp(-Z)), sp.exp(-Z) / (1 + sp.exp(-Z)) ** 2, A * (1 - A)),
-    "tanh":     Activation("tanh", sp.tanh(Z), 1 - sp.tanh(Z) ** 2, 1 - A**2),
+    "sigmoid":  Activation("sigmoid", 1 / (1 + sp.exp(-Z)), sp.exp(-Z) / (1 + sp.exp(-Z)) ** 2, A * (1 - A),
+                           exponential=(1, A / (1 - A))),
+    "tanh":     Activation("tanh", sp.tanh(Z), 1 - sp.tanh(Z) ** 2, 1 - A**2, exponential=(2, (1 + A) / (1 - A))),
     "relu":     Activation("relu", sp.Piecewise((Z, Z > 0), (0, True)), sp.Piecewise((1, Z > 0), (0, True)),
-                           convention="derivative_at_zero_is_zero"),
+                           convention="derivative_at_zero_is_zero", step=(Z * STEP, STEP)),
     "leaky_relu": leaky_relu(),
-    "softplus": Activation("softplus", sp.log(1 + sp.exp(Z)), 1 / (1 + sp.exp(-Z)), 1 - sp.exp(-A)),
+    "softplus": Activation("softplus", sp.log(1 + sp.exp(Z)), 1 / (1 + sp.exp(-Z)), 1 - sp.exp(-A),
+                           exponential=(1, sp.exp(A) - 1)),
     "identity": Activation("identity", Z, sp.Integer(1), sp.Integer(1)),
     "generic":  _generic(),
     "softmax":  VectorActivation("softmax", _softmax_forward, _softmax_jacobian),

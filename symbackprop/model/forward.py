@@ -27,7 +27,7 @@ from functools import cached_property
 
 import sympy as sp
 
-from .activations import VectorActivation
+from .activations import Z, VectorActivation
 from .spec import Network
 from .symbols import COST, LAMBDA, N_EXAMPLES, Quantity, product
 
@@ -144,6 +144,8 @@ class Forward:
         function ``σ_l(·)`` whose derivative is ``σ_l'(·)``; the result is then the
         composed expression of the *generic* network with the same structure.
         """
+        if not opaque:
+            expr = self._stepped(expr)
         replacements = {}
         for symbol in expr.free_symbols:
             if isinstance(symbol, Quantity) and symbol.kind in ("z", "a"):
@@ -163,11 +165,27 @@ class Forward:
             rule = self.network.layer(l).activation
             if opaque and not isinstance(rule, VectorActivation):
                 definition = rule.function(self.q("z", l, j))
+            elif getattr(rule, "step", None) is not None:
+                definition = rule.step[0].xreplace({Z: self.q("z", l, j)})
             else:
                 definition = self.a_definition(l, j)
         value = self.composed(definition, opaque)
         self._memo[key] = value
         return value
+
+    def _stepped(self, expr: sp.Expr) -> sp.Expr:
+        """``expr`` with every σ'(z) of a piecewise-linear activation (ReLU, leaky ReLU) written with
+        the Heaviside step, as its composed definition is (see ``Activation.step``)."""
+        if not expr.has(sp.Piecewise):
+            return expr
+        steps = {}
+        for layer in self.network.layers:
+            rule = layer.activation
+            if getattr(rule, "step", None) is not None:
+                for z in self.weighted_inputs(layer.index):
+                    steps[rule.prime(z)] = rule.step[1].xreplace({Z: z})
+                    steps[rule.apply(z)] = rule.step[0].xreplace({Z: z})
+        return expr.xreplace(steps)
 
     def composed_cost(self, opaque: bool = False) -> sp.Expr:
         """C in inputs, targets and parameters only."""

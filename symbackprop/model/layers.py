@@ -49,7 +49,7 @@ import sympy as sp
 
 from ..errors import SpecError, unknown_name
 from .activations import Activation, VectorActivation, activation as lookup_activation
-from .costs import Cost, cost as lookup_cost
+from .costs import cost as lookup_cost
 
 # ---------------------------------------------------------------------- named quantities
 

@@ -18,6 +18,7 @@ symbackprop.errors.SpecError: 2 problems:
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -252,19 +253,83 @@ def network_from_mapping(data: Mapping[str, Any], source: str = "spec", first_la
         raise SpecError([f"{source}: {problem}" for problem in error.problems]) from None
 
 
+#: the deepest nesting a spec or values file may have; each needs three levels at most
+MAX_NESTING = 16
+#: the most digits of a whole number read from a file (a number beyond it is no weight or size)
+MAX_INTEGER_DIGITS = 300
+
+
+def _whole_number(text: str) -> int:
+    """A JSON integer, refused (before Python converts it) when it has more than MAX_INTEGER_DIGITS digits."""
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INTEGER_DIGITS:
+        raise _TooLong(digits)
+    return int(text)
+
+
+class _TooLong(ValueError):
+    """A whole number longer than MAX_INTEGER_DIGITS, found while reading JSON."""
+
+
+def _nesting(data) -> int:
+    """How deeply lists and tables nest in ``data`` (a number is 0), counted without recursion,
+    stopping once the count passes MAX_NESTING."""
+    deepest, stack = 0, [(data, 0)]
+    while stack and deepest <= MAX_NESTING:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, Mapping) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _checked_nesting(data, source: str):
+    if _nesting(data) > MAX_NESTING:
+        raise SpecError(f"{source}: lists or tables nested more than {MAX_NESTING} levels deep; expected a table "
+                        "of numbers, names and lists")
+    return data
+
+
+def load_json(text: str, source: str):
+    """The value of a JSON text from a file, with a message (never a traceback) for what cannot be read:
+    a syntax error (with its line and column), a whole number of more than MAX_INTEGER_DIGITS digits,
+    nesting deeper than MAX_NESTING levels."""
+    try:
+        data = json.loads(text, parse_int=_whole_number)
+    except json.JSONDecodeError as error:
+        raise SpecError(f"{source}: invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
+    except _TooLong as error:
+        raise SpecError(f"{source}: a whole number with {error.args[0]} digits; expected at most "
+                        f"{MAX_INTEGER_DIGITS} digits") from None
+    except RecursionError:
+        raise SpecError(f"{source}: lists or tables nested too deeply to read; expected at most {MAX_NESTING} "
+                        "levels") from None
+    return _checked_nesting(data, source)
+
+
+def load_toml(text: str, source: str):
+    """The table of a TOML text from a file, read as :func:`load_json` reads JSON."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError(f"{source}: invalid TOML: {error}") from None
+    except RecursionError:
+        raise SpecError(f"{source}: lists or tables nested too deeply to read; expected at most {MAX_NESTING} "
+                        "levels") from None
+    except ValueError:  # a whole number beyond Python's limit on the digits it converts from text
+        raise SpecError(f"{source}: a whole number with more than {sys.get_int_max_str_digits()} digits; "
+                        f"expected at most {MAX_INTEGER_DIGITS} digits") from None
+    return _checked_nesting(data, source)
+
+
 def parse_spec(text: str, fmt: str, source: str = "spec", first_layer: int = 0):
     """A network from the text of a TOML or JSON spec file (``fmt`` is ``"toml"`` or ``"json"``): a
     :class:`Network`, or a :class:`~symbackprop.model.layers.LayeredNetwork` for ``[[layer]]`` entries."""
     if fmt == "toml":
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            raise SpecError(f"{source}: invalid TOML: {error}") from None
+        data = load_toml(text, source)
     elif fmt == "json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise SpecError(f"{source}: invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
+        data = load_json(text, source)
     else:
         raise SpecError(f"{source}: unknown spec format {fmt!r}; expected toml or json")
     return network_from_mapping(data, source, first_layer)

@@ -35,6 +35,7 @@ w[2,1,3]
 from __future__ import annotations
 
 import bisect
+import functools
 
 import sympy as sp
 from sympy.core.basic import _args_sortkey  # SymPy's own canonical argument order
@@ -52,6 +53,10 @@ class Quantity(sp.Symbol):
     indices: tuple[int, ...]
 
     def __new__(cls, kind: str, *indices) -> "Quantity":
+        return _quantity(cls, kind, *indices)
+
+    @staticmethod
+    def _create(cls, kind: str, *indices) -> "Quantity":
         if kind not in KINDS:
             raise ValueError(f"unknown quantity kind {kind!r}; expected one of {', '.join(KINDS)}")
         indices = tuple(_index(i) for i in indices)
@@ -75,6 +80,12 @@ class Quantity(sp.Symbol):
         if self.kind == "x":
             return 0
         return None
+
+
+@functools.lru_cache(maxsize=1 << 17, typed=True)
+def _quantity(cls, kind, *indices) -> Quantity:
+    """One object per quantity: a network's tens of thousands of weights are made once, not once per use."""
+    return Quantity._create(cls, kind, *indices)
 
 
 def _index(value):

@@ -24,6 +24,7 @@ Every factor is computed, not assumed: ∂C/∂a by ``sympy.diff`` of the cost,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable
@@ -31,6 +32,7 @@ from typing import Callable
 import sympy as sp
 
 from ..model.activations import VectorActivation
+from .budget import require_derivable
 from ..model.forward import Forward, forward
 from ..model.spec import Network
 from ..model.symbols import COST, Partial, Quantity, product
@@ -163,7 +165,8 @@ class Derivation:
         next layer). ``form="named"``: the same with every δ written out, so only
         z, a, weights and targets remain (the way seed-style derivations write a
         hidden weight's gradient). ``form="composed"``: in inputs, targets and
-        parameters only.
+        parameters only (a ReLU or leaky ReLU written with the Heaviside step θ, θ(0) = 0, so that
+        the form grows linearly with depth rather than as nested Piecewise cases).
         """
         key = tuple(key)
         if key not in self.gradients:
@@ -403,19 +406,45 @@ def derive(network: Network) -> Derivation:
     >>> d.gradient(("b", 1, 2))
     a[1,2]*delta[2,1]*w[2,1,2]*(1 - a[1,2])
     """
+    require_derivable(network)
     fw = forward(network)
     deltas = _output_deltas(fw)
     for l in range(network.depth - 1, 0, -1):
         deltas.update(_hidden_deltas(fw, l))
-    gradients = {}
-    l2 = network.l2 is not None
-    for key in fw.parameters:
-        delta = deltas[(key[1], key[2])].value
-        if key[0] == "b":
-            gradients[key] = delta
-            continue
-        grad = product(delta, _dz(fw, key))
-        if l2:
-            grad = grad + fw.regulariser_gradient(fw.q(*key))
-        gradients[key] = grad
-    return Derivation(network, fw, deltas, gradients)
+    return Derivation(network, fw, deltas, _Gradients(fw, deltas))
+
+
+class _Gradients(Mapping):
+    """∂C/∂θ by parameter key: δ^l_j · ∂z^l_j/∂θ (+ (λ/n) w under L2), each built when first asked for.
+
+    A network of tens of thousands of weights is often asked about a few of them (a claim, a document's
+    sample); building every product up front would dominate the time.
+    """
+
+    def __init__(self, fw: Forward, deltas: dict):
+        self._fw, self._deltas = fw, deltas
+        self._keys = frozenset(fw.parameters)
+        self._built: dict = {}
+
+    def __getitem__(self, key):
+        if key in self._built:
+            return self._built[key]
+        if key not in self._keys:
+            raise KeyError(key)
+        fw = self._fw
+        grad = self._deltas[(key[1], key[2])].value
+        if key[0] == "w":
+            grad = product(grad, _dz(fw, key))
+            if fw.network.l2 is not None:
+                grad = grad + fw.regulariser_gradient(fw.q(*key))
+        self._built[key] = grad
+        return grad
+
+    def __contains__(self, key):
+        return key in self._keys
+
+    def __iter__(self):
+        return iter(self._fw.parameters)
+
+    def __len__(self):
+        return len(self._keys)

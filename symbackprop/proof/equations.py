@@ -40,6 +40,7 @@ from sympy.core.cache import clear_cache
 from ..model.activations import A, Z, VectorActivation
 from ..model.costs import Y
 from ..documents import printing
+from . import budget
 from .oracle import CostOracle, is_generic, named_values, random_point, realise, stand_in_for
 from ..model.symbols import N_EXAMPLES, Quantity, product
 
@@ -182,10 +183,32 @@ def prove_rule(rule, size: int = 2) -> RuleProof:
         detail += f"; identity σ' = {rule.identity} {'holds' if holds else 'FAILS'}"
         evidence.update(identity=rule.identity, identity_ok=holds)
         ok = ok and holds
+    if rule.exponential is not None:
+        multiple, value = rule.exponential
+        holds = is_zero(value.xreplace({A: rule.forward}) - sp.exp(multiple * Z))
+        if not holds:
+            detail += f"; exp({multiple}z) = {value} FAILS"
+        ok = ok and holds
     return RuleProof(ok, detail, evidence)
 
 
 # ------------------------------------------------------------------ the checks
+
+
+def plan(network, method: str = "auto", points: int = 3, sample: int | None = None) -> tuple[str, bool]:
+    """The symbolic method ``check`` runs (``auto`` resolved: exact for a small network, else
+    inductive) and whether the numeric cross-check follows; a check whose counted work exceeds
+    its limit (see :mod:`symbackprop.proof.budget`) is refused here, before any work."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of: {', '.join(METHODS)}")
+    chosen = method
+    if method == "auto":
+        small = network.parameter_count <= EXACT_LIMIT and budget.exact_work(network) <= budget.EXACT_WORK
+        chosen = "exact" if small else "inductive"
+    numeric = method in ("auto", "numeric")
+    budget.require_checkable(network, chosen + ("+numeric" if numeric else ""), points,
+                             budget.numeric_sample(network, sample, EXACT_LIMIT, NUMERIC_SAMPLE) if numeric else 0)
+    return chosen, numeric
 
 
 def check(derivation, method: str = "auto", points: int = 3, seed: int = 0, sample: int | None = None) -> Report:
@@ -194,17 +217,13 @@ def check(derivation, method: str = "auto", points: int = 3, seed: int = 0, samp
     ``points`` random points and at most ``sample`` parameters per layer (all when
     the network is small) are used by the numeric check.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of: {', '.join(METHODS)}")
     facts: list[Fact] = []
-    chosen = method
-    if method == "auto":
-        chosen = "exact" if derivation.network.parameter_count <= EXACT_LIMIT else "inductive"
+    chosen, numeric = plan(derivation.network, method, points, sample)
     if chosen == "exact":
         facts += exact_facts(derivation)
     elif chosen == "inductive":
         facts += inductive_facts(derivation)
-    if method in ("auto", "numeric"):
+    if numeric:
         facts += numeric_facts(derivation, points=points, seed=seed, sample=sample)
     return Report(tuple(facts), method)
 
@@ -682,6 +701,7 @@ def numeric_facts(derivation, points: int = 3, seed: int = 0, sample: int | None
                       f"differences (40 digits), worst relative error {float(error):.1e}"
                       f"{f' (generic σ realised as {shown})' if shown else ''}")
             evidence = {"kind": "numeric", "sampled": len(keys), "total": total, "points": points,
-                        "worst": f"{float(error):.1e}", "parameter": kind, "stand_in": shown}
+                        "worst": f"{float(error):.1e}", "tolerance": f"{float(TOLERANCE):.0e}",
+                        "parameter": kind, "stand_in": shown}
             facts.append(Fact(equation, l, "numeric", error <= TOLERANCE, detail, evidence))
     return facts

@@ -16,6 +16,7 @@ stand-in :data:`GENERIC_STAND_IN` (and σ' as that function's derivative).
 from __future__ import annotations
 
 import random
+import re
 from functools import partial
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -33,6 +34,9 @@ GENERIC_STAND_IN = sp.atan(Z) + Z**2 / 4
 #: σ(z) for a generic output under a cost that takes log a^L (the cross-entropies): values in (0, 1),
 #: not symmetric about 1/2, and σ' is not σ(1 − σ)
 PROBABILITY_STAND_IN = sp.Rational(1, 2) + sp.atan(Z + Z**2 / 4) / sp.pi
+
+#: a parameter key as a values file spells it: "w,1,2,1" or "w[1,2,1]"
+_KEY = re.compile(r"^\s*([wb])\s*(?:\[([^\]]*)\]|,(.*))\s*$")
 
 #: working precision of the oracle, in decimal digits
 DIGITS = 40
@@ -223,6 +227,22 @@ def key_name(key) -> str:
     return key if isinstance(key, str) else ",".join(str(part) for part in key)
 
 
+def parse_key(text: str) -> tuple | None:
+    """A canonical key from ``"w,1,2,1"`` or ``"w[1,2,1]"`` (``None`` if it is neither).
+
+    >>> parse_key("w[1, 2, 1]"), parse_key("b,2,1"), parse_key("v,1")
+    (('w', 1, 2, 1), ('b', 2, 1), None)
+    """
+    match = _KEY.match(text)
+    if not match:
+        return None
+    kind, bracketed, listed = match.groups()
+    parts = [p.strip() for p in (bracketed if bracketed is not None else listed).split(",")]
+    if not all(p.isascii() and p.isdigit() for p in parts) or len(parts) != (3 if kind == "w" else 2):
+        return None
+    return (kind, *map(int, parts))
+
+
 def key_list(keys: Sequence, head: int = 6, tail: int = 2) -> str:
     """Keys as the user writes them, abbreviated when there are many.
 
@@ -256,12 +276,28 @@ def _number_map(values: Mapping, what: str, expected: Sequence, keyed: bool):
     return problems
 
 
+def assumes_targets_sum_to_one(derivation) -> bool:
+    """Whether the derivation's output δ used Σ_j y_j = 1 (softmax with cross-entropy gives a − y only then)."""
+    return any(step.rule == "targets_sum_to_one" for step in derivation.deltas[(derivation.network.depth, 1)].steps)
+
+
+def targets_problem(derivation, total, tolerance=0) -> str | None:
+    """The message for targets adding up to ``total`` when the derivation assumed they add up to 1."""
+    if not assumes_targets_sum_to_one(derivation) or abs(total - 1) <= tolerance:
+        return None
+    return (f"y adds up to {sp.nsimplify(total) if tolerance else total}; the output δ of "
+            f"{derivation.network.output.activation.label} with {derivation.network.cost.name} was simplified to "
+            f"a − y using Σ_j y_j = 1 (the targets are a probability distribution); expected targets that add "
+            f"up to 1, such as a one-hot label")
+
+
 def evaluate(derivation, values: Mapping, x: Sequence, y: Sequence) -> Evaluation:
     """z, a, δ per layer, the cost and every gradient at a point, from the derivation's forms."""
     network = derivation.network
     if is_generic(network):
         raise SpecError("a generic activation σ has no numeric values; choose a concrete activation to evaluate")
-    values = {k if isinstance(k, str) else tuple(k): v for k, v in dict(values).items()}
+    values = {(k if k in ("lambda", "n") else parse_key(k) or k) if isinstance(k, str) else tuple(k): v
+              for k, v in dict(values).items()}
     l2 = {k: values.pop(k) for k in ("lambda", "n") if k in values}
     problems = _number_map(values, "values", derivation.params, keyed=True)
     problems += _number_map(l2, "values", list(l2), keyed=True)
@@ -271,6 +307,9 @@ def evaluate(derivation, values: Mapping, x: Sequence, y: Sequence) -> Evaluatio
     for name, wanted in needed.items():
         if wanted and name not in l2:
             problems.append(f"values: the L2 regulariser needs a value for {name!r}")
+    if not problems:
+        # floats are taken exactly as stored, and 0.1 + 0.2 + 0.7 is not exactly 1 in binary
+        problems += filter(None, [targets_problem(derivation, sum(map(_exact, y)), tolerance=sp.Rational(1, 10**12))])
     if problems:
         raise SpecError(problems)
     point = Point(
