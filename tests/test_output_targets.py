@@ -64,7 +64,7 @@ def test_a_failed_run_through_a_link_leaves_the_old_target(capsys, tmp_path):
     target = tmp_path / "real.txt"
     target.write_bytes(b"old bytes\r\n")
     (tmp_path / "link.txt").symlink_to("real.txt")
-    refused(capsys, tmp_path, ["derive", "--layers", "2,0", "-o", tmp_path / "link.txt"], "layer 1 has size 0")
+    refused(capsys, tmp_path, ["derive", "--layers", "2,0", "-o", tmp_path / "link.txt"], "layer 2 has size 0")
     assert target.read_bytes() == b"old bytes\r\n"
 
 
