@@ -12,6 +12,8 @@ METHODS = ("auto", "exact", "inductive", "numeric")
 FORMATS = ("md", "tex", "text", "json")
 #: document languages
 LANGUAGES = ("en", "zh")
+#: what the sections of a LaTeX document become (``--heading-level``)
+HEADING_LEVELS = ("chapter", "section", "subsection")
 #: Markdown math flavours (:data:`symbackprop.documents.render.FLAVORS`)
 FLAVORS = ("github", "katex", "mathjax", "hexo", "kramdown")
 #: notations (:data:`symbackprop.documents.printing.NOTATIONS`)

@@ -14,10 +14,12 @@ import os
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__
-from .choices import DIFFUSION_ACTIVATIONS, FLAVORS, FORMATS, LANGUAGES, MAX_TERMS, METHODS, NOTATIONS
+from .choices import (DIFFUSION_ACTIVATIONS, FLAVORS, FORMATS, HEADING_LEVELS, LANGUAGES, MAX_TERMS, METHODS,
+                      NOTATIONS)
 from .errors import SpecError, unknown_name
 
 DEFAULT_LAYERS = [2, 3, 2]
@@ -291,7 +293,8 @@ def command_derive(args) -> int:
     progress.start(f"writing {args.format}")
     document = render(derivation, args.format, args.lang, args.notation, args.flavor, standalone=args.standalone,
                       report=report, templates=args.templates, figure=figure,
-                      label_prefix=_label_prefix(args, "bp-" + "-".join(map(str, network.sizes))))
+                      label_prefix=_label_prefix(args, "bp-" + "-".join(map(str, network.sizes))),
+                      heading_level=args.heading_level, front_matter=_front_matter(args))
     progress.done()
     _write_or_print(output, document)
     return 0 if report is None or report.ok else 1
@@ -445,7 +448,8 @@ def command_derive_general(args) -> int:
     document = render_general(general, args.format, args.lang, args.notation, args.flavor,
                               standalone=args.standalone, report=report, templates=args.templates,
                               label_prefix=_label_prefix(args, label_prefix_from(
-                                  f"bp-general-{options.get('activation', 'generic')}-{options['cost']}")))
+                                  f"bp-general-{options.get('activation', 'generic')}-{options['cost']}")),
+                              heading_level=args.heading_level)
     _write_or_print(args.output, document)
     return 0 if report.ok else 1
 
@@ -454,15 +458,39 @@ def command_derive_general(args) -> int:
 
 
 def _check_label_prefix_flag(args) -> None:
-    """--label-prefix names LaTeX labels: refused for other formats, and checked before any work."""
+    """--label-prefix, --heading-level (LaTeX) and --front-matter, --date (Markdown): refused for other formats,
+    and checked before any work."""
     from .documents.render import check_label_prefix
 
-    if args.label_prefix is None:
-        return
-    if args.format != "tex":
-        raise SpecError(f"--label-prefix {args.label_prefix!r} applies to LaTeX only; expected --format tex "
+    if args.label_prefix is not None:
+        if args.format != "tex":
+            raise SpecError(f"--label-prefix {args.label_prefix!r} applies to LaTeX only; expected --format tex "
+                            f"(got --format {args.format})")
+        check_label_prefix(args.label_prefix)
+    if args.heading_level != "section" and args.format != "tex":
+        raise SpecError(f"--heading-level {args.heading_level} applies to LaTeX only; expected --format tex "
                         f"(got --format {args.format})")
-    check_label_prefix(args.label_prefix)
+    if (args.front_matter or args.date is not None) and (args.format != "md" or args.general):
+        raise SpecError(f"--front-matter and --date apply to a Markdown derivation only; expected --format md "
+                        f"(got --format {args.format}{' --general' if args.general else ''})")
+    if args.date is not None and not args.front_matter:
+        raise SpecError(f"--date {args.date!r} dates the front matter; expected --front-matter with it")
+    _front_matter(args)  # a bad date is refused before any work
+
+
+def _front_matter(args) -> dict | None:
+    """--front-matter's options: the date from --date, else from SOURCE_DATE_EPOCH, else none (never the clock)."""
+    from .documents.render import front_matter
+
+    if not args.front_matter:
+        return None
+    date = args.date
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if date is None and epoch:
+        if not epoch.isdigit():
+            raise SpecError(f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds; expected e.g. 1714521600")
+        date = datetime.fromtimestamp(int(epoch), tz=timezone.utc).strftime("%Y-%m-%d")
+    return front_matter(date)
 
 
 def _label_prefix(args, fallback: str) -> str:
@@ -864,6 +892,15 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--label-prefix", metavar="PREFIX",
                      help="LaTeX: start every \\label and \\eqref with PREFIX (eq:PREFIX:bp1), so that several "
                           "documents can be \\input together (default: the -o file's stem, else e.g. bp-2-3-2)")
+    out.add_argument("--heading-level", choices=HEADING_LEVELS, default="section",
+                     help="LaTeX: what the document's sections become, so that a fragment fits under a lecture's own "
+                          "headings (default section)")
+    out.add_argument("--front-matter", action="store_true",
+                     help="Markdown: start with front matter for Hexo, Jekyll or Hugo (title, date, mathjax: true) "
+                          "instead of the title heading (default: no front matter, a title heading)")
+    out.add_argument("--date", metavar="YYYY-MM-DD",
+                     help="the front matter's date (default: from SOURCE_DATE_EPOCH when set, else no date; "
+                          "never the clock, so that output is reproducible)")
     derive_parser.add_argument("--general", action="store_true",
                                help="prove BP1-BP4 for every network with this cost and activation "
                                     "(symbolic sizes, any depth) instead of deriving one network (default: "

@@ -645,7 +645,9 @@ def plot_svg(measurement: Measurement, notation: str = "nielsen") -> str | None:
 
             axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_xlabel("$%s$" % printing.latex(statement.layer, notation=notation))
-        axes.set_ylabel("$%s$" % printing.latex(statement.plotted, notation=notation), fontsize=13)
+        # matplotlib's mathtext knows the norm's bars as \| only
+        label = printing.latex(statement.plotted, notation=notation).replace("\\lVert", "\\|").replace("\\rVert", "\\|")
+        axes.set_ylabel("$%s$" % label, fontsize=13)
         axes.grid(True, which="major", alpha=0.3)
         axes.legend()
         figure.subplots_adjust(left=0.14, right=0.97, bottom=0.13, top=0.96)

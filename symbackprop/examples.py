@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .proof.chain import derive
 from .proof.general import derive_general, general_options
-from .documents.render import LANGUAGES, render_gallery_readme, template_dirs
+from .documents.render import LANGUAGES, front_matter, render_gallery_readme, template_dirs
 from .proof.report import render
 from .model.spec import Network
 
@@ -67,8 +67,10 @@ def _network_documents(files: dict[str, str], manifest: list[dict]) -> None:
             for flavor in flavors:
                 stem = f"{example.key}.{lang}" + ("" if flavor == "github" else f".{flavor}")
                 figure = f"{example.key}.svg"
+                # a Hexo post starts with its front matter (undated, so that the gallery is reproducible)
                 doc = render(derivation, "md", lang, example.notation, flavor, report=report, figure=figure,
-                             example=example.key, **proof)
+                             example=example.key, front_matter=front_matter() if flavor == "hexo" else None,
+                             **proof)
                 files[f"{stem}.md"] = doc.text
                 files.update(doc.attachments)
                 manifest.append({"path": f"{stem}.md", "format": "md", "lang": lang, "flavor": flavor,

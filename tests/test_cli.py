@@ -54,7 +54,9 @@ def test_flags_and_json():
     assert data["check"]["ok"] is True
     assert {f["method"] for f in data["check"]["facts"]} == {"exact", "numeric"}
     first = data["gradients"][0]
-    assert first["key"] == ["w", 1, 1, 1] and first["latex"].startswith("a^{2}_{1}")
+    # in the order of the chain rule: the next layer's errors, the slope a(1 - a), then the input
+    assert first["key"] == ["w", 1, 1, 1] and first["latex"].startswith(r"\left(\delta^{3}_{1}")
+    assert first["latex"].endswith(r"a^{2}_{1} \left(1 - a^{2}_{1}\right) x_{1}")
 
 
 def test_spec_files(tmp_path):
@@ -192,3 +194,47 @@ def test_a_learning_rate_that_divides_by_zero_is_refused(tmp_path):
     result = run("evaluate", "--layers", "2,2,2", "--values", str(values), "--lr", "1/0")
     assert result.returncode == 2
     assert "--lr '1/0' divides by zero" in result.stderr and "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------- lecture notes and blog posts
+
+
+def test_heading_level_lowers_a_fragment_under_a_lecture(capsys):
+    assert cli.main(["derive", "--format", "tex", "--fragment", "--heading-level", "subsection"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("\\subsection*{") and "\\subsection{The network}" in out
+    assert "\\subsubsection{BP1: " in out and "\\section" not in out
+    assert cli.main(["derive", "--format", "tex", "--fragment", "--heading-level", "chapter"]) == 0
+    assert "\\chapter{The network}" in capsys.readouterr().out
+
+
+def test_labels_match_the_printed_layer_of_their_heading(capsys):
+    assert cli.main(["derive", "--format", "tex", "--fragment", "--label-prefix", "n"]) == 0
+    out = capsys.readouterr().out
+    assert "\\subsection{Layer 3}\\label{sec:n:layer-3}" in out and "layer-1}" not in out
+
+
+def test_front_matter_replaces_the_title_heading(capsys, monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    assert cli.main(["derive", "--format", "md", "--flavor", "hexo", "--front-matter", "--date", "2024-05-01"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith('---\ntitle: "Backpropagation for a 2-3-2 network"\ndate: 2024-05-01\nmathjax: true\n---\n')
+    assert "\n# " not in out
+    # no date given and none in the environment: no date line, never the clock
+    assert cli.main(["derive", "--format", "md", "--front-matter"]) == 0
+    assert "date:" not in capsys.readouterr().out
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1714521600")
+    assert cli.main(["derive", "--format", "md", "--front-matter"]) == 0
+    assert "\ndate: 2024-05-01\n" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--format", "md", "--heading-level", "chapter"], "--heading-level chapter applies to LaTeX only"),
+    (["--format", "tex", "--front-matter"], "apply to a Markdown derivation only"),
+    (["--format", "md", "--front-matter", "--date", "2024-13"], "'2024-13' is not a date"),
+    (["--format", "md", "--date", "2024-05-01"], "expected --front-matter with it"),
+])
+def test_bad_layout_flags_are_refused(capsys, flags, message):
+    assert cli.main(["derive", *flags]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.out == ""

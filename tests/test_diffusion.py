@@ -108,17 +108,17 @@ def test_every_step_and_statement_prints(derived):
         for step in bound.steps:
             assert latex(step.expr)
     s = statements(derived)
-    assert latex(s.step.expr) == (r"\left\| \delta^{l} \right\| \leq \max_{z} \sigma'\left(z\right) "
-                                  r"\left\| w^{l + 1} \right\|_{2} \left\| \delta^{l + 1} \right\|")
+    assert latex(s.step.expr) == (r"\left\lVert \delta^{l} \right\rVert \leq \max_{z} \sigma'\left(z\right) "
+                                  r"\left\lVert w^{l + 1} \right\rVert_{2} \left\lVert \delta^{l + 1} \right\rVert")
     assert latex(dict(s.shrink)["sigmoid"].expr) == (
-        r"\left\| \delta^{l} \right\| \leq \left(\frac{1}{4}\right)^{L - l} \left\| \delta^{L} \right\|")
+        r"\left\lVert \delta^{l} \right\rVert \leq \left(\frac{1}{4}\right)^{L - l} \left\lVert \delta^{L} \right\rVert")
     assert r"\prod_{k=l + 1}^{L}" in latex(s.product.expr)
-    assert latex(s.gradient_norm.expr) == (r"\left\| \frac{\partial C}{\partial w^{l}} \right\|_{F} = "
-                                           r"\left\| \delta^{l} \right\| \left\| a^{l - 1} \right\|")
+    assert latex(s.gradient_norm.expr) == (r"\left\lVert \frac{\partial C}{\partial w^{l}} \right\rVert_{F} = "
+                                           r"\left\lVert \delta^{l} \right\rVert \left\lVert a^{l - 1} \right\rVert")
     # another notation numbers the layers its own way: Ng's Θ^(l) leads from layer l to layer l + 1
     assert latex(statements(derived, "ng").step.expr, notation="ng") == (
-        r"\left\| \delta^{(l)} \right\| \leq \max_{z} g'\left(z\right) "
-        r"\left\| \Theta^{(l)} \right\|_{2} \left\| \delta^{(l + 1)} \right\|")
+        r"\left\lVert \delta^{(l)} \right\rVert \leq \max_{z} g'\left(z\right) "
+        r"\left\lVert \Theta^{(l)} \right\rVert_{2} \left\lVert \delta^{(l + 1)} \right\rVert")
 
 
 # ---------------------------------------------------------------------------- measurement

@@ -782,7 +782,7 @@ def test_every_equation_of_the_gallery_reads_or_fails_cleanly(example):
                 read += 1
             except FormulaError:
                 pass  # statements about any layer l have free indices
-    assert read >= 30
+    assert read >= 25  # each equation is stated once: fewer displays than when it was repeated
 
 
 def test_the_grammar_ships_beside_the_module():

@@ -27,9 +27,13 @@ from tooling import (
     math_fragments,
     missing,
     require_node_packages,
+    tex_layout,
 )
 
 MANIFEST = OUTPUT / "manifest.json"
+#: the most pages each English LaTeX document of the gallery may take, with all its content
+PAGE_LIMITS = {"nielsen.en.tex": 8, "seed002.en.tex": 5, "seed003.en.tex": 10, "seed004.en.tex": 9,
+               "worked.en.tex": 6}
 INDEX = OUTPUT / "README.md"  # the gallery's index page, not a derivation document
 
 if not MANIFEST.exists():
@@ -90,6 +94,18 @@ else:
         if not ok:
             pytest.fail(f"{document.path} ({kind}, {ENGINES[document.lang]}) does not build "
                         f"cleanly:\n{log}", pytrace=False)
+
+    @pytest.mark.parametrize("document", [d for d in TEX_DOCUMENTS if d.standalone], ids=_ids)
+    def test_tex_fits_its_pages(document):
+        """No line or display runs into the margin, and the documents stay as short as a lecturer's notes."""
+        pages, overfull = tex_layout(document.file.read_text(encoding="utf-8"), document.lang)
+        assert pages > 0, f"{document.path} did not build"
+        assert not overfull, f"{document.path}: overfull boxes:\n" + "\n".join(overfull)
+        limit = PAGE_LIMITS.get(document.path)
+        assert limit is None or pages <= limit, f"{document.path}: {pages} pages, at most {limit} expected"
+
+    def test_every_page_limit_names_a_document():
+        assert set(PAGE_LIMITS) <= {document.path for document in TEX_DOCUMENTS}
 
     @pytest.fixture(scope="module")
     def markdown_checks():

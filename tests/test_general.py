@@ -482,12 +482,13 @@ def test_a_document_includes_the_general_section_only_when_asked():
 
     network = Network([2, 3, 2], activation="generic", cost="quadratic")
     concrete = derive(network)
-    for lang, heading in (("en", "For every network"), ("zh", "对任意网络成立")):
+    for lang, heading in (("en", "the four equations for every network"), ("zh", "对任意网络成立的四个方程")):
         for fmt in ("md", "tex"):
             plain = render(concrete, fmt, lang).text
             with_proof = render(concrete, fmt, lang, general=general(), general_report=checked()).text
             assert heading not in plain and heading in with_proof
-            assert with_proof.count("general-bp") >= (8 if fmt == "tex" else 0)
+            # a heading per equation; the statements themselves are the document's own, stated once
+            assert with_proof.count("general-bp") >= (4 if fmt == "tex" else 0)
             # the section holds every statement, printed by the notation's printer
             for equation in general().in_notation("nielsen").equations:
                 assert latex(equation.statement, notation="nielsen").split(" = ")[0] in with_proof

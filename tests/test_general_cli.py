@@ -87,18 +87,21 @@ def test_bad_input_is_refused_with_exit_2(capsys, argv, message):
 
 @pytest.mark.parametrize("lang, fmt, base, step", [
     ("en", "text", "the right side of BP1 is that derivative, (aᴸⱼ - yⱼ)·σ'(zᴸⱼ) = ∂C/∂zᴸⱼ",
-     "then the right side of BP2, computed from them, is the derivative at layer l, σ'(zˡⱼ)·Σ"),
-    ("zh", "text", "BP1 的右边正是这个导数，(aᴸⱼ - yⱼ)·σ'(zᴸⱼ) = ∂C/∂zᴸⱼ", "则由它们算出的 BP2 的右边就是第 l 层的导数，σ'(zˡⱼ)·Σ"),
-    ("en", "md", r"the right-hand side of BP1, is the derivative there, $\left(a^{L}_{j} - y_{j}\right)",
-     r"is then the derivative at layer l, $\sigma'\left(z^{l}_{j}\right) \sum"),
-    ("zh", "tex", r"BP1 的右边，正是该层的导数，$\left(a^{L}_{j} - y_{j}\right)",
-     r"由这些误差算出的 BP2 的右边就是第 l 层的导数，$\sigma'\left(z^{l}_{j}\right) \sum"),
+     "then the right side of BP2, computed from them, is the derivative at layer l, Σ_(k=1..mˡ⁺¹) (δˡ⁺¹ₖ·wˡ⁺¹ₖⱼ)·σ'(zˡⱼ)"),
+    ("zh", "text", "BP1 的右边正是这个导数，(aᴸⱼ - yⱼ)·σ'(zᴸⱼ) = ∂C/∂zᴸⱼ", "则由它们算出的 BP2 的右边就是第 l 层的导数，Σ_(k=1..mˡ⁺¹)"),
+    # documents: the proof of BP1 runs from the derivative to BP1's right side, that of BP2 to BP2's
+    ("en", "md", r"\frac{\partial C}{\partial z^{L}_{j}} &= ",
+     r"&= \left(\sum_{k=1}^{m^{l + 1}} \delta^{l + 1}_{k} w^{l + 1}_{kj}\right) \sigma'\left(z^{l}_{j}\right)"),
+    ("zh", "tex", r"\frac{\partial C}{\partial z^{L}_{j}} &= ",
+     r"&= \left(\sum_{k=1}^{m^{l + 1}} \delta^{l + 1}_{k} w^{l + 1}_{kj}\right) \sigma'\left(z^{l}_{j}\right)"),
 ])
 def test_the_induction_is_about_the_error_the_backward_pass_computes(capsys, lang, fmt, base, step):
     """Not the tautology δᴸ = ∂C/∂zᴸ: the base case is BP1's right side, the step ends in BP2's right side."""
     code, out, _ = run(capsys, "--lang", lang, "--format", fmt)
     assert code == 0 and base in out and step in out
     assert "δᴸⱼ = ∂C/∂zᴸⱼ" not in out and r"\delta^{L}_{j} = \frac{\partial C}{\partial z^{L}_{j}}" not in out
+    if fmt != "text":
+        assert r"&= \left(a^{L}_{j} - y_{j}\right) \sigma'\left(z^{L}_{j}\right)" in out
 
 
 def test_the_default_method_is_accepted_with_general(capsys):
@@ -132,9 +135,9 @@ def test_the_report_names_costs_and_activations_in_words(capsys):
 
 @pytest.mark.parametrize("lang, fmt, words", [
     ("en", "text", "for every neuron k of that layer"),
-    ("en", "md", "for every neuron k of layer l+1"),
+    ("en", "md", "for every neuron $k$ of that layer"),
     ("zh", "text", "第 l+1 层的每个神经元 k 上成立"),
-    ("zh", "md", "第 l+1 层的每个神经元 k 上都成立"),
+    ("zh", "md", "层对每个神经元 $k$ 成立"),
 ])
 def test_the_hypothesis_is_stated_for_every_neuron_of_the_next_layer(capsys, lang, fmt, words):
     code, out, _ = run(capsys, "--lang", lang, "--format", fmt)
@@ -146,7 +149,7 @@ def test_chinese_proof_has_no_stray_spaces_or_english_rule_names(capsys):
     code, out, _ = run(capsys, "--lang", "zh", "--format", "md")
     assert code == 0
     assert "克罗内克符号 " not in out and "名字" not in out
-    assert "把定义式写回其记号" in out
+    assert "由定义，" in out and "归纳假设，" in out
 
 
 def _wrong_bp2(real):

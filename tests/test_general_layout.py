@@ -45,22 +45,20 @@ def derived_article(capsys, lang: str) -> str:
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_the_general_proof_with_an_l2_penalty_fits_the_page(capsys, tmp_path, lang):
     tex = derived_article(capsys, lang)
-    assert r"\longmapsto" in tex  # the steps are in the article
+    assert r"\text{chain rule through } z" in tex or r"\text{链式法则，经由 } z" in tex  # the justified steps are in it
     wide = [box for box in overfull_boxes(tex, lang, tmp_path) if box[0] > LIMIT_PT]
     assert not wide, f"lines wider than the text by more than {LIMIT_PT} pt: {wide}"
 
 
-def _displays(tex: str) -> list[str]:
-    return [body.strip() for body in re.findall(r"\\begin\{equation\*\}(.*?)\\end\{equation\*\}", tex, re.S)]
+def _chains(tex: str) -> list[str]:
+    return [body.strip() for body in re.findall(r"\\begin\{align\*\}(.*?)\\end\{align\*\}", tex, re.S)]
 
 
 def test_a_step_set_inline_is_measured_as_overfull(capsys, tmp_path):
-    """The measurement catches the old layout: the first step of BP1 and the cost it uses, set inline."""
+    """The measurement catches a bad layout: the first line of the proof of BP4, twice in one box, set inline."""
     tex = derived_article(capsys, "en")
-    shown = _displays(tex)
-    first = next(i for i, body in enumerate(shown) if r"\longmapsto" in body)
-    rewrite, reason = shown[first], shown[first + 1]  # as the printer wrote them
-    assert reason.startswith("J = ") and r"\lambda" in reason
-    planted = tex.replace(r"\end{document}", "(1) step: $%s$, using $%s$\n\n\\end{document}" % (rewrite, reason))
+    chain = next(body for body in _chains(tex) if r"\text{chain rule through }" in body and r"\lambda" in body)
+    first = chain.split("\\\\")[0].split("&&")[0].split(r"\qquad")[0].replace("&", "")
+    planted = tex.replace(r"\end{document}", "(1) step: \\mbox{$%s \\quad %s$}, twice, as one unbreakable box\n\n\\end{document}" % (first, first))
     widths = [width for width, _ in overfull_boxes(planted, "en", tmp_path)]
     assert widths and widths[0] > LIMIT_PT

@@ -319,8 +319,8 @@ def test_softmax_and_l2_documents_show_the_sum_and_the_regulariser():
     p = random_point(d, random.Random(3))
     ex = worked_example(d, {**p.params, **p.l2}, p.x, p.y, digits=4)
     md = render_worked(ex, "md").text
-    assert "sum over all the outputs" in md and "the regularisation term contributes" in md
-    assert md.count("one step of gradient descent moves it to") == len(d.params)
+    assert "sum over all the outputs" in md and "what the regularisation term adds" in md
+    assert md.count(" - \\eta \\frac{\\partial C}") == len(d.params)  # one step for every parameter
     tex = render_worked(ex, "tex", standalone=False).text
     assert "\\documentclass" not in tex and "\\frac{\\lambda w^{3}_{11}}{n}" in tex
     with pytest.raises(SpecError, match="unknown format 'pdf'"):

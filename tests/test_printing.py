@@ -129,8 +129,8 @@ def test_display_classes_print_in_both_printers():
     l, m, j, k, u = sp.symbols("l m j k u")
     delta = LayerMatrix("delta", l, m)
     W = LayerMatrix("W", l, m, m)
-    assert latex(Norm(delta)) == r"\left\| \delta^{l + 1} \right\|" and text(Norm(W, "2")) == "‖wˡ⁺¹‖_2"
-    assert latex(Norm(W, "F")) == r"\left\| w^{l + 1} \right\|_{F}"
+    assert latex(Norm(delta)) == r"\left\lVert \delta^{l + 1} \right\rVert" and text(Norm(W, "2")) == "‖wˡ⁺¹‖_2"
+    assert latex(Norm(W, "F")) == r"\left\lVert w^{l + 1} \right\rVert_{F}"
     assert latex(MaxOver(u, u)) == r"\max_{u} u" and text(MaxOver(u, u)) == "max_u u"
     assert latex(ProductOver(u, k, l + 1, 4)) == r"\prod_{k=l + 1}^{4} \left(u\right)"
     assert text(ProductOver(u, k, l + 1, 4)) == "∏_(k=l + 1..4) (u)"

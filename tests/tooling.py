@@ -231,6 +231,27 @@ def compile_tex(
         return True, "\n".join(_dedupe(undefined))
 
 
+_PAGES = re.compile(r"Output written on \S+ \((\d+) pages?")
+_OVERFULL_BOX = re.compile(r"^Overfull \\[hv]box \((\d+(?:\.\d+)?)pt too (?:wide|high)\).*$", re.M)
+
+
+def tex_layout(text: str, lang: str) -> tuple[int, list[str]]:
+    """Compile a standalone LaTeX document twice and return its page count and every overfull box of the log
+    (the lines as TeX writes them). The engine is chosen by ``lang``, as in :func:`compile_tex`."""
+    engine = require_tex(lang)
+    with tempfile.TemporaryDirectory(prefix="symbackprop-tex-") as tmp:
+        work = Path(tmp)
+        (work / "document.tex").write_text(text, encoding="utf-8")
+        env = dict(os.environ, max_print_line="10000")
+        command = [engine, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "document.tex"]
+        for _ in (1, 2):  # the second run sets the references, which can move lines
+            subprocess.run(command, cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=TEX_TIMEOUT, check=False)
+        log = _read_log(work)
+    pages = _PAGES.search(log)
+    return (int(pages.group(1)) if pages else 0), [m.group(0) for m in _OVERFULL_BOX.finditer(log)]
+
+
 def _read_log(work: Path) -> str:
     path = work / "document.log"
     try:

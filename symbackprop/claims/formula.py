@@ -1721,6 +1721,8 @@ class _Reader:
                                      "for the derivative", modifier)
                 powers.append(modifier)
         name = "sigma" if function_tok.value in ("sigma", "dsigma") else function_tok.value
+        if name == "tanh" and primes == 1:  # \tanh'(u): the derivative of tanh, as documents name it
+            name, primes = "tanh_prime", 0
         if name != "sigma" and primes:
             raise self.error(f"{self.source(head)}: only the activation (\\sigma, f, g) takes a prime here; "
                              f"expected {name} without one", head)
@@ -1732,7 +1734,7 @@ class _Reader:
         else:
             value = self.value(argument, env)
         function = {"sigma": SIGMA_PRIME if primes else SIGMA, "exp": sp.exp, "log": sp.log,
-                    "tanh": sp.tanh}[name]
+                    "tanh": sp.tanh, "tanh_prime": lambda u: 1 - sp.tanh(u) ** 2}[name]
         value = self.elementwise(function, value)
         for power in powers:
             value = self.power(value, self.value(power.children[1], env), power, head)
@@ -2650,7 +2652,12 @@ def _split_rows(body: str) -> list[tuple[int, str]]:
     return pieces
 
 
+#: a derivation line's justification: from `&&` or `\qquad` before `\text{…}` to the end of the line
+_JUSTIFICATION = re.compile(r"(?:&&|\\qquad(?![A-Za-z]))\s*\\text\s*\{.*", re.S)
+
+
 def _clean_equation(text: str) -> str:
+    text = _JUSTIFICATION.sub("", text)
     text = _DECORATION.sub("", text)
     text = _remove_alignment(text)
     return " ".join(text.split())

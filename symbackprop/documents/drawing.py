@@ -76,6 +76,8 @@ class Node:
     kind: str
     latex: str
     text: str
+    #: the node's number across the whole network, in a notation that numbers nodes (w_{35} joins nodes 3 and 5)
+    number: int | None = None
 
 
 @dataclass(frozen=True)
@@ -192,7 +194,8 @@ def layout(network, notation: str = "nielsen", max_neurons: int = 6) -> Drawing:
                 nodes.append(Node(f"l{c}e", c, None, x, y, "ellipsis", "", ""))
                 continue
             q = Quantity("x", j) if c == 0 else Quantity("a", c, j)
-            node = Node(f"l{c}n{j}", c, j, x, y, "input" if c == 0 else "neuron", tex(q), show(q))
+            number = sum(sizes[:c]) + j if printing.notation(notation).global_nodes else None
+            node = Node(f"l{c}n{j}", c, j, x, y, "input" if c == 0 else "neuron", tex(q), show(q), number)
             nodes.append(node)
             by_key[(c, j)] = node
 

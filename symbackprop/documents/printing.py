@@ -18,6 +18,7 @@ superscript and a subscript. No LaTeX is assembled anywhere else.
 
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -104,6 +105,61 @@ def layer_number(canonical, notation_name: str = "nielsen"):
 _KIND_ORDER = {kind: i for i, kind in enumerate(("a", "z", "delta", "w", "b", "x", "y", "C", "lambda", "n", "m"))}
 
 
+def _layer_value(index) -> int:
+    """A layer index as a number to sort by: symbolic layers read l = 1000, L = 10**6 (l+1 after l, L last)."""
+    if isinstance(index, int):
+        return index
+    index = sp.sympify(index)
+    if index.is_Number:
+        return int(index)
+    values = {s: (10**6 if s.name == "L" else 1000) for s in index.free_symbols}
+    return int(index.xreplace(values))
+
+
+_KIND_RANK = {"delta": 0, "a": 1, "z": 2, "w": 3, "b": 3}
+
+
+def _chain_position(factor: sp.Expr):
+    """Where a factor stands in a product written in the order of the chain rule.
+
+    The derivative of the cost comes first (a factor with a target or the cost in it), then the
+    layers from the output backwards; within a layer the error, then the activation's slope
+    (a, 1 − a or σ'(z): one factor, kept together), then the weight that leads to the layer before,
+    so that the activation a weight comes from ends the product (δ σ'(z) a^{l−1}).
+    """
+    quantities = [q for q in factor.free_symbols if isinstance(q, Quantity)]
+    if isinstance(factor, Partial):
+        quantities = [q for q in factor.of.free_symbols if isinstance(q, Quantity)]
+    if not quantities and not isinstance(factor, Partial):  # a constant such as η or λ leads
+        return (-1, 0, 0)
+    if any(q.kind in ("y", "C") for q in quantities) or (isinstance(factor, Partial) and factor.of == COST):
+        return (0, 0, 0)
+    layered = [(_layer_value(q.indices[0]), q.kind) for q in quantities if q.kind in _KIND_RANK]
+    if any(q.kind == "x" for q in quantities):
+        layered.append((0, "a"))
+    if not layered:
+        return (1, 0, 0)
+    top = max(layer for layer, _ in layered)
+    rank = min(_KIND_RANK[kind] for layer, kind in layered if layer == top)
+    return (1, -top, rank)
+
+
+def chain_ordered(expr: sp.Expr):
+    """The factors of a plain product (no quotient, coefficient ±1) in chain-rule order, else None."""
+    if not expr.is_Mul:
+        return None
+    coefficient, rest = expr.as_coeff_Mul()
+    if coefficient not in (sp.S.One, sp.S.NegativeOne) or not rest.is_Mul:
+        return None
+    factors = rest.args
+    if any(f.is_Pow and f.exp.is_negative for f in factors) or any(f.is_Number for f in factors):
+        return None
+    if not any(isinstance(f, Partial) or any(isinstance(q, Quantity) for q in f.free_symbols) for f in factors):
+        return None  # no quantity of the network: nothing to order by the chain rule
+    ordered = sorted(factors, key=lambda f: (_chain_position(f), sp.default_sort_key(f)))
+    return coefficient, ordered
+
+
 def _reading_order(term: sp.Expr):
     quantities = sorted(
         (_KIND_ORDER[q.kind], tuple(i if isinstance(i, int) else -1 for i in q.indices))
@@ -115,7 +171,8 @@ def _reading_order(term: sp.Expr):
 class _NotationMixin:
     """What both printers share: which letter, layer and subscripts a quantity gets."""
 
-    _notation_settings = {"notation": "nielsen", "sizes": None, "shapes": False, "aligned": False}
+    #: ``inline``: set in running text, where a derivative is written ∂C/∂z and does not spread the lines apart
+    _notation_settings = {"notation": "nielsen", "sizes": None, "shapes": False, "aligned": False, "inline": False}
     unicode = False
 
     @property
@@ -124,6 +181,13 @@ class _NotationMixin:
 
     def _letter(self, pair) -> str:
         return pair[1 if self.unicode else 0]
+
+    #: activations written with their own name, also in their derivative (tanh', not σ' = 1 − tanh²)
+    _OWN_NAMES = {"tanh": ("\\tanh", "tanh")}
+
+    def _activation_letter(self, function_name: str) -> str:
+        """The letter of an activation function (σ, g or f in the notation), or its own name where it has one."""
+        return self._letter(self._OWN_NAMES.get(function_name.rstrip("'"), self.notation.activation))
 
     def _node(self, layer, neuron):
         sizes = self._settings["sizes"]
@@ -190,6 +254,8 @@ class _NotationMixin:
         """Terms of a sum in reading order: by kind, then layer and index numerically (δ₂ before δ₁₀)."""
         if order == "none":
             return list(expr.args)
+        if expr.free_symbols and all(s.is_integer for s in expr.free_symbols):  # index arithmetic: l + 1, not 1 + l
+            return sorted(expr.args, key=lambda term: (term.is_Number, sp.default_sort_key(term)))
         return sorted(expr.args, key=_reading_order)
 
     @contextmanager
@@ -356,15 +422,35 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
     def _print_HadamardProduct(self, expr):
         return r" \odot ".join(self.parenthesize(a, PRECEDENCE["Mul"], strict=True) for a in expr.args)
 
+    def _print_MatrixBase(self, expr):
+        """A matrix; one of derivatives gets room between its rows (\\\\[6pt]), so that its fractions do not touch."""
+        shown = super()._print_MatrixBase(expr)
+        if any(isinstance(entry, Partial) for entry in expr) and shown.count(r"\begin{") == 1:
+            shown = shown.replace("\\\\", "\\\\[6pt]")
+        return shown
+
     def _print_Partial(self, e: Partial) -> str:
+        if self._settings["inline"]:
+            return r"\partial %s / \partial %s" % (self._derived(e.of), self._print(e.wrt))
         return r"\frac{\partial %s}{\partial %s}" % (self._derived(e.of), self._print(e.wrt))
 
     def _print_Chain(self, chain: Chain) -> str:
-        links = [self._print(link) for link in chain.links]
-        if self._settings["aligned"] and len(links) > 2:
+        links = _distinct(self._print(link) for link in chain.links)
+        aligned = self._settings["aligned"]
+        short = sum(visible_width(link) for link in links) <= SHORT_CHAIN  # fits on one line: a·b = 0.3·0.5 = 0.15
+        if aligned == "row" or (aligned == "rows" and (len(links) == 2 or short)):  # one line of an align environment
+            return " &= ".join([links[0], " = ".join(links[1:])]) if len(links) > 1 else links[0]
+        if aligned and len(links) > 2:
             rows = [f"{links[0]} &= {links[1]}"] + [f"&= {link}" for link in links[2:]]
+            if aligned == "rows":  # the lines of an align environment the caller opens
+                return " \\\\\n".join(rows)
             return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
         return " = ".join(links)
+
+    def _print_Equality(self, expr):
+        if self._settings["aligned"] in ("row", "rows"):
+            return "%s &= %s" % (self._print(expr.lhs), self._print(expr.rhs))
+        return super()._print_Relational(expr)
 
     def _print_SumOver(self, expr: SumOver) -> str:
         return r"\sum_{%s} %s" % (self._print(expr.args[1]), self.parenthesize(expr.args[0], PRECEDENCE["Mul"]))
@@ -379,7 +465,7 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
     def _print_Function(self, expr, exp=None):
         if isinstance(expr.func, sp.core.function.UndefinedFunction):
             prime = expr.func.__name__.endswith("'")
-            out = "%s%s\\left(%s\\right)" % (self.notation.activation[0], "'" if prime else "",
+            out = "%s%s\\left(%s\\right)" % (self._activation_letter(expr.func.__name__), "'" if prime else "",
                                              ", ".join(self._print(a) for a in expr.args))
             return out if exp is None else "%s^{%s}" % (out, exp)
         return super()._print_Function(expr, exp)
@@ -445,6 +531,35 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
             out += (r" \cdot " if dot else " ") + tex
         return out
 
+    def _print_Sum(self, expr):
+        """A sum over several indices as nested sums, outermost first: Σ_p Σ_q Σ_r, not a stack of ranges."""
+        if len(expr.limits) == 1:
+            return super()._print_Sum(expr)
+        signs = " ".join(r"\sum_{%s=%s}^{%s}" % (self._print(i), self._index(lo), self._index(hi))
+                         for i, lo, hi in reversed(expr.limits))
+        body = self._print(expr.function)
+        return "%s %s" % (signs, r"\left(%s\right)" % body if expr.function.is_Add else body)
+
+    def _print_Mul(self, expr):
+        """A product in the order of the chain rule (see :func:`chain_ordered`); SymPy's order otherwise.
+
+        A quotient with a sum in its numerator puts the sum after the fraction: λ/(2n) Σ w², not (λ Σ w²)/(2n).
+        """
+        numerator, denominator = sp.fraction(expr, exact=True)
+        sums = [f for f in sp.Mul.make_args(numerator) if isinstance(f, (sp.Sum, SumOver))]
+        if denominator != 1 and sums and not expr.could_extract_minus_sign():
+            rest = sp.Mul(*[f for f in sp.Mul.make_args(numerator) if f not in sums])
+            return r"\frac{%s}{%s} %s" % (self._print(rest), self._print(denominator),
+                                          " ".join(self._print(f) for f in sums))
+        ordered = chain_ordered(expr)
+        if ordered is None:
+            return super()._print_Mul(expr)
+        coefficient, factors = ordered
+        shown = [r"\left(%s\right)" % self._print(f) if self._needs_mul_brackets(f, first=(n == 0),
+                                                                           last=(n == len(factors) - 1))
+                 else self._print(f) for n, f in enumerate(factors)]
+        return ("- " if coefficient == -1 else "") + " ".join(shown)
+
     def _print_Sigmoid(self, expr, exp=None) -> str:
         """σ(u) of a computational graph (graph.py)."""
         out = r"\sigma\left(%s\right)" % self._print(expr.args[0])
@@ -474,8 +589,14 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
 
     # ---------------------------------------------------------- gradient diffusion (diffusion.py)
 
+    def _print_FiniteSet(self, s) -> str:
+        """{0, 1} with \\lbrace and \\rbrace: Markdown would eat the backslash of \\{ in inline math on GitHub."""
+        items = ", ".join(self._print(x) for x in sorted(s.args, key=sp.default_sort_key))
+        return r"\left\lbrace %s\right\rbrace" % items
+
     def _print_Norm(self, expr) -> str:
-        body = r"\left\| %s \right\|" % self._print(expr.args[0])
+        # \lVert, not \|: Markdown would eat the backslash of \| in inline math on GitHub
+        body = r"\left\lVert %s \right\rVert" % self._print(expr.args[0])
         return body + ("_{%s}" % expr.kind if expr.kind else "")
 
     def _print_MaxOver(self, expr) -> str:
@@ -590,7 +711,7 @@ class TextPrinter(_NotationMixin, StrPrinter):
         return "∂%s/∂%s" % (self._derived(e.of), self._print(e.wrt))
 
     def _print_Chain(self, chain: Chain) -> str:
-        return " = ".join(self._print(link) for link in chain.links)
+        return " = ".join(_distinct(self._print(link) for link in chain.links))
 
     def _print_SumOver(self, expr: SumOver) -> str:
         return "Σ_%s %s" % (self._print(expr.args[1]), self.parenthesize(expr.args[0], PRECEDENCE["Mul"]))
@@ -604,7 +725,7 @@ class TextPrinter(_NotationMixin, StrPrinter):
     def _print_Function(self, expr):
         if isinstance(expr.func, sp.core.function.UndefinedFunction):
             prime = expr.func.__name__.endswith("'")
-            return "%s%s(%s)" % (self.notation.activation[1], "'" if prime else "",
+            return "%s%s(%s)" % (self._activation_letter(expr.func.__name__), "'" if prime else "",
                                  ", ".join(self._print(a) for a in expr.args))
         return super()._print_Function(expr)
 
@@ -710,12 +831,44 @@ class TextPrinter(_NotationMixin, StrPrinter):
         return "%s / (%s)" % (self._print(expr.args[0]), self._print(expr.args[1]))
 
     def _print_Mul(self, expr):
-        return super()._print_Mul(expr).replace("*", "·")
+        ordered = chain_ordered(expr)
+        if ordered is None:
+            return super()._print_Mul(expr).replace("*", "·")
+        coefficient, factors = ordered
+        shown = "·".join(self.parenthesize(f, PRECEDENCE["Mul"]) for f in factors)
+        return ("-" if coefficient == -1 else "") + shown
 
     def _print_Pow(self, expr, rational=False):
         if expr.exp.is_Integer and expr.exp > 1:
             return "%s%s" % (self.parenthesize(expr.base, PRECEDENCE["Pow"]), str(expr.exp).translate(self._SUP))
         return super()._print_Pow(expr, rational).replace("**", "^")
+
+
+#: a chain whose links add up to at most this many visible characters is set on one line of an align
+SHORT_CHAIN = 72
+
+
+def visible_width(tex: str) -> int:
+    """About how many characters wide a formula sets: commands, braces, scripts' markers and spaces count nothing,
+    a fraction counts its wider part."""
+    while True:
+        match = re.search(r"\\frac\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}", tex)
+        if not match:
+            break
+        wider = max(match.group(1), match.group(2), key=len)
+        tex = tex[:match.start()] + wider + tex[match.end():]
+    shown = re.sub(r"\\(?:left|right|partial|cdot)|\\[a-zA-Z]+|[{}^_ ]", lambda m: "x" if m.group(0) in (
+        "\\partial", "\\cdot") else "", tex)
+    return len(shown) + sum(1 for c in shown if ord(c) >= 0x2E80)  # a Chinese character is two wide
+
+
+def _distinct(shown) -> list[str]:
+    """Printed links without a link that repeats the one before it: a chain never shows a line twice."""
+    out = []
+    for link in shown:
+        if not out or link != out[-1]:
+            out.append(link)
+    return out
 
 
 def _compound(expr) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 import jinja2
 
 from . import printing
-from ..choices import FORMATS, LANGUAGES
+from ..choices import FORMATS, HEADING_LEVELS, LANGUAGES  # noqa: F401 (the names documents are rendered in)
 from ..errors import SpecError, unknown_name
 from ..model.symbols import Chain
 
@@ -176,6 +176,8 @@ def environment(notation: str = "nielsen", sizes=None, templates: str | Path | N
     }
     env.filters.update({name: _setting(name) for name in env.printing_filters})
     env.filters["chain"] = lambda links: Chain(*links)
+    env.filters["width"] = printing.visible_width
+    env.tests["chain"] = lambda expr: isinstance(expr, Chain) and len(expr.links) > 2
     env.globals["flavor"] = style
     env.globals["fmt"] = fmt
     return env
@@ -232,6 +234,27 @@ def check_label_prefix(prefix) -> str | None:
         return prefix
     raise SpecError(f"label prefix {prefix!r} cannot prefix a LaTeX label; expected letters, digits, '-', '.' "
                     f"or '_', starting with a letter or digit, e.g. bp-2-3-2")
+
+
+#: what a LaTeX document's sections become (--heading-level): a fragment then fits under a lecture's own headings
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?")
+
+
+def check_heading_level(level: str) -> str:
+    """``level`` when it is one of :data:`HEADING_LEVELS`."""
+    check_choice("heading level", level, HEADING_LEVELS)
+    return level
+
+
+def front_matter(date: str | None = None) -> dict:
+    """The options of a Markdown document's front matter: its date (YYYY-MM-DD, optionally with a time), or none.
+
+    The date is never read from the clock, so that the same input gives the same document.
+    """
+    if date is not None and not _DATE.fullmatch(date):
+        raise SpecError(f"front-matter date {date!r} is not a date; expected YYYY-MM-DD or YYYY-MM-DD HH:MM[:SS], "
+                        f"e.g. 2024-05-01")
+    return {"date": date}
 
 
 def label_prefix_from(text: str) -> str:

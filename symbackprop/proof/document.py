@@ -57,8 +57,24 @@ class BPEquation:
     instances: tuple[Equation, ...]
     facts: tuple
     softmax: bool = False
-    #: with a softmax output: the definition of the Jacobian J in the matrix form, J_ij = ∂a_i/∂z_j
+    #: with a softmax output: the definition of the Jacobian of the softmax in the matrix form, ∂a_i/∂z_j
     jacobian: Equation | None = None
+    #: why each line of the derivation after the first holds: (the template's key for the words, a formula or None)
+    reasons: tuple = ()
+
+    @property
+    def rows(self) -> tuple["Row", ...]:
+        """The derivation as lines with their justifications, for a document's align chain."""
+        return tuple(Row(expr, key, math) for expr, (key, math) in zip(self.derivation[1:], self.reasons))
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a derivation: ``= expr``, justified by ``words`` (a key the template words) and ``math``."""
+
+    expr: sp.Basic
+    words: str
+    math: sp.Basic | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,11 @@ class Expansion:
 
     key: tuple
     chain: Chain
+
+    #: a document displays it like any equation
+    expr = property(lambda self: self.chain)
+    shapes = False
+    label = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +103,10 @@ class LayerBlock:
     merged: Equation | None         # ∂C/∂W^l written out = δ^l (a^{l-1})^T
     delta: Equation                 # δ^l_1 (or every δ^l_j for small layers)
     pattern: Equation               # ∂C/∂w^l_{1k} and its closed form
+    #: a hidden layer written out: the weights that leave it, merged into the next weight matrix transposed
+    transposed: Equation | None = None
+    first_neuron: sp.Basic | None = None   # δ^l_1
+    first_sum: sp.Basic | None = None      # Σ_k w^{l+1}_{k1} δ^{l+1}_k, what neuron 1 collects
 
 
 @dataclass(frozen=True)
@@ -117,6 +142,14 @@ class DocumentModel:
     #: the number of training examples (n; m in Ng's notation), for prose that names it
     examples: Quantity = N_EXAMPLES
     expansion_limit: int = EXPANSION_LIMIT
+    #: the letters prose uses for a layer, the one before it, the output layer and two neurons, as formulas
+    layer_l: sp.Basic = None
+    layer_before: sp.Basic = None
+    output_layer: sp.Basic = None
+    index_j: sp.Basic = j_
+    index_k: sp.Basic = k_
+    #: Ng's bias unit of layer l, a^{(l)}_0 = 1 (None in other notations)
+    bias_unit: sp.Basic | None = None
 
 
 class _General:
@@ -222,8 +255,12 @@ def _cost(derivation) -> tuple[Equation, ...]:
     return (Equation(sp.Eq(COST, data, evaluate=False), "cost"),)
 
 
-def _expansion(derivation, key) -> Expansion:
-    """∂C/∂θ = (chain of partials) = (their values) = closed form, from the derivation's steps."""
+def _expansion(derivation, key, partials: bool = True) -> Expansion:
+    """∂C/∂θ = (chain of partials) = (their values) = closed form, from the derivation's steps.
+
+    ``partials=False`` leaves out the chain of partials, for a parameter whose chain has the same
+    shape as the one written before it (the same layer, the same kind of parameter).
+    """
     steps = derivation.steps(key)
     by_rule = {}
     for step in steps:
@@ -248,7 +285,8 @@ def _expansion(derivation, key) -> Expansion:
     if derivation.network.l2 is not None and key[0] == "w":
         symbolic += fw.regulariser_gradient(theta)
         substituted += fw.regulariser_gradient(theta)
-    links = [Partial(COST, theta), symbolic, substituted, named]
+    links = [Partial(COST, theta), symbolic, substituted, named] if partials else \
+        [Partial(COST, theta), substituted, named]
     unique = [links[0]]
     for link in links[1:]:
         if link != unique[-1]:
@@ -277,7 +315,8 @@ def _layer_blocks(derivation, explicit: bool) -> tuple[LayerBlock, ...]:
             delta = _explicit(LayerMatrix("delta", l, m))
             product = sp.MatMul(delta, a_prev.T, evaluate=False)
             if strength is not None:
-                product = sp.MatAdd(product, sp.MatMul(strength, _explicit(LayerMatrix("W", l, m, m_prev)),
+                # the weight matrix by its name: written out, the line would run into the margin
+                product = sp.MatAdd(product, sp.MatMul(strength, LayerMatrix("W", l, m, m_prev),
                                                        evaluate=False), evaluate=False)
             merged = Equation(sp.Eq(grads, product, evaluate=False), f"merged-{l}")
             assert form.weights[l].shape == grads.shape  # the merged matrix has the shape of W^l
@@ -289,8 +328,17 @@ def _layer_blocks(derivation, explicit: bool) -> tuple[LayerBlock, ...]:
                                    sp.ImmutableMatrix([[d.rhs] for d in deltas]), evaluate=False))
         pattern = Equation(sp.Eq(Partial(COST, fw.q("w", l, 1, 1)), derivation.gradient(("w", l, 1, 1)),
                                  evaluate=False))
+        transposed = first_neuron = first_sum = None
+        if explicit and l < network.depth:
+            # the weights leaving layer l: row j holds the weights from neuron j, a column of W^{l+1}
+            m_next = network.sizes[l + 1]
+            leaving = sp.ImmutableMatrix(m, m_next, lambda r, c: fw.q("w", l + 1, c + 1, r + 1))
+            transposed = Equation(sp.Eq(leaving, sp.Transpose(LayerMatrix("W", l + 1, m_next, m)), evaluate=False))
+            first_neuron = fw.q("delta", l, 1)
+            first_sum = sp.Add(*[sp.Mul(fw.q("w", l + 1, k, 1), fw.q("delta", l + 1, k), evaluate=False)
+                                 for k in range(1, m_next + 1)], evaluate=False)
         blocks.append(LayerBlock(l, m, m_prev, layer.activation.label, layer.bias, tuple(rows), merged, delta,
-                                 pattern))
+                                 pattern, transposed, first_neuron, first_sum))
     return tuple(blocks)
 
 
@@ -308,16 +356,19 @@ def _bp_equations(derivation, report, g: _General) -> tuple[BPEquation, ...]:
         jac = sp.MatrixSymbol("J", g.size(L_), g.size(L_))
         matrix_rhs = sp.MatMul(sp.Transpose(jac), g.matrix("grad_a", L_))
         derivation1 = (Partial(COST, zL), index_rhs)
+        reasons1 = (("chain_all_outputs", None),)
     else:
         index_rhs = Partial(COST, aL) * sigma_prime(zL)
         matrix_rhs = sp.HadamardProduct(g.matrix("grad_a", L_), g.matrix("dsigma", L_))
         derivation1 = (Partial(COST, zL), Partial(COST, aL) * Partial(aL, zL), index_rhs, grad * sigma_prime(zL))
+        reasons1 = (("chain_only", aL), ("activation_slope", sp.Eq(aL, sigma(zL), evaluate=False)),
+                    ("cost_derivative", None))
     bp1 = BPEquation(
         "BP1",
         Equation(sp.Eq(g.q("delta", L_, j_), index_rhs, evaluate=False), "bp1"),
         Equation(sp.Eq(g.matrix("delta", L_), matrix_rhs, evaluate=False), "bp1-matrix", shapes=True),
         derivation1, _instances(derivation, "BP1"), facts["BP1"], softmax,
-        _softmax_jacobian(g) if softmax else None,
+        _softmax_jacobian(g) if softmax else None, reasons1,
     )
     # --- BP2
     zl, al = g.q("z", l_, j_), g.q("a", l_, j_)
@@ -338,6 +389,8 @@ def _bp_equations(derivation, report, g: _General) -> tuple[BPEquation, ...]:
             sp.Sum(delta_next * w_next * sigma_prime(zl), (k_, 1, g.size(l_ + 1))),
         ),
         _instances(derivation, "BP2"), facts["BP2"],
+        reasons=(("chain_through", zk), ("delta_and_activation", sp.Eq(delta_next, Partial(COST, zk), evaluate=False)),
+                 ("weighted_input_slope", sp.Eq(Partial(zk, al), w_next, evaluate=False))),
     )
     # --- BP3
     b = g.q("b", l_, j_)
@@ -346,7 +399,7 @@ def _bp_equations(derivation, report, g: _General) -> tuple[BPEquation, ...]:
         Equation(sp.Eq(Partial(COST, b), g.q("delta", l_, j_), evaluate=False), "bp3"),
         Equation(sp.Eq(_grad_matrix("b", g), g.matrix("delta", l_), evaluate=False), "bp3-matrix", shapes=True),
         (Partial(COST, b), Partial(COST, zl) * Partial(zl, b), g.q("delta", l_, j_)),
-        (), facts["BP3"],
+        (), facts["BP3"], reasons=(("chain_only", zl), ("bias_slope", sp.Eq(Partial(zl, b), 1, evaluate=False))),
     )
     # --- BP4; with L2 regularisation the weight also enters the cost directly: + (λ/n) w^l_{jk}
     w = g.q("w", l_, j_, k_)
@@ -362,6 +415,8 @@ def _bp_equations(derivation, report, g: _General) -> tuple[BPEquation, ...]:
         Equation(sp.Eq(_grad_matrix("W", g), matrix, evaluate=False), "bp4-matrix", shapes=True),
         (Partial(COST, w), Partial(COST, zl) * Partial(zl, w) + direct, g.q("delta", l_, j_) * a_prev + direct),
         _instances(derivation, "BP4"), facts["BP4"],
+        reasons=(("chain_only" if strength is None else "chain_and_penalty", zl),
+                 ("weight_slope", sp.Eq(Partial(zl, w), a_prev, evaluate=False))),
     )
     return (bp1, bp2, bp3, bp4)
 
@@ -472,6 +527,7 @@ def _specials(derivation, g: _General) -> tuple[Special, ...]:
         general = _softmax_cancellation(g, network) if softmax else ()
         out.append(Special("cancellation", (*general, Equation(chain)), {
             "softmax": softmax, "kronecker": _kronecker() if softmax else None,
+            "i_equals_j": sp.Eq(i_, j_, evaluate=False),
             "activation": network.output.activation.name, "cost": network.cost.name,
             "targets_sum_to_one": any(s.rule == "targets_sum_to_one" for s in simplified),
         }))
@@ -486,8 +542,34 @@ def _specials(derivation, g: _General) -> tuple[Special, ...]:
             Equation(sp.Eq(Partial(COST, w), Partial(unregularised, w) + fw.regulariser_gradient(w), evaluate=False)),
             Equation(sp.Eq(Partial(COST, w), derivation.gradient(key), evaluate=False)),
         ), {"strength": network.l2}))
-    out.append(Special("insights", (), {}))
+    out.append(Special("insights", (), _learning_speed(derivation)))
     return tuple(out)
+
+
+#: activations whose slope goes to zero where they saturate (a generic σ may)
+SATURATING = ("sigmoid", "tanh", "generic", "softplus")
+
+
+def _learning_speed(derivation) -> dict:
+    """Which remarks about slow learning apply: the equations that multiply by a slope that can vanish.
+
+    BP1 does when the output activation saturates and its slope is not cancelled by the cost
+    (δ^L = a − y has no slope); BP2 does when a hidden activation saturates. The bound ¼ on the
+    slope is the sigmoid's, so it is named only for hidden sigmoid layers.
+    """
+    network = derivation.network
+    L = network.depth
+    first = derivation.deltas[(L, 1)]
+    cancelled = any(s.rule in ("simplify", "targets_sum_to_one") for s in first.steps)
+    output = network.output.activation
+    hidden = [layer.activation for layer in network.layers[:-1]]
+    equations = []
+    if not cancelled and not isinstance(output, VectorActivation) and output.name in SATURATING:
+        equations.append("BP1")
+    if any(not isinstance(a, VectorActivation) and a.name in SATURATING for a in hidden):
+        equations.append("BP2")
+    return {"saturating": " and ".join(equations),
+            "sigmoid_layers": sum(1 for a in hidden if a.name == "sigmoid")}
 
 
 def document_model(derivation, report=None, notation: str = "nielsen") -> DocumentModel:
@@ -500,7 +582,10 @@ def document_model(derivation, report=None, notation: str = "nielsen") -> Docume
     expansions = ()
     if detailed:
         order = sorted(derivation.params, key=lambda key: (-key[1], key[0] == "b", key[2:]))
-        expansions = tuple(_expansion(derivation, key) for key in order)
+        firsts = {}
+        for key in order:
+            firsts.setdefault((key[1], key[0]), key)
+        expansions = tuple(_expansion(derivation, key, partials=firsts[(key[1], key[0])] == key) for key in order)
     return DocumentModel(
         network=network,
         derivation=derivation,
@@ -519,6 +604,9 @@ def document_model(derivation, report=None, notation: str = "nielsen") -> Docume
         explicit=explicit,
         general_weight=g.q("w", l_, j_, k_),
         general_bias=g.q("b", l_, j_),
+        layer_l=l_, layer_before=l_ - 1, output_layer=L_,
+        bias_unit=(sp.Eq(g.q("a", l_ - 1, 0), 1, evaluate=False)
+                   if lookup_notation(notation).bias_as_weight else None),
         unbiased_layers=tuple(layer.index for layer in network.layers if not layer.bias),
     )
 
@@ -551,6 +639,11 @@ class GeneralEquationView:
     dimensions: tuple
     matrix_steps: tuple[ShownStep, ...]
     fact: object
+    #: the proof as a chain from the derivative to the right-hand side: (first, lines with the rule of each step)
+    first: sp.Basic = None
+    rows: tuple = ()
+    #: the matrix form entry by entry: each side's chain from its entry to the index form
+    matrix_chains: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -572,6 +665,40 @@ class GeneralModel:
     kronecker: bool
     kronecker_symbol: sp.Basic
     rules: tuple[str, ...]
+    #: the letters prose uses: layer l, the layer after it, the output layer, a neuron k
+    layer_l: sp.Basic = l_
+    next_layer: sp.Basic = l_ + 1
+    output_layer: sp.Basic = L_
+    index_k: sp.Basic = k_
+
+
+def _brief(reason):
+    """The fact a step uses, when it is short enough to stand beside the line (no sums, a few operations)."""
+    if reason is None or reason.has(sp.Sum) or sp.count_ops(reason) > 10:
+        return None
+    return reason
+
+
+def _chain_rows(expressions, steps, shown) -> tuple[sp.Basic, tuple[Row, ...]]:
+    """A chain of expressions, the one before each step and after it, as its first line and justified rows."""
+    rows = tuple(Row(shown(after), s.rule, None if s.rule == "collapse" else _brief(shown(s.reason)))
+                 for after, s in zip(expressions[1:], steps))
+    return shown(expressions[0]), rows
+
+
+def _matrix_chains(e, shown) -> tuple:
+    """The entry of each side of the matrix form, rewritten step by step into the index form."""
+    expressions = e.expressions(matrix=True)
+    chains = []
+    for side in (0, 1):
+        values, steps = [expressions[0][side]], []
+        for after, s in zip(expressions[1:], e.matrix_proof):
+            if after[side] != values[-1]:
+                values.append(after[side])
+                steps.append(s)
+        if len(values) > 1:
+            chains.append(_chain_rows(values, steps, shown))
+    return tuple(chains)
 
 
 def _shown_steps(steps, shown, Rewrite) -> tuple[ShownStep, ...]:
@@ -596,6 +723,7 @@ def general_model(general, notation: str = "nielsen", report=None) -> GeneralMod
     for e in d.equations:
         label = "general-" + e.name.lower()
         chain = Chain(*[shown(x) for x in e.expressions()])
+        first, rows = _chain_rows(e.expressions(), e.proof, shown)
         views.append(GeneralEquationView(
             name=e.name,
             statement=Equation(shown(e.statement), label),
@@ -608,6 +736,7 @@ def general_model(general, notation: str = "nielsen", report=None) -> GeneralMod
             dimensions=tuple((m, dims) for m, dims in e.dimensions),
             matrix_steps=_shown_steps(e.matrix_proof, shown, Rewrite),
             fact=facts.get(e.name),
+            first=first, rows=rows, matrix_chains=_matrix_chains(e, shown),
         ))
     ind = d.induction
     rules = []

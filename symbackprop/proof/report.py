@@ -13,8 +13,8 @@ import sympy as sp
 
 from ..documents import printing
 from ..documents.drawing import layout
-from ..documents.render import (FLAVORS, FORMATS, LANGUAGES, Document, check_choice, check_label_prefix, environment,
-                                get_template, templates_found)
+from ..documents.render import (FLAVORS, FORMATS, LANGUAGES, Document, check_choice, check_heading_level,
+                                check_label_prefix, environment, get_template, templates_found)
 from ..model.symbols import Aligned, Partial
 from .document import document_model, general_model
 
@@ -117,7 +117,8 @@ def render_json(derivation, report=None, notation: str = "nielsen") -> str:
 def render(derivation, fmt: str = "md", lang: str = "en", notation: str = "nielsen", flavor: str = "github",
            standalone: bool = True, report=None, templates=None, figure: str | None = None,
            example: str | None = None, general=None, general_report=None,
-           label_prefix: str | None = None) -> Document:
+           label_prefix: str | None = None, heading_level: str = "section",
+           front_matter: dict | None = None) -> Document:
     """A derivation document in ``fmt`` (md, tex, text or json) and language ``lang``.
 
     ``general`` (a :class:`~symbackprop.general.GeneralDerivation`) adds a
@@ -129,8 +130,13 @@ def render(derivation, fmt: str = "md", lang: str = "en", notation: str = "niels
     ``standalone=False`` gives a LaTeX fragment to ``\\input``. ``label_prefix``
     starts every LaTeX \\label and \\eqref (``eq:PREFIX:bp1``; default: the
     gallery's ``example`` key, else none), so that documents with different
-    prefixes can be \\input into one set of notes.
+    prefixes can be \\input into one set of notes. ``heading_level`` (chapter,
+    section or subsection) is what the LaTeX document's sections become;
+    ``front_matter`` (see :func:`~symbackprop.documents.render.front_matter`)
+    starts a Markdown document with the front matter of a static-site post
+    (title, date, math switch) instead of its title heading.
     """
+    check_heading_level(heading_level)
     check_choice("format", fmt, FORMATS)
     check_choice("language", lang, LANGUAGES)
     check_choice("notation", notation, printing.NOTATIONS)
@@ -148,7 +154,8 @@ def render(derivation, fmt: str = "md", lang: str = "en", notation: str = "niels
     with templates_found(env):  # also a template included by another one
         page = get_template(env, f"{lang}/document.{fmt}.j2").render(
             model=model, drawing=drawing, standalone=standalone, figure=figure, example=example, lang=lang,
-            general=proof, label_prefix=label_prefix)
+            general=proof, label_prefix=label_prefix, heading_level=heading_level,
+            front_matter=front_matter if fmt == "md" else None)
         attachments = {}
         if fmt == "md" and figure:
             attachments[figure] = get_template(env, "drawing/network.svg.j2").render(drawing=drawing)
@@ -228,7 +235,8 @@ def render_general_json(model) -> str:
 
 
 def render_general(general, fmt: str = "md", lang: str = "en", notation: str = "nielsen", flavor: str = "github",
-                   standalone: bool = True, report=None, templates=None, label_prefix: str | None = None) -> Document:
+                   standalone: bool = True, report=None, templates=None, label_prefix: str | None = None,
+                   heading_level: str = "section") -> Document:
     """The proof of BP1–BP4 for every network (a :class:`~symbackprop.general.GeneralDerivation`).
 
     ``fmt`` is md, tex (a standalone article, or a fragment with
@@ -238,6 +246,7 @@ def render_general(general, fmt: str = "md", lang: str = "en", notation: str = "
     every LaTeX label, as in :func:`render`.
     """
     label_prefix = check_label_prefix(label_prefix)
+    check_heading_level(heading_level)
     check_choice("format", fmt, FORMATS)
     check_choice("language", lang, LANGUAGES)
     check_choice("notation", notation, printing.NOTATIONS)
@@ -249,5 +258,6 @@ def render_general(general, fmt: str = "md", lang: str = "en", notation: str = "
     suffix = {"md": "md", "tex": "tex", "text": "txt"}[fmt]
     with templates_found(env):  # also a template included by another one
         page = get_template(env, f"{lang}/general.{suffix}.j2").render(general=model, standalone=standalone, lang=lang,
-                                                                     label_prefix=label_prefix)
+                                                                     label_prefix=label_prefix,
+                                                                     heading_level=heading_level)
     return Document(page)
