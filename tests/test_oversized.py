@@ -125,3 +125,10 @@ def test_composed_relu_gradient_has_the_value_of_the_piecewise_one():
     for values in ([1, 2, 3, 4, 5, 6, 7], [-1, 2, 3, -4, 5, 6, -7], [1, -2, 3, 4, 5, 6, 7]):
         point = dict(zip(network_symbols, map(sp.Integer, values)))
         assert stepped.xreplace(point) == reference.xreplace(point)
+
+
+def test_a_layer_too_wide_is_refused_though_its_parameters_fit(capsys, tmp_path, no_derivation):
+    # 1-100000 has 200,000 parameters, within the derivation's limit, but a layer of 100,000 neurons
+    assert Network([1, 100_000]).parameter_count <= budget.MAX_PARAMETERS
+    refused(capsys, tmp_path, ["derive", "--layers", "1,100000", "--method", "none"],
+            f"a derivation takes at most {budget.MAX_WIDTH:,} in one layer")

@@ -32,6 +32,11 @@ from ..errors import SpecError
 #: by the default method in about 30 s on 2 cores)
 MAX_PARAMETERS = 300_000
 
+#: the most neurons in one layer: a layer's neurons all enter the cost or the next layer's weighted
+#: inputs, and the expressions built per neuron grow with the layer's width (a 1-100000 network
+#: filled 17 GB of memory before this limit)
+MAX_WIDTH = 10_000
+
 #: the most work units (Σ over parameters of (neurons + paths to the outputs) × depth) of the
 #: ``exact`` method; measured on a busy 2-core machine: 20-20-20 (84,840 units) in 25 s, a 12-layer
 #: network of width 2 (151,074 units) in 9 s, 30-30-30 (280,860 units) in 53 s and 16 layers of width
@@ -101,12 +106,18 @@ def numeric_work(network, points: int, directions: int) -> int:
 
 
 def require_derivable(network) -> None:
-    """Refuse a network with more than :data:`MAX_PARAMETERS` parameters, before any symbol is made."""
+    """Refuse a network with more than :data:`MAX_PARAMETERS` parameters or a layer wider than
+    :data:`MAX_WIDTH` neurons, before any symbol is made."""
     count = network.parameter_count
     if count > MAX_PARAMETERS:
         raise SpecError(f"the network {_shape(network)} has {count:,} parameters; a derivation takes at most "
                         f"{MAX_PARAMETERS:,}: every parameter becomes a symbol with its own closed form, so "
                         f"memory and time grow with the count; expected a smaller network")
+    widest = max(network.sizes)
+    if widest > MAX_WIDTH:
+        raise SpecError(f"the network {_shape(network)} has a layer of {widest:,} neurons; a derivation takes at "
+                        f"most {MAX_WIDTH:,} in one layer: each neuron's expressions enter every neuron of the "
+                        f"next layer and the cost; expected narrower layers")
 
 
 def document_work(network) -> int:
@@ -147,5 +158,5 @@ def require_checkable(network, method: str, points: int, directions: int) -> Non
                                     "parameters and fits this network; --method none derives without checking"])
 
 
-__all__ = ["DOCUMENT_WORK", "EXACT_WORK", "document_work", "require_documentable", "MAX_PARAMETERS", "NUMERIC_WORK", "exact_work", "neurons",
+__all__ = ["DOCUMENT_WORK", "EXACT_WORK", "MAX_WIDTH", "document_work", "require_documentable", "MAX_PARAMETERS", "NUMERIC_WORK", "exact_work", "neurons",
            "numeric_work", "require_checkable", "require_derivable"]
