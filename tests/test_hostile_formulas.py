@@ -66,7 +66,7 @@ def counted(monkeypatch):
     def bounded(name, function, limit):
         def call(expr, *args, **kwargs):
             calls[name] += 1
-            assert analysis._expanded_terms(expr, analysis.EXPAND_TERMS) <= analysis.EXPAND_TERMS
+            assert analysis.expanded_terms(expr, analysis.EXPAND_TERMS) <= analysis.EXPAND_TERMS
             assert limit is None or analysis._nodes(expr, limit) <= limit
             return function(expr, *args, **kwargs)
         return call

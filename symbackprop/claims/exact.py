@@ -148,7 +148,7 @@ class _Rewriter:
         if left == right:
             return True
         for side in (left, right):
-            if _terms(side, max_terms) > max_terms:
+            if expanded_terms(side, max_terms) > max_terms:
                 raise WorkLimit()
         return _same_rational(left, right, self.steps)
 
@@ -241,7 +241,7 @@ class _Rewriter:
                 and u.args[1].kind == "z":
             return _Match(*u.args[1].indices, u.args[0])
         written = _rewriter(self.derivation, "expanded")(u)
-        if _terms(written, MAX_TERMS) > MAX_TERMS:
+        if expanded_terms(written, MAX_TERMS) > MAX_TERMS:
             return None
         # a multiple of z^l_j holds the bias b^l_j, or else every weight w^l_{jk}: the last layer's decides
         candidates = sorted((s for s in written.free_symbols if isinstance(s, Quantity) and s.kind in ("w", "b")),
@@ -282,7 +282,7 @@ class _Rewriter:
         """The canonical form of an atom's argument: expanded, over one denominator (as rewritten, when expanding
         it could pass :data:`MAX_TERMS` terms; equal atoms are then still equal)."""
         value = self(u)
-        if _terms(value, MAX_TERMS) > MAX_TERMS:
+        if expanded_terms(value, MAX_TERMS) > MAX_TERMS:
             return value
         return sp.cancel(sp.expand(value))
 
@@ -371,8 +371,9 @@ def rule_for(network, argument):
 # ------------------------------------------------------------------ arithmetic
 
 
-def _terms(expr, limit: int) -> int:
-    """An upper bound of the number of terms ``expr`` expands to (counted, capped just above ``limit``)."""
+def expanded_terms(expr, limit: int) -> int:
+    """An upper bound of the number of terms ``sympy.expand(expr)`` gives, counted on the expression's tree
+    (capped just above ``limit``), so that an expansion can be refused before it starts."""
     memo: dict = {}
 
     def count(e) -> int:

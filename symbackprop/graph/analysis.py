@@ -58,6 +58,7 @@ from ..documents import printing
 from ..model.activations import ACTIVATIONS
 from ..documents.drawing import _round
 from ..errors import SpecError, unknown_name
+from ..claims.exact import expanded_terms
 from ..claims.formula import MAX_DIGITS, MAX_EXPONENT, FormulaError, _check_bounds, _where, syntax_error
 from ..model.symbols import WrittenProduct, WrittenSum, written_product, written_sum
 
@@ -1158,29 +1159,6 @@ INTERVAL_DIGITS = 40
 AGREEMENT = mpmath.mpf("1e-25")
 
 
-def _expanded_terms(expr: sp.Expr, limit: int) -> int:
-    """An upper bound on the terms of ``sympy.expand(expr)``, counted on the tree (capped at ``limit + 1``)."""
-    memo: dict = {}
-
-    def terms(e) -> int:
-        if e in memo:
-            return memo[e]
-        if e.is_Add:
-            count = sum(terms(a) for a in e.args)
-        elif e.is_Mul:
-            count = 1
-            for a in e.args:
-                count = min(count * terms(a), limit + 1)
-        elif e.is_Pow and e.exp.is_Integer and e.exp > 0:
-            count = terms(e.base) ** min(int(e.exp), 64) if terms(e.base) > 1 else 1
-        else:
-            count = 1
-        memo[e] = min(count, limit + 1)
-        return memo[e]
-
-    return terms(expr)
-
-
 def _nodes(expr: sp.Expr, limit: int) -> int:
     """The nodes of ``expr``'s tree, counted up to ``limit + 1``."""
     count = 0
@@ -1272,9 +1250,9 @@ def _same(left: sp.Expr, right: sp.Expr, seed: int) -> tuple[bool, str]:
     difference = left - right
     if difference == 0:
         return True, "exact"
-    if _expanded_terms(difference, EXPAND_TERMS) <= EXPAND_TERMS and sp.expand(difference) == 0:
+    if expanded_terms(difference, EXPAND_TERMS) <= EXPAND_TERMS and sp.expand(difference) == 0:
         return True, "exact"
-    if _nodes(difference, CANCEL_NODES) <= CANCEL_NODES and _expanded_terms(difference, EXPAND_TERMS) <= EXPAND_TERMS \
+    if _nodes(difference, CANCEL_NODES) <= CANCEL_NODES and expanded_terms(difference, EXPAND_TERMS) <= EXPAND_TERMS \
             and sp.cancel(difference) == 0:
         return True, "exact"
     variables = sorted(difference.free_symbols, key=str)
