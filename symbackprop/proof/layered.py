@@ -1,4 +1,4 @@
-"""Backpropagation through a list of layers: dense, convolution, pooling, flatten.
+"""Backpropagation through a list of layers: dense, convolution, pooling, flatten, batch normalisation, residual.
 
 Two computations of every backward rule are kept apart and compared:
 
@@ -18,11 +18,19 @@ Two computations of every backward rule are kept apart and compared:
       avgpool  every entry of a window receives δ/size²
       dense    ∂C/∂a^{l−1} = (W^l)ᵀ δ^l,  ∂C/∂w^l_{j,k} = δ^l_j a^{l−1}_k,  ∂C/∂b^l_j = δ^l_j
       flatten  ∂C/∂a^{l−1} is δ^l laid back out as the map
+      batchnorm  ∂C/∂a^{l−1}_i = γ_c/(n σ_c) (n δ^l_i − Σ_j δ^l_j − x̂_i Σ_j δ^l_j x̂_j) over the n entries
+               of channel c in the batch;  ∂C/∂γ_c = Σ_i δ^l_i x̂_i,  ∂C/∂β_c = Σ_i δ^l_i
+      residual ∂C/∂a^{l−1} = δ^l, and δ^l is added to ∂C/∂a^m of the layer m the skip reads
 
 and δ^{l−1} = ∂C/∂a^{l−1} ⊙ σ'(z^{l−1}) for a layer with an activation. The two are proven
 equal for the network at hand: exactly (the difference expands to 0, with σ' left as an
 opaque function) for every linear rule; case by case for max pooling, whose derivative is
-piecewise (one case per entry of a window being its strict maximum; ties excluded).
+piecewise (one case per entry of a window being its strict maximum; ties excluded); for batch
+normalisation, after both forms are rewritten as rational functions with a symbol s_c for each
+channel's σ_c (the chain rule's square root becomes √(s_c²) = s_c, x̂ becomes (x − μ)/s_c).
+
+Over a batch (``batch = n``), every rule but batch normalisation's is applied to each example
+alone (:func:`apply_rule`) and the parameter gradients are summed over the examples.
 
 Independently of both, :func:`check` compares every gradient at random points with
 high-precision central differences of a forward pass written separately in mpmath
