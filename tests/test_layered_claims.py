@@ -134,3 +134,13 @@ def test_check_and_check_doc_read_a_description_of_layers(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert [r["status"] for r in data["results"]] == ["skipped", "correct", "incorrect"]
     assert data["results"][2]["diagnosis"] == ["kernel_not_rotated"]
+
+
+def test_claims_about_a_batch_and_a_skip_are_read_with_the_example_first():
+    from symbackprop.model.layers import residual
+
+    net = LayeredNetwork(2, [dense(2, "tanh"), dense(2, "tanh"), residual(1), dense(1, "identity")], batch=2)
+    right = r"\frac{\partial C}{\partial a^{1}_{e,j}} = \sum_{k} w^{2}_{k,j} \delta^{2}_{e,k} + \delta^{3}_{e,j}"
+    assert check_layered_formula(right, net).status == "correct"
+    skip_forgotten = r"\frac{\partial C}{\partial a^{1}_{e,j}} = \sum_{k} w^{2}_{k,j} \delta^{2}_{e,k}"
+    assert check_layered_formula(skip_forgotten, net).status == "incorrect"

@@ -39,10 +39,11 @@ import sympy as sp
 
 from ..documents.printing import LatexPrinter
 from ..errors import SpecError
-from ..model.layers import COST, LayeredNetwork, Site, pool_window, positions
+from ..model.layers import COST, LayeredNetwork, Site, batch_positions, pool_window
 from ..model.symbols import Partial
 from ..proof.layered import (
-    DIGITS, MARGIN, LayeredDerivation, conv_backward, derive_layered, named_values, random_layered_point, stand_in,
+    DIGITS, MARGIN, LayeredDerivation, apply_rule, conv_backward, derive_layered, named_values, random_layered_point,
+    received_by, stand_in,
 )
 from ..proof.oracle import realise
 from .exact import expanded_terms
@@ -127,11 +128,15 @@ def _build_table(derivation: LayeredDerivation) -> _LayeredTable:
     for layer in network.layers:
         l = layer.index
         sites += list(fw.weighted.get(l, {}).values()) + list(fw.outputs[l].values())
-        sites += [Site("delta", l, *pos) for pos in positions(layer.output_shape)]
+        sites += [Site("delta", l, *pos) for pos in derivation.deltas[l]]
     sites += list(fw.parameters)
     for site in sites:
         shown = printer.doprint(site)
-        table.add(keys.key(shown, len(site.position)), site, shown)
+        try:
+            key = keys.key(shown, len(site.position))
+        except FormulaError:  # batch normalisation's γ and β: letters the claim grammar does not read
+            continue
+        table.add(key, site, shown)
     keys.verify()
     for pos, site in fw.inputs.items():  # the input written as the activation of layer 0
         table.add(("a", 0, pos), site)
@@ -273,14 +278,14 @@ def layered_truth(derivation: LayeredDerivation, target: Site) -> sp.Expr:
     if kind in ("K", "b", "w"):
         return derivation.gradients[target]
     if kind == "x":
-        return derivation.backward[1][pos]
+        return received_by(derivation.backward, derivation.skips, network, 0)[pos]
     if kind == "z":
         return derivation.deltas[l][pos]
     if not network.layer(l).has_z:  # a pooled or flattened map: its error is ∂C/∂a
         return derivation.deltas[l][pos]
     if l == network.depth:
         return sp.diff(fw.cost, target)
-    return derivation.backward[l + 1][pos]
+    return received_by(derivation.backward, derivation.skips, network, l)[pos]
 
 
 def _sigma_prime(derivation: LayeredDerivation, z: Site) -> sp.Expr:
@@ -372,19 +377,27 @@ def _zero(difference: sp.Expr, max_terms: int) -> bool | None:
     return sp.expand(difference) == 0
 
 
-def _cases_zero(derivation: LayeredDerivation, difference: sp.Expr, max_terms: int) -> bool | None:
-    """Whether ``difference`` is 0 in every case of the max-pool windows it depends on (None: too many cases)."""
-    network, fw = derivation.network, derivation.forward
-    symbols = difference.free_symbols
-    windows = []
+def _windows(derivation: LayeredDerivation):
+    """(pooling layer, output position, the input positions of its window) of every max-pool window of the batch."""
+    network = derivation.network
     for layer in network.layers:
         if layer.type != "maxpool":
             continue
-        previous = fw.a(layer.index - 1)
-        for pos in positions(layer.output_shape):
-            window = [previous[p] for p in pool_window(layer, pos)]
-            if symbols & set(window):
-                windows.append(window)
+        for e in network.examples:
+            for pos in batch_positions(network, layer.output_shape):
+                if pos[:len(e)] == e:
+                    yield layer, pos, [e + p for p in pool_window(layer, pos[len(e):])]
+
+
+def _cases_zero(derivation: LayeredDerivation, difference: sp.Expr, max_terms: int) -> bool | None:
+    """Whether ``difference`` is 0 in every case of the max-pool windows it depends on (None: too many cases)."""
+    fw = derivation.forward
+    symbols = difference.free_symbols
+    windows = []
+    for layer, _, entries in _windows(derivation):
+        window = [fw.a(layer.index - 1)[p] for p in entries]
+        if symbols & set(window):
+            windows.append(window)
     if not windows:
         return False
     if sp.prod(len(w) for w in windows) > MAX_CASES:
@@ -445,14 +458,10 @@ def _new_sample(derivation: LayeredDerivation, points: int, seed: int) -> list:
 
 def _clear_of_ties(derivation: LayeredDerivation, values: dict) -> bool:
     fw = derivation.forward
-    for layer in derivation.network.layers:
-        if layer.type != "maxpool":
-            continue
-        previous = fw.a(layer.index - 1)
-        for pos in positions(layer.output_shape):
-            window = sorted((values[previous[p]] for p in pool_window(layer, pos)), reverse=True)
-            if len(window) > 1 and window[0] - window[1] < MARGIN:
-                return False
+    for layer, _, entries in _windows(derivation):
+        window = sorted((values[fw.a(layer.index - 1)[p]] for p in entries), reverse=True)
+        if len(window) > 1 and window[0] - window[1] < MARGIN:
+            return False
     return True
 
 
@@ -473,8 +482,7 @@ def _mutations(derivation: LayeredDerivation, claim: LayeredClaim) -> dict:
     found = {"sign": [-truth]}
     kind, l, pos = target.kind, target.layer, target.position
     if kind in ("K", "b") and network.layer(l).type in ("conv1d", "conv2d"):
-        delta = {p: Site("delta", l, *p) for p in positions(network.layer(l).output_shape)}
-        uses = [delta[v] * sp.diff(definition, target) for v, definition in fw.definitions[l].items()]
+        uses = [Site("delta", l, *v) * sp.diff(definition, target) for v, definition in fw.definitions[l].items()]
         found["missing_position_sum"] = [term for term in uses if term != 0]
         return found
     if kind not in ("x", "a", "z"):
@@ -486,7 +494,8 @@ def _mutations(derivation: LayeredDerivation, claim: LayeredClaim) -> dict:
     if after > network.depth:
         return found
     layer = network.layer(after)
-    delta = {p: Site("delta", after, *p) for p in positions(layer.output_shape)}
+    delta = {p: Site("delta", after, *p) for p in derivation.deltas[after]}
+    received = received_by(derivation.backward, derivation.skips, network, after - 1)
 
     def through(value):
         """A value of ∂C/∂a^{l} made into δ^{l} when the claim states the error of a layer with σ'."""
@@ -495,12 +504,16 @@ def _mutations(derivation: LayeredDerivation, claim: LayeredClaim) -> dict:
         return value * _sigma_prime(derivation, fw.weighted[l][pos])
 
     if layer.type in ("conv1d", "conv2d"):
-        found["kernel_not_rotated"] = [through(conv_backward(fw, layer, delta, rotate=False)[pos])]
+        unrotated = replace(derivation.rules[layer.type], backward=functools.partial(conv_backward, rotate=False))
+        wrong = apply_rule(unrotated, "backward", fw, layer, delta)[pos]
+        found["kernel_not_rotated"] = [through(wrong + received[pos] - derivation.backward[after][pos])]
     if layer.type in ("maxpool", "avgpool"):
-        everywhere = sp.Add(*[delta[v] for v in delta if pos in pool_window(layer, v)])
-        found["pool_delta_everywhere" if layer.type == "maxpool" else "pool_not_averaged"] = [through(everywhere)]
+        k = len(network.examples[0])
+        everywhere = sp.Add(*[delta[v] for v in delta if v[:k] == pos[:k] and pos[k:] in pool_window(layer, v[k:])])
+        wrong = everywhere + received[pos] - derivation.backward[after][pos]  # what a skip adds stays
+        found["pool_delta_everywhere" if layer.type == "maxpool" else "pool_not_averaged"] = [through(wrong)]
     if before is not None and before.has_z:
-        found["missing_activation_derivative"] = [derivation.backward[after][pos]]
+        found["missing_activation_derivative"] = [received[pos]]
     return found
 
 
