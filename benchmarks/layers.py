@@ -10,7 +10,9 @@ and the load average):
    from an empty SymPy cache;
 2. the whole ``symbackprop derive`` command on that description, from a new process
    (interpreter start and imports included), printing the derivation and the check;
-3. rendering its Markdown and LaTeX documents (the derivation and the check given).
+3. rendering its Markdown and LaTeX documents (the derivation and the check given);
+4. the gallery's residual block with batch normalisation over a batch of 3 (13 parameters):
+   derive + check, each run from an empty SymPy cache.
 
 Performance is measured here, never asserted by timed tests.
 """
@@ -26,7 +28,7 @@ import tempfile
 from sympy.core.cache import clear_cache
 
 from benchmarks.timing import Timing, machine, measure, measure_process
-from symbackprop.examples import CONVOLUTIONAL
+from symbackprop.examples import CONVOLUTIONAL, RESIDUAL_BATCHNORM
 from symbackprop.model.layers import layered_from_mapping
 from symbackprop.proof.layered import derive_layered
 from symbackprop.proof.layered_report import render_layered
@@ -85,7 +87,19 @@ def part_documents(args, out) -> None:
         print(f"   {fmt:>3}: median {timing}, {len(document.text.encode()) / 1024:.1f} KB", file=out)
 
 
-PARTS = (part_warm, part_command, part_documents)
+def part_residual(args, out) -> None:
+    print("\n4. residual block with batch normalisation, batch of 3: dense 2 tanh -> batchnorm -> residual from 1 "
+          "-> dense 1, 13 parameters: derive + check", file=out)
+
+    def once():
+        if not derive_layered(layered_from_mapping(RESIDUAL_BATCHNORM)).check().ok:
+            raise RuntimeError("the check of the residual block failed")
+
+    timing = _median(once, args.repeat)
+    print(f"   derive + check: median {timing} (runs: {timing.runs()})", file=out)
+
+
+PARTS = (part_warm, part_command, part_documents, part_residual)
 
 
 def main(argv=None) -> int:
