@@ -1193,7 +1193,19 @@ def derive_general(cost="quadratic", activation="generic", l2=False, softmax=Non
     its σ' proven against ``sympy.diff``); ``softmax`` puts a softmax on the
     output layer (default: True for ``cross_entropy``); ``l2`` adds the
     regulariser (λ/2n) Σ w².
+
+    A derivation is immutable: the same arguments give the same derivation, derived once per process.
     """
+    key = (cost, activation, bool(l2), softmax if softmax is None else bool(softmax))
+    try:
+        hash(key)
+    except TypeError:  # an argument that cannot be a key: derived as it is
+        return _derive_general.__wrapped__(*key)
+    return _derive_general(*key)
+
+
+@functools.lru_cache(maxsize=64)
+def _derive_general(cost, activation, l2, softmax) -> GeneralDerivation:
     rule_cost = lookup_cost(cost)
     rule = lookup_activation(activation)
     if isinstance(rule, VectorActivation):
@@ -1536,7 +1548,7 @@ def _verify_targets(step, current, ctx):
 
 def _clear_caches() -> None:
     """Forget every result this module keeps (benchmarks time a check from nothing, as a new process)."""
-    for cached in (_rule_proof, _machine, _parametrisation, _layers_where):
+    for cached in (_rule_proof, _machine, _parametrisation, _layers_where, _derive_general, _check):
         cached.cache_clear()
 
 
@@ -1708,6 +1720,9 @@ def _summary(problem: dict) -> str:
     return ", ".join([*where, problem["key"], *data])
 
 
+# A check reads only the derivation, which is immutable: the same derivation is checked once per process
+# (a derivation that differs anywhere, a planted mistake say, is a different key and checked anew).
+@functools.lru_cache(maxsize=64)
 def _check(derivation: GeneralDerivation) -> Report:
     cost = lookup_cost(derivation.cost)
     rule = lookup_activation(derivation.activation)
