@@ -144,3 +144,21 @@ def test_claims_about_a_batch_and_a_skip_are_read_with_the_example_first():
     assert check_layered_formula(right, net).status == "correct"
     skip_forgotten = r"\frac{\partial C}{\partial a^{1}_{e,j}} = \sum_{k} w^{2}_{k,j} \delta^{2}_{e,k}"
     assert check_layered_formula(skip_forgotten, net).status == "incorrect"
+
+
+def test_the_gallery_convolution_document_states_only_correct_claims_about_entries():
+    """Every claim of the gallery's conv document about one entry is read and correct (long sums broken over
+    lines, a dense layer's flattened input a^{2}_{k}); only members in the notation for whole maps are not read."""
+    from pathlib import Path
+
+    from symbackprop.claims.layered import check_layered_document
+    from symbackprop.examples import CONVOLUTIONAL
+    from symbackprop.model.layers import layered_from_mapping
+
+    document = (Path(__file__).resolve().parent.parent / "output" / "conv.en.md").read_text(encoding="utf-8")
+    results = check_layered_document(document, "md", layered_from_mapping(CONVOLUTIONAL))
+    statuses = [r.status for r in results]
+    assert "incorrect" not in statuses and "undecided" not in statuses
+    assert statuses.count("correct") >= 21
+    map_notation = ("\\star", "\\operatorname", "\\max", "<", "W^{3}")
+    assert all(any(sign in r.text for sign in map_notation) for r in results if r.status == "unreadable")

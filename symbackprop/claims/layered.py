@@ -140,6 +140,11 @@ def _build_table(derivation: LayeredDerivation) -> _LayeredTable:
     keys.verify()
     for pos, site in fw.inputs.items():  # the input written as the activation of layer 0
         table.add(("a", 0, pos), site)
+    for layer in network.layers:  # a dense layer reads the map before it flattened: a^{l-1}_{k} in reading order
+        if layer.type == "dense" and len(layer.input_shape) > 1 and network.batch == 1:
+            for k, site in enumerate(fw.a(layer.index - 1).values(), start=1):
+                letter, at, _ = table.keys[site]
+                table.add((letter, at, (k,)), site)
     return table
 
 
