@@ -289,7 +289,6 @@ class _LayeredReader(_Reader):
         if layer is None or layer.type != wanted or len(sites) != len(delta):
             raise self.error(f"{self.source(node)}: expected the error of one channel of a {wanted} layer, "
                              "such as \\delta^{l}_{c}", node)
-        channel = sites[0].position[0]
         previous = fw.a(layer.index - 1)
         out = {}
         for site in sites:
@@ -305,7 +304,6 @@ class _LayeredReader(_Reader):
                 out[u[1:]] = out.get(u[1:], sp.S.Zero) + site * share
         shape = layer.input_shape[1:]
         rows, columns = (shape[0], shape[1]) if len(shape) == 2 else (shape[0], 1)
-        del channel
         return sp.ImmutableMatrix(rows, columns, lambda i, j: out.get((i + 1, j + 1) if len(shape) == 2 else (i + 1,),
                                                                       sp.S.Zero))
 
