@@ -22,7 +22,9 @@ from sympy.core.cache import clear_cache
 
 from benchmarks.timing import Timing, machine, measure, measure_process
 from symbackprop.claims.verdicts import check_document
-from symbackprop.examples import document_options
+from symbackprop.claims.layered import check_layered_document
+from symbackprop.examples import document_options, layered_network
+from symbackprop.proof.layered import derive_layered
 from symbackprop.proof.chain import derive
 
 OUTPUT = Path(__file__).resolve().parent.parent / "output"
@@ -41,7 +43,16 @@ def gallery_self_check() -> tuple[Counter, list]:
     shared, counts = {}, Counter()
     read = []
     for entry in documents:
-        if document_options(entry["example"]) is None:  # a layered network: not read by check-doc
+        layered = layered_network(entry["example"])
+        if layered is not None:  # a network of [[layer]] entries: its own reader of claims
+            if entry["example"] not in shared:
+                shared[entry["example"]] = (derive_layered(layered), {})
+            text = (OUTPUT / entry["path"]).read_text(encoding="utf-8")
+            results = check_layered_document(text, entry["format"], layered, derivation=shared[entry["example"]][0])
+            counts.update(r.status for r in results)
+            read.append(entry["path"])
+            continue
+        if document_options(entry["example"]) is None:  # not read by check-doc (examples.NOT_SELF_CHECKED)
             continue
         network, notation, star = document_options(entry["example"])
         if entry["example"] not in shared:
