@@ -312,8 +312,8 @@ def _is_layered(network) -> bool:
 def _dense_only(network, path: str) -> None:
     """Commands other than derive take dense networks only (``layers = [...]``)."""
     if _is_layered(network):
-        raise SpecError(f"{path!r} lists its layers as [[layer]] entries; only `symbackprop derive` reads such a "
-                        f"description so far; expected `layers = [...]` (dense layers) for this command")
+        raise SpecError(f"{path!r} lists its layers as [[layer]] entries; only `symbackprop derive` and `codegen` read "
+                        f"such a description so far; expected `layers = [...]` (dense layers) for this command")
 
 
 def _layered_spec(args):
@@ -331,6 +331,15 @@ def _layered_spec(args):
     return network if _is_layered(network) else None
 
 
+def _layered_flag_problems(args) -> list:
+    """The network flags given beside a description of [[layer]] entries, each a problem: the description
+    holds every setting itself."""
+    flags = [("--layers", args.layers), ("--activation", args.activation), ("--cost", args.cost),
+             ("--bias/--no-bias", args.bias), ("--l2", args.l2), ("--mean", args.mean or None)]
+    return [f"{flag} cannot be combined with a description of [[layer]] entries ({args.spec!r}); expected the "
+            f"setting in the description itself" for flag, value in flags if value is not None]
+
+
 def command_derive_layered(args, network) -> int:
     """``derive`` on a description with [[layer]] entries: the derivation, its check and a document."""
     from .documents.render import label_prefix_from
@@ -338,10 +347,7 @@ def command_derive_layered(args, network) -> int:
     from .proof.layered import derive_layered
     from .proof.layered_report import LAYERED_FORMATS, render_layered
 
-    flags = [("--layers", args.layers), ("--activation", args.activation), ("--cost", args.cost),
-             ("--bias/--no-bias", args.bias), ("--l2", args.l2), ("--mean", args.mean or None)]
-    problems = [f"{flag} cannot be combined with a description of [[layer]] entries ({args.spec!r}); expected the "
-                f"setting in the description itself" for flag, value in flags if value is not None]
+    problems = _layered_flag_problems(args)
     if args.format in FORMATS and args.format not in LAYERED_FORMATS:  # an unknown one: _check_choices
         problems.append(f"--format {args.format} is not available for a description of [[layer]] entries; expected "
                         f"one of: {', '.join(LAYERED_FORMATS)}")
@@ -748,6 +754,14 @@ def command_codegen(args) -> int:
     from .codegen import numpy_module
     from .documents.render import Document
 
+    layered = _layered_spec(args)
+    if layered is not None:
+        from .codegen.layered import layered_module
+        from .proof.layered import derive_layered
+
+        _known_names(problems=_layered_flag_problems(args))
+        _write_or_print(args.output, Document(layered_module(derive_layered(layered))))
+        return 0
     network = network_from_args(args)
     _write_or_print(args.output, Document(numpy_module(derive(network))))
     return 0
