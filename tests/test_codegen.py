@@ -1,6 +1,5 @@
 """The exported NumPy module: it trains, and its gradients agree with the finite-difference oracle."""
 
-import itertools
 import random
 
 import mpmath
