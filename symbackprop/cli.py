@@ -312,7 +312,7 @@ def _is_layered(network) -> bool:
 def _dense_only(network, path: str) -> None:
     """Commands other than derive take dense networks only (``layers = [...]``)."""
     if _is_layered(network):
-        raise SpecError(f"{path!r} lists its layers as [[layer]] entries; only `symbackprop derive` and `codegen` read "
+        raise SpecError(f"{path!r} lists its layers as [[layer]] entries; only `derive`, `evaluate` and `codegen` read "
                         f"such a description so far; expected `layers = [...]` (dense layers) for this command")
 
 
@@ -727,6 +727,9 @@ def command_evaluate(args) -> int:
     from .numbers import DOCUMENT_PARAMETERS, parse_values, worked_example
     from .numbers import WORKED_FORMATS, render_worked
 
+    layered = _layered_spec(args)
+    if layered is not None:
+        return command_evaluate_layered(args, layered)
     _, lr, data, network = _all_at_once(
         lambda: _known_names(("format", args.format, WORKED_FORMATS), ("language", args.lang, LANGUAGES),
                              ("notation", args.notation, NOTATIONS), ("flavor", args.flavor, FLAVORS)),
@@ -745,6 +748,34 @@ def command_evaluate(args) -> int:
     document = render_worked(example, args.format, args.lang, args.notation, args.flavor)
     progress.done()
     _write_or_print(args.output, document)
+    return 0
+
+
+def command_evaluate_layered(args, network) -> int:
+    """``evaluate`` on a description with [[layer]] entries: the derivation with the numbers of a values file."""
+    from .model.activations import exact_number
+    from .numbers import DOCUMENT_PARAMETERS
+    from .numbers.layered import LAYERED_WORKED_FORMATS, layered_worked_example, parse_layered_values, render_layered_worked
+    from .proof.layered import derive_layered
+
+    problems = _layered_flag_problems(args)
+    if args.notation != DEFAULT_NOTATION and args.notation in NOTATIONS:
+        problems.append(f"--notation {args.notation} is not available for a description of [[layer]] entries; "
+                        f"it is written in one notation (layer l's values z^l, a^l, δ^l, kernels K^l)")
+    if args.format != "json" and args.format in LAYERED_WORKED_FORMATS and network.parameter_count > DOCUMENT_PARAMETERS:
+        problems.append(f"the network {network.name} has {network.parameter_count} parameters; a worked example in "
+                        f"{args.format} is written for at most {DOCUMENT_PARAMETERS} (a few lines each); use "
+                        f"--format json for the numbers of a larger network")
+    _, lr, data = _all_at_once(
+        lambda: _known_names(("format", args.format, LAYERED_WORKED_FORMATS), ("language", args.lang, LANGUAGES),
+                             ("notation", args.notation, NOTATIONS), ("flavor", args.flavor, FLAVORS),
+                             problems=problems),
+        lambda: exact_number(args.lr, "--lr"),
+        lambda: _read_values(args.values))
+    derivation = derive_layered(network)
+    params, x, y = parse_layered_values(data, derivation)
+    example = layered_worked_example(derivation, params, x, y, lr=lr, digits=args.digits)
+    _write_or_print(args.output, render_layered_worked(example, derivation, args.format, args.lang, args.flavor))
     return 0
 
 
