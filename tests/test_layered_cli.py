@@ -87,8 +87,10 @@ def test_bad_description_exits_2_without_traceback_and_writes_nothing(tmp_path):
     (["derive", "{spec}", "--layers", "2,3"], "--layers cannot be combined with a description of [[layer]] entries"),
     (["derive", "{spec}", "--format", "html"], "unknown format 'html'"),
     (["derive", "{spec}", "--notation", "ng"], "--notation ng is not available"),
-    (["check", "--spec", "{spec}", "a = b"], "only `derive`, `evaluate` and `codegen` read such a description"),
+    (["check", "--spec", "{spec}", "a = b", "--star", "hadamard"], "--star hadamard is not available"),
+    (["check-doc", "{spec}", "x.md", "--cost", "quadratic"], "--cost cannot be combined with a description"),
     (["codegen", "{spec}", "--cost", "quadratic"], "--cost cannot be combined with a description of [[layer]] entries"),
+    (["evaluate", "{spec}", "--values", "v.json", "--notation", "qiu"], "--notation qiu is not available"),
 ])
 def test_what_a_layered_description_cannot_do_yet(spec, argv, expected, capsys):
     assert main([a.replace("{spec}", str(spec)) for a in argv]) == 2

@@ -9,7 +9,8 @@ import sympy as sp
 from symbackprop.errors import SpecError
 from symbackprop.examples import CONVOLUTIONAL
 from symbackprop.codegen.layered import layered_module, site_array_index
-from symbackprop.model.layers import LayeredNetwork, avgpool, conv1d, conv2d, dense, flatten, layered_from_mapping, maxpool
+from symbackprop.model.layers import (LayeredNetwork, avgpool, batchnorm, conv1d, conv2d, dense, flatten,
+                                      layered_from_mapping, maxpool, residual)
 from symbackprop.proof.layered import (LayeredPoint, MARGIN, MpmathNetwork, derive_layered, named_values, plant,
                                        random_layered_point, site_key, _mp)
 
@@ -53,7 +54,14 @@ def agree(tmp_path, network, batch=3, seed=1, tie=False):
     """
     derivation = derive_layered(network)
     module = load(tmp_path, derivation)
-    points = _points(derivation, batch, seed)
+    if network.batch > 1:  # one point holds the whole batch, each position led by its example's number
+        point = _points(derivation, 1, seed)[0]
+        batch = network.batch
+        points = [LayeredPoint(point.params, {pos[1:]: v for pos, v in point.x.items() if pos[0] == e},
+                               tuple(v for t, v in zip(derivation.forward.targets, point.y) if t.position[0] == e))
+                  for e in range(1, batch + 1)]
+    else:
+        points = _points(derivation, batch, seed)
     if tie:
         params = {p: sp.S.Zero if p.kind == "K" else sp.Rational(1, 2) if p.layer == 1 else v
                   for p, v in points[0].params.items()}
@@ -67,7 +75,7 @@ def agree(tmp_path, network, batch=3, seed=1, tie=False):
     grads = module.gradients(params, X, Y)
     assert set(grads) == set(params)
     expected = {p: sp.S.Zero for p in derivation.params}
-    for point in points:
+    for point in ([_points(derivation, 1, seed)[0]] if network.batch > 1 else points):
         known = named_values(derivation, point)
         for p in derivation.params:
             expected[p] += derivation.gradients[p].xreplace(known).evalf(40)
@@ -94,6 +102,12 @@ def test_stride_padding_average_pooling_and_one_dimension_agree(tmp_path):
                                                avgpool(2, stride=1), dense(2, "sigmoid")], cost="quadratic"))
     agree(tmp_path, LayeredNetwork([1, 7], [conv1d(2, 2, activation="softplus"), conv1d(1, 2, stride=2, padding=1),
                                             maxpool(2, stride=1), flatten()], cost="quadratic"))
+
+
+def test_batch_normalisation_and_a_residual_connection_agree(tmp_path):
+    agree(tmp_path, LayeredNetwork(2, [dense(2, "tanh"), batchnorm(), residual(1), dense(1, "identity")], batch=3))
+    agree(tmp_path, LayeredNetwork([1, 3, 3], [conv2d(2, 2, activation="sigmoid"), batchnorm(), residual(1),
+                                               flatten(), dense(2, "identity")], batch=2))
 
 
 def test_ties_go_to_the_first_maximum_in_reading_order(tmp_path):

@@ -27,13 +27,15 @@ Its cost and gradients are the sums of the per-example ones over the batch.
 
 from __future__ import annotations
 
+import math
+
 import sympy as sp
 
 from . import code as _numpy_code
 from ..errors import SpecError
 from ..model.activations import A, Z, VectorActivation
 from ..model.costs import Y as COST_Y
-from ..model.layers import Conv, Pool, Site, shape_text
+from ..model.layers import BatchNorm, Conv, Pool, Residual, Site, shape_text
 from ..proof.layered import LAYER_RULES, LayeredDerivation, rule_facts
 
 TEMPLATE = "codegen/layered_module.py.j2"
@@ -99,9 +101,16 @@ def _targets_sum_to_one(derivation: LayeredDerivation) -> bool:
     return any(sp.expand(raw - derivation.deltas[L][pos]) != 0 for pos, raw in derivation.raw_output.items())
 
 
+#: the rules the module template has code for
+CODED_RULES = ("conv", "maxpool", "avgpool", "dense", "flatten", "batchnorm", "residual")
+
+
 def _require_proven(derivation: LayeredDerivation) -> None:
-    """Every rule of the derivation is its layer type's textbook rule and is proven; else refuse."""
+    """Every rule of the derivation is its layer type's textbook rule, has code, and is proven; else refuse."""
     for layer in derivation.network.layers:
+        if derivation.rules[layer.type].name not in CODED_RULES:
+            raise SpecError(f"layer {layer.index} ({layer.type}) has no NumPy code yet; expected layers of the types "
+                            f"with code: {', '.join(CODED_RULES)}")
         if derivation.rules[layer.type] is not LAYER_RULES.get(layer.type):
             raise SpecError(f"layer {layer.index} ({layer.type}) was derived with a rule other than the textbook "
                             f"rule of its type; the module is written from the textbook rules only")
@@ -146,7 +155,15 @@ def _layer_entry(derivation: LayeredDerivation, layer) -> dict:
     elif isinstance(spec, Pool):
         entry.update(size=spec.size, stride=spec.step, window=spec.size ** (len(layer.input_shape) - 1))
     elif layer.type == "dense":
-        entry.update(size=spec.size, fan_in=len(derivation.forward.a(l - 1)))
+        entry.update(size=spec.size, fan_in=math.prod(layer.input_shape))
+    elif isinstance(spec, BatchNorm):
+        dims = len(layer.input_shape) - 1
+        entry.update(axes=[0, *range(2, 2 + dims)], channel_shape=[1, -1, *([1] * dims)],
+                     epsilon=repr(float(spec.epsilon)), channels=layer.input_shape[0])
+    elif isinstance(spec, Residual):
+        entry.update(source=spec.source)
+    entry["skips"] = [r.index for r in derivation.network.layers
+                      if isinstance(r.spec, Residual) and r.spec.source == l]
     return entry
 
 

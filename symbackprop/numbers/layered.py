@@ -115,20 +115,25 @@ def parse_layered_values(data, derivation: LayeredDerivation) -> tuple[dict, dic
         shown = ", ".join(missing[:6]) + (f", … ({len(missing)} in all)" if len(missing) > 6 else "")
         problems.append(f"values: no value for {shown}; expected a number for every parameter")
     x = y = None
+    batch = (network.batch,) if network.batch > 1 else ()  # a batch: one entry per example, outermost
+    inputs, outputs = batch + tuple(network.input_shape), batch + (network.shapes[-1][0],)
     if "x" not in data:
-        problems.append(f"values: no 'x'; expected the input as nested lists of shape {shape_text(network.input_shape)}")
+        problems.append(f"values: no 'x'; expected the input as nested lists of shape {shape_text(inputs)}"
+                        + (" (the examples of the batch first)" if batch else ""))
     else:
-        x = _nested(data["x"], network.input_shape, "x", problems)
-    outputs = len(fw.targets)
+        x = _nested(data["x"], inputs, "x", problems)
     if "y" not in data:
-        problems.append(f"values: no 'y'; expected a list of {outputs} numbers")
+        problems.append(f"values: no 'y'; expected the targets as nested lists of shape {shape_text(outputs)}")
     else:
-        found = _nested(data["y"], (outputs,), "y", problems)
-        y = None if found is None else tuple(found[(j,)] for j in range(1, outputs + 1))
-    if y is not None and network.cost.targets_sum_to_one and sum(map(_exact, y)) != 1:
-        last = network.layers[-1]
-        if last.activation is not None and last.activation.name == "softmax":
-            problems.append(f"values: y adds up to {sum(map(_exact, y))}; the output δ of softmax with "
+        found = _nested(data["y"], outputs, "y", problems)
+        y = None if found is None else tuple(found[pos] for pos in positions(outputs))
+    last = network.layers[-1]
+    if (y is not None and network.cost.targets_sum_to_one and last.activation is not None
+            and last.activation.name == "softmax"):
+        width = outputs[-1]
+        totals = [sum(map(_exact, y[i:i + width])) for i in range(0, len(y), width)]
+        if any(total != 1 for total in totals):
+            problems.append(f"values: y adds up to {next(t for t in totals if t != 1)}; the output δ of softmax with "
                             f"{network.cost.name} was simplified to a − y using Σ_j y_j = 1; expected targets that "
                             f"add up to 1, such as a one-hot label")
     if any(layer.activation is not None and layer.activation.name == "generic" for layer in network.layers):
@@ -211,6 +216,16 @@ class LayeredWorkedExample:
         }
 
 
+def _named_form(fw, l: int, pos, definition):
+    """The definition as a document states it: batch normalisation's γ_c x̂_i + β_c in its named x̂
+    (the forward pass writes it out in a^{l−1} for the chain rule); any other definition as it is."""
+    xhat = Site("xhat", l, *pos)
+    if xhat not in fw.auxiliary:
+        return definition
+    scale = {s.kind: s for s in definition.free_symbols if isinstance(s, Site) and s.kind in ("gamma", "beta")}
+    return scale["gamma"] * xhat + scale["beta"]
+
+
 def layered_worked_example(derivation: LayeredDerivation, params: Mapping, x: Mapping, y, lr=sp.Rational(1, 2),
                            digits: int = 6) -> LayeredWorkedExample:
     """The derivation at a point (``params`` by parameter symbol, ``x`` by input position, ``y`` a sequence),
@@ -227,13 +242,18 @@ def layered_worked_example(derivation: LayeredDerivation, params: Mapping, x: Ma
     known = {symbol: _exact(v) for symbol, v in params.items()}
     known.update({fw.inputs[pos]: _exact(v) for pos, v in x.items()})
     known.update(dict(zip(fw.targets, map(_exact, y))))
+    known.update({symbol: _exact(v) for symbol, v in fw.constants.items()})
     values = {}
     for layer in network.layers:
         l, computed = layer.index, []
         named = fw.weighted[l] if layer.has_z else fw.outputs[l]
+        for symbol, definition in fw.auxiliary.items():
+            if symbol.layer == l:  # μ, σ, x̂ of batch normalisation, each in those before it
+                known[symbol] = _number(definition, known)
+                computed.append(Value(symbol, known[symbol], (definition,)))
         for pos, definition in fw.definitions[l].items():
             known[named[pos]] = _number(definition, known)
-            computed.append(Value(named[pos], known[named[pos]], (definition,)))
+            computed.append(Value(named[pos], known[named[pos]], (_named_form(fw, l, pos, definition),)))
         if layer.has_z:
             for pos, a in fw.outputs[l].items():
                 form = fw.activation_of(l, pos)
