@@ -9,8 +9,10 @@ It measures, and prints (medians of several runs, with the core count):
 2. the whole ``symbackprop derive`` command on that description, from a new process
    (interpreter start and imports included), printing the derivation and the check;
 3. rendering its Markdown and LaTeX documents (the derivation and the check given);
-4. the NumPy module ``symbackprop codegen`` writes for that network: ``gradients(params, X, Y)`` on a
-   batch of 100 examples beside :func:`hand_written_gradients`, the same backward pass written by hand
+4. the gallery's residual block with batch normalisation over a batch of 3 (13 parameters):
+   derive + check, warm process.
+5. the NumPy module ``symbackprop codegen`` writes for the convolutional network of part 1:
+   ``gradients(params, X, Y)`` on a batch of 100 examples beside :func:`hand_written_gradients`, the same backward pass written by hand
    with im2col and matrix products (after checking that both give the same gradients); the target is
    a ratio of at most 2.
 
@@ -30,7 +32,7 @@ import time
 
 import sympy as sp
 
-from symbackprop.examples import CONVOLUTIONAL
+from symbackprop.examples import CONVOLUTIONAL, RESIDUAL_BATCHNORM
 from symbackprop.model.layers import layered_from_mapping
 from symbackprop.proof.layered import derive_layered
 from symbackprop.proof.layered_report import render_layered
@@ -134,8 +136,8 @@ def part_codegen(args, out) -> None:
 
     from symbackprop.codegen.layered import layered_module
 
-    print(f"\n4. its NumPy module (symbackprop codegen): gradients on a batch of {BATCH}, beside hand-written NumPy",
-          file=out)
+    print(f"\n5. the convolutional network's NumPy module (symbackprop codegen): gradients on a batch of {BATCH}, "
+          "beside hand-written NumPy", file=out)
     source = layered_module(derive_layered(layered_from_mapping(CONVOLUTIONAL)))
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "conv_module.py")
@@ -166,7 +168,19 @@ def part_codegen(args, out) -> None:
     print(f"   ratio: {generated_time / hand_time:.2f} (target <= {CODEGEN_TARGET})", file=out)
 
 
-PARTS = (part_warm, part_command, part_documents, part_codegen)
+def part_residual(args, out) -> None:
+    print("\n4. residual block with batch normalisation, batch of 3: dense 2 tanh -> batchnorm -> residual from 1 "
+          "-> dense 1, 13 parameters: derive + check, warm process", file=out)
+
+    def once():
+        if not derive_layered(layered_from_mapping(RESIDUAL_BATCHNORM)).check().ok:
+            raise RuntimeError("the check of the residual block failed")
+
+    median, times = _median(once, args.repeat)
+    print(f"   derive + check: median {median:.2f} s (runs: {_runs(times)})", file=out)
+
+
+PARTS = (part_warm, part_command, part_documents, part_residual, part_codegen)
 
 
 def main(argv=None) -> int:
