@@ -369,7 +369,9 @@ def command_derive_layered(args, network) -> int:
         progress.start("checking every layer's rule")
         report = derivation.check()
         progress.done()
-    document = render_layered(derivation, args.format, args.lang, args.flavor, standalone=args.standalone,
+    output = Path(args.output) if args.output else None
+    figure = output.with_suffix(".svg").name if output is not None and args.format == "md" else None
+    document = render_layered(derivation, args.format, args.lang, args.flavor, standalone=args.standalone, figure=figure,
                               report=report, templates=args.templates,
                               label_prefix=_label_prefix(args, label_prefix_from("layers-" + network.name)))
     _write_or_print(args.output, document)

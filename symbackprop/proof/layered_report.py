@@ -11,6 +11,7 @@ import json
 import sympy as sp
 
 from ..documents import printing
+from ..documents.layered_drawing import layered_layout
 from ..documents.render import (FLAVORS, LANGUAGES, Document, check_choice, check_label_prefix, environment,
                                 get_template, templates_found)
 from ..errors import SpecError
@@ -336,8 +337,11 @@ def render_layered_json(derivation: LayeredDerivation, report: LayeredReport | N
 
 def render_layered(derivation: LayeredDerivation, fmt: str = "md", lang: str = "en", flavor: str = "github",
                    standalone: bool = True, report: LayeredReport | None = None, templates=None,
-                   label_prefix: str | None = None) -> Document:
-    """The derivation of a layered network in ``fmt`` (text, md or tex) and language ``lang``."""
+                   label_prefix: str | None = None, figure: str | None = None) -> Document:
+    """The derivation of a layered network in ``fmt`` (text, md, tex or json) and language ``lang``.
+
+    ``figure`` names the SVG drawing of the shapes put beside a Markdown document (``None`` leaves it out
+    of Markdown); LaTeX always draws it with TikZ."""
     if fmt not in LAYERED_FORMATS:
         raise SpecError(f"format {fmt!r} is not available for a description with [[layer]] entries; expected one "
                         f"of: {', '.join(LAYERED_FORMATS)}")
@@ -349,10 +353,14 @@ def render_layered(derivation: LayeredDerivation, fmt: str = "md", lang: str = "
     model = layered_model(derivation, report)
     env = environment("nielsen", None, templates, fmt, flavor)
     suffix = {"md": "md", "tex": "tex", "text": "txt"}[fmt]
+    drawing = layered_layout(derivation.network)
     with templates_found(env):
         page = get_template(env, f"{lang}/layered.{suffix}.j2").render(
-            model=model, standalone=standalone, lang=lang, label_prefix=label_prefix)
-    return Document(page)
+            model=model, standalone=standalone, lang=lang, label_prefix=label_prefix, drawing=drawing, figure=figure)
+        attachments = {}
+        if fmt == "md" and figure:
+            attachments[figure] = get_template(env, "drawing/layers.svg.j2").render(drawing=drawing)
+    return Document(page, attachments)
 
 
 __all__ = ["LAYERED_FORMATS", "layered_model", "render_layered", "render_layered_json", "positions"]
