@@ -1237,6 +1237,10 @@ class Check:
 EXPAND_TERMS = 500
 #: the most nodes of a difference that ``_same`` hands to SymPy's cancellation
 CANCEL_NODES = 200
+#: the most digits (numerators and denominators together) of the numbers in a difference that ``_same`` expands
+#: or cancels: the greatest common divisors of cancellation grow with them; a difference of two numbers (values
+#: at the point) is only expanded, never cancelled
+ALGEBRA_DIGITS = 300
 #: digits of the interval arithmetic that decides numerically, tried in turn while the intervals are too wide
 #: to decide; and the relative agreement it requires
 INTERVAL_DIGITS = (40, 120)
@@ -1298,9 +1302,12 @@ def _function_arguments(expr: sp.Expr) -> list:
 
 
 def _algebra_bounded(difference: sp.Expr) -> bool:
-    """Whether expanding and cancelling ``difference`` is bounded: at most :data:`CANCEL_NODES` nodes, and
-    at most :data:`EXPAND_TERMS` terms from the expansion of it and of every function's argument."""
+    """Whether expanding and cancelling ``difference`` is bounded: at most :data:`CANCEL_NODES` nodes and
+    :data:`ALGEBRA_DIGITS` digits in its numbers, and at most :data:`EXPAND_TERMS` terms from the expansion
+    of it and of every function's argument."""
     if _nodes(difference, CANCEL_NODES) > CANCEL_NODES:
+        return False
+    if sum(_digits(r.p) + _digits(r.q) for r in _distinct(difference) if r.is_Rational) > ALGEBRA_DIGITS:
         return False
     return all(expanded_terms(e, EXPAND_TERMS) <= EXPAND_TERMS for e in [difference, *_function_arguments(difference)])
 
@@ -1318,7 +1325,8 @@ def _same(left: sp.Expr, right: sp.Expr, seed: int) -> tuple[bool | None, str]:
     difference = left - right
     if difference == 0:
         return True, "exact"
-    if _algebra_bounded(difference) and (sp.expand(difference) == 0 or sp.cancel(difference) == 0):
+    if _algebra_bounded(difference) and (sp.expand(difference) == 0 or (
+            difference.free_symbols and sp.cancel(difference) == 0)):
         return True, "exact"
     variables = sorted(difference.free_symbols, key=str)
     rng = random.Random(seed)
