@@ -334,17 +334,26 @@ class _Builder:
         names = iter(_intermediate_names(input_names, len(order) - len(input_names)))
         nodes: list[Node] = []
         edges: list[Edge] = []
+        # SymPy evaluates each node in real symbols (its reasoning about tanh, log, ... of an argument in
+        # complex symbols has no bound on its work); the result is written back in the inputs' symbols
+        # without evaluating again, each distinct subexpression once
+        in_reals: list[sp.Expr] = []
+        back: dict = {}
+        memo: dict = {}
         for new, old in enumerate(order):
             op, operands, params, input_name = self.entries[old]
             operands = tuple(renumber[o] for o in operands)
             if op == "input":
                 symbol = sp.Symbol(input_name)
+                in_reals.append(sp.Symbol(input_name, real=True))
+                back[in_reals[-1]] = symbol
                 nodes.append(Node(new, input_name, symbol, op, (), (), 0, None, symbol))
                 continue
             name = next(names)
             rule = RULES[op]
             symbols = [nodes[o].symbol for o in operands]
-            expression = rule.value([nodes[o].expression for o in operands], *params)
+            in_reals.append(rule.value([in_reals[o] for o in operands], *params))
+            expression = _rebuilt(in_reals[-1], back.get, memo)
             level = 1 + max(nodes[o].level for o in operands)
             nodes.append(Node(new, name, sp.Symbol(name), op, operands, params, level,
                               rule.show(symbols, *params), expression))
@@ -1450,7 +1459,7 @@ def check(graph: Graph, evaluation: Evaluation | None = None, sweeps=None) -> Ch
         forward, reverse = sweeps if sweeps is not None else (
             tuple(forward_mode(evaluation, n.name) for n in graph.inputs), reverse_mode(evaluation))
         forward = {graph.nodes[s.start].name: s for s in forward}
-        point = {real[sp.Symbol(name)]: value for name, value in evaluation.point}
+        point = {real[graph.node(name).symbol]: value for name, value in evaluation.point}
         sums = {s.input: s for s in path_sums(evaluation)}
         for index, node in enumerate(graph.inputs):
             found = []
