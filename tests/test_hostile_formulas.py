@@ -129,3 +129,15 @@ def test_long_random_expressions_are_decided_and_a_planted_mistake_is_caught(cou
     planted = replace(graph, edges=tuple(replace(e, partial=e.partial * 2) if e is edge else e for e in graph.edges))
     planted_result = analysis.check(planted, analysis.evaluate(planted, parse_point(at)))
     assert planted_result.failed and not planted_result.ok
+
+
+def test_a_comparison_neither_method_settles_is_undecided_not_agreement(monkeypatch):
+    # no algebra allowed, and log(-x - 1) has no real value at any of the positive rational points
+    monkeypatch.setattr(analysis, "CANCEL_NODES", 0)
+    x = sp.Symbol("x", real=True)
+    u = sp.log(-x - 1)
+    assert analysis._same(u * (sp.sin(x) ** 2 + sp.cos(x) ** 2), u, seed=0) == (None, "undecided")
+    assert analysis._same(u * (sp.sin(x) ** 2 + sp.cos(x) ** 2), u + 1, seed=0) == (None, "undecided")
+    # with values, a difference is shown by intervals that do not overlap
+    assert analysis._same(sp.sin(x) ** 2 + sp.cos(x) ** 2, 1 + sp.Rational(1, 10**20), seed=0) == (False, "numeric")
+    assert analysis._same(sp.sin(x) ** 2 + sp.cos(x) ** 2, sp.S.One, seed=0) == (True, "numeric")
