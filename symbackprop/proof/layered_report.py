@@ -7,6 +7,7 @@ everything in words, through :mod:`symbackprop.documents.render`.
 from __future__ import annotations
 
 import json
+import weakref
 
 import sympy as sp
 
@@ -243,8 +244,23 @@ def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
     }
 
 
+# The models built so far, by derivation and report: the documents of one derivation in each language and
+# format share one model (a model is only read; a derivation is not changed once derived).
+_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def layered_model(derivation: LayeredDerivation, report: LayeredReport | None) -> dict:
-    """What the layered templates show: the network, each layer's rule and derivation, the facts."""
+    """What the layered templates show: the network, each layer's rule and derivation, the facts.
+
+    Built once per derivation and report (the same objects), then shared."""
+    built = _MODELS.setdefault(derivation, {})
+    kept = built.get(id(report))
+    if kept is None or kept[0] is not report:  # the report itself is kept, so its id is not reused meanwhile
+        kept = built[id(report)] = (report, _layered_model(derivation, report))
+    return kept[1]
+
+
+def _layered_model(derivation: LayeredDerivation, report: LayeredReport | None) -> dict:
     network, fw = derivation.network, derivation.forward
     L = network.depth
     outputs = [_shown(sp.Eq(Site("delta", L, *pos), value, evaluate=False)) for pos, value in derivation.deltas[L].items()]
