@@ -52,7 +52,7 @@ import sympy as sp
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from ..model.activations import opaque_functions
+from ..model.activations import activation as activation_rule, opaque_functions
 from ..errors import SpecError, unknown_name
 from ..documents.printing import LatexPrinter, layer_number, notation as lookup_notation
 from ..model.symbols import COST, UNREGULARISED, LayerMatrix, Partial, Quantity
@@ -83,6 +83,8 @@ SYNTAXES = ("latex", "text", "auto")
 STARS = ("product", "hadamard")
 
 SIGMA, SIGMA_PRIME = opaque_functions("sigma")
+#: activations a claim may name (\operatorname{ReLU}'(z)): each reads as that rule's function
+_NAMED_ACTIVATIONS = ("relu", "leaky_relu", "softplus")
 ETA = sp.Symbol("eta", positive=True)
 #: a mini-batch size or a number of examples where the notation has no letter for it
 M = sp.Symbol("m", positive=True)
@@ -267,7 +269,9 @@ _UNICODE = {
 
 #: what \text{...}, \mathrm{...} and the like may name
 _TEXT_ARGUMENTS = {"T": ("TOP", "T"), "exp": (_FUNC, "exp"), "log": (_FUNC, "log"), "ln": (_FUNC, "log"),
-                   "tanh": (_FUNC, "tanh"), "sigma": (_FUNC, "sigma"), "d": (_NAME, "d")}
+                   "tanh": (_FUNC, "tanh"), "sigma": (_FUNC, "sigma"), "d": (_NAME, "d"),
+                   # activations by their own names, as documents write them (\operatorname{ReLU}'(z))
+                   "ReLU": (_FUNC, "relu"), "LeakyReLU": (_FUNC, "leaky_relu"), "softplus": (_FUNC, "softplus")}
 
 
 def _token(kind: str, value: str, source: Token, start: int | None = None, end: int | None = None) -> Token:
@@ -839,6 +843,8 @@ class _Reader:
         #: in a notation that numbers nodes across the network: the layer (a node of the tree) that each
         #: index letter numbers a neuron of, as the claim's other symbols write it (y_{l-1,k}: k is in l - 1)
         self.node_layers = {}
+        #: the network's activation rules by name: what ReLU or softplus written in a claim stands for
+        self.rules = {}
 
     def shape_error(self, message: str, node, mismatch: Mismatch, expected=()) -> FormulaShapeError:
         position = _span(node)[0] if node is not None else None
@@ -1723,6 +1729,10 @@ class _Reader:
         name = "sigma" if function_tok.value in ("sigma", "dsigma") else function_tok.value
         if name == "tanh" and primes == 1:  # \tanh'(u): the derivative of tanh, as documents name it
             name, primes = "tanh_prime", 0
+        if name in _NAMED_ACTIVATIONS:  # ReLU, softplus: the network's rule of that name, else the table's
+            rule = self.rules.get(name) or activation_rule(name)
+            name, function = "sigma", rule.prime_function if primes else rule.function
+            primes = 0
         if name != "sigma" and primes:
             raise self.error(f"{self.source(head)}: only the activation (\\sigma, f, g) takes a prime here; "
                              f"expected {name} without one", head)
@@ -1733,8 +1743,9 @@ class _Reader:
             value, scripts = self.symbol_value(argument, scripts, env), []
         else:
             value = self.value(argument, env)
-        function = {"sigma": SIGMA_PRIME if primes else SIGMA, "exp": sp.exp, "log": sp.log,
-                    "tanh": sp.tanh, "tanh_prime": lambda u: 1 - sp.tanh(u) ** 2}[name]
+        if function_tok.value not in _NAMED_ACTIVATIONS:
+            function = {"sigma": SIGMA_PRIME if primes else SIGMA, "exp": sp.exp, "log": sp.log,
+                        "tanh": sp.tanh, "tanh_prime": lambda u: 1 - sp.tanh(u) ** 2}[name]
         value = self.elementwise(function, value)
         for power in powers:
             value = self.power(value, self.value(power.children[1], env), power, head)
@@ -2162,6 +2173,7 @@ def _read(text: str, network, notation: str, syntax: str, start: str, star: str 
     tree = _parse(prepared, chosen, start)
     reader = _Reader(prepared, table, chosen)
     reader.star = star
+    reader.rules = {layer.activation.name: layer.activation for layer in network.layers}
     return reader, tree
 
 

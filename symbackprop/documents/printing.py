@@ -172,7 +172,9 @@ class _NotationMixin:
     """What both printers share: which letter, layer and subscripts a quantity gets."""
 
     #: ``inline``: set in running text, where a derivative is written ∂C/∂z and does not spread the lines apart
-    _notation_settings = {"notation": "nielsen", "sizes": None, "shapes": False, "aligned": False, "inline": False}
+    #: ``activation``: the name of the activation every layer shares, which then names σ of a general statement
+    _notation_settings = {"notation": "nielsen", "sizes": None, "shapes": False, "aligned": False, "inline": False,
+                          "activation": None}
     unicode = False
 
     @property
@@ -182,12 +184,22 @@ class _NotationMixin:
     def _letter(self, pair) -> str:
         return pair[1 if self.unicode else 0]
 
-    #: activations written with their own name, also in their derivative (tanh', not σ' = 1 − tanh²)
-    _OWN_NAMES = {"tanh": ("\\tanh", "tanh")}
+    #: activations written with their own name, also in their derivative (tanh', ReLU', not σ' = 1 − tanh²);
+    #: sigmoid, identity and a generic activation take the notation's letter (σ, g or f)
+    _OWN_NAMES = {"tanh": ("\\tanh", "tanh"), "relu": ("\\operatorname{ReLU}", "ReLU"),
+                  "leaky_relu": ("\\operatorname{LeakyReLU}", "LeakyReLU"),
+                  "softplus": ("\\operatorname{softplus}", "softplus")}
 
-    def _activation_letter(self, function_name: str) -> str:
-        """The letter of an activation function (σ, g or f in the notation), or its own name where it has one."""
-        return self._letter(self._OWN_NAMES.get(function_name.rstrip("'"), self.notation.activation))
+    def _activation_letter(self, function_name: str = "sigma") -> str:
+        """The letter of an activation function (σ, g or f in the notation), or its own name where it has one.
+
+        ``sigma`` is the activation of a general statement: the one every layer shares (setting ``activation``)
+        where the document has one, else the notation's letter.
+        """
+        name = re.split(r"[(:]", function_name.rstrip("'"))[0]  # leaky_relu(slope=1/5), leaky_relu:0.2
+        if name == "sigma" and self._settings["activation"]:
+            name = re.split(r"[(:]", self._settings["activation"])[0]
+        return self._letter(self._OWN_NAMES.get(name, self.notation.activation))
 
     def _node(self, layer, neuron):
         sizes = self._settings["sizes"]
@@ -324,7 +336,7 @@ class _NotationMixin:
     def _print_FeatureMap(self, expr) -> str:
         kind, layer, channels = expr.kind, expr.args[1], expr.args[2:]
         if kind == "dsigma":
-            return self._apply("%s'" % self.notation.activation[1 if self.unicode else 0],
+            return self._apply("%s'" % self._activation_letter(),
                                self._site(*self._site_parts("z", layer, channels)))
         return self._site(*self._site_parts(kind, layer, channels))
 
@@ -394,7 +406,7 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
     def _print_LayerMatrix(self, m: LayerMatrix) -> str:
         if m.kind == "dsigma":
             z = LayerMatrix("z", m.layer, *m.shape)
-            body = r"%s'\left(%s\right)" % (self.notation.activation[0], self._print_LayerMatrix_plain(z))
+            body = r"%s'\left(%s\right)" % (self._activation_letter(), self._print_LayerMatrix_plain(z))
         elif m.kind == "grad_a":
             body = r"\nabla_{%s} %s" % (self._print_LayerMatrix_plain(LayerMatrix("a", m.layer, *m.shape)),
                                         self._letter(self.notation.letters["C"]))
@@ -503,7 +515,7 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
         return r"%s\left(%s\right)" % (name, argument)
 
     def _operator(self, name, script) -> str:
-        tex = self._OPERATOR_TEX[name] or r"%s'" % self.notation.activation[0]
+        tex = self._OPERATOR_TEX[name] or r"%s'" % self._activation_letter()
         return tex if script is None else "%s_{%s}" % (tex, script)
 
     def _sum_over(self, indices, term) -> str:
@@ -664,7 +676,7 @@ class TextPrinter(_NotationMixin, StrPrinter):
 
     def _print_LayerMatrix(self, m: LayerMatrix) -> str:
         if m.kind == "dsigma":
-            body = "%s'(%s)" % (self.notation.activation[1], self._scripts(*self.matrix_parts(LayerMatrix("z", m.layer, *m.shape))))
+            body = "%s'(%s)" % (self._activation_letter(), self._scripts(*self.matrix_parts(LayerMatrix("z", m.layer, *m.shape))))
         elif m.kind == "grad_a":
             body = "∇_%s %s" % (self._scripts(*self.matrix_parts(LayerMatrix("a", m.layer, *m.shape))),
                                 self._letter(self.notation.letters["C"]))
@@ -767,7 +779,7 @@ class TextPrinter(_NotationMixin, StrPrinter):
         return "%s(%s)" % (name, argument)
 
     def _operator(self, name, script) -> str:
-        text = self._OPERATOR_TEXT[name] or "%s'" % self.notation.activation[1]
+        text = self._OPERATOR_TEXT[name] or "%s'" % self._activation_letter()
         return text if script is None else "%s_%s" % (text, script)
 
     def _sum_over(self, indices, term) -> str:
