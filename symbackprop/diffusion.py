@@ -726,16 +726,18 @@ def _check_notation(notation: str) -> None:
 
 def render_diffusion(measurement: Measurement, bounds: Sequence[Bound], fmt: str = "md", lang: str = "en",
                      figure: str | None = None, *, notation: str = "nielsen", flavor: str = "github",
-                     standalone: bool = True, templates=None):
+                     standalone: bool = True, templates=None, heading_level: str = "section",
+                     front_matter: dict | None = None):
     """The document on vanishing gradients, as a :class:`symbackprop.render.Document`.
 
     ``figure`` names the SVG plot next to a Markdown document; it becomes the
     document's attachment of that name (when matplotlib is missing, the
     document says how to install it instead). LaTeX draws the plot with TikZ
     from the numbers and needs no attachment. ``standalone=False`` gives a
-    LaTeX fragment to ``\\input``.
+    LaTeX fragment to ``\\input``. ``heading_level`` and ``front_matter`` mean what they
+    mean for a derivation (:func:`symbackprop.proof.report.render`).
     """
-    from .documents.render import FLAVORS, LANGUAGES, Document, environment, get_template
+    from .documents.render import FLAVORS, HEADING_LEVELS, LANGUAGES, Document, environment, get_template
 
     problems = []
     try:
@@ -748,6 +750,8 @@ def render_diffusion(measurement: Measurement, bounds: Sequence[Bound], fmt: str
         problems.append(unknown_name("language", lang, LANGUAGES))
     if flavor not in FLAVORS:
         problems.append(unknown_name("flavor", flavor, FLAVORS))
+    if heading_level not in HEADING_LEVELS:
+        problems.append(unknown_name("heading level", heading_level, HEADING_LEVELS))
     if notation not in printing.NOTATIONS:
         problems.append(unknown_name("notation", notation, printing.NOTATIONS))
     if not isinstance(measurement, Measurement):
@@ -804,6 +808,8 @@ def render_diffusion(measurement: Measurement, bounds: Sequence[Bound], fmt: str
         "plot_hint": PLOT_HINT,
         "standalone": standalone,
         "lang": lang,
+        "heading_level": heading_level,
+        "front_matter": front_matter if fmt == "md" else None,
         # the registered name of each activation spelling, for the names and line styles of the templates
         "family": {name: family(name) for name in measurement.activations},
     }
