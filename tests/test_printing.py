@@ -24,6 +24,17 @@ def test_qiu_keeps_the_input_as_layer_0():
     assert latex(Quantity("delta", 2, 1), notation="qiu") == r"\delta^{(2)}_{1}"
 
 
+def test_qiu_sets_vectors_bold_in_their_space():
+    from symbackprop.model.symbols import LayerMatrix, Shape
+
+    m1, m0 = Quantity("m", 1), Quantity("m", 0)
+    assert latex(LayerMatrix("delta", 1, m1, 1), notation="qiu") == r"\boldsymbol{\delta}^{(1)}"
+    assert latex(LayerMatrix("W", 1, m1, m0), notation="qiu") == r"\boldsymbol{W}^{(1)}"
+    assert latex(Shape(m1, 1), notation="qiu") == r"\mathbb{R}^{M_{1}}"
+    assert latex(Shape(m1, m0), notation="qiu") == r"\mathbb{R}^{M_{1} \times M_{0}}"
+    assert latex(Shape(m1, 1)) == r"m^{2} \times 1"
+
+
 def test_nodes_number_neurons_across_the_network():
     sizes = (2, 2, 2)
     assert latex(Quantity("w", 2, 1, 1), notation="nodes", sizes=sizes) == "w_{35}"

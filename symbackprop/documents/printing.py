@@ -55,6 +55,10 @@ class Notation:
     global_nodes: bool = False
     #: Ng writes a bias as the weight from the bias unit 0
     bias_as_weight: bool = False
+    #: the size of layer l as M_l (Qiu), not m^l
+    size_subscript: bool = False
+    #: a dimension as the space it lies in, ℝ^{M_l} or ℝ^{M_l × M_{l-1}} (Qiu), not M_l × 1
+    real_spaces: bool = False
 
 
 def _letters(**overrides):
@@ -80,8 +84,10 @@ NOTATIONS = {
     "nielsen": Notation("nielsen", 1, "plain", _letters(), _matrices(W=("w", "w")), ("\\sigma", "σ")),
     "ng": Notation("ng", 1, "paren", _letters(w=("\\Theta", "Θ"), C=("J", "J"), n=("m", "m"), m=("s", "s")),
                    _matrices(W=("\\Theta", "Θ")), ("g", "g"), weight_layer_shift=-1, bias_as_weight=True),
-    "qiu": Notation("qiu", 0, "paren", _letters(w=("W", "W"), C=("\\mathcal{L}", "ℒ"), n=("N", "N")),
-                    _matrices(), ("f", "f")),
+    # Qiu sets vectors and matrices in bold and gives layer l M_l neurons: z^{(l)} ∈ ℝ^{M_l}
+    "qiu": Notation("qiu", 0, "paren", _letters(w=("W", "W"), C=("\\mathcal{L}", "ℒ"), n=("N", "N"), m=("M", "M")),
+                    _matrices(**{kind: ("\\boldsymbol{%s}" % tex, uni) for kind, (tex, uni) in _matrices().items()}),
+                    ("f", "f"), size_subscript=True, real_spaces=True),
     "nodes": Notation("nodes", 0, "subscript", _letters(x=("\\hat{x}", "x̂"), y=("\\hat{y}", "ŷ"), a=("y", "y")),
                       _matrices(x=("\\hat{x}", "x̂"), y=("\\hat{y}", "ŷ"), a=("y", "y")), ("f", "f"),
                       global_nodes=True),
@@ -224,7 +230,7 @@ class _NotationMixin:
             return letter, None, [q.indices[0]]
         layer = q.indices[0]
         if q.kind == "m":
-            if nt.layer_style == "subscript":
+            if nt.layer_style == "subscript" or nt.size_subscript:
                 return letter, None, [self._layer(layer)]
             return letter, self._layer(layer), []
         if q.kind == "w":
@@ -468,7 +474,11 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
         return r"\sum_{%s} %s" % (self._print(expr.args[1]), self.parenthesize(expr.args[0], PRECEDENCE["Mul"]))
 
     def _print_Shape(self, expr: Shape) -> str:
-        return r"%s \times %s" % (self._print(expr.args[0]), self._print(expr.args[1]))
+        rows, cols = expr.args
+        if self.notation.real_spaces:  # ℝ^{M_l}, ℝ^{M_l × M_{l-1}}
+            return r"\mathbb{R}^{%s}" % (self._print(rows) if cols == 1 else
+                                         r"%s \times %s" % (self._print(rows), self._print(cols)))
+        return r"%s \times %s" % (self._print(rows), self._print(cols))
 
     def _print_Aligned(self, expr: Aligned) -> str:
         rows = [f"{self._print(eq.lhs)} &= {self._print(eq.rhs)}" for eq in expr.args]
@@ -729,7 +739,10 @@ class TextPrinter(_NotationMixin, StrPrinter):
         return "Σ_%s %s" % (self._print(expr.args[1]), self.parenthesize(expr.args[0], PRECEDENCE["Mul"]))
 
     def _print_Shape(self, expr: Shape) -> str:
-        return "%s×%s" % (self._print(expr.args[0]), self._print(expr.args[1]))
+        rows, cols = expr.args
+        if self.notation.real_spaces:
+            return "ℝ^%s" % (self._print(rows) if cols == 1 else "(%s×%s)" % (self._print(rows), self._print(cols)))
+        return "%s×%s" % (self._print(rows), self._print(cols))
 
     def _print_Aligned(self, expr: Aligned) -> str:
         return "\n".join(self._print(eq) for eq in expr.args)
