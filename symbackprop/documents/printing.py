@@ -416,6 +416,12 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
         elif m.kind == "grad_a":
             body = r"\nabla_{%s} %s" % (self._print_LayerMatrix_plain(LayerMatrix("a", m.layer, *m.shape)),
                                         self._letter(self.notation.letters["C"]))
+        elif m.kind == "Wb":  # [Θ_{·0}  Θ]: the bias weights beside the weights
+            weights = self._print_LayerMatrix_plain(LayerMatrix("W", m.layer, m.shape[0], m.shape[1] - 1))
+            body = r"\left[\begin{matrix}%s_{\cdot 0} & %s\end{matrix}\right]" % (weights, weights)
+        elif m.kind == "a1":  # [1; a]: the bias unit on top of the activations
+            below = self._print_LayerMatrix_plain(LayerMatrix("a", m.layer, m.shape[0] - 1))
+            body = r"\left[\begin{matrix}1 \\ %s\end{matrix}\right]" % below
         else:
             body = self._print_LayerMatrix_plain(m)
         return self._shape(body, m)
@@ -427,7 +433,12 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
         if not self._settings["shapes"]:
             return body
         rows, cols = expr.shape
-        return r"\underbrace{%s}_{%s \times %s}" % (body, self._print(rows), self._print(cols))
+        return r"\underbrace{%s}_{%s \times %s}" % (body, self._dimension(rows), self._dimension(cols))
+
+    def _dimension(self, size) -> str:
+        """A size in a dimension: s^{(l)}, or (s^{(l)} + 1) with the number last and in brackets."""
+        size = sp.sympify(size)
+        return r"\left(%s\right)" % self._index(size) if size.is_Add else self._print(size)
 
     def _print_Transpose(self, expr):
         inner = expr.arg
@@ -690,6 +701,11 @@ class TextPrinter(_NotationMixin, StrPrinter):
         elif m.kind == "grad_a":
             body = "∇_%s %s" % (self._scripts(*self.matrix_parts(LayerMatrix("a", m.layer, *m.shape))),
                                 self._letter(self.notation.letters["C"]))
+        elif m.kind == "Wb":
+            weights = self._scripts(*self.matrix_parts(LayerMatrix("W", m.layer, m.shape[0], m.shape[1] - 1)))
+            body = "[%s_·0, %s]" % (weights, weights)
+        elif m.kind == "a1":
+            body = "[1; %s]" % self._scripts(*self.matrix_parts(LayerMatrix("a", m.layer, m.shape[0] - 1)))
         else:
             body = self._scripts(*self.matrix_parts(m))
         return self._shape(body, m)
@@ -698,7 +714,11 @@ class TextPrinter(_NotationMixin, StrPrinter):
         if not self._settings["shapes"]:
             return body
         rows, cols = expr.shape
-        return "%s[%s×%s]" % (body, self._print(rows), self._print(cols))
+        return "%s[%s×%s]" % (body, self._dimension(rows), self._dimension(cols))
+
+    def _dimension(self, size) -> str:
+        size = sp.sympify(size)
+        return "(%s)" % self._index(size) if size.is_Add else self._print(size)
 
     def _print_Transpose(self, expr):
         with self._without_shapes():

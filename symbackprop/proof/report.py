@@ -224,7 +224,7 @@ def render_general_json(model) -> str:
                 "indices": [forms(x) for x in e.indices],
                 "statement": forms(e.statement.expr),
                 "proof": steps(e.steps),
-                "matrix": forms(e.matrix.expr, shapes=True),
+                "matrix": forms(e.matrix.expr, shapes=True) if e.matrix else None,
                 "dimensions": [{"factor": forms(m), "shape": forms(s)} for m, s in e.dimensions],
                 "matrix_proof": steps(e.matrix_steps),
                 "check": fact(e.fact),
