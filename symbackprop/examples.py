@@ -149,21 +149,43 @@ CONVOLUTIONAL = {
 }
 
 
+# A residual block with batch normalisation, over a batch of 3 examples: a dense tanh layer, batch
+# normalisation of its output, a skip that adds the dense layer's output back, and a dense identity output.
+RESIDUAL_BATCHNORM = {
+    "input": 2,
+    "batch": 3,
+    "cost": "quadratic",
+    "layer": [
+        {"type": "dense", "size": 2, "activation": "tanh"},
+        {"type": "batchnorm"},
+        {"type": "residual", "from": 1},
+        {"type": "dense", "size": 1, "activation": "identity"},
+    ],
+}
+
+#: the gallery's layered networks: example key → (description, where it is named in messages)
+LAYERED_EXAMPLES = {
+    "conv": (CONVOLUTIONAL, "the convolutional example"),
+    "resbn": (RESIDUAL_BATCHNORM, "the residual example"),
+}
+
+
 def _layered_documents(files: dict[str, str], manifest: list[dict]) -> None:
-    """The convolutional network of :data:`CONVOLUTIONAL`: each layer's backward rule derived and proven."""
+    """The layered networks of :data:`LAYERED_EXAMPLES`: each layer's backward rule derived and proven."""
     from .model.layers import layered_from_mapping
     from .proof.layered import derive_layered
     from .proof.layered_report import render_layered
 
-    derivation = derive_layered(layered_from_mapping(CONVOLUTIONAL, "the convolutional example"))
-    report = derivation.check()
-    for lang in _languages():
-        files[f"conv.{lang}.md"] = render_layered(derivation, "md", lang, report=report).text
-        manifest.append({"path": f"conv.{lang}.md", "format": "md", "lang": lang, "flavor": "github",
-                         "example": "conv"})
-        files[f"conv.{lang}.tex"] = render_layered(derivation, "tex", lang, report=report, label_prefix="conv").text
-        manifest.append({"path": f"conv.{lang}.tex", "format": "tex", "lang": lang, "standalone": True,
-                         "example": "conv"})
+    for key, (description, name) in LAYERED_EXAMPLES.items():
+        derivation = derive_layered(layered_from_mapping(description, name))
+        report = derivation.check()
+        for lang in _languages():
+            files[f"{key}.{lang}.md"] = render_layered(derivation, "md", lang, report=report).text
+            manifest.append({"path": f"{key}.{lang}.md", "format": "md", "lang": lang, "flavor": "github",
+                             "example": key})
+            files[f"{key}.{lang}.tex"] = render_layered(derivation, "tex", lang, report=report, label_prefix=key).text
+            manifest.append({"path": f"{key}.{lang}.tex", "format": "tex", "lang": lang, "standalone": True,
+                             "example": key})
 
 
 # The computational graph of seed 003: e = (a + b)(b + 1) at a = 2, b = 1, in both modes.
@@ -192,6 +214,9 @@ def _graph_documents(files: dict[str, str], manifest: list[dict]) -> None:
 NOT_SELF_CHECKED = {
     "conv": "its network is a stack of layers (convolution, pooling, flatten), which the network options of "
             "check-doc (dense layers) do not describe; its backward rules are proven by the layered derivation",
+    "resbn": "its network runs over a batch and has batch normalisation and a residual connection, which the "
+             "network options of check-doc (dense layers, one example) do not describe; its backward rules are "
+             "proven by the layered derivation",
 }
 
 
