@@ -662,6 +662,9 @@ class GeneralEquationView:
     rows: tuple = ()
     #: the matrix form entry by entry: each side's chain from its entry to the index form
     matrix_chains: tuple = ()
+    #: the proof as it is typeset: the chain (first, rows) above, or, where the derivative splits into two terms,
+    #: one chain that splits it, one per term and one that adds their results (see _term_chains)
+    chains: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -702,6 +705,36 @@ def _chain_rows(expressions, steps, shown) -> tuple[sp.Basic, tuple[Row, ...]]:
     rows = tuple(Row(shown(after), s.rule, None if s.rule == "collapse" else _brief(shown(s.reason)))
                  for after, s in zip(expressions[1:], steps))
     return shown(expressions[0]), rows
+
+
+def _term_chains(expressions, steps, shown) -> tuple:
+    """The chains a derivation is written as: one, or, where its first step splits the derivative into two terms
+    that the later steps rewrite one at a time (the cost and the L2 penalty), a chain that splits it, a chain for
+    each term, and the sum of their results, so that a term no step touches is not written again line after line."""
+    whole = (_chain_rows(expressions, steps, shown),)
+    split = expressions[1] if len(expressions) > 2 else None
+    if split is None or not split.is_Add or len(split.args) != 2:
+        return whole
+    terms = [[term] for term in split.args]
+    term_steps = [[], []]
+    for after, s in zip(expressions[2:], steps[1:]):
+        current = [values[-1] for values in terms]
+        if not after.is_Add or len(after.args) != 2 or not any(c in after.args for c in current):
+            return whole
+        kept = 0 if current[0] in after.args else 1
+        changed = 1 - kept
+        new = [a for a in after.args if a != current[kept]]
+        if len(new) != 1:
+            return whole
+        terms[changed].append(new[0])
+        term_steps[changed].append(s)
+    if not all(term_steps):
+        return whole
+    order = sorted((0, 1), key=lambda i: steps.index(term_steps[i][0]))
+    opening = (shown(expressions[0]), (_chain_rows(expressions[:2], steps[:1], shown)[1]))
+    parts = tuple(_chain_rows(terms[i], term_steps[i], shown) for i in order)
+    closing = (shown(expressions[0]), (Row(shown(expressions[-1]), "sum_of_terms"),))
+    return (opening, *parts, closing)
 
 
 def _matrix_chains(e, shown) -> tuple:
@@ -756,7 +789,7 @@ def general_model(general, notation: str = "nielsen", report=None) -> GeneralMod
             dimensions=tuple((m, dims) for m, dims in e.dimensions),
             matrix_steps=_shown_steps(e.matrix_proof, shown, Rewrite),
             fact=facts.get(e.name),
-            first=first, rows=rows,
+            first=first, rows=rows, chains=_term_chains(e.expressions(), e.proof, shown),
             matrix_chains=() if bias_units and e.name == "BP3" else _matrix_chains(e, shown),
         ))
     ind = d.induction
