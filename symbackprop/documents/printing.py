@@ -450,7 +450,8 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
         inner = expr.arg
         with self._without_shapes():
             body = self._print(inner)
-        if not isinstance(inner, LayerMatrix) or self.matrix_parts(inner)[1] is not None:
+        if not (isinstance(inner, LayerMatrix) and self.matrix_parts(inner)[1] is None or
+                type(inner) is sp.MatrixSymbol):  # J^T, W_1^T; (w^{3})^T, (a + b)^T
             body = r"\left(%s\right)" % body
         return self._shape("%s^{T}" % body, expr)
 
