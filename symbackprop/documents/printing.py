@@ -511,10 +511,18 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
         return super()._print_Function(expr, exp)
 
     def _print_Piecewise(self, expr):
+        """1[z > 0] for an indicator; otherwise the cases, each with its condition written as math, not in words
+        ("otherwise" becomes z ≤ 0), so that a formula reads the same in every language."""
         indicator = _indicator(expr)
         if indicator is not None:
             return r"\mathbb{1}\left[%s\right]" % self._print(indicator)
-        return super()._print_Piecewise(expr)
+        rows, earlier = [], []
+        for piece, condition in expr.args:
+            if condition == sp.true:
+                condition = sp.And(*[sp.Not(c) for c in earlier]).simplify()
+            rows.append(r"%s & %s" % (self._print(piece), self._print(condition)))
+            earlier.append(condition)
+        return r"\begin{cases} %s \end{cases}" % r" \\ ".join(rows)
 
     # ---------------------------------------------------------- display forms
 
