@@ -328,3 +328,15 @@ def test_latex_layout_fits_the_page():
     # the notation table wraps its column of meanings
     assert r"\begin{tabular}{lp{0.55\linewidth}l}" in tex
     assert "| Symbol | Meaning | Dimension |" in render(d, "md", "en", "ng").text
+
+
+def test_ng_names_the_softmax_jacobian_apart_from_its_cost():
+    """In Ng's notation J is the cost, so the Jacobian of a softmax output is 𝒥; check-doc reads both."""
+    from symbackprop.claims.verdicts import check_document
+
+    network = Network([2, 2, 2], activation=["sigmoid", "softmax"], cost="cross_entropy")
+    d = derive(network)
+    text = render(d, "md", "en", "ng").text
+    assert r"\mathcal{J}^{T}" in text and r"{\mathcal{J}}_{i,j}" in text and not re.search(r"[^{]J\^\{T\}", text)
+    results = check_document(text, "md", network, "ng", derivation=d)
+    assert {r.status for r in results} <= {"correct", "skipped"} and any(r.status == "correct" for r in results)

@@ -193,6 +193,13 @@ class _Reader(_IndexReader):
                 rest.append(script)
         return layer_arg, sub_arg, rest
 
+    def is_jacobian(self, tok: Token) -> bool:
+        """Whether a written letter is the Jacobian of a softmax output: J where no symbol of the notation is J,
+        \mathcal{J} where the cost is J (Ng's notation)."""
+        if tok.value == "J":
+            return self.letter_of(tok) is None
+        return tok.value == "cal:J" and "J" in self.table.by_letter
+
     def letter_of(self, tok: Token) -> str | None:
         """The table's letter for a written letter (W for w where the notation writes W), or None."""
         if tok.value in self.table.by_letter:
@@ -373,7 +380,7 @@ class _Reader(_IndexReader):
         pair = self.index_pair(tok, scripts, env)
         if pair is not None:
             return pair
-        if letter == "J" and self.letter_of(tok) is None and not any(s.children[0].type == "UNDER" for s in scripts):
+        if self.is_jacobian(tok) and not any(s.children[0].type == "UNDER" for s in scripts):
             return self.post_scripts(self.jacobian(), scripts, env, tok)  # J^T ∇_a C under a softmax output
         if letter in _FREE_SYMBOLS and (self.letter_of(tok) is None or (
                 not scripts and (self.letter_of(tok), None) not in self.table.arities)):
@@ -399,7 +406,8 @@ class _Reader(_IndexReader):
         letter = self.letter_of(tok)
         if tok.value == "\\delta" and letter in self.table.layered:
             kind = "kronecker"
-        elif tok.value == "J" and (letter is None or 2 not in self.table.arities.get((letter, None), ())):
+        elif self.is_jacobian(tok) or tok.value == "J" and letter is not None and \
+                2 not in self.table.arities.get((letter, None), ()):
             kind = "jacobian"
         else:
             return None

@@ -207,6 +207,16 @@ class _NotationMixin:
             name = re.split(r"[(:]", self._settings["activation"])[0]
         return self._letter(self._OWN_NAMES.get(name, self.notation.activation))
 
+    #: the Jacobian of a softmax output is J, or 𝒥 where the notation's cost is J (Ng): one meaning per letter
+    _JACOBIAN = {False: ("J", "J"), True: ("\\mathcal{J}", "𝒥")}
+
+    def _jacobian_letter(self) -> str:
+        return self._letter(self._JACOBIAN[self.notation.letters["C"][0] == "J"])
+
+    def _print_MatrixSymbol(self, expr):
+        """A matrix by its name; the Jacobian J by the notation's letter for it."""
+        return self._jacobian_letter() if expr.name == "J" else super()._print_MatrixSymbol(expr)
+
     def _node(self, layer, neuron):
         sizes = self._settings["sizes"]
         if not isinstance(layer, int) or not isinstance(neuron, int):
@@ -631,7 +641,7 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
 
     def _print_Jacobian(self, expr) -> str:
         """J^L, the output activation's Jacobian (general.py)."""
-        return self._shape(self._scripts("J", self._layer(expr.args[0]), []), expr)
+        return self._shape(self._scripts(self._jacobian_letter(), self._layer(expr.args[0]), []), expr)
 
     def _print_IndexDelta(self, expr) -> str:
         """The Kronecker delta δ_{ij} (general.py)."""
@@ -876,7 +886,7 @@ class TextPrinter(_NotationMixin, StrPrinter):
 
     def _print_Jacobian(self, expr) -> str:
         """Jᴸ, the output activation's Jacobian (general.py)."""
-        return self._shape(self._scripts("J", self._layer(expr.args[0]), []), expr)
+        return self._shape(self._scripts(self._jacobian_letter(), self._layer(expr.args[0]), []), expr)
 
     def _print_IndexDelta(self, expr) -> str:
         """The Kronecker delta δ_(i,j) (general.py)."""
