@@ -163,7 +163,7 @@ class _Reader(_IndexReader):
         #: in a notation that numbers nodes across the network: the layer (a node of the tree) that each
         #: index letter numbers a neuron of, as the claim's other symbols write it (y_{l-1,k}: k is in l - 1)
         self.node_layers = {}
-        #: the network's activation rules by name: what ReLU or softplus written in a claim stands for
+        #: the network's element-wise activation rules by name: what ReLU or softplus written in a claim stands for
         self.rules = {}
 
     def shape_error(self, message: str, node, mismatch: Mismatch, expected=()) -> FormulaShapeError:
@@ -951,16 +951,17 @@ class _Reader(_IndexReader):
                                      "for the derivative", modifier)
                 powers.append(modifier)
         name = "sigma" if function_tok.value in ("sigma", "dsigma") else function_tok.value
-        if name not in ("sigma", "exp", "log", "tanh"):
+        if name not in ("sigma", "exp", "log", "tanh", *_NAMED_ACTIVATIONS):
             raise self.error(f"{self.source(head)} at {place(self.text, function_tok.start_pos)} is read in claims about "
                              "networks of layers; expected a function of this network: \\sigma, \\exp, \\log or "
                              "\\tanh", head, ["\\sigma", "\\exp", "\\log", "\\tanh"])
         if name == "tanh" and primes == 1:  # \tanh'(u): the derivative of tanh, as documents name it
             name, primes = "tanh_prime", 0
-        if name in _NAMED_ACTIVATIONS:  # ReLU, softplus: the network's rule of that name, else the table's
+        if name in _NAMED_ACTIVATIONS:  # ReLU, softplus: σ where every activated layer applies that rule, else the rule
             rule = self.rules.get(name) or activation_rule(name)
-            name, function = "sigma", rule.prime_function if primes else rule.function
-            primes = 0
+            shared = set(self.rules) == {name}
+            function = (SIGMA_PRIME if primes else SIGMA) if shared else rule.prime_function if primes else rule.function
+            name, primes = "sigma", 0
         if name != "sigma" and primes:
             raise self.error(f"{self.source(head)}: only the activation (\\sigma, f, g) takes a prime here; "
                              f"expected {name} without one", head)
