@@ -963,7 +963,7 @@ def command_graph(args) -> int:
     document = render_graph(analysis, args.format, args.lang, args.flavor, figure=figure,
                             heading_level=args.heading_level, front_matter=_front_matter(args))
     _write_or_print(output, document)
-    return 0 if analysis.check.ok else 1
+    return 1 if analysis.check.failed else 0
 
 
 def _add_graph_command(commands) -> None:
