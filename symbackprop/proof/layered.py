@@ -1,4 +1,4 @@
-"""Backpropagation through a list of layers: dense, convolution, pooling, flatten.
+"""Backpropagation through a list of layers: dense, convolution, pooling, flatten, recurrent.
 
 Two computations of every backward rule are kept apart and compared:
 
@@ -18,6 +18,10 @@ Two computations of every backward rule are kept apart and compared:
       avgpool  every entry of a window receives δ/size²
       dense    ∂C/∂a^{l−1} = (W^l)ᵀ δ^l,  ∂C/∂w^l_{j,k} = δ^l_j a^{l−1}_k,  ∂C/∂b^l_j = δ^l_j
       flatten  ∂C/∂a^{l−1} is δ^l laid back out as the map
+      rnn      through time: ∂C/∂a^l_t = (W^l)ᵀ δ^l_{t+1} + e^l_t (δ^l_{T+1} = 0), with e^l_t what the
+               output passes back to a^l_t (0 at a step that is not an output);
+               ∂C/∂a^{l−1}_t = (U^l)ᵀ δ^l_t,  ∂C/∂W^l = Σ_t δ^l_t (a^l_{t−1})ᵀ,
+               ∂C/∂U^l = Σ_t δ^l_t (a^{l−1}_t)ᵀ,  ∂C/∂b^l = Σ_t δ^l_t
 
 and δ^{l−1} = ∂C/∂a^{l−1} ⊙ σ'(z^{l−1}) for a layer with an activation. The two are proven
 equal for the network at hand: exactly (the difference expands to 0, with σ' left as an
@@ -41,8 +45,8 @@ import sympy as sp
 
 from ..model.activations import A, Z, VectorActivation
 from ..model.costs import Y
-from ..model.layers import (COST, Conv, Dense, Flatten, LayeredForward, LayeredNetwork, Pool, Site, layered_forward,
-                            padded_value, pool_window, positions)
+from ..model.layers import (COST, Conv, Dense, Flatten, LayeredForward, LayeredNetwork, Pool, Recurrent, Site,
+                            layered_forward, padded_value, pool_window, positions)
 from ..model.symbols import Partial
 from .chain import Step
 from .oracle import GENERIC_STAND_IN, PROBABILITY_STAND_IN, random_decimal, random_targets, realise
@@ -160,18 +164,61 @@ def no_gradients(fw, layer, delta) -> dict:
     return {}
 
 
+def rnn_through_time(fw: LayeredForward, layer, delta: dict, output: dict) -> dict:
+    """∂C/∂a^l_{t,j} = Σ_i W^l_{i,j} δ^l_{t+1,i} ((W^l)ᵀ δ^l_{t+1}, none at the last step) + e^l_{t,j}.
+
+    ``output`` gives e^l by (step, unit): what the layer's output passes back to that state.
+    The result is ordered from the last step to the first, the order in which it is computed.
+    """
+    l = layer.index
+    steps, units = layer.state_shape
+    out = {}
+    for t in range(steps, 0, -1):
+        for j in range(1, units + 1):
+            terms = [Site("W", l, i, j) * delta[(t + 1, i)] for i in range(1, units + 1)] if t < steps else []
+            out[(t, j)] = sp.Add(*terms, output.get((t, j), sp.S.Zero))
+    return out
+
+
+def rnn_backward(fw: LayeredForward, layer, delta: dict) -> dict:
+    """∂C/∂a^{l−1}_{t,k} = Σ_j U^l_{j,k} δ^l_{t,j}: (U^l)ᵀ δ^l_t at every step."""
+    l = layer.index
+    units = layer.spec.size
+    return {(t, k): sp.Add(*[Site("U", l, j, k) * delta[(t, j)] for j in range(1, units + 1)])
+            for t, k in positions(layer.input_shape)}
+
+
+def rnn_gradients(fw: LayeredForward, layer, delta: dict) -> dict:
+    """∂C/∂W^l_{j,i} = Σ_{t≥2} δ^l_{t,j} a^l_{t−1,i} (a^l_0 = 0), ∂C/∂U^l_{j,k} = Σ_t δ^l_{t,j} a^{l−1}_{t,k},
+    ∂C/∂b^l_j = Σ_t δ^l_{t,j}: each a sum over every step, where the shared weight is used."""
+    l = layer.index
+    steps, width = layer.input_shape
+    units = range(1, layer.spec.size + 1)
+    state, previous = fw.states[l], fw.a(l - 1)
+    grads = {Site("W", l, j, i): sp.Add(*[delta[(t, j)] * state[(t - 1, i)] for t in range(2, steps + 1)])
+             for j in units for i in units}
+    grads.update({Site("U", l, j, k): sp.Add(*[delta[(t, j)] * previous[(t, k)] for t in range(1, steps + 1)])
+                  for j in units for k in range(1, width + 1)})
+    if layer.bias:
+        grads.update({Site("b", l, j): sp.Add(*[delta[(t, j)] for t in range(1, steps + 1)]) for j in units})
+    return grads
+
+
 @dataclass(frozen=True)
 class LayerRule:
     """A layer type's textbook backward rule and parameter gradients.
 
     ``backward(fw, layer, δ^l)`` gives ∂C/∂a^{l−1} by input position, ``gradients(fw, layer, δ^l)``
     ∂C/∂θ by parameter, both in the δ^l given. ``piecewise``: proven case by case, not by expansion.
+    ``through_time(fw, layer, δ^l, e^l)``, for a recurrent layer: ∂C/∂a^l at every step in the δ^l
+    of the next step and e^l, what the layer's output passes back (by step and unit).
     """
 
     name: str
     backward: Callable
     gradients: Callable
     piecewise: bool = False
+    through_time: Callable | None = None
 
 
 #            type        rule
@@ -182,6 +229,7 @@ LAYER_RULES = {
     "maxpool": LayerRule("maxpool", maxpool_backward, no_gradients, piecewise=True),
     "avgpool": LayerRule("avgpool", avgpool_backward, no_gradients),
     "flatten": LayerRule("flatten", flatten_backward, no_gradients),
+    "rnn":     LayerRule("rnn", rnn_backward, rnn_gradients, through_time=rnn_through_time),
 }
 
 
@@ -210,6 +258,21 @@ def chain_gradients(fw: LayeredForward, layer, delta: dict) -> dict:
     return {p: sp.Add(*[term for _, term in sorted(out[p], key=lambda t: t[0])]) for p in params}
 
 
+def chain_through_time(fw: LayeredForward, layer, delta: dict, output: dict) -> dict:
+    """∂C/∂a^l_{t,j} = Σ_v δ^l_v ∂z^l_v/∂a^l_{t,j} over every z^l_v of the layer that reads the state,
+    plus e^l_{t,j} (what the output passes back) where the state is one of the layer's outputs."""
+    states = fw.states[layer.index]
+    given = set(fw.outputs[layer.index].values())
+    out = {}
+    for pos, state in states.items():
+        terms = [delta[v] * sp.diff(definition, state) for v, definition in fw.definitions[layer.index].items()
+                 if state in definition.free_symbols]
+        if state in given:
+            terms.append(output[pos])
+        out[pos] = sp.Add(*terms)
+    return out
+
+
 # ---------------------------------------------------------------------- the derivation
 
 
@@ -220,6 +283,9 @@ class LayeredDerivation:
     ``deltas[l][pos]``: δ^l at ``pos`` in δ^{l+1} (the output layer's in a and y); ``gradients[θ]``:
     the textbook form in δ^l and a^{l−1}; ``backward[l]``: ∂C/∂a^{l−1} by the textbook rule
     of layer l (∂C/∂x for l = 1). ``rules`` are the rules used (a test may plant a wrong one).
+    ``output``: the simplified form of ``raw_output`` (δ^L, or ∂C/∂a^L for a recurrent output
+    layer). ``through_time[l]``, for a recurrent layer: (e^l, ∂C/∂a^l), both by (step, unit);
+    its δ^l is in the δ^l of the next step, and listed from the last step to the first.
     """
 
     network: LayeredNetwork
@@ -229,6 +295,8 @@ class LayeredDerivation:
     gradients: dict = field(repr=False)
     rules: dict = field(repr=False)
     raw_output: dict = field(repr=False)
+    output: dict = field(repr=False, default_factory=dict)
+    through_time: dict = field(repr=False, default_factory=dict)
 
     @property
     def params(self) -> tuple:
@@ -239,7 +307,7 @@ class LayeredDerivation:
 
 
 def _delta_symbols(network, l):
-    return {pos: Site("delta", l, *pos) for pos in positions(network.layer(l).output_shape)}
+    return {pos: Site("delta", l, *pos) for pos in positions(network.layer(l).state_shape)}
 
 
 def _sigma_prime(layer, z, a):
@@ -247,7 +315,8 @@ def _sigma_prime(layer, z, a):
 
 
 def _output_deltas(fw: LayeredForward) -> tuple[dict, dict]:
-    """δ^L = ∂C/∂z^L (or ∂C/∂a^L without activation), raw and simplified, by output position."""
+    """δ^L = ∂C/∂z^L (or ∂C/∂a^L without activation, or for a recurrent layer, whose δ is formed through
+    time), raw and simplified, by output position."""
     network = fw.network
     last = network.layers[-1]
     L = last.index
@@ -256,7 +325,7 @@ def _output_deltas(fw: LayeredForward) -> tuple[dict, dict]:
     raw, value = {}, {}
     rule = last.activation
     for index, pos in enumerate(fw.outputs[L]):
-        if rule is None:
+        if rule is None or last.recurrent:
             raw[pos] = grads[index]
         elif isinstance(rule, VectorActivation):
             raw[pos] = sp.Add(*[g * rule.jacobian_named(i, index, outputs) for i, g in enumerate(grads)])
@@ -296,6 +365,9 @@ def derive_layered(network: LayeredNetwork, rules: dict | None = None) -> Layere
     deltas = {L: output}
     backward = {}
     gradients = {}
+    through_time = {}
+    if network.layers[-1].recurrent:
+        deltas[L] = _deltas_through_time(fw, rules, network.layers[-1], output, through_time)
     for layer in reversed(network.layers):
         l = layer.index
         delta = _delta_symbols(network, l)
@@ -305,13 +377,26 @@ def derive_layered(network: LayeredNetwork, rules: dict | None = None) -> Layere
         if l == 1:
             continue
         before = network.layer(l - 1)
-        if before.has_z:
+        if before.recurrent:
+            deltas[l - 1] = _deltas_through_time(fw, rules, before, backward[l], through_time)
+        elif before.has_z:
             deltas[l - 1] = {pos: g * _sigma_prime(before, fw.weighted[l - 1][pos], fw.outputs[l - 1][pos])
                              for pos, g in backward[l].items()}
         else:
             deltas[l - 1] = dict(backward[l])
     ordered = {p: gradients[p] for p in fw.parameters}
-    return LayeredDerivation(network, fw, deltas, backward, ordered, rules, raw)
+    return LayeredDerivation(network, fw, deltas, backward, ordered, rules, raw, output, through_time)
+
+
+def _deltas_through_time(fw: LayeredForward, rules: dict, layer, given: dict, through_time: dict) -> dict:
+    """δ^l of a recurrent layer, step by step from the last: ∂C/∂a^l_t by the rule's through_time,
+    given ∂C/∂a^l at the layer's outputs (``given``, by output position), times σ'(z^l_t)."""
+    l = layer.index
+    step_of = {state: pos for pos, state in fw.states[l].items()}
+    output = {step_of[fw.outputs[l][pos]]: value for pos, value in given.items()}
+    back = rules[layer.type].through_time(fw, layer, _delta_symbols(fw.network, l), output)
+    through_time[l] = (output, back)
+    return {pos: g * _sigma_prime(layer, fw.weighted[l][pos], fw.states[l][pos]) for pos, g in back.items()}
 
 
 # ---------------------------------------------------------------------- steps (data for documents)
@@ -332,7 +417,7 @@ def backward_steps(derivation: LayeredDerivation, l: int, pos) -> tuple[Step, ..
         Step("layer_rule", chain, derivation.backward[l][pos]),
     ]
     before = network.layer(l - 1) if l > 1 else None
-    if before is not None and before.has_z:
+    if before is not None and before.has_z and not before.recurrent:  # a recurrent layer's δ is formed through time
         z = fw.weighted[l - 1][pos]
         steps.append(Step("delta_definition", Site("delta", l - 1, *pos), Partial(COST, z)))
         steps.append(Step("activation_derivative", Partial(COST, z), Partial(COST, u) * Partial(u, z)))
@@ -356,12 +441,35 @@ def gradient_steps(derivation: LayeredDerivation, parameter: Site) -> tuple[Step
     )
 
 
+def through_time_steps(derivation: LayeredDerivation, l: int, pos) -> tuple[Step, ...]:
+    """How ∂C/∂a^l at (step, unit) ``pos`` of a recurrent layer, and then δ^l there, follow from the
+    chain rule: the sum over the next step's weighted inputs that read the state, plus what the
+    output passes back."""
+    fw, network = derivation.forward, derivation.network
+    layer = network.layer(l)
+    u, z = fw.states[l][pos], fw.weighted[l][pos]
+    output, back = derivation.through_time[l]
+    users = [v for v, definition in fw.definitions[l].items() if u in definition.free_symbols]
+    chain = chain_through_time(fw, layer, _delta_symbols(network, l), output)[pos]
+    uses = [Partial(COST, fw.weighted[l][v]) * Partial(fw.weighted[l][v], u) for v in users]
+    if pos in output:
+        uses.append(output[pos])
+    return (
+        Step("sum_over_uses", Partial(COST, u), sp.Add(*uses)),
+        Step("substitute", Partial(COST, u), chain),
+        Step("layer_rule", chain, back[pos]),
+        Step("delta_definition", Site("delta", l, *pos), Partial(COST, z)),
+        Step("activation_derivative", Partial(COST, z), Partial(COST, u) * Partial(u, z)),
+        Step("substitute", Partial(COST, u) * Partial(u, z), derivation.deltas[l][pos]),
+    )
+
+
 # ---------------------------------------------------------------------- the check
 
 
 @dataclass(frozen=True)
 class LayerFact:
-    """One checked fact: ``what`` (output, backward, gradients, numeric, composed) of ``layer``.
+    """One checked fact: ``what`` (output, through_time, backward, gradients, numeric, composed) of ``layer``.
 
     ``count`` things were compared (entries, parameters, outputs or gradients), ``failed`` of them
     disagree, ``first`` is the first that does (a symbol); ``points`` and ``worst`` (the largest
@@ -432,6 +540,18 @@ def _prove_backward(derivation: LayeredDerivation, l: int) -> LayerFact:
     return LayerFact("backward", l, rule.name, method, not bad, len(chain), len(bad), first)
 
 
+def _prove_through_time(derivation: LayeredDerivation, l: int) -> LayerFact:
+    """∂C/∂a^l at every step of a recurrent layer: the rule's form equals the chain rule over every
+    use of the state (the next step's weighted inputs, and the output), exactly."""
+    fw, network = derivation.forward, derivation.network
+    layer = network.layer(l)
+    output, back = derivation.through_time[l]
+    chain = chain_through_time(fw, layer, _delta_symbols(network, l), output)
+    bad = [pos for pos in fw.states[l] if sp.expand(back.get(pos, sp.S.Zero) - chain[pos]) != 0]
+    first = fw.states[l][bad[0]] if bad else None
+    return LayerFact("through_time", l, derivation.rules[layer.type].name, "exact", not bad, len(chain), len(bad), first)
+
+
 def _prove_gradients(derivation: LayeredDerivation, l: int) -> LayerFact | None:
     fw, network = derivation.forward, derivation.network
     layer = network.layer(l)
@@ -451,9 +571,9 @@ def _prove_output(derivation: LayeredDerivation) -> LayerFact:
     targets = fw.targets
     assume = {targets[-1]: 1 - sp.Add(*targets[:-1])} if network.cost.targets_sum_to_one else {}
     bad = [pos for pos, raw in derivation.raw_output.items()
-           if sp.cancel((raw - derivation.deltas[L][pos]).xreplace(assume)) != 0]
+           if sp.cancel((raw - derivation.output[pos]).xreplace(assume)) != 0]
     count = len(derivation.raw_output)
-    first = Site("delta", L, *bad[0]) if bad else None
+    first = (fw.outputs[L][bad[0]] if network.layers[-1].recurrent else Site("delta", L, *bad[0])) if bad else None
     return LayerFact("output", L, network.cost.name, "exact", not bad, count, len(bad), first)
 
 
@@ -486,6 +606,10 @@ class MpmathNetwork:
         for layer in self.network.layers:
             spec, l = layer.spec, layer.index
             out = {}
+            if isinstance(spec, Recurrent):
+                values, kink = self._recurrent(layer, params, values)
+                margin = min(margin, kink)
+                continue
             if isinstance(spec, Dense):
                 flat = list(values.values())
                 for (j,) in positions(layer.output_shape):
@@ -527,6 +651,30 @@ class MpmathNetwork:
             values = out
         cost = mpmath.fsum(self.term(a, t) for a, t in zip(values.values(), y))
         return cost, margin
+
+    def _recurrent(self, layer, params: dict, values: dict):
+        """The states of a recurrent layer, step after step from a zero state, and its output;
+        with the smallest distance of a weighted input to a kink of a piecewise activation."""
+        spec, l = layer.spec, layer.index
+        steps, width = layer.input_shape
+        units = range(1, spec.size + 1)
+        f = self.functions[l]
+        piecewise = layer.activation.forward.has(sp.Piecewise)
+        state = {i: mpmath.mpf(0) for i in units}
+        states, margin = {}, mpmath.inf
+        for t in range(1, steps + 1):
+            weighted = {}
+            for j in units:
+                total = mpmath.fsum([params[("W", l, j, i)] * state[i] for i in units] +
+                                    [params[("U", l, j, k)] * values[(t, k)] for k in range(1, width + 1)])
+                weighted[j] = total + (params[("b", l, j)] if spec.bias else 0)
+            if piecewise:
+                margin = min(margin, min(abs(v) for v in weighted.values()))
+            state = {j: mpmath.mpf(f(v)) for j, v in weighted.items()}
+            states.update({(t, j): v for j, v in state.items()})
+        if spec.output == "every":
+            return states, margin
+        return {(j,): states[(steps, j)] for j in units}, margin
 
     def gradient(self, key, params: dict, x: dict, y: list):
         point = dict(params)
@@ -584,7 +732,9 @@ def named_values(derivation: LayeredDerivation, point: LayeredPoint) -> dict:
         target = fw.weighted[l] if layer.has_z else fw.outputs[l]
         for pos, definition in fw.definitions[l].items():
             values[target[pos]] = number(definition)
-        if layer.has_z:
+            if layer.recurrent:  # the next step reads this state
+                values[fw.states[l][pos]] = number(fw.activation_of(l, pos))
+        if layer.has_z and not layer.recurrent:
             for pos in fw.weighted[l]:
                 values[fw.outputs[l][pos]] = number(fw.activation_of(l, pos))
     for l in range(network.depth, 0, -1):
@@ -669,6 +819,8 @@ def check(derivation: LayeredDerivation, points: int = 2, seed: int = 0, compose
     network = derivation.network
     facts = [_prove_output(derivation)]
     for layer in reversed(network.layers):
+        if layer.recurrent:
+            facts.append(_prove_through_time(derivation, layer.index))
         facts.append(_prove_backward(derivation, layer.index))
         fact = _prove_gradients(derivation, layer.index)
         if fact is not None:
