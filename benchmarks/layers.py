@@ -8,7 +8,9 @@ It measures, and prints (medians of several runs, with the core count):
    every gradient compared with central differences at 2 random points) — in a warm process;
 2. the whole ``symbackprop derive`` command on that description, from a new process
    (interpreter start and imports included), printing the derivation and the check;
-3. rendering its Markdown and LaTeX documents (the derivation and the check given).
+3. rendering its Markdown and LaTeX documents (the derivation and the check given);
+4. a recurrent layer of 8 tanh units over 10 steps (2 inputs per step, the quadratic cost at every
+   step; 88 parameters): backpropagation through time derived, then the check — in a warm process.
 
 Performance is measured here, never asserted by timed tests.
 """
@@ -74,6 +76,32 @@ def part_command(args, out) -> None:
     print(f"   median {median:.2f} s (runs: {_runs(times)}; target <= 10 s)", file=out)
 
 
+#: the recurrent benchmark: 10 steps, 8 hidden units, an output and a cost at every step
+RECURRENT_BENCHMARK = {
+    "input": [2],
+    "steps": 10,
+    "cost": "quadratic",
+    "layer": [{"type": "rnn", "size": 8, "activation": "tanh", "output": "every"}],
+}
+
+
+def part_recurrent(args, out) -> None:
+    print("\n4. recurrent layer, 10 steps x 8 tanh units, 2 inputs per step, cost at every step, 88 parameters: "
+          "derive + check, warm process", file=out)
+
+    def derive():
+        return derive_layered(layered_from_mapping(RECURRENT_BENCHMARK))
+
+    def derive_and_check_recurrent():
+        if not derive().check().ok:
+            raise RuntimeError("the check of the recurrent network failed")
+
+    derive_time, derive_runs = _median(derive, args.repeat)
+    median, times = _median(derive_and_check_recurrent, args.repeat)
+    print(f"   derive alone: median {derive_time:.2f} s (runs: {_runs(derive_runs)})", file=out)
+    print(f"   derive + check: median {median:.2f} s (runs: {_runs(times)}; target <= 10 s)", file=out)
+
+
 def part_documents(args, out) -> None:
     print("\n3. its documents (rendering only; the derivation and its check given)", file=out)
     derivation, report = derive_and_check()
@@ -88,7 +116,7 @@ def part_documents(args, out) -> None:
         print(f"   {fmt:>3}: median {median:.2f} s, {len(document.text.encode()) / 1024:.1f} KB", file=out)
 
 
-PARTS = (part_warm, part_command, part_documents)
+PARTS = (part_warm, part_command, part_documents, part_recurrent)
 
 
 def main(argv=None) -> int:

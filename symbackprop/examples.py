@@ -149,21 +149,43 @@ CONVOLUTIONAL = {
 }
 
 
-def _layered_documents(files: dict[str, str], manifest: list[dict]) -> None:
-    """The convolutional network of :data:`CONVOLUTIONAL`: each layer's backward rule derived and proven."""
+def _layered_example(files: dict[str, str], manifest: list[dict], key: str, description: dict, source: str) -> None:
+    """The documents of a network given as layers, under ``key``: each layer's rules derived and proven."""
     from .model.layers import layered_from_mapping
     from .proof.layered import derive_layered
     from .proof.layered_report import render_layered
 
-    derivation = derive_layered(layered_from_mapping(CONVOLUTIONAL, "the convolutional example"))
+    derivation = derive_layered(layered_from_mapping(description, source))
     report = derivation.check()
     for lang in _languages():
-        files[f"conv.{lang}.md"] = render_layered(derivation, "md", lang, report=report).text
-        manifest.append({"path": f"conv.{lang}.md", "format": "md", "lang": lang, "flavor": "github",
-                         "example": "conv"})
-        files[f"conv.{lang}.tex"] = render_layered(derivation, "tex", lang, report=report, label_prefix="conv").text
-        manifest.append({"path": f"conv.{lang}.tex", "format": "tex", "lang": lang, "standalone": True,
-                         "example": "conv"})
+        files[f"{key}.{lang}.md"] = render_layered(derivation, "md", lang, report=report).text
+        manifest.append({"path": f"{key}.{lang}.md", "format": "md", "lang": lang, "flavor": "github",
+                         "example": key})
+        files[f"{key}.{lang}.tex"] = render_layered(derivation, "tex", lang, report=report, label_prefix=key).text
+        manifest.append({"path": f"{key}.{lang}.tex", "format": "tex", "lang": lang, "standalone": True,
+                         "example": key})
+
+
+def _layered_documents(files: dict[str, str], manifest: list[dict]) -> None:
+    """The convolutional network of :data:`CONVOLUTIONAL`: each layer's backward rule derived and proven."""
+    _layered_example(files, manifest, "conv", CONVOLUTIONAL, "the convolutional example")
+
+
+# A recurrent layer over 3 steps: 2 inputs and 2 tanh units at each step, the state of every step
+# compared with its target by the quadratic cost, summed over the steps.
+RECURRENT = {
+    "input": [2],
+    "steps": 3,
+    "cost": "quadratic",
+    "layer": [
+        {"type": "rnn", "size": 2, "activation": "tanh", "output": "every"},
+    ],
+}
+
+
+def _recurrent_documents(files: dict[str, str], manifest: list[dict]) -> None:
+    """The recurrent network of :data:`RECURRENT`: backpropagation through time derived and proven."""
+    _layered_example(files, manifest, "rnn", RECURRENT, "the recurrent example")
 
 
 # The computational graph of seed 003: e = (a + b)(b + 1) at a = 2, b = 1, in both modes.
@@ -192,6 +214,8 @@ def _graph_documents(files: dict[str, str], manifest: list[dict]) -> None:
 NOT_SELF_CHECKED = {
     "conv": "its network is a stack of layers (convolution, pooling, flatten), which the network options of "
             "check-doc (dense layers) do not describe; its backward rules are proven by the layered derivation",
+    "rnn": "its network is a recurrent layer unrolled over time, which the network options of check-doc (dense "
+           "layers) do not describe; its rules through time are proven by the layered derivation",
 }
 
 
@@ -221,6 +245,7 @@ PRODUCERS = (
     _diffusion_documents,
     _graph_documents,
     _layered_documents,
+    _recurrent_documents,
 )
 
 

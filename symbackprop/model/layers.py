@@ -118,11 +118,12 @@ class MapOperation(sp.Expr):
     """An operation on feature maps, named by ``op``: ``rot180``, ``dilate`` (by the stride),
     ``crop`` and ``pad`` (by the padding), ``full`` (full cross-correlation), ``valid`` (valid
     cross-correlation), ``hadamard`` (element by element), ``upsample_max`` (δ to each window's
-    first maximum), ``upsample_mean`` (δ/size² to every entry of the window), ``unflatten``."""
+    first maximum), ``upsample_mean`` (δ/size² to every entry of the window), ``unflatten``,
+    ``diag`` (a vector as the diagonal of a matrix)."""
 
     is_commutative = True
     OPS = ("rot180", "dilate", "crop", "pad", "full", "valid", "hadamard", "upsample_max", "upsample_mean",
-           "unflatten", "sigma_prime", "transpose_times")
+           "unflatten", "sigma_prime", "transpose_times", "diag")
 
     def __new__(cls, op, *operands):
         op = op.name if isinstance(op, sp.Symbol) else op

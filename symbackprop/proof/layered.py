@@ -262,15 +262,13 @@ def chain_through_time(fw: LayeredForward, layer, delta: dict, output: dict) -> 
     """∂C/∂a^l_{t,j} = Σ_v δ^l_v ∂z^l_v/∂a^l_{t,j} over every z^l_v of the layer that reads the state,
     plus e^l_{t,j} (what the output passes back) where the state is one of the layer's outputs."""
     states = fw.states[layer.index]
+    where = {state: pos for pos, state in states.items()}
+    uses = {pos: [] for pos in states}
+    for v, definition in fw.definitions[layer.index].items():
+        for state in sorted(definition.free_symbols & where.keys(), key=lambda s: where[s]):
+            uses[where[state]].append(delta[v] * sp.diff(definition, state))
     given = set(fw.outputs[layer.index].values())
-    out = {}
-    for pos, state in states.items():
-        terms = [delta[v] * sp.diff(definition, state) for v, definition in fw.definitions[layer.index].items()
-                 if state in definition.free_symbols]
-        if state in given:
-            terms.append(output[pos])
-        out[pos] = sp.Add(*terms)
-    return out
+    return {pos: sp.Add(*uses[pos], *([output[pos]] if state in given else [])) for pos, state in states.items()}
 
 
 # ---------------------------------------------------------------------- the derivation
@@ -665,8 +663,8 @@ class MpmathNetwork:
         for t in range(1, steps + 1):
             weighted = {}
             for j in units:
-                total = mpmath.fsum([params[("W", l, j, i)] * state[i] for i in units] +
-                                    [params[("U", l, j, k)] * values[(t, k)] for k in range(1, width + 1)])
+                total = mpmath.fdot([(params[("W", l, j, i)], state[i]) for i in units] +
+                                    [(params[("U", l, j, k)], values[(t, k)]) for k in range(1, width + 1)])
                 weighted[j] = total + (params[("b", l, j)] if spec.bias else 0)
             if piecewise:
                 margin = min(margin, min(abs(v) for v in weighted.values()))
