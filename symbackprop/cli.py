@@ -598,7 +598,7 @@ def _claims_exit(results, strict: bool = False) -> int:
 
 
 def _check_claim_choices(args) -> None:
-    from .claims.formula import STARS
+    from .claims.transform import STARS
 
     problems = []
     if args.notation not in NOTATIONS:
@@ -643,7 +643,7 @@ MAX_DOCUMENT_EQUATIONS = 1_000
 
 def _document_size(path: str, text: str, fmt: str) -> None:
     """Refuse a document beyond what one check-doc call accepts, before any claim is read."""
-    from .claims.formula import extract_equations
+    from .claims.extraction import extract_equations
 
     if len(text) > MAX_DOCUMENT_CHARACTERS:
         raise SpecError(f"document {path!r} has {len(text):,} characters; check-doc takes at most "

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import symbackprop as sbp
 from symbackprop.claims import formula as F
+from symbackprop.claims import lexing, symbol_table, transform
 from symbackprop.errors import SpecError
 from symbackprop.model.forward import forward
 from symbackprop.claims.formula import (
@@ -26,7 +27,7 @@ NETWORKS = {
     "3-4-4-2": sbp.Network([3, 4, 4, 2]),
 }
 NET = NETWORKS["2-3-2"]
-SIGMA, SIGMA_PRIME = F.SIGMA, F.SIGMA_PRIME
+SIGMA, SIGMA_PRIME = transform.SIGMA, transform.SIGMA_PRIME
 GALLERY = Path(__file__).resolve().parent.parent / "output"
 
 
@@ -122,9 +123,9 @@ def test_multi_digit_indices_read_back(notation):
 
 
 def test_the_table_is_built_once_per_network_and_notation():
-    first = F._symbol_table(NET, "qiu")
-    assert F._symbol_table(sbp.Network([2, 3, 2], activation="tanh"), "qiu") is first
-    assert F._symbol_table(NET, "ng") is not first
+    first = symbol_table._symbol_table(NET, "qiu")
+    assert symbol_table._symbol_table(sbp.Network([2, 3, 2], activation="tanh"), "qiu") is first
+    assert symbol_table._symbol_table(NET, "ng") is not first
 
 
 # ------------------------------------------------------------------ lenient spellings of one symbol
@@ -324,7 +325,7 @@ def test_numbers_powers_and_functions():
     assert value == (a(2, 1) - y(1)) ** 2 / 2 + q("lambda") / (2 * q("n")) + sp.Rational(1, 4) + sp.exp(z(1, 1))
     assert parse_formula(r"\exp(-z^{2}_{1}) + \log a^{2}_{1} + \ln(a^{2}_{2})", NET) == (
         sp.exp(-z(1, 1)) + sp.log(a(1, 1)) + sp.log(a(1, 2)))
-    assert parse_formula(r"\eta \, \sigma^{\prime}(z^{3}_{1})", NET) == F.ETA * SIGMA_PRIME(z(2, 1))
+    assert parse_formula(r"\eta \, \sigma^{\prime}(z^{3}_{1})", NET) == transform.ETA * SIGMA_PRIME(z(2, 1))
     assert parse_formula(r"\tanh(z^{2}_{1})^{2} - 2^{10}", NET) == sp.tanh(z(1, 1)) ** 2 - 1024
     assert parse_formula("2^3^2", NET, syntax="text") == 2 ** 9  # powers are right-associative
 
@@ -430,9 +431,9 @@ def test_alignment_marks_labels_and_trailing_punctuation_are_ignored():
 
 
 def test_syntax_is_chosen_from_the_text():
-    assert F._choose_syntax(r"\delta", "auto") == "latex"
-    assert F._choose_syntax("w^{3}_{1}", "auto") == "latex"
-    assert F._choose_syntax("w^3_12", "auto") == "text"
+    assert lexing._choose_syntax(r"\delta", "auto") == "latex"
+    assert lexing._choose_syntax("w^{3}_{1}", "auto") == "latex"
+    assert lexing._choose_syntax("w^3_12", "auto") == "text"
     with pytest.raises(SpecError, match="unknown syntax 'python'"):
         parse_formula("x_1", NET, syntax="python")
     with pytest.raises(SpecError, match="unknown notation"):
@@ -656,16 +657,18 @@ def test_any_text_gives_a_value_or_a_formula_error(text):
 
 
 def test_the_reader_never_evaluates_text():
-    source = Path(F.__file__).read_text(encoding="utf-8")
-    for forbidden in ("eval(", "exec(", "sympify(", "parse_expr", "parse_latex", "__import__", "getattr(sp"):
-        assert forbidden not in source
+    readers = ("reading", "lexing", "symbol_table", "transform", "extraction", "formula")
+    for module in (Path(F.__file__).with_name(f"{name}.py") for name in readers):
+        source = module.read_text(encoding="utf-8")
+        for forbidden in ("eval(", "exec(", "sympify(", "parse_expr", "parse_latex", "__import__", "getattr(sp"):
+            assert forbidden not in source, f"{module.name} calls {forbidden}"
 
 
 def test_the_symbol_table_is_built_once_per_network_and_notation():
     network = NETWORKS["3-4-4-2"]
-    table = F._symbol_table(network, "nielsen")
-    assert F._symbol_table(sbp.Network([3, 4, 4, 2]), "nielsen") is table
-    assert F._symbol_table(network, "ng") is not table
+    table = symbol_table._symbol_table(network, "nielsen")
+    assert symbol_table._symbol_table(sbp.Network([3, 4, 4, 2]), "nielsen") is table
+    assert symbol_table._symbol_table(network, "ng") is not table
 
 
 # ------------------------------------------------------------------ chains and documents

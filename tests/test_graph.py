@@ -10,7 +10,7 @@ import sympy as sp
 from symbackprop.documents import printing
 from symbackprop.cli import main
 from symbackprop.errors import SpecError
-from symbackprop.claims.formula import MAX_DIGITS, FormulaError, syntax_error
+from symbackprop.claims.reading import MAX_DIGITS, FormulaError, syntax_error
 from symbackprop.graph.analysis import (
     MAX_DEPTH,
     MAX_MAGNITUDE,

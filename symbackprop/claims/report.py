@@ -11,7 +11,7 @@ import sympy as sp
 from ..documents import printing
 from ..documents.render import LANGUAGES, check_choice, environment, get_template
 from ..model.symbols import Quantity
-from .formula import _ranges
+from .symbol_table import _ranges
 from .verdicts import SKIP_REASONS, corrected_form
 
 

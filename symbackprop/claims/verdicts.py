@@ -47,7 +47,8 @@ import sympy as sp
 from ..errors import SpecError
 from ..model.activations import VectorActivation, opaque_functions
 from .exact import MAX_TERMS, SIGMA, SIGMA_PRIME, decide, rule_for
-from .formula import _shape_of, claim_instances
+from .formula import claim_instances
+from .transform import _shape_of
 from ..proof.oracle import DIGITS, GENERIC_STAND_IN, random_point, realise, stand_in_for
 from ..model.symbols import COST, LAMBDA, N_EXAMPLES, UNREGULARISED, LayerMatrix, Partial, Quantity, written_difference
 
@@ -238,7 +239,7 @@ def _partial_value(derivation, partial):
     quantity of the forward pass with respect to another follows the layers by the
     chain rule (:func:`_forward_partial`).
     """
-    from .formula import FormulaError
+    from .reading import FormulaError
 
     fw, network = derivation.forward, derivation.network
     of, wrt = partial.of, partial.wrt
@@ -895,7 +896,7 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
     """
     from ..proof.chain import derive
     from ..errors import SpecError
-    from .formula import extract_equations, split_chain
+    from .extraction import extract_equations, split_chain
 
     derivation = derivation or derive(network)
     results = []

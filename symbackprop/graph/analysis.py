@@ -59,7 +59,7 @@ from ..model.activations import ACTIVATIONS
 from ..documents.drawing import _round
 from ..errors import SpecError, unknown_name
 from ..claims.exact import expanded_terms
-from ..claims.formula import MAX_DIGITS, MAX_EXPONENT, FormulaError, _check_bounds, _where, syntax_error
+from ..claims.reading import MAX_DIGITS, MAX_EXPONENT, FormulaError, check_bounds, exact_number, grammar, place, span, syntax_error
 from ..model.symbols import WrittenProduct, WrittenSum, written_product, written_sum
 
 __all__ = [
@@ -381,8 +381,7 @@ def _intermediate_names(inputs: list[str], count: int) -> list[str]:
 
 @functools.cache
 def _parser() -> Lark:
-    return Lark(_GRAMMAR_PATH.read_text(encoding="utf-8"), parser="lalr", lexer="basic",
-                propagate_positions=True, maybe_placeholders=False)
+    return grammar(_GRAMMAR_PATH)
 
 
 _OPERAND = "an operand (a variable, a number, a function such as exp(...) or '(')"
@@ -424,12 +423,6 @@ def _tree_depth(tree: Tree) -> int:
     return deepest
 
 
-def _start(node) -> int:
-    if isinstance(node, Token):
-        return node.start_pos
-    return node.meta.start_pos
-
-
 class _Reader:
     """Turns a parse tree into graph nodes; constants fold into the operation that uses them.
 
@@ -441,7 +434,7 @@ class _Reader:
         self.builder = _Builder()
 
     def fail(self, message: str, position: int):
-        raise FormulaError(f"{message} (at {_where(self.text, position)})", self.text, position)
+        raise FormulaError(f"{message} (at {place(self.text, position)})", self.text, position)
 
     def _constant(self, value: sp.Expr, position: int) -> tuple:
         if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo) or value.is_extended_real is False:
@@ -464,7 +457,7 @@ class _Reader:
         digits = token.value.replace(".", "")
         if len(digits) > MAX_DIGITS:
             self.fail(f"the number has {len(digits)} digits; expected at most {MAX_DIGITS}", token.start_pos)
-        return ("const", sp.Rational(Fraction(token.value)))
+        return ("const", exact_number(token.value))
 
     def _name(self, tree):
         token = tree.children[0]
@@ -520,7 +513,7 @@ class _Reader:
                 operands.append(value)
                 signs.append(sign)
         if not operands:
-            return self._constant(constant, _start(tree))
+            return self._constant(constant, span(tree)[0])
         if len(operands) == 1 and signs[0] == 1 and constant == 0:
             return ("node", operands[0])
         return ("node", self.builder.operation("add", operands, (constant, tuple(signs))))
@@ -603,7 +596,7 @@ def parse_graph(text: str) -> Graph:
     read by the grammar ``graph.lark``. Bad text raises :class:`FormulaError`
     with the position and what was expected there.
     """
-    _check_bounds(text)
+    check_bounds(text)
     if not text.strip():
         raise FormulaError("the expression is empty; expected a formula such as (a+b)*(b+1)", text)
     tree = _parse(text)

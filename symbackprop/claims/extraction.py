@@ -1,0 +1,239 @@
+"""Finding the equations in a text: the displays of a document, the rows of an aligned block, the sides of a chain.
+
+:func:`extract_equations` gives every display equation of a Markdown or LaTeX document with its line,
+one entry per row of an aligned block; :func:`split_chain` cuts ``A = B = C`` at its top-level signs
+only. Both work on the text alone, before any grammar: they know the environments, the alignment marks
+and the decorations (``\\label``, ``\\tag``, a justification in ``\\text{…}``), not the formulas.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import unknown_name
+from .lexing import _DECORATION
+from .reading import FormulaError
+
+
+# ---------------------------------------------------------------------------- chains
+
+
+def _past_command(text: str, index: int) -> tuple[int, int]:
+    """Past the command at ``index`` (a backslash): the next index, and +1/-1 for \\begin/\\end{...}, else 0."""
+    match = re.match(r"\\(begin|end)\s*\{[^{}]*\}", text[index:])
+    if match:
+        return index + len(match.group(0)), 1 if match.group(1) == "begin" else -1
+    return index + 2, 0
+
+
+def _top_level_equals(text: str) -> list[int]:
+    """Positions of the '=' signs of a chain: outside braces, brackets and environments."""
+    positions = []
+    depth = 0
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\":
+            index, change = _past_command(text, index)
+            depth += change
+            continue
+        if char in "{([":
+            depth += 1
+        elif char in "})]":
+            depth = max(0, depth - 1)
+        elif char == "=" and depth == 0:
+            positions.append(index)
+        index += 1
+    return positions
+
+
+def split_chain(text: str) -> list[str]:
+    """The sides of a chain ``A = B = C``: split at top-level '=' only, '&' marks dropped.
+
+    >>> split_chain(r"\\delta^{3}_{1} &= \\sum_{k=1}^{2} w_{k} = 0")
+    ['\\\\delta^{3}_{1}', '\\\\sum_{k=1}^{2} w_{k}', '0']
+    """
+    cleaned = _remove_alignment(text)
+    parts, start = [], 0
+    for position in _top_level_equals(cleaned):
+        parts.append(cleaned[start:position].strip())
+        start = position + 1
+    parts.append(cleaned[start:].strip())
+    return parts
+
+
+def _remove_alignment(text: str) -> str:
+    """``text`` without the '&' alignment marks outside matrix environments (\\& is kept)."""
+    out, depth, index = [], 0, 0
+    while index < len(text):
+        if text[index] == "\\":
+            match = re.match(r"\\(begin|end)\s*\{([^{}]*)\}", text[index:])
+            if match:
+                if "matrix" in match.group(2) or match.group(2) in ("cases", "array"):
+                    depth += 1 if match.group(1) == "begin" else -1
+                out.append(match.group(0))
+                index += len(match.group(0))
+                continue
+            out.append(text[index:index + 2])
+            index += 2
+            continue
+        if text[index] == "&" and depth <= 0:
+            index += 1
+            continue
+        out.append(text[index])
+        index += 1
+    return "".join(out)
+
+
+# ---------------------------------------------------------------------------- documents
+
+_DISPLAY_ENVIRONMENTS = ("equation", "align", "gather", "multline", "flalign", "alignat", "eqnarray")
+_ROW_ENVIRONMENTS = ("align", "gather", "flalign", "alignat", "eqnarray", "aligned", "split", "gathered",
+                     "alignedat")
+
+
+def extract_equations(document: str, fmt: str) -> list[tuple[int, str]]:
+    """(1-based line, LaTeX) of every display equation of a Markdown (``"md"``) or LaTeX (``"tex"``) document.
+
+    Displays are ``$$…$$`` (also inside backticks, as some blogs write them), ``\\[…\\]``
+    and the environments equation, align, gather, multline (and their starred forms,
+    flalign, alignat, eqnarray). An align-like environment, and aligned, split or
+    gathered inside any display, gives one entry per row (split at ``\\\\`` outside
+    braces and nested environments); a row that starts with its relation
+    (``&= …``) continues the chain of the row before it, so ``A &= B \\\\ &= C``
+    gives the one entry ``A = B = C`` at A's line. ``&``, ``\\label``, ``\\tag`` and
+    ``\\nonumber`` are removed. Markdown code blocks and LaTeX comments are skipped.
+    """
+    if fmt not in ("md", "tex"):
+        raise FormulaError(unknown_name("document format", fmt, ("md", "tex")))
+    source = _blank_code(document) if fmt == "md" else _blank_comments(document)
+    source = _DECORATION.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), source)
+    pattern = re.compile(
+        r"\$\$(?P<dollars>.*?)\$\$"
+        + (r"|\\\\\[(?P<escaped>.*?)\\\\\]" if fmt == "md" else "")  # \\[…\\], as Markdown keeps \[…\]
+        + r"|\\\[(?P<brackets>.*?)\\\]"
+        r"|\\begin\s*\{(?P<env>(?:%s)\*?)\}(?:\{[^{}]*\})?(?P<body>.*?)\\end\s*\{(?P=env)\}"
+        % "|".join(_DISPLAY_ENVIRONMENTS),
+        re.S)
+    found = []
+    for match in pattern.finditer(source):
+        group = next(name for name in ("dollars", "escaped", "brackets", "body")
+                     if name in pattern.groupindex and match.group(name) is not None)
+        start = match.start(group)
+        body = match.group(group)
+        environment = (match.group("env") or "").rstrip("*")
+        origin = None
+        if fmt == "md" and (group == "escaped" or _escaped_for_markdown(body)):
+            body, origin = _unescape_markdown(body)
+        rows = _rows(body, 0, split=environment in _ROW_ENVIRONMENTS)
+        for position, row in rows:
+            position = start + (origin[position] if origin is not None else position)
+            found.append((source.count("\n", 0, position) + 1, row))
+    return found
+
+
+def _escaped_for_markdown(math: str) -> bool:
+    """Whether display math was written escaped for a Markdown pass (``w\\_{35}``, see
+    :func:`symbackprop.render.escape_markdown_math`): it escapes ``_`` or ``*`` and leaves none bare."""
+    return bool(re.search(r"(?<!\\)\\[_*]", math)) and not re.search(r"(?<!\\)[_*]", math)
+
+
+def _unescape_markdown(math: str) -> tuple[str, list[int]]:
+    """Math escaped for Markdown as the Markdown pass gives it back: ``\\_``, ``\\*``, ``\\[``, ``\\]`` lose
+    their backslash and ``\\\\`` becomes ``\\``; with, for every character, its position in ``math``."""
+    out, origin, index = [], [], 0
+    while index < len(math):
+        if math[index] == "\\" and index + 1 < len(math) and math[index + 1] in "\\_*[]":
+            out.append(math[index + 1])
+            origin.append(index)
+            index += 2
+            continue
+        out.append(math[index])
+        origin.append(index)
+        index += 1
+    origin.append(len(math))
+    return "".join(out), origin
+
+
+def _blank_code(document: str) -> str:
+    """Markdown with fenced code blocks blanked out (lines kept)."""
+    out, fence = [], None
+    for line in document.split("\n"):
+        stripped = line.lstrip()
+        marker = stripped[:3] if stripped[:3] in ("```", "~~~") else None
+        if fence is None and marker:
+            fence = marker
+            out.append("")
+        elif fence is not None:
+            if marker == fence:
+                fence = None
+            out.append("")
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _blank_comments(document: str) -> str:
+    """LaTeX with % comments blanked out (lines kept)."""
+    return "\n".join(re.sub(r"(?<!\\)%.*", "", line) for line in document.split("\n"))
+
+
+def _rows(body: str, offset: int, split: bool) -> list[tuple[int, str]]:
+    """The equations of one display: rows of aligned blocks, else the whole display."""
+    inner = re.search(r"\\begin\s*\{(aligned|split|gathered|alignedat)\}(?:\{[^{}]*\})?(.*)\\end\s*\{\1\}",
+                      body, re.S)
+    if inner:
+        before, after = body[:inner.start()], body[inner.end():]
+        if not before.strip() and not after.strip():
+            offset, body, split = offset + inner.start(2), inner.group(2), True
+    pieces = _split_rows(body)
+    if not split:  # multline and the like: one equation broken over lines
+        pieces = [(pieces[0][0], " ".join(piece for _, piece in pieces))]
+    rows: list[list] = []
+    for start, piece in pieces:
+        cleaned = _clean_equation(piece)
+        if not cleaned:
+            continue
+        lead = len(piece) - len(piece.lstrip())
+        if rows and re.match(r"(=|\\(?:leq|geq|approx|equiv)(?![A-Za-z]))", cleaned):
+            rows[-1][1] = f"{rows[-1][1]} {cleaned}"
+            continue
+        rows.append([offset + start + lead, cleaned])
+    return [(position, text) for position, text in rows]
+
+
+def _split_rows(body: str) -> list[tuple[int, str]]:
+    """Split at \\\\ that is outside braces and nested environments."""
+    pieces, depth, start, index = [], 0, 0, 0
+    while index < len(body):
+        char = body[index]
+        if char == "\\":
+            if body.startswith("\\\\", index) and depth == 0:
+                pieces.append((start, body[start:index]))
+                index += 2
+                optional = re.match(r"\s*\[[^\]]*\]", body[index:])  # \\[2pt]
+                if optional:
+                    index += len(optional.group(0))
+                start = index
+                continue
+            index, change = _past_command(body, index)
+            depth += change
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        index += 1
+    pieces.append((start, body[start:]))
+    return pieces
+
+
+#: a derivation line's justification: from `&&` or `\qquad` before `\text{…}` to the end of the line
+_JUSTIFICATION = re.compile(r"(?:&&|\\qquad(?![A-Za-z]))\s*\\text\s*\{.*", re.S)
+
+
+def _clean_equation(text: str) -> str:
+    text = _JUSTIFICATION.sub("", text)
+    text = _DECORATION.sub("", text)
+    text = _remove_alignment(text)
+    return " ".join(text.split())
