@@ -495,7 +495,7 @@ class LayeredNetwork:
             problems.append(f"layer {len(specs)} ({specs[-1].type}) gives a map{shown}; expected a vector for the "
                             f"cost: end with a dense or flatten layer")
         if not problems and infos:
-            values = sum(math.prod(s) for s in (infos[0].input_shape, *(i.output_shape for i in infos)))
+            values = sum(math.prod(s) for s in (infos[0].input_shape, *(i.state_shape for i in infos)))
             params = sum(i.parameter_count for i in infos)
             if values > VALUE_LIMIT or params > VALUE_LIMIT:
                 problems.append(f"the network has {values} values and {params} parameters; a symbolic derivation "
