@@ -149,27 +149,19 @@ CONVOLUTIONAL = {
 }
 
 
-def _layered_example(files: dict[str, str], manifest: list[dict], key: str, description: dict, source: str) -> None:
-    """The documents of a network given as layers, under ``key``: each layer's rules derived and proven."""
-    from .model.layers import layered_from_mapping
-    from .proof.layered import derive_layered
-    from .proof.layered_report import render_layered
-
-    derivation = derive_layered(layered_from_mapping(description, source))
-    report = derivation.check()
-    for lang in _languages():
-        files[f"{key}.{lang}.md"] = render_layered(derivation, "md", lang, report=report).text
-        manifest.append({"path": f"{key}.{lang}.md", "format": "md", "lang": lang, "flavor": "github",
-                         "example": key})
-        files[f"{key}.{lang}.tex"] = render_layered(derivation, "tex", lang, report=report, label_prefix=key).text
-        manifest.append({"path": f"{key}.{lang}.tex", "format": "tex", "lang": lang, "standalone": True,
-                         "example": key})
-
-
-def _layered_documents(files: dict[str, str], manifest: list[dict]) -> None:
-    """The convolutional network of :data:`CONVOLUTIONAL`: each layer's backward rule derived and proven."""
-    _layered_example(files, manifest, "conv", CONVOLUTIONAL, "the convolutional example")
-
+# A residual block with batch normalisation, over a batch of 3 examples: a dense tanh layer, batch
+# normalisation of its output, a skip that adds the dense layer's output back, and a dense identity output.
+RESIDUAL_BATCHNORM = {
+    "input": 2,
+    "batch": 3,
+    "cost": "quadratic",
+    "layer": [
+        {"type": "dense", "size": 2, "activation": "tanh"},
+        {"type": "batchnorm"},
+        {"type": "residual", "from": 1},
+        {"type": "dense", "size": 1, "activation": "identity"},
+    ],
+}
 
 # A recurrent layer over 3 steps: 2 inputs and 2 tanh units at each step, the state of every step
 # compared with its target by the quadratic cost, summed over the steps.
@@ -182,10 +174,30 @@ RECURRENT = {
     ],
 }
 
+#: the gallery's layered networks: example key → (description, where it is named in messages)
+LAYERED_EXAMPLES = {
+    "conv": (CONVOLUTIONAL, "the convolutional example"),
+    "resbn": (RESIDUAL_BATCHNORM, "the residual example"),
+    "rnn": (RECURRENT, "the recurrent example"),
+}
 
-def _recurrent_documents(files: dict[str, str], manifest: list[dict]) -> None:
-    """The recurrent network of :data:`RECURRENT`: backpropagation through time derived and proven."""
-    _layered_example(files, manifest, "rnn", RECURRENT, "the recurrent example")
+
+def _layered_documents(files: dict[str, str], manifest: list[dict]) -> None:
+    """The layered networks of :data:`LAYERED_EXAMPLES`: each layer's backward rule derived and proven."""
+    from .model.layers import layered_from_mapping
+    from .proof.layered import derive_layered
+    from .proof.layered_report import render_layered
+
+    for key, (description, name) in LAYERED_EXAMPLES.items():
+        derivation = derive_layered(layered_from_mapping(description, name))
+        report = derivation.check()
+        for lang in _languages():
+            files[f"{key}.{lang}.md"] = render_layered(derivation, "md", lang, report=report).text
+            manifest.append({"path": f"{key}.{lang}.md", "format": "md", "lang": lang, "flavor": "github",
+                             "example": key})
+            files[f"{key}.{lang}.tex"] = render_layered(derivation, "tex", lang, report=report, label_prefix=key).text
+            manifest.append({"path": f"{key}.{lang}.tex", "format": "tex", "lang": lang, "standalone": True,
+                             "example": key})
 
 
 # The computational graph of seed 003: e = (a + b)(b + 1) at a = 2, b = 1, in both modes.
@@ -214,6 +226,9 @@ def _graph_documents(files: dict[str, str], manifest: list[dict]) -> None:
 NOT_SELF_CHECKED = {
     "conv": "its network is a stack of layers (convolution, pooling, flatten), which the network options of "
             "check-doc (dense layers) do not describe; its backward rules are proven by the layered derivation",
+    "resbn": "its network runs over a batch and has batch normalisation and a residual connection, which the "
+             "network options of check-doc (dense layers, one example) do not describe; its backward rules are "
+             "proven by the layered derivation",
     "rnn": "its network is a recurrent layer unrolled over time, which the network options of check-doc (dense "
            "layers) do not describe; its rules through time are proven by the layered derivation",
 }
@@ -245,7 +260,6 @@ PRODUCERS = (
     _diffusion_documents,
     _graph_documents,
     _layered_documents,
-    _recurrent_documents,
 )
 
 

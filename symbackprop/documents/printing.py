@@ -311,12 +311,18 @@ class _NotationMixin:
 
     _SITE_LETTERS = {"x": ("x", "x"), "y": ("y", "y"), "z": ("z", "z"), "a": ("a", "a"), "delta": ("\\delta", "δ"),
                      "K": ("K", "K"), "b": ("b", "b"), "w": ("w", "w"), "W": ("W", "W"), "U": ("U", "U"),
-                     "e": ("e", "e"), "C": ("C", "C")}
+                     "e": ("e", "e"), "C": ("C", "C"),
+                     "gamma": ("\\gamma", "γ"), "beta": ("\\beta", "β"), "mu": ("\\mu", "μ"),
+                     "sigma": ("\\sigma", "σ"), "xhat": ("\\hat{x}", "x̂"), "eps": ("\\varepsilon", "ε")}
 
     def _site_parts(self, kind, layer, subs):
-        """(letter, layer or None, subscripts) of a layered quantity; layers are numbered as described."""
-        if kind == "a" and layer == 0:
-            kind, layer = "x", None
+        """(letter, layer or None, subscripts) of a layered quantity; layers are numbered as described.
+        Batch normalisation's ε is written without its layer (a superscript on ε would read as a power)."""
+        if kind == "a" and layer == 0 or kind == "eps":
+            kind, layer = ("x" if kind == "a" else kind), None
+        if kind in ("gamma", "beta", "mu", "sigma", "xhat") and layer is not None:
+            # the layer in brackets: σ^(2) is batch normalisation's σ of layer 2, never a variance
+            return self._letter(self._SITE_LETTERS[kind]) + self._bracketed_layer(layer), None, list(subs)
         return self._letter(self._SITE_LETTERS[kind]), layer, list(subs)
 
     def _print_Site(self, expr) -> str:
@@ -497,6 +503,9 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
                      "pad": r"\operatorname{pad}", "route_max": r"\operatorname{route}_{\max}",
                      "spread_mean": r"\operatorname{spread}_{\mathrm{mean}}", "unflatten": r"\operatorname{unflatten}",
                      "sigma_prime": None, "diag": r"\operatorname{diag}"}
+
+    def _bracketed_layer(self, layer) -> str:
+        return "^{(%s)}" % self._index(layer)
 
     def _site(self, letter, layer, subs) -> str:
         out = letter
@@ -762,6 +771,10 @@ class TextPrinter(_NotationMixin, StrPrinter):
     _MAP_NAMES = LatexPrinter._MAP_NAMES
     _OPERATOR_TEXT = {"rot180": "rot180", "dil": "dil", "crop": "crop", "pad": "pad", "route_max": "route_max",
                       "spread_mean": "spread_mean", "unflatten": "unflatten", "sigma_prime": None, "diag": "diag"}
+
+    def _bracketed_layer(self, layer) -> str:
+        sup = self._script(layer, self._SUP)
+        return "⁽%s⁾" % sup if sup is not None else "^(%s)" % self._index(layer)
 
     def _site(self, letter, layer, subs) -> str:
         out = letter

@@ -1,4 +1,4 @@
-"""A network as a list of layers: dense, conv1d, conv2d, maxpool, avgpool, flatten, rnn.
+"""A network as a list of layers: dense, conv1d, conv2d, maxpool, avgpool, flatten, batchnorm, residual, rnn.
 
 The description (TOML, JSON or Python) gives an input shape and one entry per layer::
 
@@ -29,13 +29,23 @@ The forward pass of each layer type is stated here, over named quantities (:clas
     maxpool  a^l_{c,i,j} = max of the window of a^{l−1}_c at (s(i−1)+1, s(j−1)+1)
     avgpool  a^l_{c,i,j} = (1/size²) Σ of that window
     flatten  a^l_k = a^{l−1}_{c,i,j} with k counting (c, i, j) in reading order
+    batchnorm  over the n entries i of channel c in the batch (every example, every position):
+             μ^l_c = (1/n) Σ_i a^{l−1}_i,  σ^l_c = √((1/n) Σ_i (a^{l−1}_i − μ^l_c)² + ε),
+             x̂^l_i = (a^{l−1}_i − μ^l_c) / σ^l_c,  a^l_i = γ^l_c x̂^l_i + β^l_c
+    residual a^l = a^{l−1} + a^m, the output of an earlier layer m (``from = m``; 0 is the input)
     rnn      z^l_{t,j} = Σ_i W^l_{j,i} a^l_{t−1,i} + Σ_k U^l_{j,k} a^{l−1}_{t,k} + b^l_j,  a^l_{t,j} = σ(z^l_{t,j}),
              for t = 1 … T, with a^l_0 = 0 (no term for it); the layer gives a^l_T or every a^l_t
+
+A description may set ``batch = n`` (default 1): the forward pass then runs over n examples
+that share the parameters, every x, z, a, δ and y carries the example's number first
+(a^l_{e,j}), and the cost is the sum of the examples' costs. Batch normalisation couples the
+examples; every other layer works on each example alone.
 
 A recurrent layer reads a sequence: the description sets ``steps = T`` and ``input = [size]``
 (the size of the input at each step), and the input is indexed (step, entry). An ``rnn`` with
 ``output = "every"`` gives a sequence again, which only another ``rnn`` reads, or the cost: the
-cost of a sequence is the sum over the steps of the cost at each step.
+cost of a sequence is the sum over the steps of the cost at each step. A recurrent layer works on
+one example: its network has no ``batch``.
 
 >>> net = LayeredNetwork([1, 6, 6], [conv2d(2, 3, activation="relu"), maxpool(2), dense(3, "softmax")],
 ...                      cost="cross_entropy")
@@ -61,7 +71,8 @@ from .costs import cost as lookup_cost
 # ---------------------------------------------------------------------- named quantities
 
 #: the kinds of quantity a layered network names
-SITE_KINDS = ("x", "y", "z", "a", "delta", "K", "b", "w", "W", "U", "C")
+SITE_KINDS = ("x", "y", "z", "a", "delta", "K", "b", "w", "W", "U", "C", "gamma", "beta", "mu", "sigma", "xhat",
+              "eps")
 
 
 class Site(sp.Symbol):
@@ -218,6 +229,8 @@ def _output_shape(spec, shape, known: bool) -> tuple | None:
         return (shape[0], *([None] * (len(shape) - 1))) if len(shape) > 1 else None
     if isinstance(spec, Recurrent):
         return (shape[0], spec.size) if spec.output == "every" and len(shape) == 2 else (spec.size,)
+    if isinstance(spec, (BatchNorm, Residual)):
+        return shape
     return None
 
 
@@ -314,6 +327,56 @@ class Flatten:
 
 
 @dataclass(frozen=True)
+class BatchNorm:
+    """Batch normalisation in training mode: each channel (a vector's every entry, a map's every
+    channel) normalised over the batch, then scaled by γ and shifted by β; ``epsilon`` (a positive
+    number, exact) keeps the square root away from 0."""
+
+    epsilon: Any = sp.Rational(1, 100000)
+    type: str = field(default="batchnorm", init=False)
+    activation = None
+    bias = False
+
+    def output_shape(self, shape):
+        return shape
+
+    def parameter_count(self, shape) -> int:
+        return 2 * shape[0]
+
+
+@dataclass(frozen=True)
+class Residual:
+    """The input plus the output of the earlier layer ``source`` (0: the network's input), unchanged."""
+
+    source: int
+    type: str = field(default="residual", init=False)
+    activation = None
+    bias = False
+
+    def output_shape(self, shape):
+        return shape
+
+    def parameter_count(self, shape) -> int:
+        return 0
+
+
+def batchnorm(epsilon=sp.Rational(1, 100000)) -> BatchNorm:
+    return BatchNorm(exact_number(epsilon))
+
+
+def residual(source) -> Residual:
+    """A skip from layer ``source`` (its number in the description; 0 is the input)."""
+    return Residual(source)
+
+
+def exact_number(value):
+    """An int, float or exact SymPy number as an exact rational (a float by its shortest decimal)."""
+    if isinstance(value, float):
+        return sp.Rational(repr(value))
+    return sp.Rational(value) if isinstance(value, int) else value
+
+
+@dataclass(frozen=True)
 class Recurrent:
     """A vanilla recurrent layer of ``size`` units over the steps of a sequence (steps × entries).
 
@@ -379,6 +442,8 @@ LAYER_TYPES = {
     "avgpool": (("size",), ("stride",), lambda f: avgpool(**f)),
     "flatten": ((), (), lambda f: flatten()),
     "rnn":     (("size",), ("activation", "bias", "output"), lambda f: rnn(**f)),
+    "batchnorm": ((), ("epsilon",), lambda f: batchnorm(**f)),
+    "residual": (("from",), (), lambda f: residual(f["from"])),
 }
 
 
@@ -435,11 +500,14 @@ class LayeredNetwork:
     input's shape is T × size.
     """
 
-    __slots__ = ("input_shape", "layers", "cost", "steps")
+    __slots__ = ("input_shape", "layers", "cost", "batch", "steps")
 
-    def __init__(self, input, layers, cost="quadratic", steps=None):
+    def __init__(self, input, layers, cost="quadratic", batch=1, steps=None):
         problems: list[str] = []
         shape = _input_shape(input, problems)
+        if not _positive(batch):
+            problems.append(f"batch {batch!r} is not a number of examples; expected a positive integer")
+            batch = 1
         shape = _sequence_shape(steps, shape, problems)
         sequence = steps is not None
         specs = []
@@ -457,7 +525,9 @@ class LayeredNetwork:
         except SpecError as error:
             problems.extend(error.problems)
         infos = []
+        outputs = {0: shape}  # every layer's output shape, None where unknown
         for index, spec in enumerate(specs, start=1):
+            outputs[index - 1] = shape
             if spec is None:
                 shape = None  # its output's shape is unknown: later layers are not judged by it
                 continue
@@ -479,6 +549,13 @@ class LayeredNetwork:
             if shape is None:
                 continue
             problem = _sequence_problem(index, spec, shape, sequence) or _shape_problem(index, spec, shape)
+            if isinstance(spec, Residual) and not problem:
+                problem = _skip_problem(index, spec, shape, outputs.get(spec.source))
+            if isinstance(spec, BatchNorm) and not problem and None not in shape:
+                problem = _batch_problem(index, shape, batch)
+            if isinstance(spec, Recurrent) and batch != 1 and not problem:
+                problem = (f"layer {index} (rnn) works on one example; got batch = {batch}; expected no batch (1) in "
+                           f"a network with a recurrent layer")
             if problem:
                 problems.append(problem)
             out = _output_shape(spec, shape, known=not problem)
@@ -490,12 +567,15 @@ class LayeredNetwork:
             problems.append(f"cost {rule.name} needs targets that sum to 1 over one output vector; the network ends "
                             f"with a sequence (an rnn layer with output = \"every\"), whose cost is summed over the "
                             f"steps; expected the cost quadratic or binary_cross_entropy, or output = \"last\"")
-        if specs and specs[-1] is not None and specs[-1].type not in ("dense", "flatten", "rnn"):
+        ends_flat = specs and specs[-1] is not None and isinstance(specs[-1], (BatchNorm, Residual)) \
+            and shape is not None and len(shape) == 1
+        if specs and specs[-1] is not None and specs[-1].type not in ("dense", "flatten", "rnn") \
+                and not ends_flat:
             shown = f" of shape {shape_text(shape)}" if shape is not None and None not in shape else ""
             problems.append(f"layer {len(specs)} ({specs[-1].type}) gives a map{shown}; expected a vector for the "
                             f"cost: end with a dense or flatten layer")
         if not problems and infos:
-            values = sum(math.prod(s) for s in (infos[0].input_shape, *(i.state_shape for i in infos)))
+            values = batch * sum(math.prod(s) for s in (infos[0].input_shape, *(i.state_shape for i in infos)))
             params = sum(i.parameter_count for i in infos)
             if values > VALUE_LIMIT or params > VALUE_LIMIT:
                 problems.append(f"the network has {values} values and {params} parameters; a symbolic derivation "
@@ -507,15 +587,22 @@ class LayeredNetwork:
         object.__setattr__(self, "layers", tuple(infos))
         object.__setattr__(self, "cost", rule)
         object.__setattr__(self, "steps", steps)
+        object.__setattr__(self, "batch", batch)
 
     def __setattr__(self, name, value):
         raise AttributeError("a LayeredNetwork is immutable")
 
     def __repr__(self):
         shape = list(self.input_shape if self.steps is None else self.input_shape[1:])
+        batch = f", batch={self.batch}" if self.batch != 1 else ""
         steps = "" if self.steps is None else f", steps={self.steps}"
         return (f"LayeredNetwork({shape}, [{', '.join(layer.type for layer in self.layers)}], "
-                f"cost={self.cost.name!r}{steps})")
+                f"cost={self.cost.name!r}{batch}{steps})")
+
+    @property
+    def examples(self) -> list:
+        """The prefix of every example's positions: ``[()]`` for one example, else ``[(1,), …, (n,)]``."""
+        return [()] if self.batch == 1 else [(e,) for e in range(1, self.batch + 1)]
 
     @property
     def depth(self) -> int:
@@ -585,9 +672,12 @@ def _sequence_problem(index, spec, shape, sequence: bool) -> str | None:
 
 def _layer_spec(index, item, problems):
     """A layer description from a mapping (or one given ready), every problem of its fields collected."""
-    if isinstance(item, (Dense, Conv, Pool, Flatten, Recurrent)):
-        fields = {k: getattr(item, k) for k in ("size", "channels", "kernel", "stride", "padding", "bias", "output")
+    if isinstance(item, (Dense, Conv, Pool, Flatten, BatchNorm, Residual, Recurrent)):
+        fields = {k: getattr(item, k) for k in ("size", "channels", "kernel", "stride", "padding", "bias", "epsilon",
+                                                "output")
                   if hasattr(item, k)}
+        if isinstance(item, Residual):
+            fields["from"] = item.source
         return item if not _field_problems(index, item.type, fields, problems) else None
     if not isinstance(item, Mapping):
         problems.append(f"layer {index} is {item!r}; expected a table with a type, e.g. {{type = \"dense\", size = 3}}")
@@ -605,7 +695,8 @@ def _layer_spec(index, item, problems):
                         f"{', '.join((*required, *optional)) or 'none (a flatten layer has no settings)'}")
     for key in required:
         if key not in fields:
-            problems.append(f"layer {index} ({kind}): missing {key!r}; expected a positive integer")
+            wanted = "the number of an earlier layer (0: the input)" if key == "from" else "a positive integer"
+            problems.append(f"layer {index} ({kind}): missing {key!r}; expected {wanted}")
     _field_problems(index, kind, fields, problems)
     if len(problems) > bad:
         return None
@@ -628,7 +719,36 @@ def _field_problems(index, kind, fields, problems) -> bool:
     if output is not None and output not in RNN_OUTPUTS:
         problems.append(f"layer {index} ({kind}): output {output!r}; expected one of: "
                         f"{', '.join(repr(o) for o in RNN_OUTPUTS)}")
+    if "epsilon" in fields:
+        epsilon = fields["epsilon"]
+        exact = isinstance(epsilon, (int, float, sp.Rational)) and not isinstance(epsilon, bool)
+        if not exact or not math.isfinite(float(epsilon)) or epsilon <= 0:
+            problems.append(f"layer {index} ({kind}): epsilon {epsilon!r}; expected a positive number such as 1e-5")
+    if "from" in fields:
+        source = fields["from"]
+        if isinstance(source, bool) or not isinstance(source, int) or not 0 <= source <= index - 2:
+            span = "0 (the input)" + (f" to {index - 2}" if index > 2 else "")
+            problems.append(f"layer {index} ({kind}): from {source!r}; expected the number of a layer at least two "
+                            f"before it: {span}")
     return len(problems) > before
+
+
+def _skip_problem(index, spec, shape, source) -> str | None:
+    """A residual layer's input and the output it adds must have one shape."""
+    if source is None or None in source or None in shape or source == shape:
+        return None
+    what = "the network's input (layer 0)" if spec.source == 0 else f"the output of layer {spec.source}"
+    return (f"layer {index} (residual) adds {what}, of shape {shape_text(source)}, to its input of shape "
+            f"{shape_text(shape)}; expected both of one shape")
+
+
+def _batch_problem(index, shape, batch) -> str | None:
+    """Batch normalisation needs at least two entries per channel to take a variance."""
+    entries = batch * math.prod(shape[1:])
+    if entries >= 2:
+        return None
+    return (f"layer {index} (batchnorm) normalises each channel of its input of shape {shape_text(shape)} over "
+            f"a batch of {batch}: {entries} entry per channel; expected at least 2 (set batch = 2 or more)")
 
 
 def _shape_problem(index, spec, shape) -> str | None:
@@ -660,7 +780,7 @@ def _shape_problem(index, spec, shape) -> str | None:
 
 # ---------------------------------------------------------------------- loading
 
-LAYERED_KEYS = ("input", "layer", "cost", "steps")
+LAYERED_KEYS = ("input", "layer", "cost", "batch", "steps")
 
 
 def is_layered(data) -> bool:
@@ -682,7 +802,8 @@ def layered_from_mapping(data: Mapping[str, Any], source: str = "spec") -> Layer
     if problems:
         raise SpecError(problems)
     try:
-        return LayeredNetwork(data["input"], data["layer"], data.get("cost", "quadratic"), data.get("steps"))
+        return LayeredNetwork(data["input"], data["layer"], data.get("cost", "quadratic"), data.get("batch", 1),
+                              data.get("steps"))
     except SpecError as error:
         raise SpecError([f"{source}: {problem}" for problem in error.problems]) from None
 
@@ -709,7 +830,20 @@ class LayeredForward:
     parameters: tuple
     definitions: dict
     targets: tuple
+    #: named intermediates of batch normalisation (μ, σ, x̂), each defined in the quantities before it
+    auxiliary: dict = field(default_factory=dict)
+    #: the value of every constant (batch normalisation's ε) by symbol
+    constants: dict = field(default_factory=dict)
+    #: a recurrent layer's a^l at every (step, unit); its outputs are among them
     states: dict = field(default_factory=dict)
+
+    def example_targets(self, prefix: tuple) -> list:
+        """The targets of one example (its prefix as in :attr:`LayeredNetwork.examples`)."""
+        return [y for y in self.targets if y.position[:len(prefix)] == prefix]
+
+    def example_outputs(self, prefix: tuple) -> list:
+        last = self.outputs[self.network.depth]
+        return [a for pos, a in last.items() if pos[:len(prefix)] == prefix]
 
     def a(self, l: int) -> dict:
         """a^l by position; a^0 is the input x."""
@@ -720,18 +854,20 @@ class LayeredForward:
         return self.states.get(l, self.outputs.get(l))
 
     def activation_of(self, l: int, pos) -> sp.Expr:
-        """a^l at ``pos`` in terms of z^l (σ(z), or softmax of the layer)."""
+        """a^l at ``pos`` in terms of z^l (σ(z), or softmax of the layer over the same example)."""
         layer = self.network.layer(l)
         rule = layer.activation
         if isinstance(rule, VectorActivation):
-            zs = list(self.weighted[l].values())
-            return rule.forward(list(self.weighted[l]).index(pos), zs)
+            prefix = pos[:len(pos) - len(layer.output_shape)]
+            mine = [p for p in self.weighted[l] if p[:len(prefix)] == prefix]
+            return rule.forward(mine.index(pos), [self.weighted[l][p] for p in mine])
         return rule.apply(self.weighted[l][pos])
 
     @property
     def cost(self) -> sp.Expr:
-        last = self.network.depth
-        return self.network.cost.total(list(self.outputs[last].values()), self.targets)
+        """The sum of the examples' costs (one example: its cost)."""
+        return sp.Add(*[self.network.cost.total(self.example_outputs(e), self.example_targets(e))
+                        for e in self.network.examples])
 
     def composed(self, expr: sp.Expr, values: dict | None = None) -> sp.Expr:
         """``expr`` with every z and a replaced by its definition, down to x, y and the parameters."""
@@ -742,6 +878,7 @@ class LayeredForward:
         """Every z and a as an expression of the inputs and parameters (built layer by layer);
         ``start`` gives values to some of those (numbers), which are put in as the layers are built."""
         known: dict = dict(start or {})
+        known.update({k: v for k, v in self.constants.items() if k not in known})
         for layer in self.network.layers:
             l = layer.index
             for pos, definition in self.definitions[l].items():
@@ -758,10 +895,27 @@ class LayeredForward:
         return known
 
 
+def batch_positions(network: LayeredNetwork, shape: tuple) -> list:
+    """Every position of ``shape`` in every example of the batch, the example's number first (if n > 1)."""
+    return [e + pos for e in network.examples for pos in positions(shape)]
+
+
+def of_example(values: dict, prefix: tuple) -> dict:
+    """The entries of one example, keyed by their position without the example's number."""
+    k = len(prefix)
+    return {pos[k:]: v for pos, v in values.items() if pos[:k] == prefix}
+
+
 def layered_forward(network: LayeredNetwork) -> LayeredForward:
-    """The symbols of every layer and the definition of its z (or, without activation, its a)."""
-    inputs = {pos: Site("x", None, *pos) for pos in positions(network.input_shape)}
-    outputs, weighted, definitions, parameters, states = {}, {}, {}, [], {}
+    """The symbols of every layer and the definition of its z (or, without activation, its a).
+
+    Each example of a batch gets its own x, z, a and y; the parameters are shared. A layer
+    type in :data:`_DEFINE` is defined one example at a time; one in :data:`_DEFINE_BATCH`
+    (batch normalisation) over the whole batch at once. A recurrent layer (one example only)
+    names its state at every step, and its outputs are the last state or every state.
+    """
+    inputs = {pos: Site("x", None, *pos) for pos in batch_positions(network, network.input_shape)}
+    outputs, weighted, definitions, parameters, auxiliary, constants, states = {}, {}, {}, [], {}, {}, {}
     previous = inputs
     for layer in network.layers:
         l, spec = layer.index, layer.spec
@@ -771,15 +925,27 @@ def layered_forward(network: LayeredNetwork) -> LayeredForward:
             outputs[l] = dict(states[l]) if spec.output == "every" else \
                 {(j,): states[l][(last, j)] for j in range(1, spec.size + 1)}
         else:
-            outputs[l] = {pos: Site("a", l, *pos) for pos in positions(layer.output_shape)}
+            outputs[l] = {pos: Site("a", l, *pos) for pos in batch_positions(network, layer.output_shape)}
         if layer.has_z:
-            weighted[l] = {pos: Site("z", l, *pos) for pos in positions(layer.state_shape)}
-        defining = _DEFINE[type(spec)]
-        definitions[l], params = defining(layer, previous)
+            weighted[l] = {pos: Site("z", l, *pos) for pos in batch_positions(network, layer.state_shape)}
+        if type(spec) in _DEFINE_BATCH:
+            definitions[l], params, named, fixed = _DEFINE_BATCH[type(spec)](layer, previous, network.examples)
+            auxiliary.update(named)
+            constants.update(fixed)
+        else:
+            definitions[l], params = {}, []
+            for e in network.examples:
+                extra = ()
+                if isinstance(spec, Residual):
+                    extra = (of_example(inputs if spec.source == 0 else outputs[spec.source], e),)
+                defs, params = _DEFINE[type(spec)](layer, of_example(previous, e), *extra)
+                definitions[l].update({e + pos: d for pos, d in defs.items()})
         parameters.extend(params)
         previous = outputs[l]
-    targets = tuple(Site("y", None, *pos) for pos in positions(network.layers[-1].output_shape))
-    return LayeredForward(network, inputs, outputs, weighted, tuple(parameters), definitions, targets, states)
+    last = positions(network.layers[-1].output_shape)
+    targets = tuple(Site("y", None, *e, *pos) for e in network.examples for pos in last)
+    return LayeredForward(network, inputs, outputs, weighted, tuple(parameters), definitions, targets,
+                          auxiliary, constants, states)
 
 
 def _define_dense(layer, previous):
@@ -870,5 +1036,55 @@ def _define_rnn(layer, previous):
     return defs, params
 
 
+
+def channel_groups(network: LayeredNetwork, shape: tuple) -> dict:
+    """Batch normalisation's groups: channel c → every position (in every example) of channel c.
+
+    A vector's entry j is its own channel; a map's channel c holds every row and column."""
+    k = len(network.examples[0])
+    groups: dict = {}
+    for pos in batch_positions(network, shape):
+        groups.setdefault(pos[k], []).append(pos)
+    return groups
+
+
+def batchnorm_symbols(l: int):
+    """γ^l_c, β^l_c, μ^l_c, σ^l_c and x̂^l at a position, and ε^l, as functions of the channel or position."""
+    return (lambda c: Site("gamma", l, c), lambda c: Site("beta", l, c), lambda c: Site("mu", l, c),
+            lambda c: Site("sigma", l, c), lambda pos: Site("xhat", l, *pos), Site("eps", l))
+
+
+def _define_batchnorm(layer, previous, examples):
+    """a^l_i = γ_c x̂_i + β_c written out in a^{l−1} (for the chain rule), and μ, σ, x̂ as named
+    intermediates, each in the quantities before it (for the textbook rule)."""
+    l = layer.index
+    gamma, beta, mu, sigma, xhat, eps = batchnorm_symbols(l)
+    k = len(examples[0])
+    groups: dict = {}
+    for pos in previous:
+        groups.setdefault(pos[k], []).append(pos)
+    defs, named = {}, {}
+    for c, members in groups.items():
+        n = len(members)
+        mean = sp.Add(*[previous[p] for p in members]) / n
+        spread = sp.sqrt(sp.Add(*[(previous[p] - mean) ** 2 for p in members]) / n + eps)
+        named[mu(c)] = sp.Add(*[previous[p] for p in members]) / n
+        named[sigma(c)] = sp.sqrt(sp.Add(*[(previous[p] - mu(c)) ** 2 for p in members]) / n + eps)
+        for p in members:
+            named[xhat(p)] = (previous[p] - mu(c)) / sigma(c)
+            defs[p] = gamma(c) * (previous[p] - mean) / spread + beta(c)
+    channels = sorted(groups)
+    params = [gamma(c) for c in channels] + [beta(c) for c in channels]
+    return {p: defs[p] for p in previous}, params, named, {eps: layer.spec.epsilon}
+
+
+def _define_residual(layer, previous, source):
+    """a^l = a^{l−1} + a^m entry by entry."""
+    return {pos: a + source[pos] for pos, a in previous.items()}, []
+
+
+#: the forward pass of every layer type that works on one example at a time
 _DEFINE = {Dense: _define_dense, Conv: _define_conv, Pool: _define_pool, Flatten: _define_flatten,
-           Recurrent: _define_rnn}
+           Residual: _define_residual, Recurrent: _define_rnn}
+#: of every layer type that couples the examples of a batch
+_DEFINE_BATCH = {BatchNorm: _define_batchnorm}

@@ -1,4 +1,5 @@
-"""Backpropagation through a list of layers: dense, convolution, pooling, flatten, recurrent.
+"""Backpropagation through a list of layers: dense, convolution, pooling, flatten, batch normalisation, residual,
+recurrent.
 
 Two computations of every backward rule are kept apart and compared:
 
@@ -18,6 +19,9 @@ Two computations of every backward rule are kept apart and compared:
       avgpool  every entry of a window receives δ/size²
       dense    ∂C/∂a^{l−1} = (W^l)ᵀ δ^l,  ∂C/∂w^l_{j,k} = δ^l_j a^{l−1}_k,  ∂C/∂b^l_j = δ^l_j
       flatten  ∂C/∂a^{l−1} is δ^l laid back out as the map
+      batchnorm  ∂C/∂a^{l−1}_i = γ_c/(n σ_c) (n δ^l_i − Σ_j δ^l_j − x̂_i Σ_j δ^l_j x̂_j) over the n entries
+               of channel c in the batch;  ∂C/∂γ_c = Σ_i δ^l_i x̂_i,  ∂C/∂β_c = Σ_i δ^l_i
+      residual ∂C/∂a^{l−1} = δ^l, and δ^l is added to ∂C/∂a^m of the layer m the skip reads
       rnn      through time: ∂C/∂a^l_t = (W^l)ᵀ δ^l_{t+1} + e^l_t (δ^l_{T+1} = 0), with e^l_t what the
                output passes back to a^l_t (0 at a step that is not an output);
                ∂C/∂a^{l−1}_t = (U^l)ᵀ δ^l_t,  ∂C/∂W^l = Σ_t δ^l_t (a^l_{t−1})ᵀ,
@@ -26,7 +30,12 @@ Two computations of every backward rule are kept apart and compared:
 and δ^{l−1} = ∂C/∂a^{l−1} ⊙ σ'(z^{l−1}) for a layer with an activation. The two are proven
 equal for the network at hand: exactly (the difference expands to 0, with σ' left as an
 opaque function) for every linear rule; case by case for max pooling, whose derivative is
-piecewise (one case per entry of a window being its strict maximum; ties excluded).
+piecewise (one case per entry of a window being its strict maximum; ties excluded); for batch
+normalisation, after both forms are rewritten as rational functions with a symbol s_c for each
+channel's σ_c (the chain rule's square root becomes √(s_c²) = s_c, x̂ becomes (x − μ)/s_c).
+
+Over a batch (``batch = n``), every rule but batch normalisation's is applied to each example
+alone (:func:`apply_rule`) and the parameter gradients are summed over the examples.
 
 Independently of both, :func:`check` compares every gradient at random points with
 high-precision central differences of a forward pass written separately in mpmath
@@ -45,8 +54,9 @@ import sympy as sp
 
 from ..model.activations import A, Z, VectorActivation
 from ..model.costs import Y
-from ..model.layers import (COST, Conv, Dense, Flatten, LayeredForward, LayeredNetwork, Pool, Recurrent, Site,
-                            layered_forward, padded_value, pool_window, positions)
+from ..model.layers import (COST, BatchNorm, Conv, Dense, Flatten, LayeredForward, LayeredNetwork, Pool, Recurrent,
+                            Residual, Site, batchnorm_symbols, channel_groups, layered_forward, of_example, padded_value,
+                            pool_window, positions)
 from ..model.symbols import Partial
 from .chain import Step
 from .oracle import GENERIC_STAND_IN, PROBABILITY_STAND_IN, random_decimal, random_targets, realise
@@ -204,6 +214,66 @@ def rnn_gradients(fw: LayeredForward, layer, delta: dict) -> dict:
     return grads
 
 
+def batchnorm_backward(fw: LayeredForward, layer, delta: dict) -> dict:
+    """∂C/∂a^{l−1}_i = γ_c / (n σ_c) · (n δ^l_i − Σ_j δ^l_j − x̂_i Σ_j δ^l_j x̂_j), over the n entries j of
+    channel c in the batch (δ^l = ∂C/∂a^l: batch normalisation has no activation)."""
+    gamma, _, _, sigma, xhat, _ = batchnorm_symbols(layer.index)
+    out = {}
+    for c, members in channel_groups(fw.network, layer.input_shape).items():
+        n = len(members)
+        total = sp.Add(*[delta[j] for j in members])
+        weighted = sp.Add(*[delta[j] * xhat(j) for j in members])
+        for i in members:
+            out[i] = gamma(c) / (n * sigma(c)) * (n * delta[i] - total - xhat(i) * weighted)
+    return out
+
+
+def batchnorm_gradients(fw: LayeredForward, layer, delta: dict) -> dict:
+    """∂C/∂γ_c = Σ_i δ^l_i x̂_i and ∂C/∂β_c = Σ_i δ^l_i, over the entries of channel c in the batch."""
+    gamma, beta, _, _, xhat, _ = batchnorm_symbols(layer.index)
+    groups = channel_groups(fw.network, layer.input_shape)
+    grads = {gamma(c): sp.Add(*[delta[i] * xhat(i) for i in members]) for c, members in groups.items()}
+    grads.update({beta(c): sp.Add(*[delta[i] for i in members]) for c, members in groups.items()})
+    return grads
+
+
+def batchnorm_rational(fw: LayeredForward, layer) -> Callable:
+    """Writes an expression of the layer as a rational function in a^{l−1}, γ, β, ε and one symbol s_c per
+    channel that stands for σ_c: x̂_i becomes (a^{l−1}_i − μ_c)/s_c, μ_c its mean, and √(Σ(…)²/n + ε),
+    the chain rule's σ_c, becomes √(s_c²) = s_c. The identity that relates s_c to the a's is never used, so an
+    equality of the rewritten forms holds for every s_c, and so for s_c = σ_c."""
+    l = layer.index
+    _, _, mu, sigma, xhat, _ = batchnorm_symbols(l)
+    chain_defs = fw.definitions[l]
+    named, radicals = {}, {}
+    for c, members in channel_groups(fw.network, layer.input_shape).items():
+        s = sp.Symbol(f"s_{c}", positive=True)
+        mean = fw.auxiliary[mu(c)]
+        named[sigma(c)] = s
+        named[mu(c)] = mean
+        for i in members:
+            named[xhat(i)] = (fw.a(l - 1)[i] - mean) / s
+        # the chain rule's definition: γ (a − mean) · radical**(−1/2) + β; its radical's base becomes s²
+        for power in chain_defs[members[0]].atoms(sp.Pow):
+            if power.exp == sp.Rational(-1, 2):
+                radicals[power.base] = s ** 2
+
+    def rewrite(expr):
+        return expr.xreplace(named).xreplace(radicals)
+
+    return rewrite
+
+
+def residual_backward(fw: LayeredForward, layer, delta: dict) -> dict:
+    """Through the main path a^{l−1} → a^l = a^{l−1} + a^m, the identity: ∂C/∂a^{l−1} = δ^l."""
+    return dict(delta)
+
+
+def residual_skip(fw: LayeredForward, layer, delta: dict) -> dict:
+    """Through the skip a^m → a^l, the identity again: δ^l is added to ∂C/∂a^m, entry by entry."""
+    return dict(delta)
+
+
 @dataclass(frozen=True)
 class LayerRule:
     """A layer type's textbook backward rule and parameter gradients.
@@ -212,6 +282,10 @@ class LayerRule:
     ∂C/∂θ by parameter, both in the δ^l given. ``piecewise``: proven case by case, not by expansion.
     ``through_time(fw, layer, δ^l, e^l)``, for a recurrent layer: ∂C/∂a^l at every step in the δ^l
     of the next step and e^l, what the layer's output passes back (by step and unit).
+    ``batch``: the rule is given the whole batch (its positions carry the example's number) rather
+    than one example at a time. ``skip(fw, layer, δ^l)``: what the layer adds to ∂C/∂a^m of the
+    earlier layer m it reads (a residual connection). ``rational(fw, layer)``: a rewriting of both
+    forms into rational functions before they are compared (batch normalisation's square root).
     """
 
     name: str
@@ -219,6 +293,9 @@ class LayerRule:
     gradients: Callable
     piecewise: bool = False
     through_time: Callable | None = None
+    batch: bool = False
+    skip: Callable | None = None
+    rational: Callable | None = None
 
 
 #            type        rule
@@ -230,21 +307,30 @@ LAYER_RULES = {
     "avgpool": LayerRule("avgpool", avgpool_backward, no_gradients),
     "flatten": LayerRule("flatten", flatten_backward, no_gradients),
     "rnn":     LayerRule("rnn", rnn_backward, rnn_gradients, through_time=rnn_through_time),
+    "batchnorm": LayerRule("batchnorm", batchnorm_backward, batchnorm_gradients, batch=True,
+                           rational=batchnorm_rational),
+    "residual": LayerRule("residual", residual_backward, no_gradients, skip=residual_skip),
 }
 
 
 # ---------------------------------------------------------------------- the chain rule, mechanically
 
 
-def chain_backward(fw: LayeredForward, layer, delta: dict) -> dict:
-    """∂C/∂a^{l−1}_u = Σ_v δ^l_v ∂(definition of v)/∂a^{l−1}_u, over every v whose definition uses u."""
-    previous = fw.a(layer.index - 1)
+def chain_backward(fw: LayeredForward, layer, delta: dict, source: int | None = None) -> dict:
+    """∂C/∂a^{l−1}_u = Σ_v δ^l_v ∂(definition of v)/∂a^{l−1}_u, over every v whose definition uses u
+    (with ``source``: ∂C/∂a^m_u of layer m instead, for the skip of a residual layer)."""
+    previous = fw.a(layer.index - 1 if source is None else source)
     where = {symbol: pos for pos, symbol in previous.items()}
     out = {pos: [] for pos in previous}
     for v, definition in fw.definitions[layer.index].items():
         for symbol in sorted(definition.free_symbols & where.keys(), key=lambda s: where[s]):
             out[where[symbol]].append(delta[v] * sp.diff(definition, symbol))
     return {pos: sp.Add(*terms) for pos, terms in out.items()}
+
+
+def chain_skip(fw: LayeredForward, layer, delta: dict) -> dict:
+    """∂C/∂a^m_u through the skip of a residual layer: Σ_v δ^l_v ∂a^l_v/∂a^m_u (m the layer it reads)."""
+    return chain_backward(fw, layer, delta, source=layer.spec.source)
 
 
 def chain_gradients(fw: LayeredForward, layer, delta: dict) -> dict:
@@ -295,6 +381,8 @@ class LayeredDerivation:
     raw_output: dict = field(repr=False)
     output: dict = field(repr=False, default_factory=dict)
     through_time: dict = field(repr=False, default_factory=dict)
+    #: what each residual layer l adds to ∂C/∂a^m of the layer m it reads, by position: skips[l]
+    skips: dict = field(repr=False, default_factory=dict)
 
     @property
     def params(self) -> tuple:
@@ -305,7 +393,36 @@ class LayeredDerivation:
 
 
 def _delta_symbols(network, l):
-    return {pos: Site("delta", l, *pos) for pos in positions(network.layer(l).state_shape)}
+    return {e + pos: Site("delta", l, *e, *pos) for e in network.examples
+            for pos in positions(network.layer(l).state_shape)}
+
+
+def example_view(fw: LayeredForward, prefix: tuple) -> LayeredForward:
+    """The named quantities of one example of a batch, keyed by position without the example's number
+    (the forward pass itself for a single example): what a rule that works per example is given."""
+    if not prefix:
+        return fw
+    return replace(fw, inputs=of_example(fw.inputs, prefix),
+                   outputs={l: of_example(v, prefix) for l, v in fw.outputs.items()},
+                   weighted={l: of_example(v, prefix) for l, v in fw.weighted.items()},
+                   definitions={l: of_example(v, prefix) for l, v in fw.definitions.items()})
+
+
+def apply_rule(rule: LayerRule, part: str, fw: LayeredForward, layer, delta: dict) -> dict:
+    """``rule.backward``, ``.gradients`` or ``.skip`` over the batch: given it whole (a batch rule), or
+    example by example, the positions given back with the example's number and the gradients summed."""
+    function = getattr(rule, part)
+    if rule.batch or fw.network.batch == 1:
+        return function(fw, layer, delta)
+    out: dict = {}
+    for e in fw.network.examples:
+        result = function(example_view(fw, e), layer, of_example(delta, e))
+        if part == "gradients":
+            for p, g in result.items():
+                out[p] = out[p] + g if p in out else g
+        else:
+            out.update({e + pos: value for pos, value in result.items()})
+    return out
 
 
 def _sigma_prime(layer, z, a):
@@ -318,22 +435,25 @@ def _output_deltas(fw: LayeredForward) -> tuple[dict, dict]:
     network = fw.network
     last = network.layers[-1]
     L = last.index
-    outputs = list(fw.outputs[L].values())
-    grads = [network.cost.gradient(a, y) for a, y in zip(outputs, fw.targets)]
     raw, value = {}, {}
     rule = last.activation
-    for index, pos in enumerate(fw.outputs[L]):
-        if rule is None or last.recurrent:
-            raw[pos] = grads[index]
-        elif isinstance(rule, VectorActivation):
-            raw[pos] = sp.Add(*[g * rule.jacobian_named(i, index, outputs) for i, g in enumerate(grads)])
-        else:
-            raw[pos] = grads[index] * rule.prime_named(fw.weighted[L][pos], fw.outputs[L][pos])
-        value[pos] = _simplest(raw[pos], fw)
+    for e in network.examples:
+        where = [pos for pos in fw.outputs[L] if pos[:len(e)] == e]
+        outputs = [fw.outputs[L][pos] for pos in where]
+        targets = fw.example_targets(e)
+        grads = [network.cost.gradient(a, y) for a, y in zip(outputs, targets)]
+        for index, pos in enumerate(where):
+            if rule is None or last.recurrent:
+                raw[pos] = grads[index]
+            elif isinstance(rule, VectorActivation):
+                raw[pos] = sp.Add(*[g * rule.jacobian_named(i, index, outputs) for i, g in enumerate(grads)])
+            else:
+                raw[pos] = grads[index] * rule.prime_named(fw.weighted[L][pos], fw.outputs[L][pos])
+            value[pos] = _simplest(raw[pos], fw, targets)
     return raw, value
 
 
-def _simplest(expr: sp.Expr, fw: LayeredForward) -> sp.Expr:
+def _simplest(expr: sp.Expr, fw: LayeredForward, targets) -> sp.Expr:
     """A rational cancellation, then Σ_j y_j = 1 when the cost's targets sum to one; the shortest kept."""
     best = expr
     cancelled = sp.cancel(expr)
@@ -341,7 +461,7 @@ def _simplest(expr: sp.Expr, fw: LayeredForward) -> sp.Expr:
         best = cancelled
     if fw.network.cost.targets_sum_to_one:
         outputs = sorted((s for s in best.free_symbols if isinstance(s, Site) and s.kind == "a"), key=sp.default_sort_key)
-        reduced = sp.collect(sp.expand(best), outputs).subs(sp.Add(*fw.targets), 1)
+        reduced = sp.collect(sp.expand(best), outputs).subs(sp.Add(*targets), 1)
         if sp.count_ops(reduced) < sp.count_ops(best):
             best = reduced
     return best
@@ -366,24 +486,38 @@ def derive_layered(network: LayeredNetwork, rules: dict | None = None) -> Layere
     through_time = {}
     if network.layers[-1].recurrent:
         deltas[L] = _deltas_through_time(fw, rules, network.layers[-1], output, through_time)
+    skips = {}
     for layer in reversed(network.layers):
         l = layer.index
         delta = _delta_symbols(network, l)
         rule = rules[layer.type]
-        gradients.update(rule.gradients(fw, layer, delta))
-        backward[l] = rule.backward(fw, layer, delta)  # into layer l − 1; for l = 1, ∂C/∂x
+        gradients.update(apply_rule(rule, "gradients", fw, layer, delta))
+        backward[l] = apply_rule(rule, "backward", fw, layer, delta)  # into layer l − 1; for l = 1, ∂C/∂x
+        if rule.skip is not None:
+            skips[l] = apply_rule(rule, "skip", fw, layer, delta)  # into the layer the skip reads
         if l == 1:
             continue
+        received = received_by(backward, skips, network, l - 1)
         before = network.layer(l - 1)
         if before.recurrent:
-            deltas[l - 1] = _deltas_through_time(fw, rules, before, backward[l], through_time)
+            deltas[l - 1] = _deltas_through_time(fw, rules, before, received, through_time)
         elif before.has_z:
             deltas[l - 1] = {pos: g * _sigma_prime(before, fw.weighted[l - 1][pos], fw.outputs[l - 1][pos])
-                             for pos, g in backward[l].items()}
+                             for pos, g in received.items()}
         else:
-            deltas[l - 1] = dict(backward[l])
+            deltas[l - 1] = received
     ordered = {p: gradients[p] for p in fw.parameters}
-    return LayeredDerivation(network, fw, deltas, backward, ordered, rules, raw, output, through_time)
+    return LayeredDerivation(network, fw, deltas, backward, ordered, rules, raw, output=output,
+                             through_time=through_time, skips=skips)
+
+
+def received_by(backward: dict, skips: dict, network: LayeredNetwork, m: int) -> dict:
+    """∂C/∂a^m: what layer m + 1 passes back, plus what every residual layer reading a^m adds."""
+    total = dict(backward[m + 1])
+    for l, added in sorted(skips.items()):
+        if network.layer(l).spec.source == m:
+            total = {pos: g + added[pos] for pos, g in total.items()}
+    return total
 
 
 def _deltas_through_time(fw: LayeredForward, rules: dict, layer, given: dict, through_time: dict) -> dict:
@@ -405,15 +539,21 @@ def backward_steps(derivation: LayeredDerivation, l: int, pos) -> tuple[Step, ..
     fw, network = derivation.forward, derivation.network
     layer = network.layer(l)
     u = fw.a(l - 1)[pos]
-    delta = _delta_symbols(network, l)
-    users = [v for v, definition in fw.definitions[l].items() if u in definition.free_symbols]
-    named = fw.weighted[l] if layer.has_z else fw.outputs[l]
-    chain = chain_backward(fw, layer, delta)[pos]
-    steps = [
-        Step("sum_over_uses", Partial(COST, u), sp.Add(*[Partial(COST, named[v]) * Partial(named[v], u) for v in users])),
-        Step("substitute", Partial(COST, u), chain),
-        Step("layer_rule", chain, derivation.backward[l][pos]),
-    ]
+    # every layer that reads a^{l−1}: layer l, and each residual layer whose skip starts there
+    readers = [l] + [r for r in sorted(derivation.skips) if network.layer(r).spec.source == l - 1]
+    uses, chain, rule = [], [], []
+    for r in readers:
+        reader = network.layer(r)
+        named = fw.weighted[r] if reader.has_z else fw.outputs[r]
+        uses += [Partial(COST, named[v]) * Partial(named[v], u)
+                 for v, definition in fw.definitions[r].items() if u in definition.free_symbols]
+        delta = _delta_symbols(network, r)
+        chain.append(chain_backward(fw, reader, delta)[pos] if r == l else chain_skip(fw, reader, delta)[pos])
+        rule.append(derivation.backward[l][pos] if r == l else derivation.skips[r][pos])
+    steps = [Step("sum_over_uses", Partial(COST, u), sp.Add(*uses))]
+    if derivation.rules[layer.type].rational is None:  # batch normalisation's is shown through μ and σ instead
+        steps.append(Step("substitute", Partial(COST, u), sp.Add(*chain)))
+    steps.append(Step("layer_rule", steps[-1].after, sp.Add(*rule)))
     before = network.layer(l - 1) if l > 1 else None
     if before is not None and before.has_z and not before.recurrent:  # a recurrent layer's δ is formed through time
         z = fw.weighted[l - 1][pos]
@@ -429,14 +569,14 @@ def gradient_steps(derivation: LayeredDerivation, parameter: Site) -> tuple[Step
     layer = network.layer(parameter.layer)
     delta = _delta_symbols(network, layer.index)
     users = [v for v, definition in fw.definitions[layer.index].items() if parameter in definition.free_symbols]
-    z = fw.weighted[layer.index]
+    z = fw.weighted[layer.index] if layer.has_z else fw.outputs[layer.index]
     chain = chain_gradients(fw, layer, delta)[parameter]
-    return (
-        Step("shared_weight_sum" if len(users) > 1 else "chain_rule", Partial(COST, parameter),
-             sp.Add(*[Partial(COST, z[v]) * Partial(z[v], parameter) for v in users])),
-        Step("substitute", Partial(COST, parameter), chain),
-        Step("layer_rule", chain, derivation.gradients[parameter]),
-    )
+    steps = [Step("shared_weight_sum" if len(users) > 1 else "chain_rule", Partial(COST, parameter),
+                  sp.Add(*[Partial(COST, z[v]) * Partial(z[v], parameter) for v in users]))]
+    if derivation.rules[layer.type].rational is None:  # batch normalisation's is shown through x̂ instead
+        steps.append(Step("substitute", Partial(COST, parameter), chain))
+    steps.append(Step("layer_rule", steps[-1].after, derivation.gradients[parameter]))
+    return tuple(steps)
 
 
 def through_time_steps(derivation: LayeredDerivation, l: int, pos) -> tuple[Step, ...]:
@@ -522,18 +662,20 @@ def _prove_backward(derivation: LayeredDerivation, l: int) -> LayerFact:
     delta = _delta_symbols(network, l)
     chain = chain_backward(fw, layer, delta)
     textbook = derivation.backward[l]
+    rewrite = rule.rational(fw, layer) if rule.rational is not None else (lambda expr: expr)
     bad = []
     for pos in chain:
-        for d, coefficient in _linear_difference(textbook[pos], chain[pos], delta.values()):
+        for d, coefficient in _linear_difference(rewrite(textbook[pos]), rewrite(chain[pos]), delta.values()):
             if coefficient == 0:
                 continue
             if rule.piecewise and d is not None:
-                window = [fw.a(l - 1)[p] for p in pool_window(layer, d.position)]
+                prefix = d.position[:len(d.position) - len(layer.output_shape)]
+                window = [fw.a(l - 1)[prefix + p] for p in pool_window(layer, d.position[len(prefix):])]
                 if all(coefficient.xreplace(case) == 0 for case in _max_cases(window)):
                     continue
             bad.append(pos)
             break
-    method = "cases" if rule.piecewise else "exact"
+    method = "cases" if rule.piecewise else "rational" if rule.rational is not None else "exact"
     first = fw.a(l - 1)[bad[0]] if bad else None
     return LayerFact("backward", l, rule.name, method, not bad, len(chain), len(bad), first)
 
@@ -550,6 +692,18 @@ def _prove_through_time(derivation: LayeredDerivation, l: int) -> LayerFact:
     return LayerFact("through_time", l, derivation.rules[layer.type].name, "exact", not bad, len(chain), len(bad), first)
 
 
+def _prove_skip(derivation: LayeredDerivation, l: int) -> LayerFact | None:
+    """What a residual layer adds to ∂C/∂a^m equals the chain rule through its skip (exact)."""
+    fw, network = derivation.forward, derivation.network
+    layer = network.layer(l)
+    if l not in derivation.skips:
+        return None
+    chain = chain_skip(fw, layer, _delta_symbols(network, l))
+    bad = [pos for pos, value in chain.items() if sp.expand(derivation.skips[l].get(pos, sp.S.Zero) - value) != 0]
+    first = fw.a(layer.spec.source)[bad[0]] if bad else None
+    return LayerFact("skip", l, derivation.rules[layer.type].name, "exact", not bad, len(chain), len(bad), first)
+
+
 def _prove_gradients(derivation: LayeredDerivation, l: int) -> LayerFact | None:
     fw, network = derivation.forward, derivation.network
     layer = network.layer(l)
@@ -558,16 +712,22 @@ def _prove_gradients(derivation: LayeredDerivation, l: int) -> LayerFact | None:
     chain = chain_gradients(fw, layer, delta)
     if not chain:
         return None
-    bad = [p for p, value in chain.items() if sp.expand(derivation.gradients.get(p, sp.S.Zero) - value) != 0]
-    return LayerFact("gradients", l, rule.name, "exact", not bad, len(chain), len(bad), bad[0] if bad else None)
+    rewrite = rule.rational(fw, layer) if rule.rational is not None else (lambda expr: expr)
+    bad = [p for p, value in chain.items()
+           if sp.expand(rewrite(derivation.gradients.get(p, sp.S.Zero)) - rewrite(value)) != 0]
+    method = "rational" if rule.rational is not None else "exact"
+    return LayerFact("gradients", l, rule.name, method, not bad, len(chain), len(bad), bad[0] if bad else None)
 
 
 def _prove_output(derivation: LayeredDerivation) -> LayerFact:
     """The simplified δ^L equals the chain rule's ∂C/∂a^L · ∂a^L/∂z^L (Σ y = 1 used when the cost says so)."""
     fw, network = derivation.forward, derivation.network
     L = network.depth
-    targets = fw.targets
-    assume = {targets[-1]: 1 - sp.Add(*targets[:-1])} if network.cost.targets_sum_to_one else {}
+    assume = {}
+    if network.cost.targets_sum_to_one:
+        for e in network.examples:
+            targets = fw.example_targets(e)
+            assume[targets[-1]] = 1 - sp.Add(*targets[:-1])
     bad = [pos for pos, raw in derivation.raw_output.items()
            if sp.cancel((raw - derivation.output[pos]).xreplace(assume)) != 0]
     count = len(derivation.raw_output)
@@ -598,57 +758,89 @@ class MpmathNetwork:
         self.term = sp.lambdify((A, Y), network.cost.term, modules="mpmath")
 
     def run(self, params: dict, x: dict, y: list):
-        """C, and the smallest distance to a tie of a max window or a kink of a piecewise activation."""
+        """C (summed over the examples), and the smallest distance to a tie of a max window or a kink of
+        a piecewise activation."""
         values = dict(x)
+        history = {0: values}
         margin = mpmath.inf
-        for layer in self.network.layers:
+        network = self.network
+        for layer in network.layers:
             spec, l = layer.spec, layer.index
-            out = {}
             if isinstance(spec, Recurrent):
-                values, kink = self._recurrent(layer, params, values)
-                margin = min(margin, kink)
-                continue
-            if isinstance(spec, Dense):
-                flat = list(values.values())
-                for (j,) in positions(layer.output_shape):
-                    total = mpmath.fsum(params[("w", l, j, k)] * v for k, v in enumerate(flat, start=1))
-                    out[(j,)] = total + (params[("b", l, j)] if spec.bias else 0)
-            elif isinstance(spec, Conv):
-                channels = layer.input_shape[0]
-                for pos in positions(layer.output_shape):
-                    o, total = pos[0], []
-                    for c in range(1, channels + 1):
-                        for off in positions((spec.kernel,) * spec.dims):
-                            source = (c, *(spec.stride * (i - 1) + p - spec.padding for i, p in zip(pos[1:], off)))
-                            if source in values:
-                                total.append(params[("K", l, o, c, *off)] * values[source])
-                    out[pos] = mpmath.fsum(total) + (params[("b", l, o)] if spec.bias else 0)
-            elif isinstance(spec, Pool):
-                for pos in positions(layer.output_shape):
-                    window = [values[(pos[0], *(spec.step * (i - 1) + p for i, p in zip(pos[1:], off)))]
-                              for off in positions((spec.size,) * (len(pos) - 1))]
-                    if spec.kind == "max":
-                        ordered = sorted(window, reverse=True)
-                        margin = min(margin, ordered[0] - ordered[1]) if len(ordered) > 1 else margin
-                        out[pos] = ordered[0]
-                    else:
-                        out[pos] = mpmath.fsum(window) / len(window)
-            elif isinstance(spec, Flatten):
-                out = {(k,): v for k, v in enumerate(values.values(), start=1)}
-            if layer.activation is not None:
-                if isinstance(layer.activation, VectorActivation):
-                    top = max(out.values())
-                    exps = {p: mpmath.exp(v - top) for p, v in out.items()}
-                    total = mpmath.fsum(exps.values())
-                    out = {p: e / total for p, e in exps.items()}
-                else:
-                    if layer.activation.forward.has(sp.Piecewise):
-                        margin = min(margin, min(abs(v) for v in out.values()))
-                    f = self.functions[l]
-                    out = {p: mpmath.mpf(f(v)) for p, v in out.items()}
-            values = out
+                out, near = self._recurrent(layer, params, values)
+                margin = min(margin, near)
+            elif isinstance(spec, BatchNorm):
+                out = self._batchnorm(layer, values, params)
+            else:
+                out = {}
+                for e in network.examples:
+                    source = of_example(history[spec.source], e) if isinstance(spec, Residual) else None
+                    part, near = self._layer(layer, of_example(values, e), params, source)
+                    margin = min(margin, near)
+                    out.update({e + pos: v for pos, v in part.items()})
+            history[l] = values = out
         cost = mpmath.fsum(self.term(a, t) for a, t in zip(values.values(), y))
         return cost, margin
+
+    def _batchnorm(self, layer, values: dict, params: dict) -> dict:
+        """Each channel's entries over the batch: minus their mean, over √(variance + ε), times γ, plus β."""
+        l, epsilon = layer.index, layer.spec.epsilon
+        eps = mpmath.mpf(int(epsilon.p)) / int(epsilon.q)
+        out = {}
+        for c, members in channel_groups(self.network, layer.input_shape).items():
+            mean = mpmath.fsum(values[i] for i in members) / len(members)
+            variance = mpmath.fsum((values[i] - mean) ** 2 for i in members) / len(members)
+            for i in members:
+                out[i] = params[("gamma", l, c)] * (values[i] - mean) / mpmath.sqrt(variance + eps) \
+                    + params[("beta", l, c)]
+        return {i: out[i] for i in values}
+
+    def _layer(self, layer, values: dict, params: dict, source: dict | None):
+        """One example through one layer: its outputs, and how near a tie or a kink it came."""
+        spec, l = layer.spec, layer.index
+        margin = mpmath.inf
+        out = {}
+        if isinstance(spec, Dense):
+            flat = list(values.values())
+            for (j,) in positions(layer.output_shape):
+                total = mpmath.fsum(params[("w", l, j, k)] * v for k, v in enumerate(flat, start=1))
+                out[(j,)] = total + (params[("b", l, j)] if spec.bias else 0)
+        elif isinstance(spec, Conv):
+            channels = layer.input_shape[0]
+            for pos in positions(layer.output_shape):
+                o, total = pos[0], []
+                for c in range(1, channels + 1):
+                    for off in positions((spec.kernel,) * spec.dims):
+                        where = (c, *(spec.stride * (i - 1) + p - spec.padding for i, p in zip(pos[1:], off)))
+                        if where in values:
+                            total.append(params[("K", l, o, c, *off)] * values[where])
+                out[pos] = mpmath.fsum(total) + (params[("b", l, o)] if spec.bias else 0)
+        elif isinstance(spec, Pool):
+            for pos in positions(layer.output_shape):
+                window = [values[(pos[0], *(spec.step * (i - 1) + p for i, p in zip(pos[1:], off)))]
+                          for off in positions((spec.size,) * (len(pos) - 1))]
+                if spec.kind == "max":
+                    ordered = sorted(window, reverse=True)
+                    margin = min(margin, ordered[0] - ordered[1]) if len(ordered) > 1 else margin
+                    out[pos] = ordered[0]
+                else:
+                    out[pos] = mpmath.fsum(window) / len(window)
+        elif isinstance(spec, Flatten):
+            out = {(k,): v for k, v in enumerate(values.values(), start=1)}
+        elif isinstance(spec, Residual):
+            out = {pos: v + source[pos] for pos, v in values.items()}
+        if layer.activation is not None:
+            if isinstance(layer.activation, VectorActivation):
+                top = max(out.values())
+                exps = {p: mpmath.exp(v - top) for p, v in out.items()}
+                total = mpmath.fsum(exps.values())
+                out = {p: e / total for p, e in exps.items()}
+            else:
+                if layer.activation.forward.has(sp.Piecewise):
+                    margin = min(margin, min(abs(v) for v in out.values()))
+                f = self.functions[l]
+                out = {p: mpmath.mpf(f(v)) for p, v in out.items()}
+        return out, margin
 
     def _recurrent(self, layer, params: dict, values: dict):
         """The states of a recurrent layer, step after step from a zero state, and its output;
@@ -697,7 +889,8 @@ class LayeredPoint:
     y: tuple
 
     def substitution(self, fw: LayeredForward) -> dict:
-        values = dict(self.params)
+        values = dict(fw.constants)
+        values.update(self.params)
         values.update({fw.inputs[pos]: v for pos, v in self.x.items()})
         values.update(dict(zip(fw.targets, self.y)))
         return values
@@ -708,7 +901,7 @@ def random_layered_point(derivation: LayeredDerivation, rng: random.Random) -> L
     fw, network = derivation.forward, derivation.network
     params = {p: random_decimal(rng, -1, 1) for p in fw.parameters}
     x = {pos: random_decimal(rng, -1, 1) for pos in fw.inputs}
-    y = random_targets(network.cost, len(fw.targets), rng)
+    y = tuple(t for e in network.examples for t in random_targets(network.cost, len(fw.example_targets(e)), rng))
     return LayeredPoint(params, x, y)
 
 
@@ -728,6 +921,9 @@ def named_values(derivation: LayeredDerivation, point: LayeredPoint) -> dict:
     for layer in network.layers:
         l = layer.index
         target = fw.weighted[l] if layer.has_z else fw.outputs[l]
+        for symbol, definition in fw.auxiliary.items():
+            if symbol.layer == l:  # μ, σ, x̂ of batch normalisation, each in those before it
+                values[symbol] = number(definition)
         for pos, definition in fw.definitions[l].items():
             values[target[pos]] = number(definition)
             if layer.recurrent:  # the next step reads this state
@@ -820,9 +1016,10 @@ def check(derivation: LayeredDerivation, points: int = 2, seed: int = 0, compose
         if layer.recurrent:
             facts.append(_prove_through_time(derivation, layer.index))
         facts.append(_prove_backward(derivation, layer.index))
-        fact = _prove_gradients(derivation, layer.index)
-        if fact is not None:
-            facts.append(fact)
+        for prove in (_prove_skip, _prove_gradients):
+            fact = prove(derivation, layer.index)
+            if fact is not None:
+                facts.append(fact)
     numeric, used = _numeric_fact(derivation, points, seed)
     facts.append(numeric)
     if composed or (composed is None and network.parameter_count <= COMPOSED_LIMIT):

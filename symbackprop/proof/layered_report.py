@@ -11,8 +11,8 @@ import sympy as sp
 from ..documents.render import (FLAVORS, LANGUAGES, Document, check_choice, check_label_prefix, environment,
                                 get_template, templates_found)
 from ..errors import SpecError
-from ..model.layers import (COST, Conv, FeatureMap, Indicator, LongSum, MapOperation, OrderedProduct, Pool, Site,
-                            SumOverIndex, UnitStep, positions, shape_text)
+from ..model.layers import (COST, BatchNorm, Conv, FeatureMap, Indicator, LongSum, MapOperation, OrderedProduct, Pool,
+                            Residual, Site, SumOverIndex, UnitStep, channel_groups, positions, shape_text)
 from ..model.symbols import Chain, Partial
 from .general import Entry
 from .layered import LayeredDerivation, LayeredReport, backward_steps, gradient_steps, through_time_steps
@@ -23,6 +23,54 @@ LAYERED_FORMATS = ("text", "md", "tex")
 _O, _C, _I, _J, _P, _Q, _K = sp.symbols("o c i j p q k", integer=True, positive=True)
 # of a recurrent layer: the step t, the last step T, a step s of a product over steps
 _t, _T, _S = sp.symbols("t T s", integer=True, positive=True)
+#: the number of entries batch normalisation averages over, in its general statements
+_N = sp.Symbol("n", integer=True, positive=True)
+
+
+def _batchnorm_statements(layer) -> dict:
+    """Batch normalisation's forward pass, its backward rule derived through the mean's and the variance's
+    paths, and its parameter gradients, with symbolic indices: i, j, k count the n entries of channel c."""
+    l = layer.index
+    eq = lambda lhs, rhs: sp.Eq(lhs, rhs, evaluate=False)  # noqa: E731
+    grad = lambda x: Partial(COST, x)  # noqa: E731
+    x = lambda i: Site("a", l - 1, i)  # noqa: E731
+    y = lambda i: Site("a", l, i)  # noqa: E731
+    xhat = lambda i: Site("xhat", l, i)  # noqa: E731
+    delta = lambda i: Site("delta", l, i)  # noqa: E731
+    mu, sigma = Site("mu", l, _C), Site("sigma", l, _C)
+    gamma, beta = Site("gamma", l, _C), Site("beta", l, _C)
+    mean_of = lambda term, i: SumOverIndex(term, i) / _N  # noqa: E731
+    forward = [eq(mu, mean_of(x(_I), _I)),
+               eq(sigma, sp.sqrt(mean_of((x(_I) - mu) ** 2, _I) + Site("eps", l))),
+               eq(xhat(_I), (x(_I) - mu) / sigma),
+               eq(y(_I), gamma * xhat(_I) + beta)]
+    same = Indicator(sp.Eq(_I, _J))
+    derivation = [
+        eq(grad(x(_I)), SumOverIndex(delta(_J) * Partial(y(_J), x(_I)), _J)),
+        eq(Partial(y(_J), x(_I)), gamma * Partial(xhat(_J), x(_I))),
+        eq(Partial(xhat(_J), x(_I)), (same - 1 / _N) / sigma - xhat(_J) / sigma * Partial(sigma, x(_I))),
+        eq(Partial(sigma, x(_I)), mean_of((x(_K) - mu) * (Indicator(sp.Eq(_I, _K)) - 1 / _N), _K) / sigma),
+        eq(Partial(sigma, x(_I)), xhat(_I) / _N),
+        eq(Partial(y(_J), x(_I)), gamma / (_N * sigma) * (_N * same - 1 - xhat(_I) * xhat(_J))),
+    ]
+    backward = eq(grad(x(_I)), gamma / (_N * sigma) * (_N * delta(_I) - SumOverIndex(delta(_J), _J)
+                                                       - xhat(_I) * SumOverIndex(delta(_J) * xhat(_J), _J)))
+    gradients = [eq(grad(gamma), SumOverIndex(delta(_I) * xhat(_I), _I)), eq(grad(beta), SumOverIndex(delta(_I), _I))]
+    return {"forward": forward, "derivation": derivation, "backward": backward, "gradients": gradients,
+            "mean_zero": eq(SumOverIndex(x(_K) - mu, _K), 0), "gamma": gamma, "beta": beta, "eps": Site("eps", l)}
+
+
+def _residual_statements(layer, network) -> dict:
+    """a^l = a^{l−1} + a^m; the error goes back unchanged along both paths, and adds at a^m."""
+    l, m = layer.index, layer.spec.source
+    eq = lambda lhs, rhs: sp.Eq(lhs, rhs, evaluate=False)  # noqa: E731
+    into = FeatureMap("a", m)
+    after = FeatureMap("z" if network.layer(m + 1).has_z else "a", m + 1)
+    return {"forward": [eq(FeatureMap("a", l), FeatureMap("a", l - 1) + into)],
+            "backward": eq(Partial(COST, FeatureMap("a", l - 1)), FeatureMap("delta", l)),
+            "skip": eq(Partial(COST, into), MapOperation("transpose_times", Partial(after, into),
+                                                        FeatureMap("delta", m + 1)) + FeatureMap("delta", l)),
+            "gradients": []}
 
 
 def _spatial(dims: int):
@@ -52,9 +100,13 @@ def _forward_statement(layer) -> list:
     return []
 
 
-def _rule_statement(layer) -> dict:
+def _rule_statement(layer, network) -> dict:
     """The textbook backward rule and parameter gradients of the layer's type, as display equations."""
     l, spec = layer.index, layer.spec
+    if isinstance(spec, BatchNorm):
+        return _batchnorm_statements(layer)
+    if isinstance(spec, Residual):
+        return _residual_statements(layer, network)
     grad = lambda x: Partial(COST, x)  # noqa: E731
     if isinstance(spec, Conv):
         delta = FeatureMap("delta", l, _O)
@@ -167,35 +219,55 @@ def _rule_entry(rule_rhs, layer, channels: dict, position):
     return Entry(rule_rhs.xreplace(channels), *position)
 
 
+def _cut(steps) -> int:
+    """Where a derivation's chain ends: ∂C/∂a by the chain rule up to the rule; then δ follows."""
+    return [step.rule for step in steps].index("layer_rule") + 1
+
+
+def _through_time_model(derivation: LayeredDerivation, layer, rule: dict, pos) -> dict:
+    """One state of a recurrent layer: ∂C/∂a by the chain rule through the next step and the output,
+    the entry of the rule through time it equals, then its δ."""
+    fw, l = derivation.forward, layer.index
+    steps = through_time_steps(derivation, l, pos)
+    entry = Entry(rule["through_time"][0].rhs.xreplace({_t: pos[0]}), pos[1])
+    return {"target": fw.states[l][pos], "step": pos[0], "chain": _chain(steps[:_cut(steps)], entry),
+            "delta": _chain(steps[_cut(steps):]), "every": layer.spec.output == "every",
+            "last": l == derivation.network.depth, "steps": layer.state_shape[0]}
+
+
 def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
     fw, network = derivation.forward, derivation.network
     l = layer.index
-    pos = _step_middle(layer.state_shape) if layer.recurrent else _middle(layer.output_shape)
+    prefix = network.examples[0]  # the entries shown are the first example's
+    pos = prefix + (_step_middle(layer.state_shape) if layer.recurrent else _middle(layer.output_shape))
     named = (fw.weighted if layer.has_z else fw.outputs)[l]
-    example = _shown(sp.Eq(named[pos], fw.definitions[l][pos], evaluate=False))
-    into = _step_middle(layer.input_shape) if layer.recurrent else _middle(layer.input_shape)
-    steps = backward_steps(derivation, l, into)
-    cut = 3  # ∂C/∂a by the chain rule, its value, the rule; then δ of the layer before
-    rule = _rule_statement(layer)
-    through_time = None
-    if layer.recurrent:
-        entry = Entry(rule["backward"].rhs.xreplace({_t: into[0]}), into[1])
-        tsteps = through_time_steps(derivation, l, pos)
-        tentry = Entry(rule["through_time"][0].rhs.xreplace({_t: pos[0]}), pos[1])
-        through_time = {"target": fw.states[l][pos], "step": pos[0], "chain": _chain(tsteps[:cut], tentry),
-                        "delta": _chain(tsteps[cut:]), "every": layer.spec.output == "every",
-                        "last": l == network.depth, "steps": layer.state_shape[0]}
-    elif len(layer.input_shape) > 1 and layer.type != "dense":
-        entry = _rule_entry(rule["backward"].rhs, layer, {_C: into[0]}, into[1:])
+    if isinstance(layer.spec, BatchNorm):
+        c = pos[len(prefix)]
+        definition = Site("gamma", l, c) * Site("xhat", l, *pos) + Site("beta", l, c)
     else:
-        flat = positions(layer.input_shape).index(into) + 1
+        definition = fw.definitions[l][pos]
+    example = _shown(sp.Eq(named[pos], definition, evaluate=False))
+    core = _step_middle(layer.input_shape) if layer.recurrent else _middle(layer.input_shape)
+    into = prefix + core
+    steps = backward_steps(derivation, l, into)
+    cut = _cut(steps)
+    rule = _rule_statement(layer, network)
+    if isinstance(layer.spec, (BatchNorm, Residual)):
+        entry = None  # stated entry by entry already (batch normalisation), or the identity (residual)
+    elif layer.recurrent:
+        entry = Entry(rule["backward"].rhs.xreplace({_t: core[0]}), core[1])
+    elif len(layer.input_shape) > 1 and layer.type != "dense":
+        entry = _rule_entry(rule["backward"].rhs, layer, {_C: core[0]}, core[1:])
+    else:
+        flat = positions(layer.input_shape).index(core) + 1
         entry = _rule_entry(rule["backward"].rhs, layer, {}, (flat,))
+    skipped_by = [r for r in sorted(derivation.skips) if network.layer(r).spec.source == l - 1]
     backward = {"position": into, "target": fw.a(l - 1)[into], "chain": _chain(steps[:cut], entry),
                 "delta": _chain(steps[cut:]) if len(steps) > cut else None,
-                "users": len(steps[0].after.args) if steps[0].after.is_Add else 1}
+                "users": len(steps[0].after.args) if steps[0].after.is_Add else 1, "skips": skipped_by}
     params = [p for p in fw.parameters if p.layer == l]
     shown = []
-    for kind in ("K", "w", "W", "U", "b"):
+    for kind in ("K", "w", "W", "U", "b", "gamma", "beta"):
         first = next((p for p in params if p.kind == kind), None)
         if first is not None:
             gsteps = gradient_steps(derivation, first)
@@ -208,12 +280,15 @@ def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
     facts = [f for f in report.facts if f.layer == l and f.what in ("through_time", "backward", "gradients")] \
         if report else []
     activation = layer.activation.label if layer.activation is not None else None
+    groups = channel_groups(network, layer.input_shape) if isinstance(layer.spec, BatchNorm) else {}
     return {
+        "entries": len(next(iter(groups.values()))) if groups else None,
         "index": l, "type": layer.type, "spec": layer.spec, "activation": activation, "bias": layer.bias,
         "input": shape_text(layer.input_shape), "output": shape_text(layer.output_shape),
         "parameters": layer.parameter_count, "has_z": layer.has_z,
-        "forward": _forward_statement(layer), "example": example,
-        "rule": rule, "backward": backward, "gradients": shown, "facts": facts, "through_time": through_time,
+        "forward": rule["forward"] if "forward" in rule else _forward_statement(layer), "example": example,
+        "rule": rule, "backward": backward, "gradients": shown, "facts": facts,
+        "through_time": _through_time_model(derivation, layer, rule, pos) if layer.recurrent else None,
         "before_has_z": l > 1 and network.layer(l - 1).has_z,
         "before_recurrent": l > 1 and network.layer(l - 1).recurrent,
         "sigma_rule": sp.Eq(FeatureMap("delta", l - 1, _C) if l > 1 and len(layer.input_shape) > 1
@@ -239,6 +314,7 @@ def layered_model(derivation: LayeredDerivation, report: LayeredReport | None) -
             types.append(layer.type)
     return {
         "network": network,
+        "batch": network.batch,
         "input": shape_text(network.input_shape),
         "input_symbol": FeatureMap("a", 0),
         "cost": network.cost.name,
@@ -252,7 +328,7 @@ def layered_model(derivation: LayeredDerivation, report: LayeredReport | None) -
         "report": report,
         "facts": list(report.facts) if report else [],
         "symbols": {
-            "o": _O, "c": _C, "p": _P,
+            "o": _O, "c": _C, "p": _P, "n": _N, "i": _I,
             "activation": sp.Eq(sp.Symbol("a"), sp.Function("sigma")(sp.Symbol("z")), evaluate=False),
             "error_z": sp.Eq(sp.Symbol("delta"), Partial(COST, sp.Symbol("z")), evaluate=False),
             "error_a": sp.Eq(sp.Symbol("delta"), Partial(COST, sp.Symbol("a")), evaluate=False),
