@@ -312,8 +312,9 @@ def _is_layered(network) -> bool:
 def _dense_only(network, path: str) -> None:
     """Commands other than derive take dense networks only (``layers = [...]``)."""
     if _is_layered(network):
-        raise SpecError(f"{path!r} lists its layers as [[layer]] entries; only `symbackprop derive` reads such a "
-                        f"description so far; expected `layers = [...]` (dense layers) for this command")
+        raise SpecError(f"{path!r} lists its layers as [[layer]] entries; only `symbackprop derive`, `check` and "
+                        f"`check-doc` read such a description so far; expected `layers = [...]` (dense layers) for "
+                        f"this command")
 
 
 def _layered_spec(args):
@@ -620,11 +621,54 @@ def _check_claim_choices(args) -> None:
               "never by the clock", file=sys.stderr)
 
 
+def _layered_claims(args):
+    """The spec file's network of [[layer]] entries for check and check-doc, or None; the options that do not
+    apply to it are refused, all in one message."""
+    try:
+        spec = _spec_path(args)
+    except SpecError:
+        return None
+    network = _layered_spec(argparse.Namespace(spec=spec))
+    if network is None:
+        return None
+    flags = [("--layers", args.layers), ("--activation", args.activation), ("--cost", args.cost),
+             ("--bias/--no-bias", args.bias), ("--l2", args.l2), ("--mean", args.mean or None)]
+    problems = [f"{flag} cannot be combined with a description of [[layer]] entries ({spec!r}); expected the "
+                f"setting in the description itself" for flag, value in flags if value is not None]
+    if args.notation != "nielsen" and args.notation in NOTATIONS:
+        problems.append(f"--notation {args.notation} is not available for a description of [[layer]] entries; "
+                        f"its claims are written in one notation (layer l's values z^l, a^l, δ^l, kernels K^l)")
+    if args.star != "product":
+        problems.append(f"--star {args.star} is not available for a description of [[layer]] entries; expected "
+                        "product (a claim about one entry has no element-wise products)")
+    _all_at_once(lambda: _check_claim_choices(args), lambda: _known_names(problems=problems))
+    return network
+
+
+def _check_layered(args, network, text: str | None = None, fmt: str | None = None) -> int:
+    """check or check-doc on a network of [[layer]] entries: each claim about one entry, decided."""
+    from .claims.layered import check_layered_document, check_layered_formula
+    from .claims.report import render_layered_verdicts
+    from .proof.layered import derive_layered
+
+    derivation = derive_layered(network)
+    options = {"points": args.points, "max_terms": args.max_terms}
+    if text is None:
+        results = [check_layered_formula(args.claim, network, args.syntax, derivation=derivation, **options)]
+    else:
+        results = check_layered_document(text, fmt, network, derivation=derivation, **options)
+    sys.stdout.write(render_layered_verdicts(results, "json" if args.json else "text", lang=args.lang))
+    return _claims_exit(results, strict=getattr(args, "strict", False))
+
+
 def command_check(args) -> int:
     from .claims.report import render_verdicts
     from .claims.verdicts import check_formula
     from .proof.chain import derive
 
+    layered = _layered_claims(args)
+    if layered is not None:
+        return _check_layered(args, layered)
     _, network = _all_at_once(lambda: _check_claim_choices(args),
                               lambda: network_from_args(args, first_layer(args.notation)))
     derivation = derive(network)
@@ -661,6 +705,12 @@ def command_check_doc(args) -> int:
     from .claims.verdicts import check_document
     from .proof.chain import derive
 
+    layered = _layered_claims(args)
+    if layered is not None:
+        text, fmt = read_text_file(args.file, "document", {".md": "md", ".markdown": "md", ".tex": "tex"},
+                                   ".md or .tex")
+        _document_size(args.file, text, fmt)
+        return _check_layered(args, layered, text, fmt)
     _, (text, fmt), network = _all_at_once(
         lambda: _check_claim_choices(args),
         lambda: read_text_file(args.file, "document", {".md": "md", ".markdown": "md", ".tex": "tex"}, ".md or .tex"),

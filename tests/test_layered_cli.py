@@ -72,8 +72,9 @@ def test_bad_description_exits_2_without_traceback_and_writes_nothing(tmp_path):
     (["derive", "{spec}", "--layers", "2,3"], "--layers cannot be combined with a description of [[layer]] entries"),
     (["derive", "{spec}", "--format", "json"], "--format json is not available"),
     (["derive", "{spec}", "--notation", "ng"], "--notation ng is not available"),
-    (["check", "--spec", "{spec}", "a = b"], "only `symbackprop derive` reads such a description"),
-    (["codegen", "{spec}"], "only `symbackprop derive` reads such a description"),
+    (["check", "--spec", "{spec}", "a = b", "--star", "hadamard"], "--star hadamard is not available"),
+    (["check-doc", "{spec}", "x.md", "--cost", "quadratic"], "--cost cannot be combined with a description"),
+    (["codegen", "{spec}"], "only `symbackprop derive`, `check` and `check-doc` read such a description"),
 ])
 def test_what_a_layered_description_cannot_do_yet(spec, argv, expected, capsys):
     assert main([a.replace("{spec}", str(spec)) for a in argv]) == 2

@@ -137,3 +137,42 @@ def render_verdicts(derivation, results, notation: str = "nielsen", fmt: str = "
         mismatches=lambda v: [_mismatch(m) for m in v.mismatches],
         shape=lambda v: "×".join(map(str, v.shape)),
         truth_shape=lambda v: "×".join(map(str, v.truth.shape if isinstance(v.truth, sp.MatrixBase) else (1, 1))))
+
+
+def render_layered_verdicts(results, fmt: str = "text", templates=None, lang: str = "en") -> str:
+    """The answers about claims on a network of layers, as terminal text (in ``lang``) or JSON."""
+    check_choice("format", fmt, ("text", "json"))
+    check_choice("language", lang, LANGUAGES)
+    summary = {status: sum(1 for r in results if r.status == status)
+               for status in ("correct", "incorrect", "undecided", "unreadable", "skipped")}
+    if fmt == "json":
+        data = {"summary": summary, "results": [_layered_json(r) for r in results]}
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    env = environment(templates=templates)
+    return get_template(env, f"{lang}/check_layered.txt.j2").render(
+        results=results, summary=summary, number=lambda value: f"{float(value):.12g}",
+        shown=lambda v: _displayed(v.truth),
+        letters=lambda v: "; ".join(f"{name} = {_ranges(values)}" for name, values in v.letters),
+        instance=lambda v: ", ".join(f"{name} = {value}" for name, value in v.instance))
+
+
+def _displayed(expr):
+    """A layered formula as its documents show it (a maximum's routing as [condition])."""
+    from ..proof.layered_report import _shown
+
+    return _shown(expr)
+
+
+def _layered_json(r) -> dict:
+    entry = {"status": r.status, "line": r.line}
+    if r.status in ("unreadable", "skipped"):
+        entry.update(text=r.text, message=getattr(r, "message", None))
+        return entry
+    entry.update(text=r.claim.text, method=r.method, points=r.points, diagnosis=list(r.diagnosis), reason=r.reason,
+                 correct=printing.latex(_displayed(r.truth)))
+    if r.letters:
+        entry.update(checked_at={name: list(values) for name, values in r.letters}, instances=r.instances,
+                     instance=dict(r.instance))
+    if r.counterexample:
+        entry["counterexample"] = {"claimed": str(r.counterexample[0]), "actual": str(r.counterexample[1])}
+    return entry

@@ -74,8 +74,11 @@ MARGIN = mpmath.mpf("1e-4")
 # ---------------------------------------------------------------------- textbook rules per layer type
 
 
-def conv_backward(fw: LayeredForward, layer, delta: dict) -> dict:
+def conv_backward(fw: LayeredForward, layer, delta: dict, rotate: bool = True) -> dict:
     """∂C/∂a^{l−1} = crop_P(Σ_o dil_s(δ^l_o) ⋆_full rot180(K^l_{o,c})), entry by entry.
+
+    ``rotate=False`` gives the classic mistake, the kernel slid over δ without its rotation (the claim
+    checker names it by comparing a claim with it).
 
     Dilating δ by the stride puts δ^l_{o,i} at s(i−1)+1; the full cross-correlation pads the
     dilated map by k−1 zeros and slides the kernel rotated by 180° (rot180(K)_p = K_{k+1−p})
@@ -91,7 +94,7 @@ def conv_backward(fw: LayeredForward, layer, delta: dict) -> dict:
         terms = []
         for o in range(1, spec.channels + 1):
             for off in offsets:
-                rotated = tuple(k + 1 - p for p in off)
+                rotated = tuple(k + 1 - p for p in off) if rotate else off
                 source = (o, *(r + p - k for r, p in zip(padded, off)))
                 if source in dilated:
                     terms.append(Site("K", l, o, c, *rotated) * dilated[source])

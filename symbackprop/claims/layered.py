@@ -1,0 +1,611 @@
+"""Claims about a network of layers (convolution, pooling, flatten, dense), read entry by entry and decided.
+
+A claim names one entry: an error ``\\delta^{1}_{1,2,2}``, a gradient ``\\frac{\\partial C}{\\partial K^{1}_{1,1,2,3}}``,
+``\\frac{\\partial C}{\\partial b^{1}_{2}}``, ``\\frac{\\partial C}{\\partial w^{3}_{1,4}}``, or the error reaching a
+map, ``\\frac{\\partial C}{\\partial a^{1}_{1,3,3}}`` or ``\\frac{\\partial C}{\\partial x_{1,3,3}}``. Its right-hand side
+is written with the same entries, sums over positions (``\\sum_{i,j}``, ``\\sum_{p,q}``, with index arithmetic
+such as ``x_{c,i+p-1,j+q-1}``), the activation and its derivative (``\\sigma'(z^{1}_{1,2,2})``) and
+derivatives of the chain rule. Index letters that no sum binds are read at every value where the claim can be
+written, as for dense networks. Inside a sum, an entry of a map outside the map is a zero (the zero padding of
+a convolution), so that the full correlation with the rotated kernel can be written as one sum.
+
+The symbols are those the layered documents print (:class:`~symbackprop.model.layers.Site`), read back from
+the printer's own output into a :class:`~symbackprop.claims.symbol_table._Table`; the grammar, the lexer and
+the transformer are the ones that read claims about dense networks.
+
+A claim is decided against :func:`~symbackprop.proof.layered.derive_layered`:
+
+1. **exact**: the difference of the two sides, in the named errors δ, activations and parameters (σ' an opaque
+   function), expands to 0; or, where a max pooling routes δ, it does so in every case of its windows
+   (**cases**: one case per entry being the window's strict maximum, ties excluded). Work is bounded by
+   terms, never by time.
+2. **numeric**: otherwise both sides are evaluated at random points of the network (40 digits); a point where
+   they differ makes the claim wrong, and the classic mistakes are compared with the claim at those points:
+   the kernel not rotated, the sum over the positions of a shared weight forgotten, pooling's δ sent to every
+   entry of its window (or not divided by the window's size), σ' missing, the sign. Agreement at the points
+   alone is numeric evidence, never called a proof.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import random
+import weakref
+from dataclasses import dataclass, field, replace
+
+import sympy as sp
+
+from ..documents.printing import LatexPrinter
+from ..errors import SpecError
+from ..model.layers import COST, LayeredNetwork, Site, batch_positions, pool_window
+from ..model.symbols import Partial
+from ..proof.layered import (
+    DIGITS, MARGIN, LayeredDerivation, apply_rule, conv_backward, derive_layered, named_values, random_layered_point,
+    received_by, stand_in,
+)
+from ..proof.oracle import realise
+from .exact import expanded_terms
+from .formula import _check_claim_text, _instances
+from .lexing import _choose_syntax, _parse, _prepare
+from .reading import FormulaError, check_bounds
+from .symbol_table import _IndexReader, _PrintedKeys, _ranges, _splits, _Table
+from .transform import SIGMA, SIGMA_PRIME, FormulaRangeError, _Reader
+from .verdicts import Skipped, Unreadable, _combined
+
+__all__ = ["LayeredClaim", "LayeredVerdict", "parse_layered_claim", "check_layered_claim", "check_layered_formula",
+           "check_layered_document", "LAYERED_MISTAKES"]
+
+#: most terms an exact comparison may expand to (larger claims are decided by numbers, and say so)
+MAX_TERMS = 20000
+#: random points at which both sides are compared when no exact proof is found
+POINTS = 3
+#: relative agreement required at a point
+TOLERANCE = sp.Float("1e-20")
+#: most combinations of max-pool cases compared exactly for one claim
+MAX_CASES = 256
+
+#: the mistakes the checker names, by key (worded in the templates)
+LAYERED_MISTAKES = ("kernel_not_rotated", "missing_position_sum", "pool_delta_everywhere", "pool_not_averaged",
+                    "missing_activation_derivative", "sign")
+
+
+# ---------------------------------------------------------------------------- the symbols
+
+
+#: the letters of the index positions of each kind of entry, by the number of indices
+_INDEX_LETTERS = {"K": {3: "ocp", 4: "ocpq"}, "w": {2: "jk"}, "y": {1: "j"}, "b": {1: "j"}}
+_MAP_LETTERS = {1: "j", 2: "ci", 3: "cij"}
+
+
+@dataclass
+class _LayeredTable(_Table):
+    """The entries of a layered network, keyed as the grammar reads their printed forms."""
+
+    convolutions: set = field(default_factory=set)  # the layers whose biases are per channel
+
+    @functools.cached_property
+    def summary(self) -> str:
+        """The entries, one family a line, with the values of each index."""
+        lines = []
+        families: dict = {}
+        for (letter, layer, subs), site in self.entries.items():
+            if self.keys.get(site) == (letter, layer, subs):  # not an alias (a^{0} for x)
+                families.setdefault((letter, layer, len(subs), site.kind), []).append(subs)
+        for (letter, layer, arity, kind), members in families.items():
+            names = "o" if kind == "b" and layer in self.convolutions else _index_letters(kind, arity)
+            columns = list(zip(*members))
+            ranges = ", ".join(f"{n} = {values[0]}" if len(values) == 1 else f"{n} in {_ranges(values)}"
+                               for n, values in ((n, sorted(set(column))) for n, column in zip(names, columns)))
+            written = letter + ("" if layer is None else f"^{{{layer}}}") + (f"_{{{','.join(names)}}}" if names else "")
+            lines.append(f"  {written}" + (f" for {ranges}" if ranges else ""))
+        return "\n".join(lines)
+
+
+def _index_letters(kind: str, arity: int) -> str:
+    return _INDEX_LETTERS.get(kind, _MAP_LETTERS).get(arity, "ijkl"[:arity])
+
+
+_TABLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def layered_table(derivation: LayeredDerivation) -> _LayeredTable:
+    """Every entry of the network (inputs, targets, z, a, δ, parameters, the cost), printed and read back."""
+    if derivation not in _TABLES:
+        _TABLES[derivation] = _build_table(derivation)
+    return _TABLES[derivation]
+
+
+def _build_table(derivation: LayeredDerivation) -> _LayeredTable:
+    network, fw = derivation.network, derivation.forward
+    sizes = tuple(math.prod(shape) for shape in network.shapes)
+    table = _LayeredTable("nielsen", sizes)
+    table.convolutions = {layer.index for layer in network.layers if layer.type in ("conv1d", "conv2d")}
+    printer = LatexPrinter({"notation": "nielsen"})
+    keys = _PrintedKeys(_IndexReader("", table))
+    sites = [*fw.inputs.values(), *fw.targets, COST]
+    for layer in network.layers:
+        l = layer.index
+        sites += list(fw.weighted.get(l, {}).values()) + list(fw.outputs[l].values())
+        sites += [Site("delta", l, *pos) for pos in derivation.deltas[l]]
+    sites += list(fw.parameters)
+    for site in sites:
+        shown = printer.doprint(site)
+        try:
+            key = keys.key(shown, len(site.position))
+        except FormulaError:  # batch normalisation's γ and β: letters the claim grammar does not read
+            continue
+        table.add(key, site, shown)
+    keys.verify()
+    for pos, site in fw.inputs.items():  # the input written as the activation of layer 0
+        table.add(("a", 0, pos), site)
+    return table
+
+
+class _LayeredReader(_Reader):
+    """The transformer of dense claims, reading the entries of a layered network."""
+
+    def is_cost(self, tok) -> bool:
+        try:
+            return self.reference(tok, [], {})[0] == COST
+        except FormulaError:
+            return False
+
+    def symbol_value(self, tok, scripts, env):
+        try:
+            return super().symbol_value(tok, scripts, env)
+        except FormulaRangeError:
+            if env and self._map_entry(tok, scripts):  # inside a sum: outside the map reads a padding zero
+                return sp.S.Zero
+            raise
+
+    def _map_entry(self, tok, scripts) -> bool:
+        """Whether a written symbol is an entry of a map (x, a, z, δ) with as many indices as the map has."""
+        letter = self.letter_of(tok)
+        if letter not in ("x", "a", "z", "\\delta"):
+            return False
+        _, sub_arg, rest = self.split_scripts(letter, scripts)
+        if sub_arg is None or rest:
+            return False
+        arities = {len(subs) for (name, _, subs) in self.table.entries if name == letter}
+        return len(self.source(sub_arg).strip("{}").split(",")) in arities
+
+    def out_of_range(self, letter, layer, items, shown, tok) -> FormulaError:
+        family = [subs for (name, at, subs) in self.table.entries if name == letter and at == layer]
+        arities = sorted({len(subs) for subs in family})
+        for arity in arities:
+            for split in _splits(items, arity):
+                columns = list(zip(*[subs for subs in family if len(subs) == arity]))
+                for position, (value, column) in enumerate(zip(split, columns)):
+                    if value not in set(column):
+                        return self.range_error(
+                            f"{shown} is out of range: index {position + 1} is {value}; expected "
+                            f"{_ranges(sorted(set(column)))}. The entries of this network:\n{self.table.summary}",
+                            tok, [_ranges(sorted(set(column)))])
+        counts = " or ".join(str(a) for a in arities)
+        return self.range_error(f"{shown} has {len(items)} {'index' if len(items) == 1 else 'indices'}; expected "
+                                f"{counts}. The entries of this network:\n{self.table.summary}", tok)
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class LayeredClaim:
+    """A claim about one entry of a layered network: ``target`` is the entry whose ∂C/∂(·) it states (a z or a
+    for an error δ), ``rhs`` the right-hand side in the network's entries."""
+
+    text: str
+    target: Site
+    rhs: sp.Expr
+    rhs_text: str
+    written: str  # "delta" when the left-hand side writes δ, else "partial" (∂C/∂·)
+
+
+def _read(text: str, derivation: LayeredDerivation, syntax: str, start: str):
+    check_bounds(text)
+    prepared = _prepare(text)
+    if not prepared.strip():
+        raise FormulaError("the formula is empty; expected an expression", text, 0, ["an expression"])
+    chosen = _choose_syntax(prepared, syntax)
+    tree = _parse(prepared, chosen, start)
+    return _LayeredReader(prepared, layered_table(derivation), chosen), tree
+
+
+_EXPECTED = ["\\delta^{l}_{c,i,j}", "\\frac{\\partial C}{\\partial K^{l}_{o,c,p,q}}", "\\frac{\\partial C}{\\partial b^{l}_{o}}",
+             "\\frac{\\partial C}{\\partial w^{l}_{j,k}}", "\\frac{\\partial C}{\\partial a^{l}_{c,i,j}}",
+             "\\frac{\\partial C}{\\partial x_{c,i,j}}"]
+
+
+def _target(reader: _LayeredReader, lhs, network: LayeredNetwork) -> tuple[Site, str]:
+    """The entry whose gradient a left-hand side names, and how it is written."""
+    value = reader.value(lhs, {})
+    if isinstance(value, Site) and value.kind == "delta":
+        layer = network.layer(value.layer)
+        return Site("z" if layer.has_z else "a", value.layer, *value.position), "delta"
+    if isinstance(value, Partial) and value.of == COST and isinstance(value.wrt, Site) \
+            and value.wrt.kind in ("K", "b", "w", "z", "a", "x"):
+        return value.wrt, "partial"
+    raise reader.error(f"the left-hand side {reader.source(lhs)} names no error or gradient of one entry; expected "
+                       "one of: " + ", ".join(_EXPECTED), lhs, _EXPECTED)
+
+
+def parse_layered_claim(text: str, derivation: LayeredDerivation, syntax: str = "auto") -> LayeredClaim:
+    """One claim ``LHS = RHS`` about an entry of a layered network (no index letters left free)."""
+    instances = layered_instances(text, derivation, syntax)
+    if instances.letters:
+        raise FormulaError(f"the claim has the index letters {', '.join(n for n, _ in instances.letters)}; "
+                           "expected numbers (check_layered_formula checks every value)", text)
+    return instances.claims[0][1]
+
+
+def layered_instances(text: str, derivation: LayeredDerivation, syntax: str = "auto"):
+    """The claim at every value of its free index letters (see :func:`symbackprop.claims.formula.claim_instances`)."""
+    _check_claim_text(text)
+    reader, tree = _read(text, derivation, syntax, "claim")
+    lhs, eq, rhs = tree.children
+
+    def read() -> LayeredClaim:
+        reader.terms = 0
+        target, written = _target(reader, lhs, derivation.network)
+        value = reader.value(rhs, {})
+        if isinstance(value, sp.MatrixBase):
+            raise reader.error(f"the right-hand side {reader.source(rhs)} is a vector or matrix; expected the value "
+                               "of one entry", rhs)
+        return LayeredClaim(text, target, value, reader.text[eq.end_pos:].strip(), written)
+
+    return _instances(reader, read)
+
+
+def _names_entry(lhs: str, derivation: LayeredDerivation) -> bool:
+    """Whether a left-hand side names the error or a gradient of an entry, at some value of its letters."""
+    try:
+        reader, tree = _read(f"{lhs} = 0", derivation, "latex", "claim")
+        _instances(reader, lambda: _target(reader, tree.children[0], derivation.network))
+    except SpecError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------- the truth
+
+
+def layered_truth(derivation: LayeredDerivation, target: Site) -> sp.Expr:
+    """∂C/∂(target) as the derivation states it, in the named errors, activations and parameters."""
+    network, fw = derivation.network, derivation.forward
+    kind, l, pos = target.kind, target.layer, target.position
+    if kind in ("K", "b", "w"):
+        return derivation.gradients[target]
+    if kind == "x":
+        return received_by(derivation.backward, derivation.skips, network, 0)[pos]
+    if kind == "z":
+        return derivation.deltas[l][pos]
+    if not network.layer(l).has_z:  # a pooled or flattened map: its error is ∂C/∂a
+        return derivation.deltas[l][pos]
+    if l == network.depth:
+        return sp.diff(fw.cost, target)
+    return received_by(derivation.backward, derivation.skips, network, l)[pos]
+
+
+def _sigma_prime(derivation: LayeredDerivation, z: Site) -> sp.Expr:
+    layer = derivation.network.layer(z.layer)
+    return layer.activation.prime_named(z, derivation.forward.outputs[z.layer][z.position])
+
+
+def _named(derivation: LayeredDerivation, expr: sp.Expr) -> sp.Expr:
+    """A claim's value in the derivation's terms: σ(z) is a, σ'(z) the layer's derivative, and every factor
+    ∂X/∂Y of the chain rule its value (∂C/∂Y from the derivation, ∂z/∂Y from the definition of z)."""
+    fw = derivation.forward
+
+    def activation(function, z):
+        if not (isinstance(z, Site) and z.kind == "z"):
+            return None
+        return fw.outputs[z.layer][z.position] if function is SIGMA else _sigma_prime(derivation, z)
+
+    def partial(of, wrt):
+        if of == COST and isinstance(wrt, Site):
+            return layered_truth(derivation, wrt) if wrt.kind != "delta" else None
+        if not (isinstance(of, Site) and isinstance(wrt, Site)):
+            return None
+        if of.kind == "a" and wrt.kind == "z" and of.layer == wrt.layer:
+            return _sigma_prime(derivation, wrt) if of.position == wrt.position else sp.S.Zero
+        definitions = fw.definitions.get(of.layer, {})
+        if of.position in definitions and (of.kind == "z" or not derivation.network.layer(of.layer).has_z):
+            return sp.diff(definitions[of.position], wrt)
+        return None
+
+    def rewrite(e):
+        if isinstance(e, Partial):
+            found = partial(e.of, e.wrt)
+        elif e.func in (SIGMA, SIGMA_PRIME):
+            found = activation(e.func, e.args[0])
+        else:
+            return e
+        if found is None:
+            raise FormulaError(f"the claim writes {e}, which has no value in this network")
+        return found
+
+    return expr.replace(lambda e: isinstance(e, Partial) or e.func in (SIGMA, SIGMA_PRIME), rewrite)
+
+
+def _without_deltas(derivation: LayeredDerivation, expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every δ replaced by its value, layer after layer, down to the output's a and y."""
+    for l in range(1, derivation.network.depth + 1):
+        values = {Site("delta", l, *pos): value for pos, value in derivation.deltas[l].items()}
+        expr = expr.xreplace(values)
+    return expr
+
+
+# ---------------------------------------------------------------------------- deciding
+
+
+@dataclass(frozen=True)
+class LayeredVerdict:
+    """The answer about one claim on a layered network.
+
+    ``method`` is ``"exact"`` (the difference expands to 0), ``"cases"`` (it does in every case of the max-pool
+    windows involved) or ``"numeric"`` (points of the network decided: a point where the sides differ makes
+    the claim wrong; agreement alone is evidence, ``reason="not_proven"``, or ``"work"`` when the exact
+    comparison would have passed :data:`MAX_TERMS` terms). ``counterexample`` is (claimed, derivation's)
+    values at the first point where they differ; ``diagnosis`` names the mistakes (:data:`LAYERED_MISTAKES`)
+    the claim agrees with there.
+    """
+
+    claim: LayeredClaim
+    status: str
+    method: str
+    points: int
+    truth: sp.Expr
+    counterexample: tuple | None = None
+    diagnosis: tuple = ()
+    reason: str | None = None
+    line: int | None = None
+    letters: tuple = ()
+    instances: int = 1
+    instance: tuple = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "correct"
+
+
+def _zero(difference: sp.Expr, max_terms: int) -> bool | None:
+    """Whether ``difference`` expands to 0 (None: it would pass ``max_terms`` terms)."""
+    if expanded_terms(difference, max_terms) > max_terms:
+        return None
+    return sp.expand(difference) == 0
+
+
+def _windows(derivation: LayeredDerivation):
+    """(pooling layer, output position, the input positions of its window) of every max-pool window of the batch."""
+    network = derivation.network
+    for layer in network.layers:
+        if layer.type != "maxpool":
+            continue
+        for e in network.examples:
+            for pos in batch_positions(network, layer.output_shape):
+                if pos[:len(e)] == e:
+                    yield layer, pos, [e + p for p in pool_window(layer, pos[len(e):])]
+
+
+def _cases_zero(derivation: LayeredDerivation, difference: sp.Expr, max_terms: int) -> bool | None:
+    """Whether ``difference`` is 0 in every case of the max-pool windows it depends on (None: too many cases)."""
+    fw = derivation.forward
+    symbols = difference.free_symbols
+    windows = []
+    for layer, _, entries in _windows(derivation):
+        window = [fw.a(layer.index - 1)[p] for p in entries]
+        if symbols & set(window):
+            windows.append(window)
+    if not windows:
+        return False
+    if sp.prod(len(w) for w in windows) > MAX_CASES:
+        return None
+    for choice in itertools.product(*[range(len(w)) for w in windows]):
+        case = {}
+        for window, m in zip(windows, choice):  # entry m is the strict maximum, the others distinct below it
+            others = [w for i, w in enumerate(window) if i != m]
+            case.update({w: sp.Integer(rank) for rank, w in enumerate(others, start=1)})
+            case[window[m]] = sp.Integer(len(window))
+        value = _zero(difference.xreplace(case), max_terms)
+        if not value:
+            return value
+    return True
+
+
+def _prove(derivation, claimed, truth, max_terms) -> tuple[bool | None, str]:
+    """(proven?, method): the difference expands to 0 (exact) or does in every max-pool case (cases), first in
+    the named errors, then with every δ replaced by its value; None when the work would pass the bound."""
+    bounded = True
+    for a, b in ((claimed, truth), (_without_deltas(derivation, claimed), _without_deltas(derivation, truth))):
+        difference = a - b
+        zero = _zero(difference, max_terms)
+        if zero:
+            return True, "exact"
+        bounded = bounded and zero is not None
+        if difference.has(sp.Piecewise):
+            cases = _cases_zero(derivation, difference, max_terms)
+            if cases:
+                return True, "cases"
+            bounded = bounded and cases is not None
+    return (False if bounded else None), "exact"
+
+
+_SAMPLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _sample(derivation: LayeredDerivation, points: int, seed: int) -> list:
+    """The named values at ``points`` random points, each at least MARGIN away from a max-pool tie (computed
+    once per derivation, points and seed)."""
+    known = _SAMPLES.setdefault(derivation, {})
+    if (points, seed) not in known:
+        known[(points, seed)] = _new_sample(derivation, points, seed)
+    return known[(points, seed)]
+
+
+def _new_sample(derivation: LayeredDerivation, points: int, seed: int) -> list:
+    rng = random.Random(seed)
+    found = []
+    for _ in range(points * 20):
+        values = named_values(derivation, random_layered_point(derivation, rng))
+        if _clear_of_ties(derivation, values):
+            found.append(values)
+        if len(found) == points:
+            break
+    return found
+
+
+def _clear_of_ties(derivation: LayeredDerivation, values: dict) -> bool:
+    fw = derivation.forward
+    for layer, _, entries in _windows(derivation):
+        window = sorted((values[fw.a(layer.index - 1)[p]] for p in entries), reverse=True)
+        if len(window) > 1 and window[0] - window[1] < MARGIN:
+            return False
+    return True
+
+
+def _at(derivation: LayeredDerivation, expr: sp.Expr, values: dict) -> sp.Float:
+    return sp.Float(realise(expr, stand_in(derivation.network)).xreplace(values).evalf(DIGITS), DIGITS)
+
+
+def _agree(a, b) -> bool:
+    if a.has(sp.nan, sp.zoo) or b.has(sp.nan, sp.zoo):
+        return False
+    return abs(a - b) <= TOLERANCE * max(1, abs(a), abs(b))
+
+
+def _mutations(derivation: LayeredDerivation, claim: LayeredClaim) -> dict:
+    """The classic mistakes for the claimed entry, each as the formula it gives (several may share a name)."""
+    network, fw = derivation.network, derivation.forward
+    target, truth = claim.target, layered_truth(derivation, claim.target)
+    found = {"sign": [-truth]}
+    kind, l, pos = target.kind, target.layer, target.position
+    if kind in ("K", "b") and network.layer(l).type in ("conv1d", "conv2d"):
+        uses = [Site("delta", l, *v) * sp.diff(definition, target) for v, definition in fw.definitions[l].items()]
+        found["missing_position_sum"] = [term for term in uses if term != 0]
+        return found
+    if kind not in ("x", "a", "z"):
+        return found
+    after = 1 if kind == "x" else l + 1      # the layer that reads this map
+    before = None if kind == "x" else network.layer(l)
+    if kind == "a" and before.has_z and claim.written == "partial":
+        before = None                        # ∂C/∂a: no σ' to apply
+    if after > network.depth:
+        return found
+    layer = network.layer(after)
+    delta = {p: Site("delta", after, *p) for p in derivation.deltas[after]}
+    received = received_by(derivation.backward, derivation.skips, network, after - 1)
+
+    def through(value):
+        """A value of ∂C/∂a^{l} made into δ^{l} when the claim states the error of a layer with σ'."""
+        if before is None or not before.has_z:
+            return value
+        return value * _sigma_prime(derivation, fw.weighted[l][pos])
+
+    if layer.type in ("conv1d", "conv2d"):
+        unrotated = replace(derivation.rules[layer.type], backward=functools.partial(conv_backward, rotate=False))
+        wrong = apply_rule(unrotated, "backward", fw, layer, delta)[pos]
+        found["kernel_not_rotated"] = [through(wrong + received[pos] - derivation.backward[after][pos])]
+    if layer.type in ("maxpool", "avgpool"):
+        k = len(network.examples[0])
+        everywhere = sp.Add(*[delta[v] for v in delta if v[:k] == pos[:k] and pos[k:] in pool_window(layer, v[k:])])
+        wrong = everywhere + received[pos] - derivation.backward[after][pos]  # what a skip adds stays
+        found["pool_delta_everywhere" if layer.type == "maxpool" else "pool_not_averaged"] = [through(wrong)]
+    if before is not None and before.has_z:
+        found["missing_activation_derivative"] = [received[pos]]
+    return found
+
+
+def _diagnose(derivation, claim, claimed, truth, sample) -> tuple:
+    """The mistakes whose formula has the claim's value at every point of ``sample``, and differs from the
+    derivation's at one of them at least (a mistake that changes nothing here explains nothing)."""
+    values = [(known, _at(derivation, claimed, known), _at(derivation, truth, known)) for known in sample]
+    names = []
+    for name, mutants in _mutations(derivation, claim).items():
+        for mutant in mutants:
+            at = [(_at(derivation, mutant, known), value, right) for known, value, right in values]
+            if all(_agree(m, value) for m, value, _ in at) and not all(_agree(m, right) for m, _, right in at):
+                names.append(name)
+                break
+    return tuple(names)
+
+
+def check_layered_claim(claim: LayeredClaim, derivation: LayeredDerivation, points: int = POINTS, seed: int = 0,
+                        max_terms: int = MAX_TERMS) -> LayeredVerdict:
+    """Decide ``claim`` against the derivation (see the module docstring)."""
+    truth = layered_truth(derivation, claim.target)
+    claimed = _named(derivation, claim.rhs)
+    proven, method = _prove(derivation, claimed, truth, max_terms)
+    if proven:
+        return LayeredVerdict(claim, "correct", method, 0, truth)
+    sample = _sample(derivation, points, seed)
+    for known in sample:
+        value, actual = _at(derivation, claimed, known), _at(derivation, truth, known)
+        if not _agree(value, actual):
+            return LayeredVerdict(claim, "incorrect", "numeric", len(sample), truth, (value, actual),
+                                  _diagnose(derivation, claim, claimed, truth, sample))
+    if proven is None:
+        return LayeredVerdict(claim, "undecided", "numeric", len(sample), truth, reason="work")
+    return LayeredVerdict(claim, "correct", "numeric", len(sample), truth, reason="not_proven")
+
+
+def check_layered_formula(text: str, network: LayeredNetwork, syntax: str = "auto", derivation=None,
+                          **options) -> LayeredVerdict:
+    """Read the claim ``LHS = RHS`` about ``network`` and decide it, at every value of its index letters.
+
+    >>> from symbackprop.model.layers import LayeredNetwork, conv1d, dense
+    >>> net = LayeredNetwork([1, 3], [conv1d(1, 2, activation="identity"), dense(1, "identity")])
+    >>> v = check_layered_formula(r"\\frac{\\partial C}{\\partial K^{1}_{1,1,p}} = \\sum_{i} \\delta^{1}_{1,i} x_{1,i+p-1}", net)
+    >>> v.status, v.method, v.instances
+    ('correct', 'exact', 2)
+    """
+    derivation = derivation or derive_layered(network)
+    instances = layered_instances(text, derivation, syntax)
+    verdicts = [(assignment, check_layered_claim(claim, derivation, **options))
+                for assignment, claim in instances.claims]
+    return _combined(verdicts, instances.letters)
+
+
+def check_layered_document(document: str, fmt: str, network: LayeredNetwork, derivation=None, **options) -> list:
+    """Every claim among the display equations of a document about a layered network, by line.
+
+    Chains are read as for dense networks (``A = B = C`` gives ``A = B`` and ``A = C``; a display that starts
+    with ``=`` continues the one before). A display whose left-hand side names no error or gradient of one
+    entry is skipped (a definition, or a rule stated for whole maps); one that names an entry but whose
+    right-hand side cannot be read is unreadable.
+    """
+    from .extraction import extract_equations, split_chain
+
+    derivation = derivation or derive_layered(network)
+    results, previous, decided = [], None, {}
+    for line, latex in extract_equations(document, fmt):
+        members = split_chain(latex)
+        if len(members) < 2:
+            previous = None
+            continue
+        lhs = members[0] or previous or ""
+        named = None
+        previous = None
+        for rhs in members[1:]:
+            text = f"{lhs} = {rhs}"
+            try:
+                instances = layered_instances(text, derivation, "latex")
+            except SpecError as error:
+                if named is None:
+                    named = _names_entry(lhs, derivation)
+                    previous = lhs if named else None
+                if not named:
+                    results.append(Skipped(text, line))
+                    break
+                results.append(Unreadable(text, line, str(error)))
+                continue
+            named, previous = True, lhs
+            verdicts = []
+            for assignment, claim in instances.claims:
+                key = (claim.target, claim.rhs)
+                if key not in decided:
+                    decided[key] = check_layered_claim(claim, derivation, **options)
+                verdicts.append((assignment, replace(decided[key], claim=claim)))
+            results.append(replace(_combined(verdicts, instances.letters), line=line))
+    return results

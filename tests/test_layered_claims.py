@@ -1,0 +1,146 @@
+"""Claims about networks of layers: read entry by entry, decided against the derivation, classic mistakes named."""
+
+import json
+
+import pytest
+
+from symbackprop.cli import main
+from symbackprop.claims.layered import check_layered_formula, layered_truth, parse_layered_claim
+from symbackprop.errors import SpecError
+from symbackprop.model.layers import LayeredNetwork, Site, avgpool, conv1d, conv2d, dense, maxpool
+from symbackprop.proof.layered import derive_layered
+
+# small networks, so that the suite stays fast: a 1-D convolution before max pooling, a 2-D one, average pooling
+CONV_POOL = LayeredNetwork([1, 5], [conv1d(1, 2, activation="sigmoid"), maxpool(2), dense(1, "identity")])
+CONV_2D = LayeredNetwork([1, 3, 3], [conv2d(1, 2, activation="identity"), dense(1, "identity")])
+AVERAGE = LayeredNetwork([1, 4], [avgpool(2), dense(1, "identity")])
+
+
+@pytest.fixture(scope="module")
+def derivations():
+    return {net: derive_layered(net) for net in (CONV_POOL, CONV_2D, AVERAGE)}
+
+
+def verdict(text, net, derivations):
+    return check_layered_formula(text, net, derivation=derivations[net])
+
+
+@pytest.mark.parametrize("net, claim, method", [
+    # a shared kernel entry: the sum over every position it is used at (index letters read at each value)
+    (CONV_2D, r"\frac{\partial C}{\partial K^{1}_{1,1,p,q}} = \sum_{i,j} \delta^{1}_{1,i,j} x_{1,i+p-1,j+q-1}", "exact"),
+    (CONV_2D, r"\frac{\partial C}{\partial b^{1}_{1}} = \sum_{i,j} \delta^{1}_{1,i,j}", "exact"),
+    # the rotated kernel written out as flipped indices (outside the map, δ reads as a padding zero)
+    (CONV_2D, r"\frac{\partial C}{\partial x_{1,i,j}} = \sum_{p,q} \delta^{1}_{1,i-p+1,j-q+1} K^{1}_{1,1,p,q}", "exact"),
+    (CONV_POOL, r"\frac{\partial C}{\partial x_{1,i}} = \sum_{p} \delta^{1}_{1,i-p+1} K^{1}_{1,1,p}", "exact"),
+    (CONV_POOL, r"\delta^{1}_{1,3} = \frac{\partial C}{\partial a^{1}_{1,3}} \sigma'(z^{1}_{1,3})", "exact"),
+    (CONV_POOL, r"\frac{\partial C}{\partial w^{3}_{1,k}} = \delta^{3}_{1} a^{2}_{1,k}", "exact"),
+    # max pooling in the chain rule's own words: the derivative of the maximum, proven in every case
+    (CONV_POOL, r"\frac{\partial C}{\partial a^{1}_{1,1}} = \frac{\partial C}{\partial a^{2}_{1,1}} "
+                r"\frac{\partial a^{2}_{1,1}}{\partial a^{1}_{1,1}}", "cases"),
+    (AVERAGE, r"\frac{\partial C}{\partial x_{1,3}} = \frac{1}{2} \delta^{1}_{1,2}", "exact"),
+])
+def test_correct_claims_are_proven(net, claim, method, derivations):
+    v = verdict(claim, net, derivations)
+    assert (v.status, v.method) == ("correct", method)
+
+
+@pytest.mark.parametrize("net, claim, mistake", [
+    # the kernel slid over δ without its rotation
+    (CONV_2D, r"\frac{\partial C}{\partial x_{1,i,j}} = \sum_{p,q} \delta^{1}_{1,i+p-2,j+q-2} K^{1}_{1,1,p,q}",
+     "kernel_not_rotated"),
+    (CONV_POOL, r"\frac{\partial C}{\partial x_{1,i}} = \sum_{p} \delta^{1}_{1,i+p-2} K^{1}_{1,1,p}", "kernel_not_rotated"),
+    # a shared weight's gradient from one position only
+    (CONV_2D, r"\frac{\partial C}{\partial K^{1}_{1,1,1,2}} = \delta^{1}_{1,1,1} x_{1,1,2}", "missing_position_sum"),
+    (CONV_2D, r"\frac{\partial C}{\partial b^{1}_{1}} = \delta^{1}_{1,2,1}", "missing_position_sum"),
+    # max pooling's δ sent to every entry of its window; average pooling's not divided
+    (CONV_POOL, r"\frac{\partial C}{\partial a^{1}_{1,2}} = \delta^{2}_{1,1}", "pool_delta_everywhere"),
+    (AVERAGE, r"\frac{\partial C}{\partial x_{1,3}} = \delta^{1}_{1,2}", "pool_not_averaged"),
+    (CONV_POOL, r"\delta^{1}_{1,1} = \frac{\partial C}{\partial a^{1}_{1,1}}", "missing_activation_derivative"),
+])
+def test_planted_mistakes_are_named(net, claim, mistake, derivations):
+    v = verdict(claim, net, derivations)
+    assert v.status == "incorrect" and v.method == "numeric"
+    assert v.diagnosis == (mistake,)
+    claimed, actual = v.counterexample
+    assert abs(claimed - actual) > 1e-10
+
+
+def test_a_wrong_claim_with_no_classic_mistake_has_no_diagnosis(derivations):
+    v = verdict(r"\frac{\partial C}{\partial b^{1}_{1}} = 2 \sum_{i,j} \delta^{1}_{1,i,j}", CONV_2D, derivations)
+    assert v.status == "incorrect" and v.diagnosis == ()
+
+
+def test_the_truth_is_the_derivation(derivations):
+    d = derivations[CONV_2D]
+    claim = parse_layered_claim(r"\frac{\partial C}{\partial K^{1}_{1,1,2,2}} = 0", d)
+    assert claim.target == Site("K", 1, 1, 1, 2, 2)
+    assert layered_truth(d, claim.target) == d.gradients[Site("K", 1, 1, 1, 2, 2)]
+
+
+@pytest.mark.parametrize("claim, expected", [
+    (r"\delta^{1}_{1,9,1} = 0", "index 2 is 9; expected 1..2"),
+    (r"z^{1}_{1,1,1} = 0", "names no error or gradient of one entry"),
+    (r"\frac{\partial C}{\partial K^{1}_{1,1,1}} = 0", "has 3 indices; expected 4"),
+])
+def test_bad_claims_say_what_is_expected(claim, expected, derivations):
+    with pytest.raises(SpecError, match=expected.replace("(", r"\(")):
+        check_layered_formula(claim, CONV_2D, derivation=derivations[CONV_2D])
+
+
+SPEC = """
+input = [1, 5]
+cost = "quadratic"
+[[layer]]
+type = "conv1d"
+channels = 1
+kernel = 2
+activation = "sigmoid"
+[[layer]]
+type = "maxpool"
+size = 2
+[[layer]]
+type = "dense"
+size = 1
+activation = "identity"
+"""
+
+DOCUMENT = r"""
+The weighted input, a definition:
+
+$$
+z^{1}_{1,i} = b^{1}_{1} + \sum_{p} K^{1}_{1,1,p} x_{1,i+p-1}
+$$
+
+$$
+\frac{\partial C}{\partial K^{1}_{1,1,p}} = \sum_{i} \delta^{1}_{1,i} x_{1,i+p-1}
+$$
+
+$$
+\frac{\partial C}{\partial x_{1,i}} = \sum_{p} \delta^{1}_{1,i+p-2} K^{1}_{1,1,p}
+$$
+"""
+
+
+def test_check_and_check_doc_read_a_description_of_layers(tmp_path, capsys):
+    spec = tmp_path / "net.toml"
+    spec.write_text(SPEC, encoding="utf-8")
+    assert main(["check", str(spec), r"\frac{\partial C}{\partial b^{1}_{1}} = \sum_{i} \delta^{1}_{1,i}"]) == 0
+    assert "correct: proven exactly" in capsys.readouterr().out
+    assert main(["check", str(spec), r"\frac{\partial C}{\partial b^{1}_{1}} = \delta^{1}_{1,1}", "--lang", "zh"]) == 1
+    assert "缺少对位置的求和" in capsys.readouterr().out
+    doc = tmp_path / "notes.md"
+    doc.write_text(DOCUMENT, encoding="utf-8")
+    assert main(["check-doc", str(spec), str(doc), "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert [r["status"] for r in data["results"]] == ["skipped", "correct", "incorrect"]
+    assert data["results"][2]["diagnosis"] == ["kernel_not_rotated"]
+
+
+def test_claims_about_a_batch_and_a_skip_are_read_with_the_example_first():
+    from symbackprop.model.layers import residual
+
+    net = LayeredNetwork(2, [dense(2, "tanh"), dense(2, "tanh"), residual(1), dense(1, "identity")], batch=2)
+    right = r"\frac{\partial C}{\partial a^{1}_{e,j}} = \sum_{k} w^{2}_{k,j} \delta^{2}_{e,k} + \delta^{3}_{e,j}"
+    assert check_layered_formula(right, net).status == "correct"
+    skip_forgotten = r"\frac{\partial C}{\partial a^{1}_{e,j}} = \sum_{k} w^{2}_{k,j} \delta^{2}_{e,k}"
+    assert check_layered_formula(skip_forgotten, net).status == "incorrect"
