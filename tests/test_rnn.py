@@ -92,6 +92,9 @@ def test_bptt_cut_to_one_step_is_caught(output):
      "spec: layer 1 (rnn): output 'all'; expected one of: 'last', 'every'"),
     ({"input": 2, "steps": 3, "layer": [{"type": "rnn", "size": 0}]},
      "spec: layer 1 (rnn): size 0; expected a positive integer"),
+    ({"input": 2, "steps": 3, "batch": 2, "layer": [{"type": "rnn", "size": 2}]},
+     "spec: layer 1 (rnn) works on one example; got batch = 2; expected no batch (1) in a network with a recurrent "
+     "layer"),
 ])
 def test_a_bad_recurrent_description_gives_one_clear_message(description, message):
     with pytest.raises(SpecError) as error:

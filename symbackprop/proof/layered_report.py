@@ -305,9 +305,10 @@ def layered_model(derivation: LayeredDerivation, report: LayeredReport | None) -
     """What the layered templates show: the network, each layer's rule and derivation, the facts."""
     network, fw = derivation.network, derivation.forward
     L = network.depth
-    recurrent = network.layers[-1].recurrent  # its δ is formed through time: here, ∂C/∂a at its outputs
-    outputs = [_shown(sp.Eq(Partial(COST, fw.outputs[L][pos]) if recurrent else Site("delta", L, *pos), value,
-                            evaluate=False)) for pos, value in derivation.output.items()]
+    # a recurrent output layer's δ is formed through time: here, e^L, what the cost passes back to each output state
+    recurrent = network.layers[-1].recurrent
+    outputs = [_shown(sp.Eq(FeatureMap("e", L, *fw.outputs[L][pos].position) if recurrent else Site("delta", L, *pos),
+                            value, evaluate=False)) for pos, value in derivation.output.items()]
     types = []
     for layer in network.layers:
         if layer.type not in types:
