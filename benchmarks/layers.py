@@ -9,7 +9,9 @@ It measures, and prints (medians of several runs, with the core count):
 2. the whole ``symbackprop derive`` command on that description, from a new process
    (interpreter start and imports included), printing the derivation and the check;
 3. rendering its Markdown and LaTeX documents (the derivation and the check given);
-4. a recurrent layer of 8 tanh units over 10 steps (2 inputs per step, the quadratic cost at every
+4. the gallery's residual block with batch normalisation over a batch of 3 (13 parameters):
+   derive + check, warm process;
+5. a recurrent layer of 8 tanh units over 10 steps (2 inputs per step, the quadratic cost at every
    step; 88 parameters): backpropagation through time derived, then the check — in a warm process.
 
 Performance is measured here, never asserted by timed tests.
@@ -28,7 +30,7 @@ import time
 
 import sympy as sp
 
-from symbackprop.examples import CONVOLUTIONAL
+from symbackprop.examples import CONVOLUTIONAL, RESIDUAL_BATCHNORM
 from symbackprop.model.layers import layered_from_mapping
 from symbackprop.proof.layered import derive_layered
 from symbackprop.proof.layered_report import render_layered
@@ -86,7 +88,7 @@ RECURRENT_BENCHMARK = {
 
 
 def part_recurrent(args, out) -> None:
-    print("\n4. recurrent layer, 10 steps x 8 tanh units, 2 inputs per step, cost at every step, 88 parameters: "
+    print("\n5. recurrent layer, 10 steps x 8 tanh units, 2 inputs per step, cost at every step, 88 parameters: "
           "derive + check, warm process", file=out)
 
     def derive():
@@ -116,7 +118,19 @@ def part_documents(args, out) -> None:
         print(f"   {fmt:>3}: median {median:.2f} s, {len(document.text.encode()) / 1024:.1f} KB", file=out)
 
 
-PARTS = (part_warm, part_command, part_documents, part_recurrent)
+def part_residual(args, out) -> None:
+    print("\n4. residual block with batch normalisation, batch of 3: dense 2 tanh -> batchnorm -> residual from 1 "
+          "-> dense 1, 13 parameters: derive + check, warm process", file=out)
+
+    def once():
+        if not derive_layered(layered_from_mapping(RESIDUAL_BATCHNORM)).check().ok:
+            raise RuntimeError("the check of the residual block failed")
+
+    median, times = _median(once, args.repeat)
+    print(f"   derive + check: median {median:.2f} s (runs: {_runs(times)})", file=out)
+
+
+PARTS = (part_warm, part_command, part_documents, part_residual, part_recurrent)
 
 
 def main(argv=None) -> int:

@@ -277,7 +277,7 @@ def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
                 entry = _rule_entry(rule["gradients"][0].rhs, layer, {_O: o, _C: c}, offsets)
             shown.append({"parameter": first, "chain": _chain(gsteps, entry), "shared": gsteps[0].rule == "shared_weight_sum",
                           "uses": len(gsteps[0].after.args) if gsteps[0].after.is_Add else 1})
-    facts = [f for f in report.facts if f.layer == l and f.what in ("through_time", "backward", "gradients")] \
+    facts = [f for f in report.facts if f.layer == l and f.what in ("through_time", "backward", "skip", "gradients")] \
         if report else []
     activation = layer.activation.label if layer.activation is not None else None
     groups = channel_groups(network, layer.input_shape) if isinstance(layer.spec, BatchNorm) else {}
