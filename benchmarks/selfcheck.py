@@ -25,7 +25,9 @@ from pathlib import Path
 from sympy.core.cache import clear_cache
 
 from symbackprop.claims.verdicts import check_document
-from symbackprop.examples import document_options
+from symbackprop.claims.layered import check_layered_document
+from symbackprop.examples import document_options, layered_network
+from symbackprop.proof.layered import derive_layered
 from symbackprop.proof.chain import derive
 
 OUTPUT = Path(__file__).resolve().parent.parent / "output"
@@ -50,7 +52,15 @@ def gallery_self_check() -> tuple[float, Counter]:
     shared, counts = {}, Counter()
     start = time.perf_counter()
     for entry in documents:
-        if document_options(entry["example"]) is None:  # a layered network: not read by check-doc
+        layered = layered_network(entry["example"])
+        if layered is not None:  # a network of [[layer]] entries: its own reader of claims
+            if entry["example"] not in shared:
+                shared[entry["example"]] = (derive_layered(layered), {})
+            text = (OUTPUT / entry["path"]).read_text(encoding="utf-8")
+            results = check_layered_document(text, entry["format"], layered, derivation=shared[entry["example"]][0])
+            counts.update(r.status for r in results)
+            continue
+        if document_options(entry["example"]) is None:  # not read by check-doc (examples.NOT_SELF_CHECKED)
             continue
         network, notation, star = document_options(entry["example"])
         if entry["example"] not in shared:
@@ -76,7 +86,7 @@ def main(argv=None) -> int:
     total = statistics.median(seconds for seconds, _ in runs)
     counts = runs[-1][1]
     read = [e for e in json.loads((OUTPUT / "manifest.json").read_text())["documents"]
-            if document_options(e["example"]) is not None]
+            if document_options(e["example"]) is not None or layered_network(e["example"]) is not None]
     print(f"self-check of the whole gallery ({len(read)} documents): {total:.2f} s; " + ", ".join(f"{counts[s]} {s}" for s in
                                                     ("correct", "incorrect", "undecided", "unreadable", "skipped")))
     return 0

@@ -224,22 +224,30 @@ def _graph_documents(files: dict[str, str], manifest: list[dict]) -> None:
 
 #: gallery documents that ``check-doc`` does not read, by example key, with the reason
 NOT_SELF_CHECKED = {
-    "conv": "its network is a stack of layers (convolution, pooling, flatten), which the network options of "
-            "check-doc (dense layers) do not describe; its backward rules are proven by the layered derivation",
-    "resbn": "its network runs over a batch and has batch normalisation and a residual connection, which the "
-             "network options of check-doc (dense layers, one example) do not describe; its backward rules are "
-             "proven by the layered derivation",
-    "rnn": "its network is a recurrent layer unrolled over time, which the network options of check-doc (dense "
-           "layers) do not describe; its rules through time are proven by the layered derivation",
+    "resbn": "its network runs over a batch and has batch normalisation, whose γ, β, μ, σ and x̂ the claim grammar "
+             "does not read yet; its backward rules are proven by the layered derivation",
+    "rnn": "its network is a recurrent layer unrolled over time, whose states, W and U the claim grammar does not "
+           "read yet; its rules through time are proven by the layered derivation",
 }
+
+
+def layered_network(example: str):
+    """The network of a gallery document of a layered example (``check-doc`` reads it with the description of
+    [[layer]] entries), or None for the other examples and those of :data:`NOT_SELF_CHECKED`."""
+    from .model.layers import layered_from_mapping
+
+    if example in NOT_SELF_CHECKED or example not in LAYERED_EXAMPLES:
+        return None
+    description, name = LAYERED_EXAMPLES[example]
+    return layered_from_mapping(description, name)
 
 
 def document_options(example: str) -> tuple | None:
     """(network, notation, meaning of *) with which ``check-doc`` reads a gallery document of ``example``
     (the manifest's ``example`` key): the derivations' own networks, the worked example's network, and for
     the graph and diffusion documents, which state nothing about one network, the default 2-3-2 network;
-    None for the documents of :data:`NOT_SELF_CHECKED`."""
-    if example in NOT_SELF_CHECKED:
+    None for the documents of layered networks (see :func:`layered_network`)."""
+    if example in NOT_SELF_CHECKED or example in LAYERED_EXAMPLES:
         return None
     for entry in EXAMPLES:
         if entry.key == example:

@@ -833,3 +833,9 @@ def test_kronecker_deltas_and_the_jacobian_of_the_output():
     assert parse_formula(r"\delta_{12} + \delta_{22}", net) == 1
     jacobian = parse_formula(r"J^{T}", net)
     assert jacobian.shape == (2, 2)
+
+
+def test_a_long_sum_broken_over_lines_inside_a_row_is_one_expression():
+    document = ("$$\n\\begin{aligned}\nz &= \\begin{aligned}\n&a + b \\\\\n&+ c\n\\end{aligned} \\\\\n"
+                "&= d\n\\end{aligned}\n$$\n")
+    assert extract_equations(document, "md") == [(3, "z = a + b + c = d")]

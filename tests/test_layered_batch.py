@@ -121,3 +121,26 @@ def test_bad_descriptions_name_the_layer_and_both_shapes(layers, batch, message)
     with pytest.raises(SpecError) as caught:
         LayeredNetwork(2, layers, batch=batch)
     assert message in str(caught.value)
+
+
+# ---------------------------------------------------------------------- documents
+
+
+def test_documents_state_the_rules_and_the_skip():
+    from symbackprop.proof.layered_report import render_layered
+
+    net = LayeredNetwork(2, [dense(2, "tanh"), dense(2, "identity"), residual(1), dense(1, "identity")])
+    d = derive_layered(net)
+    report = d.check(points=1, composed=False)
+    text = render_layered(d, "text", "en", report=report).text
+    # a¹ is read by layer 2 and by the skip of layer 3: the chain ends with the rule's entry plus δ³
+    chain = next(line for line in text.splitlines() if line.startswith("  ∂C/∂a¹_1 ="))
+    assert chain.endswith("= δ³_1 + ((W²)ᵀ δ²)_1"), chain
+    assert "[ok] skip layer 3 (residual)" in text
+    maps = LayeredNetwork([1, 3], [conv1d(1, 2, activation="tanh"), batchnorm(), flatten(), dense(1, "identity")],
+                          batch=2)
+    d = derive_layered(maps)
+    for lang in ("en", "zh"):
+        for fmt in ("md", "tex"):
+            page = render_layered(d, fmt, lang).text
+            assert "\\hat{x}^{(2)}" in page and "\\sigma^{(2)}_{c}" in page

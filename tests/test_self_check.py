@@ -18,7 +18,9 @@ import pytest
 from symbackprop import Network
 from symbackprop.claims.verdicts import check_document
 from symbackprop.proof.report import render
-from symbackprop.examples import EXAMPLES, NOT_SELF_CHECKED, document_options
+from symbackprop.claims.layered import check_layered_document
+from symbackprop.examples import EXAMPLES, NOT_SELF_CHECKED, document_options, layered_network
+from symbackprop.proof.layered import derive_layered
 from symbackprop.proof.chain import derive
 from symbackprop.proof.general import derive_general, general_options
 from tooling import OUTPUT
@@ -89,6 +91,16 @@ def test_only_the_documents_of_layered_networks_are_left_out_of_the_self_check()
 
 @pytest.mark.parametrize("document", _DOCUMENTS, ids=lambda d: d.path)
 def test_every_gallery_document_passes_check_doc(document, shared):
+    layered = layered_network(document.example)
+    if layered is not None:  # read entry by entry, and whole maps, against its own [[layer]] description
+        key = ("layered", document.example)
+        if key not in shared:
+            shared[key] = derive_layered(layered)
+        results = check_layered_document(document.file.read_text(encoding="utf-8"), document.format, layered,
+                                         derivation=shared[key])
+        assert not _problems(results), "\n".join(_problems(results))
+        assert sum(r.status == "correct" for r in results) >= 30
+        return
     network, notation, star = document_options(document.example)
     results = _check(shared, document.file.read_text(encoding="utf-8"), document.format, network, notation, star)
     assert not _problems(results), "\n".join(_problems(results))

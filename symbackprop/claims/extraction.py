@@ -232,7 +232,13 @@ def _split_rows(body: str) -> list[tuple[int, str]]:
 _JUSTIFICATION = re.compile(r"(?:&&|\\qquad(?![A-Za-z]))\s*\\text\s*\{.*", re.S)
 
 
+#: an aligned block inside a row (a long sum broken over lines after its "="): one expression
+_NESTED = re.compile(r"\\begin\s*\{(aligned|gathered)\}(.*?)\\end\s*\{\1\}", re.S)
+_LINE_BREAK = re.compile(r"\\\\(?:\s*\[[^\]]*\])?")
+
+
 def _clean_equation(text: str) -> str:
+    text = _NESTED.sub(lambda m: _LINE_BREAK.sub(" ", m.group(2)), text)
     text = _JUSTIFICATION.sub("", text)
     text = _DECORATION.sub("", text)
     text = _remove_alignment(text)

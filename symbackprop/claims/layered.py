@@ -1,4 +1,4 @@
-"""Claims about a network of layers (convolution, pooling, flatten, dense), read entry by entry and decided.
+"""Claims about a network of layers (convolution, pooling, flatten, dense), read and decided entry by entry.
 
 A claim names one entry: an error ``\\delta^{1}_{1,2,2}``, a gradient ``\\frac{\\partial C}{\\partial K^{1}_{1,1,2,3}}``,
 ``\\frac{\\partial C}{\\partial b^{1}_{2}}``, ``\\frac{\\partial C}{\\partial w^{3}_{1,4}}``, or the error reaching a
@@ -8,6 +8,12 @@ such as ``x_{c,i+p-1,j+q-1}``), the activation and its derivative (``\\sigma'(z^
 derivatives of the chain rule. Index letters that no sum binds are read at every value where the claim can be
 written, as for dense networks. Inside a sum, an entry of a map outside the map is a zero (the zero padding of
 a convolution), so that the full correlation with the rotated kernel can be written as one sum.
+
+A claim may also state a rule for a whole map or vector, in the notation the layered documents write:
+``\\frac{\\partial C}{\\partial x_{c}} = \\sum_{o} \\delta^{1}_{o} \\star_{\\mathrm{full}} \\operatorname{rot}_{180}(K^{1}_{o,c})``,
+``\\frac{\\partial C}{\\partial K^{1}_{o,c}} = x_{c} \\star \\delta^{1}_{o}``,
+``\\operatorname{route}_{\\max}(\\delta^{2}_{c})``, ``(W^{3})^{T} \\delta^{3}``, an entry ``(M)_{33}`` of a map, ``\\max``,
+the unit step ``H`` and the bracket ``[a < b \\wedge c > 0]`` of a condition. Such a claim is decided entry by entry.
 
 The symbols are those the layered documents print (:class:`~symbackprop.model.layers.Site`), read back from
 the printer's own output into a :class:`~symbackprop.claims.symbol_table._Table`; the grammar, the lexer and
@@ -36,6 +42,7 @@ import weakref
 from dataclasses import dataclass, field, replace
 
 import sympy as sp
+from lark import Token, Tree
 
 from ..documents.printing import LatexPrinter
 from ..errors import SpecError
@@ -50,7 +57,7 @@ from .exact import expanded_terms
 from .formula import _check_claim_text, _instances
 from .lexing import _choose_syntax, _parse, _prepare
 from .reading import FormulaError, check_bounds
-from .symbol_table import _IndexReader, _PrintedKeys, _ranges, _splits, _Table
+from .symbol_table import _group_items, _IndexReader, _PrintedKeys, _ranges, _splits, _Table
 from .transform import SIGMA, SIGMA_PRIME, FormulaRangeError, _Reader
 from .verdicts import Skipped, Unreadable, _combined
 
@@ -140,11 +147,186 @@ def _build_table(derivation: LayeredDerivation) -> _LayeredTable:
     keys.verify()
     for pos, site in fw.inputs.items():  # the input written as the activation of layer 0
         table.add(("a", 0, pos), site)
+    for layer in network.layers:  # a dense layer reads the map before it flattened: a^{l-1}_{k} in reading order
+        if layer.type == "dense" and len(layer.input_shape) > 1 and network.batch == 1:
+            flat = list(fw.a(layer.index - 1).values())
+            for k, site in enumerate(flat, start=1):
+                letter, at, _ = table.keys[site]
+                table.add((letter, at, (k,)), site)
+            table.add((letter, at, ()), sp.ImmutableMatrix(flat))  # the whole map as the vector a^{l-1}
+    if network.batch == 1:
+        _add_wholes(table, sites)
     return table
 
 
+def _add_wholes(table: _LayeredTable, sites) -> None:
+    """Whole maps and vectors, as the layered documents write them: a channel of a map (δ^{1}_{o}, x_{c}), a
+    kernel (K^{1}_{o,c}), the vector of a dense layer (δ^{3}) and its weight matrix (W^{3}), as matrices."""
+    groups: dict = {}
+    for site in sites:
+        if site not in table.keys or not site.position:
+            continue
+        letter, layer, subs = table.keys[site]
+        if site.kind == "w":
+            groups.setdefault(("W", layer, ()), {})[subs] = site
+        elif site.kind == "K":
+            groups.setdefault((letter, layer, subs[:2]), {})[subs[2:]] = site
+        elif len(subs) > 1:
+            groups.setdefault((letter, layer, subs[:1]), {})[subs[1:]] = site
+        elif site.kind in ("z", "a", "delta", "b"):
+            groups.setdefault((letter, layer, ()), {})[subs] = site
+    for key, entries in groups.items():
+        if key in table.entries:  # a flattened entry a^{l}_{k} is written with one index already
+            continue
+        shape = tuple(max(position[i] for position in entries) for i in range(len(next(iter(entries)))))
+        rows, columns = shape if len(shape) == 2 else (shape[0], 1)
+        matrix = sp.ImmutableMatrix(rows, columns, lambda i, j: entries.get((i + 1, j + 1) if len(shape) == 2
+                                                                            else (i + 1,), sp.S.Zero))
+        table.add(key, matrix)
+
+
 class _LayeredReader(_Reader):
-    """The transformer of dense claims, reading the entries of a layered network."""
+    """The transformer of dense claims, reading the entries of a layered network, and the notation its documents
+    write whole maps in: the cross-correlations ⋆ and ⋆_full, rot180, the routing of pooling, \\max, the unit
+    step H and the bracket [condition] of a condition, and the entry (M)_{ij} of a map."""
+
+    derivation: LayeredDerivation = None
+
+    def object_value(self, obj):
+        return obj if isinstance(obj, sp.MatrixBase) else super().object_value(obj)
+
+    def post_scripts(self, value, scripts, env, base_node):
+        if isinstance(value, sp.MatrixBase) and scripts and scripts[0].children[0].type == "UNDER":
+            script = scripts[0]
+            arity = 1 if 1 in value.shape else 2
+            splits = _splits(self.index_items(script.children[1], env), arity)
+            shown = self.source(base_node, script)
+            if len(splits) != 1 or any(isinstance(i, str) for i in splits[0]):
+                raise self.error(f"{shown}: expected the {'index' if arity == 1 else 'row and column'} of an entry "
+                                 f"of the {value.shape[0]}×{value.shape[1]} map", script)
+            where = (splits[0][0] - 1, 0 if arity == 1 else splits[0][1] - 1)
+            if value.shape[0] == 1 and arity == 1:
+                where = (0, splits[0][0] - 1)
+            if not (0 <= where[0] < value.shape[0] and 0 <= where[1] < value.shape[1]):
+                raise self.range_error(f"{shown} is out of range: the map is {value.shape[0]}×{value.shape[1]}", script)
+            return super().post_scripts(value[where], scripts[1:], env, base_node)
+        return super().post_scripts(value, scripts, env, base_node)
+
+    def _hadamard(self, node, env):
+        children = node.children
+        total = self.value(children[0], env)
+        for previous, op, operand in zip(children[0::2], children[1::2], children[2::2]):
+            right = self.value(operand, env)
+            if op.type == "CORR":
+                total = self.correlation(total, right, op.value, operand)
+            else:
+                total = self.hadamard(total, right, self.source(children[0], previous), self.source(operand), operand)
+        return total
+
+    def correlation(self, left, right, mode: str, at):
+        """left ⋆ right: Σ_{p,q} left_{i+p-1,j+q-1} right_{p,q} over the positions where the kernel fits (valid), or
+        with left padded by zeros so that every overlap counts (full)."""
+        if not (isinstance(left, sp.MatrixBase) and isinstance(right, sp.MatrixBase)):
+            raise self.error(f"{self.source(at)}: a cross-correlation takes two maps", at)
+        k, m = right.shape
+        if mode == "full":
+            padded = sp.zeros(left.rows + 2 * (k - 1), left.cols + 2 * (m - 1))
+            padded[k - 1:k - 1 + left.rows, m - 1:m - 1 + left.cols] = left
+            left = padded
+        rows, columns = left.rows - k + 1, left.cols - m + 1
+        if rows < 1 or columns < 1:
+            raise self.error(f"{self.source(at)}: the kernel ({k}×{m}) is larger than the map "
+                             f"({left.rows}×{left.cols})", at)
+        return sp.ImmutableMatrix(rows, columns, lambda i, j: sp.Add(*[left[i + p, j + q] * right[p, q]
+                                                                       for p in range(k) for q in range(m)]))
+
+    def _mprod(self, node, env):
+        children, merged = list(node.children), []
+        while children:  # H(x), the unit step, as documents write the derivative of a maximum
+            child = children.pop(0)
+            if isinstance(child, Token) and child.type == "NAME" and child.value == "H" and self.letter_of(child) is None \
+                    and children and isinstance(children[0], Tree) and children[0].data == "group" \
+                    and children[0].children[0].type == "LPAR":
+                group = children.pop(0)
+                step = Tree("apply", [Tree("fhead", [Token("FUNC", "heaviside", start_pos=child.start_pos)]), group])
+                step.meta.start_pos, step.meta.end_pos, step.meta.empty = child.start_pos, group.meta.end_pos, False
+                step.children[0].meta.start_pos, step.children[0].meta.end_pos = child.start_pos, child.end_pos
+                step.children[0].meta.empty = False
+                merged.append(step)
+            else:
+                merged.append(child)
+        if len(merged) == 1:
+            return self.value(merged[0], env)
+        return super()._mprod(Tree(node.data, merged, node.meta), env)
+
+    def _apply(self, node, env):
+        head, argument = node.children[0], node.children[1]
+        name = head.children[0].value
+        if name not in ("max", "heaviside", "rot180", "route_max", "spread_mean"):
+            return super()._apply(node, env)
+        items = _group_items(argument) if isinstance(argument, Tree) and argument.data == "group" else [argument]
+        values = [self.value(item, env) for item in items]
+        if name == "max":
+            return sp.Max(*values)
+        if len(values) != 1:
+            raise self.error(f"{self.source(node)}: expected one argument", argument)
+        value = values[0]
+        if name == "heaviside":
+            return sp.Heaviside(value)
+        if not isinstance(value, sp.MatrixBase):
+            raise self.error(f"{self.source(node)}: expected a map as the argument", argument)
+        if name == "rot180":
+            return sp.ImmutableMatrix(value.rows, value.cols, lambda i, j: value[value.rows - 1 - i, value.cols - 1 - j])
+        return self.routed(value, name, node)
+
+    def routed(self, delta, name: str, node):
+        """The error of a pooling layer's channel passed back to the layer's input: to the first maximum of each
+        window (route_max; the first in reading order on a tie), or divided among its entries (spread_mean)."""
+        sites = [e for e in delta if isinstance(e, Site) and e.kind == "delta"]
+        network, fw = self.derivation.network, self.derivation.forward
+        layer = network.layer(sites[0].layer) if sites else None
+        wanted = "maxpool" if name == "route_max" else "avgpool"
+        if layer is None or layer.type != wanted or len(sites) != len(delta):
+            raise self.error(f"{self.source(node)}: expected the error of one channel of a {wanted} layer, "
+                             "such as \\delta^{l}_{c}", node)
+        previous = fw.a(layer.index - 1)
+        out = {}
+        for site in sites:
+            window = pool_window(layer, site.position)
+            for index, u in enumerate(window):
+                if name == "route_max":
+                    here = previous[u]
+                    first = sp.And(*[here > previous[w] for w in window[:index]],
+                                   *[here >= previous[w] for w in window[index + 1:]])
+                    share = sp.Piecewise((1, first), (0, True))
+                else:
+                    share = sp.Rational(1, len(window))
+                out[u[1:]] = out.get(u[1:], sp.S.Zero) + site * share
+        shape = layer.input_shape[1:]
+        rows, columns = (shape[0], shape[1]) if len(shape) == 2 else (shape[0], 1)
+        return sp.ImmutableMatrix(rows, columns, lambda i, j: out.get((i + 1, j + 1) if len(shape) == 2 else (i + 1,),
+                                                                      sp.S.Zero))
+
+    def partial(self, numerator, denominator, env):
+        """∂C/∂Y for an entry Y; for a whole map or vector Y, the map of ∂C/∂(each entry)."""
+        wrt = self.derivative_object(denominator, env)
+        if isinstance(wrt, sp.MatrixBase):
+            if self.derivative_object(numerator, env) != COST:
+                raise self.error(f"{self.source(numerator)}: expected the cost above the fraction bar", numerator)
+            return sp.ImmutableMatrix(wrt.applyfunc(lambda entry: Partial(COST, entry)))
+        return super().partial(numerator, denominator, env)
+
+    def _condition(self, node, env):
+        """[a < b ∧ c > 0]: 1 where every comparison holds, else 0."""
+        holds = [self._comparison(c, env) for c in node.children if isinstance(c, Tree)]
+        return sp.Piecewise((1, sp.And(*holds)), (0, True))
+
+    def _comparison(self, node, env):
+        left, op, right = node.children
+        a, b = self.value(left, env), self.value(right, env)
+        if isinstance(a, sp.MatrixBase) or isinstance(b, sp.MatrixBase):
+            raise self.error(f"{self.source(node)}: expected a comparison of two numbers", node)
+        return {"<": sp.StrictLessThan, ">": sp.StrictGreaterThan}.get(op.value, sp.LessThan)(a, b)
 
     def is_cost(self, tok) -> bool:
         try:
@@ -193,12 +375,13 @@ class _LayeredReader(_Reader):
 
 @dataclass(frozen=True)
 class LayeredClaim:
-    """A claim about one entry of a layered network: ``target`` is the entry whose ∂C/∂(·) it states (a z or a
-    for an error δ), ``rhs`` the right-hand side in the network's entries."""
+    """A claim about an entry of a layered network: ``target`` is the entry whose ∂C/∂(·) it states (a z or a
+    for an error δ), ``rhs`` the right-hand side in the network's entries; for a claim about a whole map or vector
+    (``\\frac{\\partial C}{\\partial x_{c}}``, ``\\delta^{1}_{o}``), both are matrices of the entries."""
 
     text: str
-    target: Site
-    rhs: sp.Expr
+    target: Site | sp.ImmutableMatrix
+    rhs: sp.Expr | sp.ImmutableMatrix
     rhs_text: str
     written: str  # "delta" when the left-hand side writes δ, else "partial" (∂C/∂·)
 
@@ -210,7 +393,9 @@ def _read(text: str, derivation: LayeredDerivation, syntax: str, start: str):
         raise FormulaError("the formula is empty; expected an expression", text, 0, ["an expression"])
     chosen = _choose_syntax(prepared, syntax)
     tree = _parse(prepared, chosen, start)
-    return _LayeredReader(prepared, layered_table(derivation), chosen), tree
+    reader = _LayeredReader(prepared, layered_table(derivation), chosen)
+    reader.derivation = derivation
+    return reader, tree
 
 
 _EXPECTED = ["\\delta^{l}_{c,i,j}", "\\frac{\\partial C}{\\partial K^{l}_{o,c,p,q}}", "\\frac{\\partial C}{\\partial b^{l}_{o}}",
@@ -218,15 +403,29 @@ _EXPECTED = ["\\delta^{l}_{c,i,j}", "\\frac{\\partial C}{\\partial K^{l}_{o,c,p,
              "\\frac{\\partial C}{\\partial x_{c,i,j}}"]
 
 
-def _target(reader: _LayeredReader, lhs, network: LayeredNetwork) -> tuple[Site, str]:
-    """The entry whose gradient a left-hand side names, and how it is written."""
-    value = reader.value(lhs, {})
+def _entry_target(value, network: LayeredNetwork):
+    """(the entry whose gradient ``value`` names, how it is written), or None."""
     if isinstance(value, Site) and value.kind == "delta":
         layer = network.layer(value.layer)
         return Site("z" if layer.has_z else "a", value.layer, *value.position), "delta"
     if isinstance(value, Partial) and value.of == COST and isinstance(value.wrt, Site) \
             and value.wrt.kind in ("K", "b", "w", "z", "a", "x"):
         return value.wrt, "partial"
+    return None
+
+
+def _target(reader: _LayeredReader, lhs, network: LayeredNetwork) -> tuple:
+    """The entry whose gradient a left-hand side names (for a whole map or vector, the map of its entries), and
+    how it is written."""
+    value = reader.value(lhs, {})
+    if isinstance(value, sp.MatrixBase):
+        entries = [_entry_target(entry, network) for entry in value]
+        if entries and all(entries):
+            return sp.ImmutableMatrix(value.rows, value.cols, [t for t, _ in entries]), entries[0][1]
+    else:
+        found = _entry_target(value, network)
+        if found is not None:
+            return found
     raise reader.error(f"the left-hand side {reader.source(lhs)} names no error or gradient of one entry; expected "
                        "one of: " + ", ".join(_EXPECTED), lhs, _EXPECTED)
 
@@ -250,9 +449,12 @@ def layered_instances(text: str, derivation: LayeredDerivation, syntax: str = "a
         reader.terms = 0
         target, written = _target(reader, lhs, derivation.network)
         value = reader.value(rhs, {})
-        if isinstance(value, sp.MatrixBase):
-            raise reader.error(f"the right-hand side {reader.source(rhs)} is a vector or matrix; expected the value "
-                               "of one entry", rhs)
+        wanted = target.shape if isinstance(target, sp.MatrixBase) else None
+        got = value.shape if isinstance(value, sp.MatrixBase) else None
+        if wanted != got:
+            shown = lambda shape: "one entry" if shape is None else f"a {shape[0]}×{shape[1]} map"  # noqa: E731
+            raise reader.error(f"the right-hand side {reader.source(rhs)} is {shown(got)}; expected {shown(wanted)}, "
+                               "as the left-hand side", rhs)
         return LayeredClaim(text, target, value, reader.text[eq.end_pos:].strip(), written)
 
     return _instances(reader, read)
@@ -364,6 +566,9 @@ class LayeredVerdict:
     letters: tuple = ()
     instances: int = 1
     instance: tuple = ()
+    #: a claim about a whole map or vector: how many entries were decided, and which one this verdict shows
+    entries: int = 1
+    entry: tuple | None = None
 
     @property
     def ok(self) -> bool:
@@ -533,7 +738,10 @@ def _diagnose(derivation, claim, claimed, truth, sample) -> tuple:
 
 def check_layered_claim(claim: LayeredClaim, derivation: LayeredDerivation, points: int = POINTS, seed: int = 0,
                         max_terms: int = MAX_TERMS) -> LayeredVerdict:
-    """Decide ``claim`` against the derivation (see the module docstring)."""
+    """Decide ``claim`` against the derivation (see the module docstring); a claim about a whole map or vector
+    entry by entry (the verdict shows the first entry that is not proven, ``entry`` its place)."""
+    if isinstance(claim.target, sp.MatrixBase):
+        return _check_map(claim, derivation, points, seed, max_terms)
     truth = layered_truth(derivation, claim.target)
     claimed = _named(derivation, claim.rhs)
     proven, method = _prove(derivation, claimed, truth, max_terms)
@@ -548,6 +756,18 @@ def check_layered_claim(claim: LayeredClaim, derivation: LayeredDerivation, poin
     if proven is None:
         return LayeredVerdict(claim, "undecided", "numeric", len(sample), truth, reason="work")
     return LayeredVerdict(claim, "correct", "numeric", len(sample), truth, reason="not_proven")
+
+
+def _check_map(claim, derivation, points, seed, max_terms) -> LayeredVerdict:
+    verdicts = []
+    for index, (target, rhs) in enumerate(zip(claim.target, claim.rhs)):
+        entry = replace(claim, target=target, rhs=rhs)
+        verdicts.append((divmod(index, claim.target.cols), check_layered_claim(entry, derivation, points, seed, max_terms)))
+    order = {"incorrect": 0, "undecided": 1, "correct": 2}
+    rank = {"numeric": 0, "cases": 1, "exact": 2}
+    (row, column), shown = min(verdicts, key=lambda v: (order[v[1].status], rank[v[1].method]))
+    entry = (row + 1,) if claim.target.cols == 1 else (row + 1, column + 1)
+    return replace(shown, claim=claim, entry=entry if shown.status != "correct" else None, entries=len(verdicts))
 
 
 def check_layered_formula(text: str, network: LayeredNetwork, syntax: str = "auto", derivation=None,

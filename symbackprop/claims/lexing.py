@@ -45,6 +45,7 @@ _COMMANDS = {
     "odot": ("HADAMARD", "odot"), "circ": ("HADAMARD", "odot"),
     "underbrace": ("UNDERBRACE", "underbrace"),
     "substack": ("SUBSTACK", "substack"), "leq": ("LEQ", "leq"), "le": ("LEQ", "leq"),
+    "max": (_FUNC, "max"), "wedge": ("WEDGE", "and"), "land": ("WEDGE", "and"),
 }
 
 #: plain-text words with a meaning of their own
@@ -61,7 +62,11 @@ _UNICODE = {
     "Θ": (_NAME, "\\Theta"), "θ": (_NAME, "\\theta"), "∂": ("PARTIAL", "partial"), "∇": ("NABLA", "nabla"),
     "Σ": ("SUM", "sum"), "∑": ("SUM", "sum"), "⊙": ("HADAMARD", "odot"), "∘": ("HADAMARD", "odot"),
     "·": ("MULOP", "*"), "×": ("MULOP", "*"), "′": ("APOS", "'"), "−": ("ADDOP", "-"), "≤": ("LEQ", "leq"),
+    "∧": ("WEDGE", "and"),
 }
+
+#: the operations on maps a layered document writes (\operatorname{rot}_{180}), by their name and subscript
+_MAP_OPERATIONS = {("rot", "180"): "rot180", ("route", "\\max"): "route_max", ("spread", "\\mathrm{mean}"): "spread_mean"}
 
 #: what \text{...}, \mathrm{...} and the like may name
 _TEXT_ARGUMENTS = {"T": ("TOP", "T"), "exp": (_FUNC, "exp"), "log": (_FUNC, "log"), "ln": (_FUNC, "log"),
@@ -79,7 +84,7 @@ def _token(kind: str, value: str, source: Token, start: int | None = None, end: 
 class _PostLexer:
     """Turns letters, commands and Unicode signs into the grammar's token types."""
 
-    always_accept = ("IDENT", "CMD", "UNI", "TEXTCMD", "CALCMD", "HATCMD", "NORM")
+    always_accept = ("IDENT", "CMD", "UNI", "TEXTCMD", "CALCMD", "HATCMD", "NORM", "MAPOP", "STARCMD")
 
     def __init__(self, syntax: str):
         self.syntax = syntax
@@ -175,6 +180,10 @@ class _PostLexer:
                 yield _text_argument(tok)
             elif kind == "CALCMD":
                 yield _token(_NAME, "cal:" + re.sub(r"[^A-Za-z]", "", tok.value[len("\\mathcal"):]), tok)
+            elif kind == "MAPOP":
+                yield _map_operation(tok)
+            elif kind == "STARCMD":
+                yield _token("CORR", "full" if "full" in tok.value else "valid", tok)
             elif kind == "HATCMD":
                 yield _token(_NAME, "hat:" + tok.value.rstrip("} \t\n")[-1], tok)
             else:
@@ -200,6 +209,17 @@ def _unknown_command(tok: Token) -> _LexProblem:
     known = sorted("\\" + c for c in _COMMANDS)
     return _LexProblem(f"unknown command {name} at {{where}}; expected one of: {', '.join(known)}",
                        tok.start_pos, known)
+
+
+def _map_operation(tok: Token) -> Token:
+    """\\operatorname{rot}_{180} and the like: the token of the operation, or what was expected."""
+    name, script = re.fullmatch(r"\\operatorname\s*\{\s*(\w+)\s*\}\s*_\s*\{(.*)\}", tok.value, re.S).groups()
+    found = _MAP_OPERATIONS.get((name, re.sub(r"\s+", "", script)))
+    if found is None:
+        expected = ["\\operatorname{rot}_{180}", "\\operatorname{route}_{\\max}", "\\operatorname{spread}_{\\mathrm{mean}}"]
+        raise _LexProblem(f"{tok.value} at {{where}} names no operation on maps; expected one of: {', '.join(expected)}",
+                          tok.start_pos, expected)
+    return _token(_FUNC, found, tok)
 
 
 def _text_argument(tok: Token) -> Token:

@@ -636,6 +636,10 @@ class _Reader(_IndexReader):
 
     def _hadamard(self, node, env):
         children = node.children
+        for op in children[1::2]:
+            if op.type == "CORR":
+                raise self.error(f"{self.source(op)} at {place(self.text, op.start_pos)} is the cross-correlation of "
+                                 "maps, read in claims about networks of layers; expected \\odot or a product here", op)
         total = self.value(children[0], env)
         for previous, operand in zip(children[0:-2:2], children[2::2]):
             total = self.hadamard(total, self.value(operand, env), self.source(children[0], previous),
@@ -935,6 +939,10 @@ class _Reader(_IndexReader):
                                      "for the derivative", modifier)
                 powers.append(modifier)
         name = "sigma" if function_tok.value in ("sigma", "dsigma") else function_tok.value
+        if name not in ("sigma", "exp", "log", "tanh"):
+            raise self.error(f"{self.source(head)} at {place(self.text, function_tok.start_pos)} is read in claims about "
+                             "networks of layers; expected a function of this network: \\sigma, \\exp, \\log or "
+                             "\\tanh", head, ["\\sigma", "\\exp", "\\log", "\\tanh"])
         if name == "tanh" and primes == 1:  # \tanh'(u): the derivative of tanh, as documents name it
             name, primes = "tanh_prime", 0
         if name != "sigma" and primes:

@@ -262,6 +262,8 @@ def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
         flat = positions(layer.input_shape).index(core) + 1
         entry = _rule_entry(rule["backward"].rhs, layer, {}, (flat,))
     skipped_by = [r for r in sorted(derivation.skips) if network.layer(r).spec.source == l - 1]
+    if entry is not None and skipped_by:  # the rule's entry, plus what each skip reading a^{l−1} adds there
+        entry = sp.Add(entry, *[derivation.skips[r][into] for r in skipped_by])
     backward = {"position": into, "target": fw.a(l - 1)[into], "chain": _chain(steps[:cut], entry),
                 "delta": _chain(steps[cut:]) if len(steps) > cut else None,
                 "users": len(steps[0].after.args) if steps[0].after.is_Add else 1, "skips": skipped_by}
