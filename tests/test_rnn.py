@@ -110,3 +110,20 @@ def test_the_cli_refuses_bad_steps_without_traceback(tmp_path, capsys):
     assert main(["derive", str(spec)]) == 2
     err = capsys.readouterr().err
     assert "steps 'three'; expected a positive integer" in err and "Traceback" not in err
+
+
+EVERY = LayeredNetwork(2, [rnn(2, output="every")], steps=3)
+
+
+@pytest.mark.parametrize("claim, status, named", [
+    (r"\delta^{1}_{t,j} = (a^{1}_{t,j} - y_{t,j} + \sum_{i} W^{1}_{i,j} \delta^{1}_{t+1,i}) (1 - (a^{1}_{t,j})^2)",
+     "correct", ()),
+    (r"\frac{\partial C}{\partial W^{1}_{1,2}} = \sum_{t} \delta^{1}_{t,1} a^{1}_{t-1,2}", "correct", ()),
+    (r"\delta^{1}_{2,1} = (a^{1}_{2,1} - y_{2,1}) (1 - (a^{1}_{2,1})^2)", "incorrect", ("bptt_cut_to_one_step",)),
+    (r"\frac{\partial C}{\partial U^{1}_{2,1}} = \delta^{1}_{3,2} x_{3,1}", "incorrect", ("missing_step_sum",)),
+])
+def test_claims_about_a_recurrent_layer(claim, status, named):
+    from symbackprop.claims.layered import check_layered_formula
+
+    verdict = check_layered_formula(claim, EVERY)
+    assert (verdict.status, verdict.diagnosis) == (status, named)
