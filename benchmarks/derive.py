@@ -1,14 +1,16 @@
 """The performance benchmark: ``python -m benchmarks.derive``.
 
-It measures, and prints as tables (medians of several runs, with the core count):
+It measures, and prints as tables (medians of several runs, by the wall clock and by CPU time, with the
+core count and the load average; see :mod:`benchmarks.timing`):
 
 1. every gradient derived plus the inductive check of BP1–BP4 for a 784-30-10
    sigmoid network (23,860 parameters);
-2. the time per parameter of the same work from about 1k to 267k parameters;
+2. the time per parameter of the same work from about 1k to 267k parameters, with
+   and without the part of a check that does not grow with the network (timed on 2-2-2);
 3. the rendering of the 784-30-10 derivation document, Markdown and LaTeX;
 4. the exact proof of all 192 weights (and 24 biases) of an 8-8-8-8 sigmoid
    network against its composed cost, beside plain ``sympy.diff`` of the
-   composed cost weight by weight (one run; ``--no-plain`` skips it);
+   composed cost weight by weight (``--repeat-plain`` runs, 3 by default; ``--no-plain`` skips it);
 5. checking hand derivations (:mod:`symbackprop.claims`): one claim on a 2-3-2
    sigmoid network in a warm process and as the ``check`` command from a new
    process; BP2 and one weight's gradient on 784-30-10 from a new process; a
@@ -26,24 +28,24 @@ It measures, and prints as tables (medians of several runs, with the core count)
    ``derive`` command on 4-5-4, and ``check()`` (exact and numeric) on networks
    of 20 to 49 parameters.
 
-Whole processes are timed by the clock on the wall and by the CPU time the
-process used (user + system): on a shared machine the second is the steadier
-figure. Performance is measured here, never asserted by timed tests.
+Work timed inside this process starts each run from an empty SymPy cache, as a
+new process would. Whole processes are timed by the clock on the wall and by the
+CPU time the process used (user + system): on a shared machine the second is the
+steadier figure. Performance is measured here, never asserted by timed tests.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import sympy as sp
+from sympy.core.cache import clear_cache
 
+from benchmarks.timing import Timing, load, machine, measure, measure_process
 from symbackprop.proof.chain import derive
 from symbackprop.claims.verdicts import check_document, check_formula
 from symbackprop.proof.equations import check
@@ -52,16 +54,20 @@ from symbackprop.proof.report import render
 from symbackprop.model.spec import Network
 from symbackprop.model.symbols import Partial
 
+#: the network on which the part of a check that does not grow with the network is timed
+FIXED_PART = [2, 2, 2]
 SCALING = ([30, 30, 10], [100, 50, 10], [784, 30, 10], [784, 64, 10], [784, 128, 10], [784, 300, 100, 10])
 
 
-def _median(function, repeat: int) -> tuple[float, list[float]]:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+def _median(function, repeat: int) -> Timing:
+    """``function`` timed ``repeat`` times in this process, each run from an empty SymPy cache (as a new
+    process would start), so that a later run does not reuse what an earlier one computed."""
+
+    def fresh():
+        clear_cache()
         function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
+
+    return measure(fresh, repeat)
 
 
 def derive_and_check(sizes) -> None:
@@ -107,23 +113,35 @@ def claims_document(derivation, count: int = 30) -> str:
 
 def part_large(args, out) -> None:
     print("\n1. 784-30-10 sigmoid network, every gradient derived and the inductive check", file=out)
-    median, times = _median(lambda: derive_and_check([784, 30, 10]), args.repeat)
-    print(f"   median {median:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in times)}; target <= 3 s)", file=out)
+    timing = _median(lambda: derive_and_check([784, 30, 10]), args.repeat)
+    print(f"   median {timing}  (runs: {timing.runs()}; target <= 3 s)", file=out)
 
 
 def part_scaling(args, out) -> None:
     if args.no_scaling:
         return
     print("\n2. time per parameter, derive + inductive check", file=out)
-    print(f"   {'network':>14} {'parameters':>11} {'median s':>9} {'us/param':>9}", file=out)
-    per_param = []
+    # A check has a part that does not grow with the network: σ' proven against sympy.diff, BP1 for one
+    # output neuron. It is timed on the smallest network and shown apart, so that the per-parameter
+    # figures can be read both with it (all of the time) and without it (the time that grows).
+    fixed = _median(lambda: derive_and_check(FIXED_PART), args.repeat)
+    print(f"   the part that does not grow, timed on {'-'.join(map(str, FIXED_PART))} "
+          f"({Network(FIXED_PART).parameter_count} parameters): {fixed}", file=out)
+    print(f"   {'network':>14} {'parameters':>11} {'wall s':>8} {'CPU s':>8} {'wall us/param':>14} "
+          f"{'CPU us/param':>13} {'CPU us/param less that part':>28}", file=out)
+    per_param, cpu_per_param, growing = [], [], []
     for sizes in SCALING:
         count = Network(sizes).parameter_count
-        median, _ = _median(lambda: derive_and_check(sizes), args.repeat)
-        per_param.append(median / count * 1e6)
-        print(f"   {'-'.join(map(str, sizes)):>14} {count:>11,} {median:>9.2f} {per_param[-1]:>9.1f}", file=out)
-    spread = max(per_param) / min(per_param)
-    print(f"   largest / smallest time per parameter: {spread:.2f}x (target <= 1.3x)", file=out)
+        timing = _median(lambda: derive_and_check(sizes), args.repeat)
+        per_param.append(timing.wall / count * 1e6)
+        cpu_per_param.append(timing.cpu / count * 1e6)
+        growing.append((timing.cpu - fixed.cpu) / count * 1e6)
+        print(f"   {'-'.join(map(str, sizes)):>14} {count:>11,} {timing.wall:>8.2f} {timing.cpu:>8.2f} "
+              f"{per_param[-1]:>14.1f} {cpu_per_param[-1]:>13.1f} {growing[-1]:>28.1f}", file=out)
+    print(f"   largest / smallest time per parameter: {max(per_param) / min(per_param):.2f}x by the wall clock, "
+          f"{max(cpu_per_param) / min(cpu_per_param):.2f}x by CPU time, "
+          f"{max(growing) / min(growing):.2f}x by CPU time less the part that does not grow (target <= 1.3x)",
+          file=out)
 
 
 def part_document(args, out) -> None:
@@ -137,22 +155,22 @@ def part_document(args, out) -> None:
             nonlocal document
             document = render(derivation, fmt, report=report, figure="network.svg")
 
-        median, _ = _median(render_once, args.repeat)
+        timing = measure(render_once, args.repeat)
         size = len(document.text.encode()) + sum(len(a.encode()) for a in document.attachments.values())
-        print(f"   {fmt:>3}: median {median:.2f} s, {size / 1024:.1f} KB with its drawing "
+        print(f"   {fmt:>3}: median {timing}, {size / 1024:.1f} KB with its drawing "
               f"(targets < 2 s, < 200 KB)", file=out)
 
 
 def part_exact(args, out) -> None:
     print("\n4. 8-8-8-8 sigmoid network, exact proof against the composed cost (192 weights, 24 biases)", file=out)
-    median, times = _median(lambda: exact_proof([8, 8, 8, 8]), args.repeat)
-    print(f"   median {median:.2f} s  (runs: {', '.join(f'{t:.2f}' for t in times)}; target <= 10 s)", file=out)
+    timing = _median(lambda: exact_proof([8, 8, 8, 8]), args.repeat)
+    print(f"   median {timing}  (runs: {timing.runs()}; target <= 10 s)", file=out)
     if not args.no_plain:
-        start = time.perf_counter()
-        count = plain_diff([8, 8, 8, 8])
-        plain = time.perf_counter() - start
-        print(f"   plain sympy.diff of the composed cost, {count} weights one by one, one run: {plain:.1f} s", file=out)
-        print(f"   exact proof {median:.2f} s vs plain diff {plain:.1f} s: {plain / median:.1f}x faster", file=out)
+        plain = _median(lambda: plain_diff([8, 8, 8, 8]), args.repeat_plain)
+        print(f"   plain sympy.diff of the composed cost, 192 weights one by one, median of {args.repeat_plain} "
+              f"run(s): {plain}  (runs: {plain.runs()})", file=out)
+        print(f"   exact proof vs plain diff: {plain.wall / timing.wall:.1f}x faster by the wall clock, "
+              f"{plain.cpu / timing.cpu:.1f}x by CPU time (target >= 20x)", file=out)
 
 
 BP2 = r"\delta^{2}_{1} = \sum_k w^{3}_{k1} \delta^{3}_{k} \sigma'(z^{2}_{1})"
@@ -160,37 +178,23 @@ BP2 = r"\delta^{2}_{1} = \sum_k w^{3}_{k1} \delta^{3}_{k} \sigma'(z^{2}_{1})"
 NIELSEN = ("output/nielsen.en.md", "--layers", "2,3,2", "--activation", "generic", "--mean")
 
 
-def _load() -> str:
-    """The machine's load average over one minute, to print beside figures measured on a shared machine."""
-    try:
-        return f"{os.getloadavg()[0]:.1f}"
-    except OSError:
-        return "unknown"
-
-
 def _new_process(arguments, repeat: int) -> tuple[str, int]:
     """The median wall time of ``python -m symbackprop ARGUMENTS`` from a new process, with the median CPU time
     (user + system) it used, which a busy machine inflates less; and its exit status."""
     command = [sys.executable, "-m", "symbackprop", *arguments]
-    codes, cpu = [], []
-
-    def run():
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        codes.append(subprocess.run(command, capture_output=True).returncode)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-
-    median, _ = _median(run, repeat)
-    return f"{median:.2f} s (CPU {statistics.median(cpu):.2f} s)", codes[-1]
+    timing = measure_process(command, repeat, check=False)
+    code = subprocess.run(command, capture_output=True).returncode
+    return str(timing), code
 
 
 def part_claims(args, out) -> None:
-    print(f"\n5. checking hand derivations (load average {_load()} at the start)", file=out)
+    print(f"\n5. checking hand derivations (load average {load()} at the start)", file=out)
     network = Network([2, 3, 2], activation="sigmoid", cost="quadratic")
     derivation = derive(network)
     verdict = check_formula(BP2, network, derivation=derivation)
-    median, _ = _median(lambda: check_formula(BP2, network, derivation=derivation), args.repeat)
-    print(f"   one claim on 2-3-2 (BP2 for one neuron, {verdict.status}, {verdict.method}): median {median:.3f} s "
+    timing = measure(lambda: check_formula(BP2, network, derivation=derivation), args.repeat)
+    print(f"   one claim on 2-3-2 (BP2 for one neuron, {verdict.status}, {verdict.method}): median "
+          f"{timing.wall:.3f} s (CPU {timing.cpu:.3f} s) "
           "in a warm process  (target <= 0.2 s)", file=out)
     cold, code = _new_process(["check", "--layers", "2,3,2", BP2], args.repeat)
     print(f"   the same as the whole 'symbackprop check' command, from a new process: {cold}, exit {code}  "
@@ -206,38 +210,25 @@ def part_claims(args, out) -> None:
     def check_all():
         results[:] = check_document(document, "md", network, derivation=derivation)
 
-    median, _ = _median(check_all, args.repeat)
+    timing = measure(check_all, args.repeat)
     wrong = sum(1 for r in results if r.status == "incorrect")
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "claims.md")
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(document)
         cold, _ = _new_process(["check-doc", path, "--layers", "2,3,2"], args.repeat)
-    print(f"   a document of {len(results)} claims ({wrong} wrong): median {median:.2f} s in a warm process; "
+    print(f"   a document of {len(results)} claims ({wrong} wrong): median {timing} in a warm process; "
           f"'symbackprop check-doc' from a new process: {cold}  (target <= 10 s)", file=out)
     if os.path.exists(NIELSEN[0]):
         cold, code = _new_process(["check-doc", *NIELSEN], args.repeat)
         print(f"   'symbackprop check-doc {' '.join(NIELSEN)}' from a new process: {cold}, exit {code}  "
               "(target <= 5 s)", file=out)
-    print(f"   load average {_load()} at the end", file=out)
-
-
-def _process(command: list[str], repeat: int, cwd=None) -> tuple[float, float]:
-    """Median wall-clock seconds and median CPU seconds (user + system) of ``command`` as a new process."""
-    walls, cpus = [], []
-    for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        subprocess.run(command, check=True, capture_output=True, cwd=cwd)
-        walls.append(time.perf_counter() - start)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return statistics.median(walls), statistics.median(cpus)
+    print(f"   load average {load()} at the end", file=out)
 
 
 def _row(label: str, command: list[str], repeat: int, target: str, out, cwd=None) -> None:
-    wall, cpu = _process(command, repeat, cwd)
-    print(f"   {label:<58} {wall:>7.2f} {cpu:>7.2f}  {target}", file=out)
+    timing = measure_process(command, repeat, cwd)
+    print(f"   {label:<58} {timing.wall:>7.2f} {timing.cpu:>7.2f}  {target}", file=out)
 
 
 SYMBACKPROP = [sys.executable, "-m", "symbackprop"]
@@ -284,7 +275,7 @@ def part_softmax(args, out) -> None:
                          ("--activation relu,softmax (quadratic)", ["--activation", "relu,softmax"]),
                          ("(sigmoid, quadratic)", [])):
         _row(f"derive --layers 4,5,4 {label}", [*base, *extra], args.repeat, "within 30 %", out)
-    print(f"\n   check() in a warm process, median s: {'network':>10} {'params':>6} {'softmax+CE':>11} "
+    print(f"\n   check() in this process, median CPU s: {'network':>8} {'params':>6} {'softmax+CE':>11} "
           f"{'softmax+quad':>13} {'sigmoid+quad':>13}", file=out)
     for sizes in SOFTMAX_SIZES:
         hidden = ["relu"] * (len(sizes) - 2)
@@ -297,7 +288,7 @@ def part_softmax(args, out) -> None:
                 if not check(derivation).ok:
                     raise RuntimeError(f"the check failed for {sizes} {activation} {cost}")
 
-            times.append(_median(run, args.repeat)[0])
+            times.append(_median(run, args.repeat).cpu)
         count = Network(sizes).parameter_count
         print(f"   {'':<37} {'-'.join(map(str, sizes)):>10} {count:>6} {times[0]:>11.2f} {times[1]:>13.2f} "
               f"{times[2]:>13.2f}", file=out)
@@ -309,7 +300,9 @@ PARTS = (part_large, part_scaling, part_document, part_exact, part_claims, part_
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.derive", description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per measurement; the median is reported")
-    parser.add_argument("--no-plain", action="store_true", help="skip plain sympy.diff (about two minutes)")
+    parser.add_argument("--no-plain", action="store_true", help="skip plain sympy.diff (minutes a run)")
+    parser.add_argument("--repeat-plain", type=int, default=3,
+                        help="runs of plain sympy.diff of the 8-8-8-8 composed cost (default 3)")
     parser.add_argument("--no-scaling", action="store_true", help="skip the 1k-267k parameter table")
     parser.add_argument("--repeat-large", type=int, default=3,
                         help="runs of the 784-100-10 and 784-300-100-10 processes (default 3)")
@@ -318,8 +311,7 @@ def main(argv=None) -> int:
                         help=f"run part N (1-{len(PARTS)}) alone")
     args = parser.parse_args(argv)
     out = sys.stdout
-    print(f"symbackprop benchmark: {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
-          f"SymPy {sp.__version__}, median of {args.repeat} runs", file=out)
+    print(f"symbackprop benchmark: {machine(args.repeat)}", file=out)
     for number, part in enumerate(PARTS, start=1):
         if args.only in (None, number):
             part(args, out)

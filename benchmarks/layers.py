@@ -1,18 +1,20 @@
 """The benchmark of networks given as lists of layers: ``python -m benchmarks.layers``.
 
-It measures, and prints (medians of several runs, with the core count):
+It measures, and prints (medians of several runs, by the wall clock and by CPU time, with the core count
+and the load average):
 
 1. the gallery's small convolutional network (1×6×6 input, a 3×3 convolution with 2 channels
    and ReLU, 2×2 max pooling, a dense softmax output with the cross-entropy; 47 parameters):
    every gradient derived, then the check (every layer's rule proven against the chain rule,
-   every gradient compared with central differences at 2 random points) — in a warm process;
+   every gradient compared with central differences at 2 random points) — in this process, each run
+   from an empty SymPy cache;
 2. the whole ``symbackprop derive`` command on that description, from a new process
    (interpreter start and imports included), printing the derivation and the check;
 3. rendering its Markdown and LaTeX documents (the derivation and the check given);
 4. the gallery's residual block with batch normalisation over a batch of 3 (13 parameters):
-   derive + check, warm process;
+   derive + check, each run from an empty SymPy cache;
 5. a recurrent layer of 8 tanh units over 10 steps (2 inputs per step, the quadratic cost at every
-   step; 88 parameters): backpropagation through time derived, then the check — in a warm process.
+   step; 88 parameters): backpropagation through time derived, then the check, each run from an empty SymPy cache.
 
 Performance is measured here, never asserted by timed tests.
 """
@@ -22,14 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
-import sympy as sp
+from sympy.core.cache import clear_cache
 
+from benchmarks.timing import Timing, machine, measure, measure_process
 from symbackprop.examples import CONVOLUTIONAL, RESIDUAL_BATCHNORM
 from symbackprop.model.layers import layered_from_mapping
 from symbackprop.proof.layered import derive_layered
@@ -37,13 +37,14 @@ from symbackprop.proof.layered_report import render_layered
 
 
 
-def _median(function, repeat: int) -> tuple[float, list[float]]:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+def _median(function, repeat: int) -> Timing:
+    """``function`` timed ``repeat`` times in this process, each run from an empty SymPy cache."""
+
+    def fresh():
+        clear_cache()
         function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
+
+    return measure(fresh, repeat)
 
 
 def derive_and_check():
@@ -54,17 +55,13 @@ def derive_and_check():
     return derivation, report
 
 
-def _runs(times) -> str:
-    return ", ".join(f"{t:.2f}" for t in times)
-
-
 def part_warm(args, out) -> None:
     print("\n1. convolutional network 1x6x6 -> conv 3x3 (2 channels, relu) -> maxpool 2 -> dense 3 softmax, "
           "47 parameters: derive + check, warm process", file=out)
-    derive_time, derive_runs = _median(lambda: derive_layered(layered_from_mapping(CONVOLUTIONAL)), args.repeat)
-    median, times = _median(derive_and_check, args.repeat)
-    print(f"   derive alone: median {derive_time:.2f} s (runs: {_runs(derive_runs)})", file=out)
-    print(f"   derive + check: median {median:.2f} s (runs: {_runs(times)}; target <= 10 s)", file=out)
+    alone = _median(lambda: derive_layered(layered_from_mapping(CONVOLUTIONAL)), args.repeat)
+    both = _median(derive_and_check, args.repeat)
+    print(f"   derive alone: median {alone} (runs: {alone.runs()})", file=out)
+    print(f"   derive + check: median {both} (runs: {both.runs()}; target <= 10 s)", file=out)
 
 
 def part_command(args, out) -> None:
@@ -74,8 +71,8 @@ def part_command(args, out) -> None:
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(CONVOLUTIONAL, handle)
         command = [sys.executable, "-m", "symbackprop", "derive", path]
-        median, times = _median(lambda: subprocess.run(command, check=True, capture_output=True), args.repeat)
-    print(f"   median {median:.2f} s (runs: {_runs(times)}; target <= 10 s)", file=out)
+        timing = measure_process(command, args.repeat)
+    print(f"   median {timing} (runs: {timing.runs()}; target <= 10 s)", file=out)
 
 
 #: the recurrent benchmark: 10 steps, 8 hidden units, an output and a cost at every step
@@ -89,7 +86,7 @@ RECURRENT_BENCHMARK = {
 
 def part_recurrent(args, out) -> None:
     print("\n5. recurrent layer, 10 steps x 8 tanh units, 2 inputs per step, cost at every step, 88 parameters: "
-          "derive + check, warm process", file=out)
+          "derive + check", file=out)
 
     def derive():
         return derive_layered(layered_from_mapping(RECURRENT_BENCHMARK))
@@ -98,10 +95,10 @@ def part_recurrent(args, out) -> None:
         if not derive().check().ok:
             raise RuntimeError("the check of the recurrent network failed")
 
-    derive_time, derive_runs = _median(derive, args.repeat)
-    median, times = _median(derive_and_check_recurrent, args.repeat)
-    print(f"   derive alone: median {derive_time:.2f} s (runs: {_runs(derive_runs)})", file=out)
-    print(f"   derive + check: median {median:.2f} s (runs: {_runs(times)}; target <= 10 s)", file=out)
+    alone = _median(derive, args.repeat)
+    both = _median(derive_and_check_recurrent, args.repeat)
+    print(f"   derive alone: median {alone} (runs: {alone.runs()})", file=out)
+    print(f"   derive + check: median {both} (runs: {both.runs()}; target <= 10 s)", file=out)
 
 
 def part_documents(args, out) -> None:
@@ -114,20 +111,20 @@ def part_documents(args, out) -> None:
             nonlocal document
             document = render_layered(derivation, fmt, report=report)
 
-        median, _ = _median(render_once, args.repeat)
-        print(f"   {fmt:>3}: median {median:.2f} s, {len(document.text.encode()) / 1024:.1f} KB", file=out)
+        timing = measure(render_once, args.repeat)
+        print(f"   {fmt:>3}: median {timing}, {len(document.text.encode()) / 1024:.1f} KB", file=out)
 
 
 def part_residual(args, out) -> None:
     print("\n4. residual block with batch normalisation, batch of 3: dense 2 tanh -> batchnorm -> residual from 1 "
-          "-> dense 1, 13 parameters: derive + check, warm process", file=out)
+          "-> dense 1, 13 parameters: derive + check", file=out)
 
     def once():
         if not derive_layered(layered_from_mapping(RESIDUAL_BATCHNORM)).check().ok:
             raise RuntimeError("the check of the residual block failed")
 
-    median, times = _median(once, args.repeat)
-    print(f"   derive + check: median {median:.2f} s (runs: {_runs(times)})", file=out)
+    timing = _median(once, args.repeat)
+    print(f"   derive + check: median {timing} (runs: {timing.runs()})", file=out)
 
 
 PARTS = (part_warm, part_command, part_documents, part_residual, part_recurrent)
@@ -140,8 +137,7 @@ def main(argv=None) -> int:
                         help=f"run part N (1-{len(PARTS)}) alone")
     args = parser.parse_args(argv)
     out = sys.stdout
-    print(f"symbackprop layers benchmark: {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
-          f"SymPy {sp.__version__}, median of {args.repeat} runs", file=out)
+    print(f"symbackprop layers benchmark: {machine(args.repeat)}", file=out)
     for number, part in enumerate(PARTS, start=1):
         if args.only in (None, number):
             part(args, out)

@@ -5,7 +5,7 @@ own network, from a new process each run, and the self-check of the whole galler
 document of ``output/manifest.json`` read by :func:`~symbackprop.claims.verdicts.check_document`
 with its own network and notation (:func:`~symbackprop.examples.document_options`), the
 documents of one derivation sharing their verdicts, from an empty SymPy cache each run.
-It prints medians with the machine's core count, and the counts of the last run.
+It prints medians (wall clock and CPU time) with the machine's core count, and the counts of the last run.
 
 Performance is measured here, never asserted by timed tests.
 """
@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import statistics
-import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 from sympy.core.cache import clear_cache
 
+from benchmarks.timing import Timing, machine, measure, measure_process
 from symbackprop.claims.verdicts import check_document
 from symbackprop.claims.layered import check_layered_document
 from symbackprop.examples import document_options, layered_network
@@ -34,23 +31,17 @@ OUTPUT = Path(__file__).resolve().parent.parent / "output"
 NIELSEN = ["check-doc", "--layers", "2,3,2", "--activation", "generic", "--cost", "quadratic", "--mean"]
 
 
-def check_doc_nielsen() -> float:
-    """Seconds for ``symbackprop check-doc`` on output/nielsen.en.md, from a new process."""
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "symbackprop", *NIELSEN, str(OUTPUT / "nielsen.en.md")],
-                          capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"check-doc on nielsen.en.md exited {done.returncode}:\n{done.stdout[-2000:]}")
-    return elapsed
+def check_doc_nielsen(repeat: int) -> Timing:
+    """``symbackprop check-doc`` on output/nielsen.en.md, each run from a new process."""
+    return measure_process([sys.executable, "-m", "symbackprop", *NIELSEN, str(OUTPUT / "nielsen.en.md")], repeat)
 
 
-def gallery_self_check() -> tuple[float, Counter]:
-    """Seconds to check every gallery document, and how many claims of each status were found."""
+def gallery_self_check() -> tuple[Counter, list]:
+    """Check every gallery document once, from an empty SymPy cache; the count of claims of each status."""
     clear_cache()
     documents = json.loads((OUTPUT / "manifest.json").read_text(encoding="utf-8"))["documents"]
     shared, counts = {}, Counter()
-    start = time.perf_counter()
+    read = []
     for entry in documents:
         layered = layered_network(entry["example"])
         if layered is not None:  # a network of [[layer]] entries: its own reader of claims
@@ -59,6 +50,7 @@ def gallery_self_check() -> tuple[float, Counter]:
             text = (OUTPUT / entry["path"]).read_text(encoding="utf-8")
             results = check_layered_document(text, entry["format"], layered, derivation=shared[entry["example"]][0])
             counts.update(r.status for r in results)
+            read.append(entry["path"])
             continue
         if document_options(entry["example"]) is None:  # not read by check-doc (examples.NOT_SELF_CHECKED)
             continue
@@ -70,7 +62,8 @@ def gallery_self_check() -> tuple[float, Counter]:
         results = check_document(text, entry["format"], network, notation, derivation=derivation, star=star,
                                  decided=decided)
         counts.update(r.status for r in results)
-    return time.perf_counter() - start, counts
+        read.append(entry["path"])
+    return counts, read
 
 
 def main(argv=None) -> int:
@@ -78,17 +71,13 @@ def main(argv=None) -> int:
                                      description="Time check-doc on the gallery.")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (the median is printed)")
     args = parser.parse_args(argv)
-    print(f"check-doc on the gallery, median of {args.repeat} runs, {os.cpu_count()} cores, "
-          f"Python {sys.version.split()[0]}")
-    single = statistics.median(check_doc_nielsen() for _ in range(args.repeat))
-    print(f"check-doc output/nielsen.en.md (new process): {single:.2f} s", flush=True)
-    runs = [gallery_self_check() for _ in range(args.repeat)]
-    total = statistics.median(seconds for seconds, _ in runs)
-    counts = runs[-1][1]
-    read = [e for e in json.loads((OUTPUT / "manifest.json").read_text())["documents"]
-            if document_options(e["example"]) is not None or layered_network(e["example"]) is not None]
-    print(f"self-check of the whole gallery ({len(read)} documents): {total:.2f} s; " + ", ".join(f"{counts[s]} {s}" for s in
-                                                    ("correct", "incorrect", "undecided", "unreadable", "skipped")))
+    print(f"check-doc on the gallery: {machine(args.repeat)}")
+    print(f"check-doc output/nielsen.en.md (new process): {check_doc_nielsen(args.repeat)}", flush=True)
+    last = []
+    timing = measure(lambda: last.append(gallery_self_check()), args.repeat)
+    counts, read = last[-1]
+    print(f"self-check of the whole gallery ({len(read)} documents): {timing}; "
+          + ", ".join(f"{counts[s]} {s}" for s in ("correct", "incorrect", "undecided", "unreadable", "skipped")))
     return 0
 
 

@@ -98,7 +98,9 @@ else:
     @pytest.mark.parametrize("document", [d for d in TEX_DOCUMENTS if d.standalone], ids=_ids)
     def test_tex_fits_its_pages(document):
         """No line or display runs into the margin, and the documents stay as short as a lecturer's notes."""
-        pages, overfull = tex_layout(document.file.read_text(encoding="utf-8"), document.lang)
+        # the same build as test_tex_compiles (one build per document and process)
+        pages, overfull = tex_layout(document.file.read_text(encoding="utf-8"), document.lang,
+                                     search_dir=document.file.parent)
         assert pages > 0, f"{document.path} did not build"
         assert not overfull, f"{document.path}: overfull boxes:\n" + "\n".join(overfull)
         limit = PAGE_LIMITS.get(document.path)

@@ -7,30 +7,22 @@ compiled with the real engine (skipped without it, failing instead under ``CI=tr
 """
 
 import re
-import subprocess
 
 import pytest
 
 from symbackprop.cli import main
 
-from tooling import TEX_TIMEOUT, require_tex
+from tooling import build_tex
 
 LIMIT_PT = 5.0
 _OVERFULL = re.compile(r"^Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide\)(.*)$", re.M)
 
 
-def overfull_boxes(tex: str, lang: str, directory) -> list[tuple[float, str]]:
-    """The overfull hboxes of ``tex`` compiled twice in ``directory``: (width in pt, where), widest first."""
-    engine = require_tex(lang)
-    (directory / "document.tex").write_text(tex, encoding="utf-8")
-    for _ in range(2):
-        run = subprocess.run(
-            [engine, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "document.tex"],
-            cwd=directory, stdin=subprocess.DEVNULL, capture_output=True, timeout=TEX_TIMEOUT, check=False,
-        )
-        assert run.returncode == 0, run.stdout.decode("utf-8", "replace")[-3000:]
-    log = (directory / "document.log").read_bytes().decode("utf-8", "replace")
-    return sorted(((float(width), where.strip()) for width, where in _OVERFULL.findall(log)), reverse=True)
+def overfull_boxes(tex: str, lang: str) -> list[tuple[float, str]]:
+    """The overfull hboxes of ``tex`` once its references are set: (width in pt, where), widest first."""
+    build = build_tex(tex, lang, True)
+    assert build.ok_exit, build.console[-3000:]
+    return sorted(((float(width), where.strip()) for width, where in _OVERFULL.findall(build.log)), reverse=True)
 
 
 def derived_article(capsys, lang: str) -> str:
@@ -43,10 +35,10 @@ def derived_article(capsys, lang: str) -> str:
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_the_general_proof_with_an_l2_penalty_fits_the_page(capsys, tmp_path, lang):
+def test_the_general_proof_with_an_l2_penalty_fits_the_page(capsys, lang):
     tex = derived_article(capsys, lang)
     assert r"\text{chain rule through } z" in tex or r"\text{链式法则，经由 } z" in tex  # the justified steps are in it
-    wide = [box for box in overfull_boxes(tex, lang, tmp_path) if box[0] > LIMIT_PT]
+    wide = [box for box in overfull_boxes(tex, lang) if box[0] > LIMIT_PT]
     assert not wide, f"lines wider than the text by more than {LIMIT_PT} pt: {wide}"
 
 
@@ -54,11 +46,11 @@ def _chains(tex: str) -> list[str]:
     return [body.strip() for body in re.findall(r"\\begin\{align\*\}(.*?)\\end\{align\*\}", tex, re.S)]
 
 
-def test_a_step_set_inline_is_measured_as_overfull(capsys, tmp_path):
+def test_a_step_set_inline_is_measured_as_overfull(capsys):
     """The measurement catches a bad layout: the first line of the proof of BP4, twice in one box, set inline."""
     tex = derived_article(capsys, "en")
     chain = next(body for body in _chains(tex) if r"\text{chain rule through }" in body and r"\lambda" in body)
     first = chain.split("\\\\")[0].split("&&")[0].split(r"\qquad")[0].replace("&", "")
     planted = tex.replace(r"\end{document}", "(1) step: \\mbox{$%s \\quad %s$}, twice, as one unbreakable box\n\n\\end{document}" % (first, first))
-    widths = [width for width, _ in overfull_boxes(planted, "en", tmp_path)]
+    widths = [width for width, _ in overfull_boxes(planted, "en")]
     assert widths and widths[0] > LIMIT_PT

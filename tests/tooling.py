@@ -19,6 +19,7 @@ with the text on stdin or in a file of a temporary directory, and a timeout.
 from __future__ import annotations
 
 import functools
+import hashlib
 import html
 import json
 import os
@@ -160,15 +161,25 @@ _MULTIPLY_DEFINED = re.compile(r"LaTeX Warning: Label `[^']*' multiply defined")
 _MISSING_CHAR = re.compile(r"^Missing character: There is no .*$", re.M)
 
 
-def compile_tex(
-    text: str,
-    lang: str,
-    standalone: bool,
-    *,
-    search_dir: Path | None = None,
-    references: bool = False,
-) -> tuple[bool, str]:
-    """Compile a LaTeX document and say whether it built.
+@dataclass(frozen=True)
+class TexBuild:
+    """What one build of a LaTeX document left: the engine's verdict and the log of its last run."""
+
+    engine: str
+    ok_exit: bool  # the engine exited 0 and wrote a PDF on every run
+    log: str
+    console: str
+    returncode: int | None  # None when the engine timed out
+    runs: int
+
+
+# Builds of this process, by the SHA-256 of everything that decides the build: checks that read the
+# same document (whether it compiles, what its layout is) share one build.
+_BUILDS: dict[str, TexBuild] = {}
+
+
+def build_tex(text: str, lang: str, standalone: bool, *, search_dir: Path | None = None) -> TexBuild:
+    """Compile a LaTeX document, at most twice, once per distinct document and options in this process.
 
     ``lang`` chooses the engine: ``pdflatex`` for ``"en"``, ``xelatex`` for ``"zh"``.
     A ``standalone`` document is compiled as it is; otherwise ``text`` is a fragment
@@ -177,16 +188,19 @@ def compile_tex(
     directory with ``-interaction=nonstopmode -halt-on-error`` and no shell escape;
     ``search_dir`` (the document's own directory) is added to ``TEXINPUTS`` so that
     files the document inputs resolve. A second run happens only when the first one
-    asks for it (labels, undefined references) or wrote a table of contents.
-
-    The document is good when the engine exits 0, writes a PDF and drops no glyph
-    ("Missing character" in the log). With ``references=True`` a reference still
-    undefined after the second run, or a label defined twice, also counts as a failure.
-
-    Returns ``(ok, log_excerpt)``: on failure the excerpt holds the error lines of the
-    log with their context; on success, the warnings worth reading (possibly empty).
+    asks for it (labels, undefined references) or wrote a table of contents: without
+    that request a second run reads the same auxiliary files and sets the same pages.
     """
     engine = require_tex(lang)
+    key = hashlib.sha256(
+        json.dumps([text, lang, standalone, str(search_dir) if search_dir else None]).encode("utf-8")
+    ).hexdigest()
+    if key not in _BUILDS:
+        _BUILDS[key] = _build(engine, text, lang, standalone, search_dir)
+    return _BUILDS[key]
+
+
+def _build(engine: str, text: str, lang: str, standalone: bool, search_dir: Path | None) -> TexBuild:
     with tempfile.TemporaryDirectory(prefix="symbackprop-tex-") as tmp:
         work = Path(tmp)
         main = work / "document.tex"
@@ -203,7 +217,6 @@ def compile_tex(
             env["TEXINPUTS"] = f"{search_dir}{os.pathsep}"
         command = [engine, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape",
                    "-file-line-error", main.name]
-        log = ""
         for run in (1, 2):
             try:
                 proc = subprocess.run(
@@ -211,45 +224,62 @@ def compile_tex(
                     capture_output=True, timeout=TEX_TIMEOUT, check=False,
                 )
             except subprocess.TimeoutExpired:
-                log = _read_log(work)
-                return False, f"{engine} did not finish within {TEX_TIMEOUT} s\n" + _tail(log)
+                return TexBuild(engine, False, _read_log(work), "", None, run)
             log = _read_log(work)
+            console = proc.stdout.decode("utf-8", "replace")
             if proc.returncode != 0 or not (work / "document.pdf").exists():
-                console = proc.stdout.decode("utf-8", "replace")
-                excerpt = _error_excerpt(log) or _tail(log or console)
-                return False, f"{engine} exited with status {proc.returncode} (run {run})\n{excerpt}"
+                return TexBuild(engine, False, log, console, proc.returncode, run)
             toc = work / "document.toc"
             wants_rerun = _RERUN.search(log) or (toc.exists() and toc.stat().st_size > 0)
-            if run == 1 and not wants_rerun:
+            if not wants_rerun:
                 break
-        problems = _MISSING_CHAR.findall(log)
-        undefined = _UNDEFINED_REF.findall(log)
-        if references:
-            problems += undefined + _MULTIPLY_DEFINED.findall(log)
-        if problems:
-            return False, f"{engine} built the PDF but:\n" + "\n".join(_dedupe(problems))
-        return True, "\n".join(_dedupe(undefined))
+        return TexBuild(engine, True, log, console, proc.returncode, run)
+
+
+def compile_tex(
+    text: str,
+    lang: str,
+    standalone: bool,
+    *,
+    search_dir: Path | None = None,
+    references: bool = False,
+) -> tuple[bool, str]:
+    """Compile a LaTeX document (see :func:`build_tex`) and say whether it built.
+
+    The document is good when the engine exits 0, writes a PDF and drops no glyph
+    ("Missing character" in the log). With ``references=True`` a reference still
+    undefined after the second run, or a label defined twice, also counts as a failure.
+
+    Returns ``(ok, log_excerpt)``: on failure the excerpt holds the error lines of the
+    log with their context; on success, the warnings worth reading (possibly empty).
+    """
+    build = build_tex(text, lang, standalone, search_dir=search_dir)
+    engine, log = build.engine, build.log
+    if build.returncode is None:
+        return False, f"{engine} did not finish within {TEX_TIMEOUT} s\n" + _tail(log)
+    if not build.ok_exit:
+        excerpt = _error_excerpt(log) or _tail(log or build.console)
+        return False, f"{engine} exited with status {build.returncode} (run {build.runs})\n{excerpt}"
+    problems = _MISSING_CHAR.findall(log)
+    undefined = _UNDEFINED_REF.findall(log)
+    if references:
+        problems += undefined + _MULTIPLY_DEFINED.findall(log)
+    if problems:
+        return False, f"{engine} built the PDF but:\n" + "\n".join(_dedupe(problems))
+    return True, "\n".join(_dedupe(undefined))
 
 
 _PAGES = re.compile(r"Output written on \S+ \((\d+) pages?")
 _OVERFULL_BOX = re.compile(r"^Overfull \\[hv]box \((\d+(?:\.\d+)?)pt too (?:wide|high)\).*$", re.M)
 
 
-def tex_layout(text: str, lang: str) -> tuple[int, list[str]]:
-    """Compile a standalone LaTeX document twice and return its page count and every overfull box of the log
-    (the lines as TeX writes them). The engine is chosen by ``lang``, as in :func:`compile_tex`."""
-    engine = require_tex(lang)
-    with tempfile.TemporaryDirectory(prefix="symbackprop-tex-") as tmp:
-        work = Path(tmp)
-        (work / "document.tex").write_text(text, encoding="utf-8")
-        env = dict(os.environ, max_print_line="10000")
-        command = [engine, "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "document.tex"]
-        for _ in (1, 2):  # the second run sets the references, which can move lines
-            subprocess.run(command, cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                           timeout=TEX_TIMEOUT, check=False)
-        log = _read_log(work)
-    pages = _PAGES.search(log)
-    return (int(pages.group(1)) if pages else 0), [m.group(0) for m in _OVERFULL_BOX.finditer(log)]
+def tex_layout(text: str, lang: str, *, search_dir: Path | None = None) -> tuple[int, list[str]]:
+    """The page count of a standalone LaTeX document and every overfull box of its log (the lines as
+    TeX writes them), after the runs that set its references (see :func:`build_tex`, whose build
+    :func:`compile_tex` shares). A document that does not build has 0 pages."""
+    build = build_tex(text, lang, True, search_dir=search_dir)
+    pages = _PAGES.search(build.log) if build.ok_exit else None
+    return (int(pages.group(1)) if pages else 0), [m.group(0) for m in _OVERFULL_BOX.finditer(build.log)]
 
 
 def _read_log(work: Path) -> str:

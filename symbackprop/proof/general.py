@@ -234,7 +234,13 @@ class _IndexedMatrix(sp.MatrixExpr):
 
 def machine(expr):
     """``expr`` with every indexed Quantity written as an IndexedBase element (w^l_{jk} → w[l, j, k])."""
-    expr = sp.sympify(expr)
+    return _machine(sp.sympify(expr))
+
+
+# A proof's check writes the same few expressions in machine form again and again; building their
+# IndexedBase elements (each with its assumptions) is most of that work, so each form is kept.
+@functools.lru_cache(maxsize=4096)
+def _machine(expr):
     mapping = {q: _BASES[q.kind][q.indices] for q in expr.atoms(Quantity) if q.indices}
     return expr.xreplace(mapping) if mapping else expr
 
@@ -276,13 +282,38 @@ def _same(left, right) -> bool:
     if left == right:
         return True
     difference = left - right
-    for transform in (sp.expand, sp.simplify, lambda e: sp.simplify(e.doit())):
+    # The cheap normal forms first (a polynomial, a quotient of polynomials, sums over a Kronecker delta
+    # with the delta's index put in); simplify only for what they leave. Each rewrites to an equal
+    # expression, so reaching 0 by any of them proves the equality.
+    for transform in (sp.expand, sp.cancel, lambda e: sp.expand(_delta_sums(e)), sp.simplify,
+                      lambda e: sp.simplify(e.doit())):
         try:
             if transform(difference) == 0:
                 return True
         except (TypeError, ValueError, NotImplementedError, AttributeError, sp.PolynomialError):
             continue
     return False
+
+
+def _delta_sums(expr):
+    """``expr`` with every sum of a product holding a Kronecker delta of its index, Σ_b δ_{bx} f(b), written
+    f(x) Σ_b δ_{bx}: the delta vanishes unless b = x, and then f(b) = f(x)."""
+
+    def rewrite(total):
+        if len(total.limits) != 1:
+            return total
+        var = total.limits[0][0]
+        factors = sp.Mul.make_args(total.function)
+        for factor in factors:
+            if isinstance(factor, sp.KroneckerDelta) and var in factor.args:
+                other = factor.args[1] if factor.args[0] == var else factor.args[0]
+                if var in other.free_symbols:
+                    continue
+                rest = sp.Mul(*(f for f in factors if f is not factor)).xreplace({var: other})
+                return rest * sp.Sum(factor, *total.limits)
+        return total
+
+    return expr.replace(lambda e: isinstance(e, sp.Sum), rewrite)
 
 
 def _contains(expr, sub) -> bool:
@@ -408,6 +439,15 @@ def _sign(expr, params, zero=False):
 
 def _parameters(domain):
     """A parametrisation of a layer range by non-negative integers: l = low + s0, L = l + (L - high) + s1."""
+    return dict(_parametrisation(tuple(domain)))
+
+
+@functools.lru_cache(maxsize=256)
+def _parametrisation(domain):
+    return tuple(_parametrise(domain).items())
+
+
+def _parametrise(domain):
     var, low, high = domain
     s0, s1 = sp.symbols("s0 s1", integer=True, nonnegative=True)
     if var == L:
@@ -420,6 +460,12 @@ def _parameters(domain):
 
 class _Unprovable(Exception):
     pass
+
+
+@functools.lru_cache(maxsize=1024)
+def _layers_where(index, layer) -> tuple:
+    """The layers P at which the layer index ``index`` (an expression in P) equals ``layer``."""
+    return tuple(sp.solve(sp.Eq(index, layer), _P))
 
 
 def _consumers(model, u, params):
@@ -436,7 +482,7 @@ def _consumers(model, u, params):
         for atom in family.definition.atoms(Indexed):
             if atom.base != base:
                 continue
-            for value in sp.solve(sp.Eq(atom.indices[0], layer), _P):
+            for value in _layers_where(atom.indices[0], layer):
                 low, high = _sign(value - family.low, params), _sign(family.high - value, params)
                 if low is None or high is None:
                     raise _Unprovable("layer_undecidable")
@@ -1147,7 +1193,19 @@ def derive_general(cost="quadratic", activation="generic", l2=False, softmax=Non
     its σ' proven against ``sympy.diff``); ``softmax`` puts a softmax on the
     output layer (default: True for ``cross_entropy``); ``l2`` adds the
     regulariser (λ/2n) Σ w².
+
+    A derivation is immutable: the same arguments give the same derivation, derived once per process.
     """
+    key = (cost, activation, bool(l2), softmax if softmax is None else bool(softmax))
+    try:
+        hash(key)
+    except TypeError:  # an argument that cannot be a key: derived as it is
+        return _derive_general.__wrapped__(*key)
+    return _derive_general(*key)
+
+
+@functools.lru_cache(maxsize=64)
+def _derive_general(cost, activation, l2, softmax) -> GeneralDerivation:
     rule_cost = lookup_cost(cost)
     rule = lookup_activation(activation)
     if isinstance(rule, VectorActivation):
@@ -1488,6 +1546,12 @@ def _verify_targets(step, current, ctx):
     return None
 
 
+def _clear_caches() -> None:
+    """Forget every result this module keeps (benchmarks time a check from nothing, as a new process)."""
+    for cached in (_rule_proof, _machine, _parametrisation, _layers_where, _derive_general, _check):
+        cached.cache_clear()
+
+
 @functools.cache
 def _rule_proof(spec):
     return prove_rule(lookup_activation(spec))
@@ -1656,6 +1720,9 @@ def _summary(problem: dict) -> str:
     return ", ".join([*where, problem["key"], *data])
 
 
+# A check reads only the derivation, which is immutable: the same derivation is checked once per process
+# (a derivation that differs anywhere, a planted mistake say, is a different key and checked anew).
+@functools.lru_cache(maxsize=64)
 def _check(derivation: GeneralDerivation) -> Report:
     cost = lookup_cost(derivation.cost)
     rule = lookup_activation(derivation.activation)
