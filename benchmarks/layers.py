@@ -13,7 +13,11 @@ and the load average):
 3. rendering its Markdown and LaTeX documents (the derivation and the check given);
 4. the gallery's residual block with batch normalisation over a batch of 3 (13 parameters):
    derive + check, each run from an empty SymPy cache;
-5. a recurrent layer of 8 tanh units over 10 steps (2 inputs per step, the quadratic cost at every
+5. the NumPy module ``symbackprop codegen`` writes for the convolutional network of part 1:
+   ``gradients(params, X, Y)`` on a batch of 100 examples beside :func:`hand_written_gradients`, the same
+   backward pass written by hand with im2col and matrix products (after checking that both give the same
+   gradients); the target is a ratio of at most 2;
+6. a recurrent layer of 8 tanh units over 10 steps (2 inputs per step, the quadratic cost at every
    step; 88 parameters): backpropagation through time derived, then the check, each run from an empty SymPy cache.
 
 Performance is measured here, never asserted by timed tests.
@@ -85,7 +89,7 @@ RECURRENT_BENCHMARK = {
 
 
 def part_recurrent(args, out) -> None:
-    print("\n5. recurrent layer, 10 steps x 8 tanh units, 2 inputs per step, cost at every step, 88 parameters: "
+    print("\n6. recurrent layer, 10 steps x 8 tanh units, 2 inputs per step, cost at every step, 88 parameters: "
           "derive + check", file=out)
 
     def derive():
@@ -115,6 +119,80 @@ def part_documents(args, out) -> None:
         print(f"   {fmt:>3}: median {timing}, {len(document.text.encode()) / 1024:.1f} KB", file=out)
 
 
+#: examples in the batch of part 4, and the largest ratio of the generated module's time to the hand-written one's
+BATCH = 100
+CODEGEN_TARGET = 2.0
+
+
+def hand_written_gradients(params, X, Y):
+    """Backpropagation through the gallery's network by hand: conv 3×3 (2 channels, ReLU) on a 1×6×6
+    input as im2col and one matrix product, 2×2 max pooling by reshaping (ties to the first maximum),
+    a dense softmax layer with the cross-entropy; the gradients summed over the batch (one example a row)."""
+    import numpy as np
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    K, b1, W, b3 = params["K1"], params["b1"], params["W3"], params["b3"]
+    n = X.shape[0]
+    columns = sliding_window_view(X, (3, 3), axis=(2, 3)).transpose(0, 2, 3, 1, 4, 5).reshape(n * 16, 9)
+    z1 = (columns @ K.reshape(2, 9).T).reshape(n, 4, 4, 2).transpose(0, 3, 1, 2) + b1[:, None, None]
+    a1 = np.maximum(z1, 0)
+    blocks = a1.reshape(n, 2, 2, 2, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, 2, 2, 2, 4)
+    first = blocks.argmax(axis=-1)
+    a2 = np.take_along_axis(blocks, first[..., None], axis=-1)[..., 0]
+    flat = a2.reshape(n, 8)
+    z3 = flat @ W.T + b3
+    e = np.exp(z3 - z3.max(axis=1, keepdims=True))
+    a3 = e / e.sum(axis=1, keepdims=True)
+    delta3 = a3 - Y
+    grads = {"W3": delta3.T @ flat, "b3": delta3.sum(axis=0)}
+    da2 = (delta3 @ W).reshape(n, 2, 2, 2)
+    routed = (np.arange(4) == first[..., None]) * da2[..., None]
+    da1 = routed.reshape(n, 2, 2, 2, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, 2, 4, 4)
+    delta1 = da1 * (z1 > 0)
+    grads["K1"] = (delta1.transpose(0, 2, 3, 1).reshape(n * 16, 2).T @ columns).reshape(2, 1, 3, 3)
+    grads["b1"] = delta1.sum(axis=(0, 2, 3))
+    return grads
+
+
+def part_codegen(args, out) -> None:
+    import importlib.util
+
+    import numpy as np
+
+    from symbackprop.codegen.layered import layered_module
+
+    print(f"\n5. the convolutional network's NumPy module (symbackprop codegen): gradients on a batch of {BATCH}, "
+          "beside hand-written NumPy", file=out)
+    source = layered_module(derive_layered(layered_from_mapping(CONVOLUTIONAL)))
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "conv_module.py")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(source)
+        spec = importlib.util.spec_from_file_location("conv_module", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((BATCH, 1, 6, 6))
+    Y = np.eye(3)[rng.integers(0, 3, BATCH)]
+    params = module.init_params(0)
+    generated, hand = module.gradients(params, X, Y), hand_written_gradients(params, X, Y)
+    for name in params:
+        if not np.allclose(generated[name], hand[name], rtol=1e-12, atol=1e-13):
+            raise RuntimeError(f"the gradients of {name} differ between the module and the hand-written code")
+    calls = 200
+    runs = {"generated": [], "hand": []}
+    for _ in range(args.repeat):  # alternating, so that a change of load falls on both
+        for name, function in (("generated", module.gradients), ("hand", hand_written_gradients)):
+            runs[name].append(measure(lambda function=function: [function(params, X, Y) for _ in range(calls)], 1))
+    timing = {name: Timing(tuple(t.walls[0] / calls for t in done), tuple(t.cpus[0] / calls for t in done))
+              for name, done in runs.items()}
+    for name, label in (("generated", "generated module:  "), ("hand", "hand-written NumPy:")):
+        print(f"   {label} median {timing[name].wall * 1e3:.3f} ms a call (CPU {timing[name].cpu * 1e3:.3f} ms; "
+              f"{calls} calls a run)", file=out)
+    generated_time, hand_time = timing["generated"].cpu, timing["hand"].cpu
+    print(f"   ratio of the CPU times: {generated_time / hand_time:.2f} (target <= {CODEGEN_TARGET})", file=out)
+
+
 def part_residual(args, out) -> None:
     print("\n4. residual block with batch normalisation, batch of 3: dense 2 tanh -> batchnorm -> residual from 1 "
           "-> dense 1, 13 parameters: derive + check", file=out)
@@ -127,7 +205,7 @@ def part_residual(args, out) -> None:
     print(f"   derive + check: median {timing} (runs: {timing.runs()})", file=out)
 
 
-PARTS = (part_warm, part_command, part_documents, part_residual, part_recurrent)
+PARTS = (part_warm, part_command, part_documents, part_residual, part_codegen, part_recurrent)
 
 
 def main(argv=None) -> int:

@@ -312,9 +312,9 @@ def _is_layered(network) -> bool:
 def _dense_only(network, path: str) -> None:
     """Commands other than derive take dense networks only (``layers = [...]``)."""
     if _is_layered(network):
-        raise SpecError(f"{path!r} lists its layers as [[layer]] entries; only `symbackprop derive`, `check` and "
-                        f"`check-doc` read such a description so far; expected `layers = [...]` (dense layers) for "
-                        f"this command")
+        raise SpecError(f"{path!r} lists its layers as [[layer]] entries; only `derive`, `check`, `check-doc`, "
+                        f"`evaluate` and `codegen` read such a description so far; expected `layers = [...]` (dense "
+                        f"layers) for this command")
 
 
 def _layered_spec(args):
@@ -332,6 +332,15 @@ def _layered_spec(args):
     return network if _is_layered(network) else None
 
 
+def _layered_flag_problems(args) -> list:
+    """The network flags given beside a description of [[layer]] entries, each a problem: the description
+    holds every setting itself."""
+    flags = [("--layers", args.layers), ("--activation", args.activation), ("--cost", args.cost),
+             ("--bias/--no-bias", args.bias), ("--l2", args.l2), ("--mean", args.mean or None)]
+    return [f"{flag} cannot be combined with a description of [[layer]] entries ({args.spec!r}); expected the "
+            f"setting in the description itself" for flag, value in flags if value is not None]
+
+
 def command_derive_layered(args, network) -> int:
     """``derive`` on a description with [[layer]] entries: the derivation, its check and a document."""
     from .documents.render import label_prefix_from
@@ -339,10 +348,7 @@ def command_derive_layered(args, network) -> int:
     from .proof.layered import derive_layered
     from .proof.layered_report import LAYERED_FORMATS, render_layered
 
-    flags = [("--layers", args.layers), ("--activation", args.activation), ("--cost", args.cost),
-             ("--bias/--no-bias", args.bias), ("--l2", args.l2), ("--mean", args.mean or None)]
-    problems = [f"{flag} cannot be combined with a description of [[layer]] entries ({args.spec!r}); expected the "
-                f"setting in the description itself" for flag, value in flags if value is not None]
+    problems = _layered_flag_problems(args)
     if args.format in FORMATS and args.format not in LAYERED_FORMATS:  # an unknown one: _check_choices
         problems.append(f"--format {args.format} is not available for a description of [[layer]] entries; expected "
                         f"one of: {', '.join(LAYERED_FORMATS)}")
@@ -363,7 +369,9 @@ def command_derive_layered(args, network) -> int:
         progress.start("checking every layer's rule")
         report = derivation.check()
         progress.done()
-    document = render_layered(derivation, args.format, args.lang, args.flavor, standalone=args.standalone,
+    output = Path(args.output) if args.output else None
+    figure = output.with_suffix(".svg").name if output is not None and args.format == "md" else None
+    document = render_layered(derivation, args.format, args.lang, args.flavor, standalone=args.standalone, figure=figure,
                               report=report, templates=args.templates,
                               label_prefix=_label_prefix(args, label_prefix_from("layers-" + network.name)))
     _write_or_print(args.output, document)
@@ -771,6 +779,9 @@ def command_evaluate(args) -> int:
     from .numbers import DOCUMENT_PARAMETERS, parse_values, worked_example
     from .numbers import WORKED_FORMATS, render_worked
 
+    layered = _layered_spec(args)
+    if layered is not None:
+        return command_evaluate_layered(args, layered)
     _, lr, data, network = _all_at_once(
         lambda: _known_names(("format", args.format, WORKED_FORMATS), ("language", args.lang, LANGUAGES),
                              ("notation", args.notation, NOTATIONS), ("flavor", args.flavor, FLAVORS)),
@@ -792,12 +803,48 @@ def command_evaluate(args) -> int:
     return 0
 
 
+def command_evaluate_layered(args, network) -> int:
+    """``evaluate`` on a description with [[layer]] entries: the derivation with the numbers of a values file."""
+    from .model.activations import exact_number
+    from .numbers import DOCUMENT_PARAMETERS
+    from .numbers.layered import LAYERED_WORKED_FORMATS, layered_worked_example, parse_layered_values, render_layered_worked
+    from .proof.layered import derive_layered
+
+    problems = _layered_flag_problems(args)
+    if args.notation != DEFAULT_NOTATION and args.notation in NOTATIONS:
+        problems.append(f"--notation {args.notation} is not available for a description of [[layer]] entries; "
+                        f"it is written in one notation (layer l's values z^l, a^l, δ^l, kernels K^l)")
+    if args.format != "json" and args.format in LAYERED_WORKED_FORMATS and network.parameter_count > DOCUMENT_PARAMETERS:
+        problems.append(f"the network {network.name} has {network.parameter_count} parameters; a worked example in "
+                        f"{args.format} is written for at most {DOCUMENT_PARAMETERS} (a few lines each); use "
+                        f"--format json for the numbers of a larger network")
+    _, lr, data = _all_at_once(
+        lambda: _known_names(("format", args.format, LAYERED_WORKED_FORMATS), ("language", args.lang, LANGUAGES),
+                             ("notation", args.notation, NOTATIONS), ("flavor", args.flavor, FLAVORS),
+                             problems=problems),
+        lambda: exact_number(args.lr, "--lr"),
+        lambda: _read_values(args.values))
+    derivation = derive_layered(network)
+    params, x, y = parse_layered_values(data, derivation)
+    example = layered_worked_example(derivation, params, x, y, lr=lr, digits=args.digits)
+    _write_or_print(args.output, render_layered_worked(example, derivation, args.format, args.lang, args.flavor))
+    return 0
+
+
 def command_codegen(args) -> int:
     from .proof.chain import derive
 
     from .codegen import numpy_module
     from .documents.render import Document
 
+    layered = _layered_spec(args)
+    if layered is not None:
+        from .codegen.layered import layered_module
+        from .proof.layered import derive_layered
+
+        _known_names(problems=_layered_flag_problems(args))
+        _write_or_print(args.output, Document(layered_module(derive_layered(layered))))
+        return 0
     network = network_from_args(args)
     _write_or_print(args.output, Document(numpy_module(derive(network))))
     return 0

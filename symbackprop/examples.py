@@ -192,7 +192,9 @@ def _layered_documents(files: dict[str, str], manifest: list[dict]) -> None:
         derivation = derive_layered(layered_from_mapping(description, name))
         report = derivation.check()
         for lang in _languages():
-            files[f"{key}.{lang}.md"] = render_layered(derivation, "md", lang, report=report).text
+            doc = render_layered(derivation, "md", lang, report=report, figure=f"{key}.svg")
+            files[f"{key}.{lang}.md"] = doc.text
+            files.update(doc.attachments)
             manifest.append({"path": f"{key}.{lang}.md", "format": "md", "lang": lang, "flavor": "github",
                              "example": key})
             files[f"{key}.{lang}.tex"] = render_layered(derivation, "tex", lang, report=report, label_prefix=key).text

@@ -202,6 +202,6 @@ def test_a_layered_description_reports_its_refusals_with_the_other_problems(caps
     spec = tmp_path / "conv.toml"
     spec.write_text('input = [1, 3]\ncost = "quadratic"\n[[layer]]\ntype = "conv1d"\nchannels = 1\nkernel = 2\n'
                     '[[layer]]\ntype = "dense"\nsize = 1\n')
-    code, out, err = run(capsys, "derive", str(spec), "--format", "json", "--lang", "fr", "--layers", "2,2")
+    code, out, err = run(capsys, "derive", str(spec), "--notation", "ng", "--lang", "fr", "--layers", "2,2")
     assert code == 2 and out == "" and "3 problems" in err
-    assert "--format json is not available" in err and "unknown language 'fr'" in err and "--layers" in err
+    assert "--notation ng is not available" in err and "unknown language 'fr'" in err and "--layers" in err

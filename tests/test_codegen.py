@@ -1,7 +1,5 @@
 """The exported NumPy module: it trains, and its gradients agree with the finite-difference oracle."""
 
-import importlib.util
-import itertools
 import random
 
 import mpmath
@@ -12,22 +10,13 @@ from symbackprop import Network, SpecError, derive
 from symbackprop.codegen import module_context, numpy_module
 from symbackprop.proof.oracle import CostOracle, random_point
 
+from tooling import import_generated
+
 np = pytest.importorskip("numpy")
-
-_names = itertools.count()
-
 
 def load(tmp_path, derivation):
     """Write the module of ``derivation`` to ``tmp_path`` and import it from there."""
-    source = numpy_module(derivation)
-    assert "symbackprop" not in source
-    name = f"generated_network_{next(_names)}"
-    path = tmp_path / f"{name}.py"
-    path.write_text(source, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_generated(numpy_module(derivation), tmp_path, "generated_network")
 
 
 def arrays(derivation, params):

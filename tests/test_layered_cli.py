@@ -54,6 +54,21 @@ def test_derive_writes_a_document(spec, tmp_path, fmt, lang, capsys):
     assert "\\operatorname{rot}_{180}" in text
 
 
+def test_derive_json_gives_every_gradient_and_how_each_rule_was_established(spec, capsys):
+    import json
+
+    assert main(["derive", str(spec), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["gradients"]) == data["network"]["parameters"] == 2 * 4 + 2 + 2 * 2 + 2
+    assert data["gradients"][0]["key"] == ["K", 1, 1, 1, 1, 1]
+    conv = data["layers"][0]
+    assert conv["rule"] == "conv" and "rot180" in conv["backward_rule"]["text"]
+    assert {(f["what"], f["method"], f["ok"]) for f in conv["established"]} == {("backward", "exact", True),
+                                                                                 ("gradients", "exact", True)}
+    assert data["check"]["ok"] and {f["method"] for f in data["check"]["facts"]} >= {"exact", "numeric"}
+    assert [d["position"] for d in data["deltas"][:2]] == [[1], [2]]
+
+
 def test_bad_description_exits_2_without_traceback_and_writes_nothing(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('input = [1, 4, 4]\n[[layer]]\ntype = "conv2d"\nchannels = 1\nkernel = 5\n'
@@ -70,11 +85,12 @@ def test_bad_description_exits_2_without_traceback_and_writes_nothing(tmp_path):
 
 @pytest.mark.parametrize("argv, expected", [
     (["derive", "{spec}", "--layers", "2,3"], "--layers cannot be combined with a description of [[layer]] entries"),
-    (["derive", "{spec}", "--format", "json"], "--format json is not available"),
+    (["derive", "{spec}", "--format", "html"], "unknown format 'html'"),
     (["derive", "{spec}", "--notation", "ng"], "--notation ng is not available"),
     (["check", "--spec", "{spec}", "a = b", "--star", "hadamard"], "--star hadamard is not available"),
     (["check-doc", "{spec}", "x.md", "--cost", "quadratic"], "--cost cannot be combined with a description"),
-    (["codegen", "{spec}"], "only `symbackprop derive`, `check` and `check-doc` read such a description"),
+    (["codegen", "{spec}", "--cost", "quadratic"], "--cost cannot be combined with a description of [[layer]] entries"),
+    (["evaluate", "{spec}", "--values", "v.json", "--notation", "qiu"], "--notation qiu is not available"),
 ])
 def test_what_a_layered_description_cannot_do_yet(spec, argv, expected, capsys):
     assert main([a.replace("{spec}", str(spec)) for a in argv]) == 2

@@ -21,6 +21,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import html
+import importlib.util
+import itertools
 import json
 import os
 import re
@@ -753,3 +755,19 @@ def load_manifest(path: Path = OUTPUT / "manifest.json") -> tuple[list[Document]
                 flavor=entry.get("flavor"), standalone=entry.get("standalone"),
             ))
     return documents, problems
+
+
+_generated = itertools.count()
+
+
+def import_generated(source: str, directory: Path, stem: str = "generated"):
+    """Write a generated module's ``source`` into ``directory`` (it must not name the package that wrote it)
+    and import it from there, under a name of its own."""
+    assert "symbackprop" not in source
+    name = f"{stem}_{next(_generated)}"
+    path = Path(directory) / f"{name}.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1001,6 +1001,21 @@ def _composed_fact(derivation: LayeredDerivation, used: list) -> LayerFact:
                      failed[0] if failed else None, len(used), float(worst))
 
 
+def rule_facts(derivation: LayeredDerivation) -> tuple[LayerFact, ...]:
+    """The exact facts: the output δ, then, from the last layer back, each layer's rule through time (a
+    recurrent layer), backward rule and parameter gradients, each proven equal to the chain rule (max pooling by cases)."""
+    facts = [_prove_output(derivation)]
+    for layer in reversed(derivation.network.layers):
+        if layer.recurrent:
+            facts.append(_prove_through_time(derivation, layer.index))
+        facts.append(_prove_backward(derivation, layer.index))
+        for prove in (_prove_skip, _prove_gradients):
+            fact = prove(derivation, layer.index)
+            if fact is not None:
+                facts.append(fact)
+    return tuple(facts)
+
+
 def check(derivation: LayeredDerivation, points: int = 2, seed: int = 0, composed: bool | None = None) -> LayeredReport:
     """Every fact about the derivation, each with the method that established it.
 
@@ -1014,15 +1029,7 @@ def check(derivation: LayeredDerivation, points: int = 2, seed: int = 0, compose
       of the fully composed cost at the same points.
     """
     network = derivation.network
-    facts = [_prove_output(derivation)]
-    for layer in reversed(network.layers):
-        if layer.recurrent:
-            facts.append(_prove_through_time(derivation, layer.index))
-        facts.append(_prove_backward(derivation, layer.index))
-        for prove in (_prove_skip, _prove_gradients):
-            fact = prove(derivation, layer.index)
-            if fact is not None:
-                facts.append(fact)
+    facts = list(rule_facts(derivation))
     numeric, used = _numeric_fact(derivation, points, seed)
     facts.append(numeric)
     if composed or (composed is None and network.parameter_count <= COMPOSED_LIMIT):

@@ -6,8 +6,12 @@ everything in words, through :mod:`symbackprop.documents.render`.
 
 from __future__ import annotations
 
+import json
+
 import sympy as sp
 
+from ..documents import printing
+from ..documents.layered_drawing import layered_layout
 from ..documents.render import (FLAVORS, LANGUAGES, Document, check_choice, check_label_prefix, environment,
                                 get_template, templates_found)
 from ..errors import SpecError
@@ -17,7 +21,7 @@ from ..model.symbols import Chain, Partial
 from .general import Entry
 from .layered import LayeredDerivation, LayeredReport, backward_steps, gradient_steps, through_time_steps
 
-LAYERED_FORMATS = ("text", "md", "tex")
+LAYERED_FORMATS = ("text", "md", "tex", "json")
 
 # index names of the general statements
 _O, _C, _I, _J, _P, _Q, _K = sp.symbols("o c i j p q k", integer=True, positive=True)
@@ -185,13 +189,14 @@ def _is_indicator(expr) -> bool:
             and expr.args[1].expr == 0 and expr.args[1].cond == sp.true)
 
 
-def _shown(expr):
-    """An expression as displayed: indicators as [condition], SymPy's Heaviside as H, long sums over rows."""
+def _shown(expr, rows: bool = True):
+    """An expression as displayed: indicators as [condition], SymPy's Heaviside as H, long sums over rows
+    (unless ``rows`` is false)."""
     if isinstance(expr, sp.Equality):
-        return sp.Eq(_shown(expr.lhs), _shown(expr.rhs), evaluate=False)
+        return sp.Eq(_shown(expr.lhs, rows), _shown(expr.rhs, rows), evaluate=False)
     expr = expr.replace(_is_indicator, lambda e: Indicator(e.args[0].cond))
     expr = expr.replace(sp.Heaviside, lambda x, *rest: UnitStep(x))
-    if expr.is_Add:
+    if expr.is_Add and rows:
         terms = sorted(expr.args, key=sp.default_sort_key)
         per_row = 3 if expr.has(Partial) else 5
         if len(terms) > per_row:
@@ -339,23 +344,94 @@ def layered_model(derivation: LayeredDerivation, report: LayeredReport | None) -
     }
 
 
+def _spec_fields(layer) -> dict:
+    """A layer's settings as its description writes them (``type`` first; a residual layer's ``from``)."""
+    spec = layer.spec
+    fields = {"type": layer.type}
+    for key, name in (("size", "size"), ("channels", "channels"), ("kernel", "kernel"), ("stride", "stride"),
+                      ("padding", "padding"), ("epsilon", "epsilon"), ("source", "from")):
+        if hasattr(spec, key):
+            value = spec.step if key == "stride" and isinstance(spec, Pool) else getattr(spec, key)
+            fields[name] = str(value) if isinstance(value, sp.Basic) else value
+    if layer.activation is not None:
+        fields["activation"] = layer.activation.label
+    if hasattr(spec, "bias") and layer.has_z:
+        fields["bias"] = layer.bias
+    return fields
+
+
+def _fact_data(fact) -> dict:
+    data = {"what": fact.what, "layer": fact.layer, "rule": fact.rule, "method": fact.method, "ok": fact.ok,
+            "compared": fact.count, "failed": fact.failed,
+            "first_failure": None if fact.first is None else printing.text(fact.first)}
+    if fact.points:
+        data.update(points=fact.points, worst_relative_difference=fact.worst)
+    return data
+
+
+def _formula(expr) -> dict:
+    shown = _shown(expr, rows=False)
+    return {"sympy": str(expr), "text": printing.text(shown), "latex": printing.latex(shown)}
+
+
+def render_layered_json(derivation: LayeredDerivation, report: LayeredReport | None = None) -> str:
+    """Every derived δ and gradient (SymPy, text, LaTeX), each layer's rule as the documents state it with
+    the facts that establish it (and their method), and the check, as JSON."""
+    network = derivation.network
+    layers = []
+    for layer in network.layers:
+        rule = _rule_statement(layer, network)
+        facts = [f for f in report.facts if f.layer == layer.index] if report else []
+        layers.append({
+            "layer": layer.index, **_spec_fields(layer),
+            "input_shape": list(layer.input_shape), "output_shape": list(layer.output_shape),
+            "parameters": layer.parameter_count,
+            "rule": derivation.rules[layer.type].name,
+            "forward": [_formula(eq) for eq in _forward_statement(layer)],
+            "backward_rule": _formula(rule["backward"]),
+            "gradient_rules": [_formula(eq) for eq in rule["gradients"]],
+            "established": [_fact_data(f) for f in facts],
+        })
+    data = {
+        "network": {"input": list(network.input_shape), "batch": network.batch, "cost": network.cost.name,
+                    "shapes": [list(s) for s in network.shapes], "parameters": network.parameter_count},
+        "layers": layers,
+        "gradients": [{"key": [p.kind, p.layer, *p.position], **_formula(value)}
+                      for p, value in derivation.gradients.items()],
+        "deltas": [{"layer": l, "position": list(pos), **_formula(value)}
+                   for l in sorted(derivation.deltas, reverse=True) for pos, value in derivation.deltas[l].items()],
+    }
+    if report is not None:
+        data["check"] = {"ok": report.ok, "facts": [_fact_data(f) for f in report.facts]}
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
 def render_layered(derivation: LayeredDerivation, fmt: str = "md", lang: str = "en", flavor: str = "github",
                    standalone: bool = True, report: LayeredReport | None = None, templates=None,
-                   label_prefix: str | None = None) -> Document:
-    """The derivation of a layered network in ``fmt`` (text, md or tex) and language ``lang``."""
+                   label_prefix: str | None = None, figure: str | None = None) -> Document:
+    """The derivation of a layered network in ``fmt`` (text, md, tex or json) and language ``lang``.
+
+    ``figure`` names the SVG drawing of the shapes put beside a Markdown document (``None`` leaves it out
+    of Markdown); LaTeX always draws it with TikZ."""
     if fmt not in LAYERED_FORMATS:
         raise SpecError(f"format {fmt!r} is not available for a description with [[layer]] entries; expected one "
                         f"of: {', '.join(LAYERED_FORMATS)}")
     check_choice("language", lang, LANGUAGES)
     check_choice("flavor", flavor, FLAVORS)
     label_prefix = check_label_prefix(label_prefix)
+    if fmt == "json":
+        return Document(render_layered_json(derivation, report))
     model = layered_model(derivation, report)
     env = environment("nielsen", None, templates, fmt, flavor)
     suffix = {"md": "md", "tex": "tex", "text": "txt"}[fmt]
+    drawing = layered_layout(derivation.network)
     with templates_found(env):
         page = get_template(env, f"{lang}/layered.{suffix}.j2").render(
-            model=model, standalone=standalone, lang=lang, label_prefix=label_prefix)
-    return Document(page)
+            model=model, standalone=standalone, lang=lang, label_prefix=label_prefix, drawing=drawing, figure=figure)
+        attachments = {}
+        if fmt == "md" and figure:
+            attachments[figure] = get_template(env, "drawing/layers.svg.j2").render(drawing=drawing)
+    return Document(page, attachments)
 
 
-__all__ = ["LAYERED_FORMATS", "layered_model", "render_layered", "positions"]
+__all__ = ["LAYERED_FORMATS", "layered_model", "render_layered", "render_layered_json", "positions"]

@@ -33,11 +33,11 @@ import sympy as sp
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.numpy import NumPyPrinter
 
-from .model.activations import A, Z, VectorActivation
-from .model.costs import Y as COST_Y
-from .errors import SpecError
-from .proof.oracle import assumes_targets_sum_to_one, is_generic
-from .model.symbols import LAMBDA, N_EXAMPLES, product
+from ..model.activations import A, Z, VectorActivation
+from ..model.costs import Y as COST_Y
+from ..errors import SpecError
+from ..proof.oracle import assumes_targets_sum_to_one, is_generic
+from ..model.symbols import LAMBDA, N_EXAMPLES, product
 
 TEMPLATE = "codegen/numpy_module.py.j2"
 
@@ -198,7 +198,7 @@ def numpy_module(derivation, templates=None) -> str:
     ``"b1"``, ... to arrays of shape (m_l, m_{l-1}) and (m_l, 1); batches have
     one column per example. ``templates`` is a directory searched first.
     """
-    from .documents.render import environment, get_template
+    from ..documents.render import environment, get_template
 
     context = module_context(derivation)
     return get_template(environment(templates=templates), TEMPLATE).render(**context)

@@ -42,12 +42,12 @@ from typing import Mapping, Sequence
 import mpmath
 import sympy as sp
 
-from .model.activations import VectorActivation, exact_number
-from .errors import SpecError
-from .proof.oracle import DIGITS, Point, _mpf, _number_map, is_generic, key_list, key_name, parse_key, targets_problem
-from .documents import printing
-from .documents.render import FLAVORS, LANGUAGES, Document, check_choice, environment, get_template
-from .model.symbols import (COST, LAMBDA, N_EXAMPLES, Chain, Partial, written_difference, written_product,
+from ..model.activations import VectorActivation, exact_number
+from ..errors import SpecError
+from ..proof.oracle import DIGITS, Point, _mpf, _number_map, is_generic, key_list, key_name, parse_key, targets_problem
+from ..documents import printing
+from ..documents.render import FLAVORS, LANGUAGES, Document, check_choice, environment, get_template
+from ..model.symbols import (COST, LAMBDA, N_EXAMPLES, Chain, Partial, written_difference, written_product,
                             written_sum)
 
 #: η, the learning rate, as it appears in the update θ − η ∂C/∂θ (the printers write it η)
