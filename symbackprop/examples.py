@@ -163,10 +163,22 @@ RESIDUAL_BATCHNORM = {
     ],
 }
 
+# A recurrent layer over 3 steps: 2 inputs and 2 tanh units at each step, the state of every step
+# compared with its target by the quadratic cost, summed over the steps.
+RECURRENT = {
+    "input": [2],
+    "steps": 3,
+    "cost": "quadratic",
+    "layer": [
+        {"type": "rnn", "size": 2, "activation": "tanh", "output": "every"},
+    ],
+}
+
 #: the gallery's layered networks: example key → (description, where it is named in messages)
 LAYERED_EXAMPLES = {
     "conv": (CONVOLUTIONAL, "the convolutional example"),
     "resbn": (RESIDUAL_BATCHNORM, "the residual example"),
+    "rnn": (RECURRENT, "the recurrent example"),
 }
 
 
@@ -216,6 +228,9 @@ def _graph_documents(files: dict[str, str], manifest: list[dict]) -> None:
 NOT_SELF_CHECKED = {
     "resbn": "its network runs over a batch and has batch normalisation, whose γ, β, μ, σ and x̂ the claim grammar "
              "does not read yet; its backward rules are proven by the layered derivation",
+    "rnn": "its rules through time are stated with e (what the output passes back) and with whole matrices W and "
+           "U, which the claim grammar does not read yet (its claims about single entries are read and proven); "
+           "its rules through time are proven by the layered derivation",
 }
 
 

@@ -46,6 +46,7 @@ from lark import Token, Tree
 
 from ..documents.printing import LatexPrinter
 from ..errors import SpecError
+from ..model.activations import Activation
 from ..model.layers import COST, LayeredNetwork, Site, batch_positions, pool_window
 from ..model.symbols import Partial
 from ..proof.layered import (
@@ -75,7 +76,7 @@ MAX_CASES = 256
 
 #: the mistakes the checker names, by key (worded in the templates)
 LAYERED_MISTAKES = ("kernel_not_rotated", "missing_position_sum", "pool_delta_everywhere", "pool_not_averaged",
-                    "missing_activation_derivative", "sign")
+                    "bptt_cut_to_one_step", "missing_step_sum", "missing_activation_derivative", "sign")
 
 
 # ---------------------------------------------------------------------------- the symbols
@@ -135,6 +136,7 @@ def _build_table(derivation: LayeredDerivation) -> _LayeredTable:
     for layer in network.layers:
         l = layer.index
         sites += list(fw.weighted.get(l, {}).values()) + list(fw.outputs[l].values())
+        sites += [a for a in fw.states.get(l, {}).values() if a not in fw.outputs[l].values()]  # a recurrent layer's
         sites += [Site("delta", l, *pos) for pos in derivation.deltas[l]]
     sites += list(fw.parameters)
     for site in sites:
@@ -395,6 +397,8 @@ def _read(text: str, derivation: LayeredDerivation, syntax: str, start: str):
     tree = _parse(prepared, chosen, start)
     reader = _LayeredReader(prepared, layered_table(derivation), chosen)
     reader.derivation = derivation
+    reader.rules = {layer.activation.name: layer.activation for layer in derivation.network.layers
+                    if isinstance(getattr(layer, "activation", None), Activation)}  # what ReLU' stands for
     return reader, tree
 
 
@@ -409,7 +413,7 @@ def _entry_target(value, network: LayeredNetwork):
         layer = network.layer(value.layer)
         return Site("z" if layer.has_z else "a", value.layer, *value.position), "delta"
     if isinstance(value, Partial) and value.of == COST and isinstance(value.wrt, Site) \
-            and value.wrt.kind in ("K", "b", "w", "z", "a", "x"):
+            and value.wrt.kind in ("K", "b", "w", "W", "U", "z", "a", "x"):
         return value.wrt, "partial"
     return None
 
@@ -477,7 +481,7 @@ def layered_truth(derivation: LayeredDerivation, target: Site) -> sp.Expr:
     """∂C/∂(target) as the derivation states it, in the named errors, activations and parameters."""
     network, fw = derivation.network, derivation.forward
     kind, l, pos = target.kind, target.layer, target.position
-    if kind in ("K", "b", "w"):
+    if kind in ("K", "b", "w", "W", "U"):
         return derivation.gradients[target]
     if kind == "x":
         return received_by(derivation.backward, derivation.skips, network, 0)[pos]
@@ -485,6 +489,8 @@ def layered_truth(derivation: LayeredDerivation, target: Site) -> sp.Expr:
         return derivation.deltas[l][pos]
     if not network.layer(l).has_z:  # a pooled or flattened map: its error is ∂C/∂a
         return derivation.deltas[l][pos]
+    if network.layer(l).recurrent:  # a state: through the next step, and the output where it is one
+        return derivation.through_time[l][1][pos]
     if l == network.depth:
         return sp.diff(fw.cost, target)
     return received_by(derivation.backward, derivation.skips, network, l)[pos]
@@ -492,7 +498,7 @@ def layered_truth(derivation: LayeredDerivation, target: Site) -> sp.Expr:
 
 def _sigma_prime(derivation: LayeredDerivation, z: Site) -> sp.Expr:
     layer = derivation.network.layer(z.layer)
-    return layer.activation.prime_named(z, derivation.forward.outputs[z.layer][z.position])
+    return layer.activation.prime_named(z, derivation.forward.activated(z.layer)[z.position])
 
 
 def _named(derivation: LayeredDerivation, expr: sp.Expr) -> sp.Expr:
@@ -503,7 +509,7 @@ def _named(derivation: LayeredDerivation, expr: sp.Expr) -> sp.Expr:
     def activation(function, z):
         if not (isinstance(z, Site) and z.kind == "z"):
             return None
-        return fw.outputs[z.layer][z.position] if function is SIGMA else _sigma_prime(derivation, z)
+        return fw.activated(z.layer)[z.position] if function is SIGMA else _sigma_prime(derivation, z)
 
     def partial(of, wrt):
         if of == COST and isinstance(wrt, Site):
@@ -689,6 +695,17 @@ def _mutations(derivation: LayeredDerivation, claim: LayeredClaim) -> dict:
     if kind in ("K", "b") and network.layer(l).type in ("conv1d", "conv2d"):
         uses = [Site("delta", l, *v) * sp.diff(definition, target) for v, definition in fw.definitions[l].items()]
         found["missing_position_sum"] = [term for term in uses if term != 0]
+        return found
+    if kind in ("W", "U", "b") and network.layer(l).recurrent:
+        uses = [Site("delta", l, *v) * sp.diff(definition, target) for v, definition in fw.definitions[l].items()]
+        found["missing_step_sum"] = [term for term in uses if term != 0]
+        return found
+    if kind in ("a", "z") and network.layer(l).recurrent:
+        output, back = derivation.through_time[l]
+        sigma = _sigma_prime(derivation, fw.weighted[l][pos]) if kind == "z" else 1
+        found["bptt_cut_to_one_step"] = [output.get(pos, sp.S.Zero) * sigma]  # the next step's (W)ᵀδ dropped
+        if kind == "z":
+            found["missing_activation_derivative"] = [back[pos]]
         return found
     if kind not in ("x", "a", "z"):
         return found
