@@ -59,7 +59,7 @@ def derive_and_check():
 
 def part_warm(args, out) -> None:
     print("\n1. convolutional network 1x6x6 -> conv 3x3 (2 channels, relu) -> maxpool 2 -> dense 3 softmax, "
-          "47 parameters: derive + check, warm process", file=out)
+          "47 parameters: derive + check, each run from an empty SymPy cache", file=out)
     alone = _median(lambda: derive_layered(layered_from_mapping(CONVOLUTIONAL)), args.repeat)
     both = _median(derive_and_check, args.repeat)
     print(f"   derive alone: median {alone} (runs: {alone.runs()})", file=out)

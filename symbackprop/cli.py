@@ -934,7 +934,7 @@ def command_graph(args) -> int:
     figure = output.with_suffix(".svg").name if output is not None and args.format == "md" else None
     document = render_graph(analysis, args.format, args.lang, args.flavor, figure=figure)
     _write_or_print(output, document)
-    return 0 if analysis.check.ok else 1
+    return 1 if analysis.check.failed else 0
 
 
 def _add_graph_command(commands) -> None:

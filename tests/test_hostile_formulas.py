@@ -103,3 +103,41 @@ def test_a_planted_wrong_derivative_is_still_caught_without_simplify(counted):
                                          for e in graph.edges))
     result = analysis.check(planted, analysis.evaluate(planted, parse_point("y=-3/7")))
     assert not result.ok and all(not f.ok for f in result.facts)
+
+
+#: random expressions that once took minutes: SymPy's reasoning about tanh, log and sqrt of long
+#: arguments in complex symbols, exact values estimated by evalf, sums printed in sorted order
+SLOW_ONCE = [
+    ("((((x)-(z))-(z))+(tanh(y)))/(sin(tanh(((z)*(sigma((((2)/(tanh((y)+(x))))+((2)/(1/3)))^3)))"
+     "*(sigma(((y)*(z))^2)))))", "x=1/3,y=2/7,z=3/5"),
+    ("tan(tanh((exp(sqrt((sqrt(sigma(((sigma((1/3)/(z)))^3)-(((z)/(2))+((y)*(y))))))*(((((z)-(z))^2)^3)"
+     "+((2)/(1/3))))))^2))", "y=2/7,z=3/5"),
+]
+
+
+@pytest.mark.parametrize("text, at", SLOW_ONCE)
+def test_long_random_expressions_are_decided_and_a_planted_mistake_is_caught(counted, text, at):
+    from dataclasses import replace
+
+    graph = analysis.parse_graph(text)
+    result = analysis.check(graph, analysis.evaluate(graph, parse_point(at)))
+    assert result.ok and {f.method for f in result.facts} <= {"exact", "numeric"}
+    # a long derivative is shown with the graph's named nodes in place of their expressions
+    long = [f for f in result.facts if f.kind == "symbolic" and f.shown != f.oracle]
+    assert long and all({s.name for s in f.shown.free_symbols} - {n.name for n in graph.inputs} for f in long)
+    edge = next(e for e in graph.edges if graph.nodes[e.target].op == "tanh")
+    planted = replace(graph, edges=tuple(replace(e, partial=e.partial * 2) if e is edge else e for e in graph.edges))
+    planted_result = analysis.check(planted, analysis.evaluate(planted, parse_point(at)))
+    assert planted_result.failed and not planted_result.ok
+
+
+def test_a_comparison_neither_method_settles_is_undecided_not_agreement(monkeypatch):
+    # no algebra allowed, and log(-x - 1) has no real value at any of the positive rational points
+    monkeypatch.setattr(analysis, "CANCEL_NODES", 0)
+    x = sp.Symbol("x", real=True)
+    u = sp.log(-x - 1)
+    assert analysis._same(u * (sp.sin(x) ** 2 + sp.cos(x) ** 2), u, seed=0) == (None, "undecided")
+    assert analysis._same(u * (sp.sin(x) ** 2 + sp.cos(x) ** 2), u + 1, seed=0) == (None, "undecided")
+    # with values, a difference is shown by intervals that do not overlap
+    assert analysis._same(sp.sin(x) ** 2 + sp.cos(x) ** 2, 1 + sp.Rational(1, 10**20), seed=0) == (False, "numeric")
+    assert analysis._same(sp.sin(x) ** 2 + sp.cos(x) ** 2, sp.S.One, seed=0) == (True, "numeric")

@@ -57,6 +57,13 @@ def test_a_large_check_names_the_method_that_fits(capsys, tmp_path, no_derivatio
     assert budget.numeric_work(Network([784, 300, 100, 10]), 3, 2) <= budget.NUMERIC_WORK
 
 
+@pytest.mark.parametrize("layers", [WIDE, ENORMOUS])
+def test_a_network_too_large_to_derive_is_refused_for_that_and_no_method_is_offered(capsys, tmp_path, no_derivation,
+                                                                                     layers):
+    err = refused(capsys, tmp_path, ["derive", "--layers", layers], f"a derivation takes at most {budget.MAX_PARAMETERS:,}")
+    assert "--method" not in err
+
+
 def test_exact_on_a_deep_network_is_refused_and_auto_does_not_choose_it(capsys, tmp_path, no_derivation):
     network = Network([2] * 40)
     assert network.parameter_count <= EXACT_LIMIT and budget.exact_work(network) > budget.EXACT_WORK

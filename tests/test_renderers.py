@@ -5,12 +5,15 @@ Node). Without a tool they are skipped with a message saying what to install; wi
 ``CI=true`` they fail instead.
 """
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tooling import (
     FLAVORS,
+    HTML_FLAVORS,
     DeliveryError,
     Fragment,
     compile_tex,
@@ -19,6 +22,7 @@ from tooling import (
     katex_failures,
     manifest_problems,
     marked_html,
+    marked_html_many,
     math_fragments,
     require_executable,
 )
@@ -296,32 +300,51 @@ GOOD = {
 }
 
 
+BROKEN = {
+    "brace": (r"\frac{1}{1+e^{-z}}", r"\frac{1}{1+e^{-z}"),   # unbalanced brace
+    "frac": (r"\frac{1}{1+e^{-z}}", r"\frac{1}"),            # missing argument
+    "macro": (r"\sigma(z)", r"\notamacro(z)"),                # unknown macro
+    "inline": ("z = w a + b", r"z = w a + \beta{"),            # broken inline math
+}
+
+
+@pytest.fixture(scope="module")
+def flavour_checks():
+    """Fragments and KaTeX failures of GOOD in every flavour and of each BROKEN variant of it, by
+    (case, flavour), the case "good" or a key of BROKEN. The hexo and mathjax documents go through
+    marked in one Node process, and every fragment through KaTeX in another."""
+    texts = {("good", flavor): GOOD[flavor] for flavor in FLAVORS}
+    for case, (good, bad) in BROKEN.items():
+        for flavor in FLAVORS:
+            texts[case, flavor] = GOOD[flavor].replace(good, bad, 1)
+    through_marked = [key for key in texts if key[1] in HTML_FLAVORS]
+    rendered = dict(zip(through_marked, marked_html_many([texts[key] for key in through_marked])))
+    fragments = {key: math_fragments(text, key[1], html_text=rendered.get(key)) for key, text in texts.items()}
+    located = [(key, index) for key, found in fragments.items() for index in range(len(found))]
+    failures = {key: [] for key in texts}
+    for failure in katex_failures([fragment for found in fragments.values() for fragment in found]):
+        key, index = located[failure.index]
+        failures[key].append(replace(failure, index=index))
+    return texts, fragments, failures
+
+
 @pytest.mark.parametrize("flavor", FLAVORS)
-def test_good_markdown_passes(flavor):
-    fragments = math_fragments(GOOD[flavor], flavor)
+def test_good_markdown_passes(flavor, flavour_checks):
+    _, found, failed = flavour_checks
+    fragments, failures = found["good", flavor], failed["good", flavor]
     assert [display for _, display in fragments] == [False, True]
     assert fragments[0].tex == "z = w a + b"
     assert fragments[1].tex.strip() == r"\sigma(z) = \frac{1}{1+e^{-z}}"
-    failures = katex_failures(fragments)
     assert failures == [], describe_failures(failures)
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)
-@pytest.mark.parametrize(
-    "good, bad",
-    [
-        (r"\frac{1}{1+e^{-z}}", r"\frac{1}{1+e^{-z}"),   # unbalanced brace
-        (r"\frac{1}{1+e^{-z}}", r"\frac{1}"),            # missing argument
-        (r"\sigma(z)", r"\notamacro(z)"),                # unknown macro
-        ("z = w a + b", r"z = w a + \beta{"),            # broken inline math
-    ],
-    ids=["brace", "frac", "macro", "inline"],
-)
-def test_broken_markdown_fails(flavor, good, bad):
-    text = GOOD[flavor].replace(good, bad, 1)
-    assert text != GOOD[flavor]
-    fragments = math_fragments(text, flavor)
-    failures = katex_failures(fragments)
+@pytest.mark.parametrize("case", BROKEN)
+def test_broken_markdown_fails(flavor, case, flavour_checks):
+    texts, _, failed = flavour_checks
+    _, bad = BROKEN[case]
+    assert texts[case, flavor] != GOOD[flavor]
+    failures = failed[case, flavor]
     assert len(failures) == 1, describe_failures(failures)
     assert bad in failures[0].tex
 

@@ -192,6 +192,8 @@ def build_tex(text: str, lang: str, standalone: bool, *, search_dir: Path | None
     files the document inputs resolve. A second run happens only when the first one
     asks for it (labels, undefined references) or wrote a table of contents: without
     that request a second run reads the same auxiliary files and sets the same pages.
+    The files a document inputs from ``search_dir`` are taken as they were at its first
+    build: a test that changes them compiles from another directory.
     """
     engine = require_tex(lang)
     key = hashlib.sha256(

@@ -334,17 +334,26 @@ class _Builder:
         names = iter(_intermediate_names(input_names, len(order) - len(input_names)))
         nodes: list[Node] = []
         edges: list[Edge] = []
+        # SymPy evaluates each node in real symbols (its reasoning about tanh, log, ... of an argument in
+        # complex symbols has no bound on its work); the result is written back in the inputs' symbols
+        # without evaluating again, each distinct subexpression once
+        in_reals: list[sp.Expr] = []
+        back: dict = {}
+        memo: dict = {}
         for new, old in enumerate(order):
             op, operands, params, input_name = self.entries[old]
             operands = tuple(renumber[o] for o in operands)
             if op == "input":
                 symbol = sp.Symbol(input_name)
+                in_reals.append(sp.Symbol(input_name, real=True))
+                back[in_reals[-1]] = symbol
                 nodes.append(Node(new, input_name, symbol, op, (), (), 0, None, symbol))
                 continue
             name = next(names)
             rule = RULES[op]
             symbols = [nodes[o].symbol for o in operands]
-            expression = rule.value([nodes[o].expression for o in operands], *params)
+            in_reals.append(rule.value([in_reals[o] for o in operands], *params))
+            expression = _rebuilt(in_reals[-1], back.get, memo)
             level = 1 + max(nodes[o].level for o in operands)
             nodes.append(Node(new, name, sp.Symbol(name), op, operands, params, level,
                               rule.show(symbols, *params), expression))
@@ -782,6 +791,80 @@ def _finite_real(value) -> bool:
     return not value.has(sp.zoo, sp.nan, sp.oo, -sp.oo) and value.is_extended_real is not False
 
 
+class _NoRule(Exception):
+    """A function the tree evaluation has no rule for."""
+
+
+def _tree_value(expr: sp.Expr, point: Mapping, context, digits: int):
+    """``expr`` at ``point`` (symbol → Rational) in mpmath's ``context`` at ``digits`` digits: an interval
+    (``mpmath.iv``) sure to hold the value, or a number (``mpmath.mp``); ``None`` where there is no real
+    value (a logarithm of a negative number, a division by zero) or no rule for a function. Each
+    distinct subexpression is computed once, so the work is one operation per distinct subexpression
+    (SymPy's ``evalf`` walks the whole tree, and again at a higher precision when it loses digits)."""
+    memo: dict = {}
+
+    def number(r):
+        return context.mpf(int(r.p)) / int(r.q)
+
+    def value(e):
+        if e in memo:
+            return memo[e]
+        if e.is_Rational:
+            result = number(e)
+        elif e.is_Symbol:
+            result = number(point[e])
+        elif e is sp.pi:
+            result = context.pi
+        elif e is sp.E:
+            result = context.e
+        elif e.is_Add:
+            result = value(e.args[0])
+            for a in e.args[1:]:
+                result = result + value(a)
+        elif e.is_Mul:
+            result = value(e.args[0])
+            for a in e.args[1:]:
+                result = result * value(a)
+        elif e.is_Pow:
+            base = value(e.base)
+            if e.exp.is_Integer:
+                if e.exp < 0 and (0 in base if context is mpmath.iv else base == 0):
+                    raise ZeroDivisionError
+                result = base ** int(e.exp)
+            elif e.exp == sp.S.Half:
+                if base < 0:
+                    raise ValueError(e)
+                result = context.sqrt(base)
+            else:
+                if base <= 0:
+                    raise ValueError(e)
+                result = context.exp(value(e.exp) * context.log(base))
+        elif isinstance(e, sp.tanh):
+            result = 1 - 2 / (context.exp(2 * value(e.args[0])) + 1)
+        elif isinstance(e, Sigmoid):
+            result = 1 / (1 + context.exp(-value(e.args[0])))
+        elif isinstance(e, sp.log):
+            argument = value(e.args[0])
+            if argument <= 0:
+                raise ValueError(e)
+            result = context.log(argument)
+        elif isinstance(e, (sp.exp, sp.sin, sp.cos, sp.tan)):
+            result = getattr(context, type(e).__name__)(value(e.args[0]))
+        else:
+            raise _NoRule(e)
+        memo[e] = result
+        return result
+
+    saved = context.dps
+    try:
+        context.dps = digits
+        return value(expr)
+    except (_NoRule, ZeroDivisionError, ValueError, ArithmeticError, KeyError):
+        return None
+    finally:
+        context.dps = saved
+
+
 #: digits carried by the estimates that bound the exact values
 _ESTIMATE_DIGITS = 30
 
@@ -815,7 +898,10 @@ def _bounded(value: sp.Expr, what: str, where: str, estimate=None) -> sp.Expr:
         if longest > MAX_DIGITS:
             raise SpecError(f"{what} at {where} is an exact number with {longest} digits; expected at most "
                             f"{MAX_DIGITS} digits (choose smaller values or a smaller expression)")
-    _check_size(_estimate(value) if estimate is None else estimate, what, where)
+    if estimate is None:
+        size = _tree_value(value, {}, mpmath.mp, _ESTIMATE_DIGITS)
+        estimate = sp.S.Zero if size is None else sp.Float(size, _ESTIMATE_DIGITS)
+    _check_size(estimate, what, where)
     return value
 
 
@@ -1099,13 +1185,15 @@ def path_counts(graph: Graph) -> PathCounts:
 # ====================================================================== the independent check
 
 
-def symbolic_gradient(graph: Graph) -> dict[str, sp.Expr]:
+def symbolic_gradient(graph: Graph, inputs: Mapping | None = None) -> dict[str, sp.Expr]:
     """∂output/∂x for every input x, in the inputs, from the edges' local derivatives alone.
 
     The adjoints of reverse mode, symbolically: each edge's derivative with the
-    operands' symbols replaced by the nodes' expressions.
+    operands' symbols replaced by the nodes' expressions. ``inputs`` may map each
+    input's symbol to another symbol to write the result in (real symbols, for the check).
     """
-    by_symbol = {node.symbol: node.expression for node in graph.nodes}
+    by_symbol = {node.symbol: node.expression.xreplace(inputs) if inputs else node.expression
+                 for node in graph.nodes}
     adjoint = {graph.output.index: sp.S.One}
     for node in reversed(graph.nodes[:-1]):
         adjoint[node.index] = sp.Add(*(adjoint[e.target] * e.partial.xreplace(by_symbol)
@@ -1119,22 +1207,29 @@ class Fact:
 
     ``kind`` is ``"symbolic"`` (the graph's derivative as a function of the inputs)
     or ``"point"`` (at the point: forward sweep, reverse sweep and path sum).
-    ``method`` says how equality was established: ``"exact"`` (SymPy simplifies the
-    difference to 0, or the values are equal numbers) or ``"numeric"`` (equal to
-    30 digits at random points; evidence, not a proof).
+    ``method`` says how the answer was established: ``"exact"`` (a bounded algebraic
+    check shows the difference is 0, or the values are equal numbers), ``"numeric"``
+    (interval arithmetic: equal to 25 digits at rational points, which is evidence and
+    not a proof, or intervals that do not overlap, which shows a difference) or
+    ``"undecided"`` (neither within the bounds on the work; ``ok`` is then None).
+    ``oracle`` is what SymPy gives; ``shown`` is the same written for display, with
+    the graph's named nodes in place of their expressions when written out in full
+    it would be long (see :data:`SHOWN_NODES`).
     """
 
     kind: str
     input: str
     graph: tuple[sp.Expr, ...]
     oracle: sp.Expr
-    ok: bool
+    ok: bool | None
     method: str
+    shown: sp.Expr | None = None
 
 
 @dataclass(frozen=True)
 class Check:
-    """Every derivative of a graph compared with ``sympy.diff``; ``ok`` when all agree."""
+    """Every derivative of a graph compared with ``sympy.diff``: ``ok`` when all agree, ``failed`` when one
+    differs (an undecided comparison is neither)."""
 
     facts: tuple[Fact, ...]
 
@@ -1142,14 +1237,29 @@ class Check:
     def ok(self) -> bool:
         return all(f.ok for f in self.facts)
 
+    @property
+    def failed(self) -> bool:
+        return any(f.ok is False for f in self.facts)
+
 
 #: the most terms an expansion may produce for ``_same`` to try it: (a + b)^3 (c + d) counts 4 · 2
 EXPAND_TERMS = 500
 #: the most nodes of a difference that ``_same`` hands to SymPy's cancellation
 CANCEL_NODES = 200
-#: digits of the interval arithmetic that decides numerically, and the relative agreement it requires
-INTERVAL_DIGITS = 40
+#: the most digits (numerators and denominators together) of the numbers in a difference that ``_same`` expands
+#: or cancels: the greatest common divisors of cancellation grow with them; a difference of two numbers (values
+#: at the point) is only expanded, never cancelled
+ALGEBRA_DIGITS = 300
+#: digits of the interval arithmetic that decides numerically, tried in turn while the intervals are too wide
+#: to decide; and the relative agreement it requires
+INTERVAL_DIGITS = (40, 120)
 AGREEMENT = mpmath.mpf("1e-25")
+#: rational points tried for a numeric comparison of two functions, and how many must agree
+POINTS_TRIED, POINTS_NEEDED = 8, 3
+#: the most nodes an exact value at the point may have for the oracle to be written out there exactly; and
+#: the most nodes of a displayed derivative before it is written with the graph's named nodes
+EXACT_NODES = 60
+SHOWN_NODES = 120
 
 
 def _nodes(expr: sp.Expr, limit: int) -> int:
@@ -1162,128 +1272,196 @@ def _nodes(expr: sp.Expr, limit: int) -> int:
     return count
 
 
-def _interval(expr: sp.Expr, point: Mapping):
-    """``expr`` at ``point`` (symbol → Rational) in interval arithmetic: an interval sure to hold the
-    value, or ``None`` where it has none (a logarithm of a negative number, a division by zero) or the
-    arithmetic has no rule for a function. Each shared subexpression is computed once."""
-    iv = mpmath.iv
-    memo: dict = {}
+def _interval(expr: sp.Expr, point: Mapping, digits: int):
+    """``expr`` at ``point`` (symbol → Rational) in interval arithmetic at ``digits`` digits: an interval
+    sure to hold the value, or ``None`` where it has none (a logarithm of a negative number, a division by
+    zero) or the arithmetic has no rule for a function (:func:`_tree_value`)."""
+    return _tree_value(expr, point, mpmath.iv, digits)
 
-    def value(e):
-        if e in memo:
-            return memo[e]
-        if e.is_Rational:
-            result = iv.mpf(int(e.p)) / int(e.q)
-        elif e.is_Symbol:
-            v = point[e]
-            result = iv.mpf(int(v.p)) / int(v.q)
-        elif e is sp.pi:
-            result = iv.pi
-        elif e is sp.E:
-            result = iv.e
-        elif e.is_Add:
-            result = value(e.args[0])
-            for a in e.args[1:]:
-                result = result + value(a)
-        elif e.is_Mul:
-            result = value(e.args[0])
-            for a in e.args[1:]:
-                result = result * value(a)
-        elif e.is_Pow:
-            base = value(e.base)
-            if e.exp.is_Integer:
-                if e.exp < 0 and 0 in base:
-                    raise ZeroDivisionError
-                result = base ** int(e.exp)
-            elif e.exp == sp.S.Half:
-                result = iv.sqrt(base)
-            else:
-                result = iv.exp(value(e.exp) * iv.log(base))
-        elif isinstance(e, sp.tanh):
-            result = 1 - 2 / (iv.exp(2 * value(e.args[0])) + 1)
-        elif isinstance(e, (sp.exp, sp.log, sp.sin, sp.cos, sp.tan)):
-            result = getattr(iv, type(e).__name__)(value(e.args[0]))
-        else:
-            raise _NoRule(e)
-        memo[e] = result
-        return result
 
-    with mpmath.workdps(INTERVAL_DIGITS):
-        iv.dps = INTERVAL_DIGITS
-        try:
-            return value(expr)
-        except (_NoRule, ZeroDivisionError, ValueError, ArithmeticError, KeyError):
+def _compare_at(left: sp.Expr, right: sp.Expr, point: Mapping) -> bool | None:
+    """At ``point``: True when the two expressions agree to AGREEMENT (relative), False when their
+    intervals do not overlap (they differ there, for certain), None when the arithmetic cannot tell (no
+    value there, no rule, or intervals too wide at every precision of :data:`INTERVAL_DIGITS`)."""
+    for digits in INTERVAL_DIGITS:
+        a, b = _interval(left, point, digits), _interval(right, point, digits)
+        if a is None or b is None:
             return None
+        difference = a - b
+        if 0 not in difference:
+            return False
+        if abs(difference).b <= AGREEMENT * max(1, abs(b).b):
+            return True
+    return None
 
 
-class _NoRule(Exception):
-    """A function the interval arithmetic has no rule for."""
+def _function_arguments(expr: sp.Expr) -> list:
+    """The arguments of every function application and non-integer power in ``expr`` (each distinct
+    subexpression visited once): what ``sympy.expand`` expands besides the expression itself."""
+    found, seen, stack = [], set(), [expr]
+    while stack:
+        e = stack.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        if isinstance(e, sp.Function) or (e.is_Pow and not e.exp.is_Integer):
+            found.extend(e.args)
+        stack.extend(e.args)
+    return found
 
 
-def _agree_at(left: sp.Expr, right: sp.Expr, point: Mapping) -> bool | None:
-    """Whether two expressions agree at ``point`` to AGREEMENT (relative), by interval arithmetic;
-    ``None`` when the arithmetic cannot tell (no value there, or no rule)."""
-    a, b = _interval(left, point), _interval(right, point)
-    if a is None or b is None:
-        return None
-    difference = a - b
-    scale = max(1, abs(b).b)
-    return bool(abs(difference).b <= AGREEMENT * scale)
+def _algebra_bounded(difference: sp.Expr) -> bool:
+    """Whether expanding and cancelling ``difference`` is bounded: at most :data:`CANCEL_NODES` nodes and
+    :data:`ALGEBRA_DIGITS` digits in its numbers, and at most :data:`EXPAND_TERMS` terms from the expansion
+    of it and of every function's argument."""
+    if _nodes(difference, CANCEL_NODES) > CANCEL_NODES:
+        return False
+    if sum(_digits(r.p) + _digits(r.q) for r in _distinct(difference) if r.is_Rational) > ALGEBRA_DIGITS:
+        return False
+    return all(expanded_terms(e, EXPAND_TERMS) <= EXPAND_TERMS for e in [difference, *_function_arguments(difference)])
 
 
-def _same(left: sp.Expr, right: sp.Expr, seed: int) -> tuple[bool, str]:
-    """Whether two expressions are equal: exactly when a bounded algebraic check shows it, else
-    numerically (interval arithmetic at 40 digits, at the point or at three rational points).
+def _same(left: sp.Expr, right: sp.Expr, seed: int) -> tuple[bool | None, str]:
+    """Whether two expressions (σ written out) are equal, and by which method: ``"exact"`` when a bounded
+    algebraic check shows it, else ``"numeric"`` (interval arithmetic at the expressions' point, or at
+    :data:`POINTS_NEEDED` rational points drawn with ``seed``), else ``(None, "undecided")``.
 
-    The exact checks are structural equality, then expansion and cancellation, each tried only when
-    a count on the expression's tree bounds its work (:data:`EXPAND_TERMS`, :data:`CANCEL_NODES`):
-    the decision is the same on every machine and never waits on SymPy's open-ended ``simplify``.
+    The exact checks are structural equality, then expansion and cancellation, tried only when counts
+    on the expression's tree bound their work (:func:`_algebra_bounded`); the interval arithmetic does
+    one operation per distinct subexpression at each of a fixed number of precisions and points. The
+    decision is the same on every machine and never waits on SymPy's open-ended ``simplify``.
     """
-    left, right = definition(left), definition(right)
     difference = left - right
     if difference == 0:
         return True, "exact"
-    if expanded_terms(difference, EXPAND_TERMS) <= EXPAND_TERMS and sp.expand(difference) == 0:
-        return True, "exact"
-    if _nodes(difference, CANCEL_NODES) <= CANCEL_NODES and expanded_terms(difference, EXPAND_TERMS) <= EXPAND_TERMS \
-            and sp.cancel(difference) == 0:
+    if _algebra_bounded(difference) and (sp.expand(difference) == 0 or (
+            difference.free_symbols and sp.cancel(difference) == 0)):
         return True, "exact"
     variables = sorted(difference.free_symbols, key=str)
     rng = random.Random(seed)
     points = [{}] if not variables else [
-        {v: sp.Rational(rng.randint(1, 9), rng.randint(2, 9)) for v in variables} for _ in range(3)]
+        {v: sp.Rational(rng.randint(1, 9), rng.randint(2, 9)) for v in variables} for _ in range(POINTS_TRIED)]
+    agreed = 0
     for point in points:
-        agree = _agree_at(left, right, point)
-        if agree is None:  # no interval there: 30-digit evaluation, as a last resort
-            value = sp.N(difference.xreplace(point), 30)
-            agree = bool(value.is_number and value.is_finite and abs(value) < sp.Float("1e-25"))
-        if not agree:
+        agree = _compare_at(left, right, point)
+        if agree is False:
             return False, "numeric"
-    return True, "numeric"
+        agreed += bool(agree)
+        if agreed == min(POINTS_NEEDED, len(points)):
+            return True, "numeric"
+    return None, "undecided"
+
+
+def _real_inputs(graph: Graph) -> dict:
+    """Each input's symbol → the same name as a real symbol: the check computes in these, since SymPy's
+    reasoning about expressions in complex symbols (while differentiating) has no bound on its work."""
+    return {n.symbol: sp.Symbol(n.name, real=True) for n in graph.inputs}
+
+
+def _written_out(graph: Graph, real: Mapping) -> dict:
+    """Every node's symbol → the node in the real inputs, σ written as its definition: built once per
+    node from its operands', so that no expression is rewritten as a whole."""
+    written: dict = {}
+    for node in graph.nodes:
+        if node.op == "input":
+            written[node.symbol] = real[node.symbol]
+            continue
+        operands = [written[graph.nodes[o].symbol] for o in node.operands]
+        written[node.symbol] = _tanh_definition(operands[0]) if node.op == "tanh" else \
+            _SIGMOID.apply(operands[0]) if node.op == "sigmoid" else RULES[node.op].value(operands, *node.params)
+    return written
+
+
+def _tanh_definition(u: sp.Expr) -> sp.Expr:
+    """tanh(u) = 1 − 2/(e^(2u) + 1), as the check writes it: SymPy's reasoning about tanh of a long
+    argument (whether it is real, finite) has no bound on its work, its reasoning about exp has."""
+    return 1 - 2 / (sp.exp(2 * u) + 1)
+
+
+def _written_rule(expr: sp.Expr) -> sp.Expr:
+    """A local derivative (short, in the operands' symbols) with σ and tanh written as the check writes them."""
+    return definition(expr).replace(sp.tanh, _tanh_definition)
+
+
+def _gradient_written_out(graph: Graph, written: Mapping) -> dict[str, sp.Expr]:
+    """:func:`symbolic_gradient` in the real inputs with σ written out (each edge's derivative is
+    written out while still in the operands' symbols, where it is short)."""
+    adjoint = {graph.output.index: sp.S.One}
+    for node in reversed(graph.nodes[:-1]):
+        adjoint[node.index] = sp.Add(*(adjoint[e.target] * _written_rule(e.partial).xreplace(written)
+                                       for e in graph.out_of(node.index)))
+    return {node.name: adjoint[node.index] for node in graph.inputs}
+
+
+def _rebuilt(expr: sp.Expr, replace: Callable, memo: dict) -> sp.Expr:
+    """``expr`` with every subexpression that ``replace`` answers (not None) replaced, rebuilt without
+    evaluation, each distinct subexpression once."""
+    if expr in memo:
+        return memo[expr]
+    found = replace(expr)
+    if found is None:
+        found = expr.func(*(_rebuilt(a, replace, memo) for a in expr.args), evaluate=False) if expr.args else expr
+    memo[expr] = found
+    return found
+
+
+def _shown(graph: Graph, expr: sp.Expr, written: Mapping) -> sp.Expr:
+    """``expr`` (in the inputs, σ written out) for display: as it is when short, else with every
+    node's expression written as the node's name (``i``, ``h``, …), so that a long derivative stays
+    readable and its printing stays bounded."""
+    if _nodes(expr, SHOWN_NODES) <= SHOWN_NODES:
+        return expr
+    names = {}
+    for node in graph.nodes:
+        if node.op != "input":
+            names.setdefault(written[node.symbol], sp.Symbol(node.name, real=True))
+    return _rebuilt(expr, names.get, {})
+
+
+def _is_rational_function(expr: sp.Expr) -> bool:
+    """Whether ``expr`` is built from symbols and rationals by +, · and integer powers alone."""
+    return all(e.is_Symbol or e.is_Rational or e.is_Add or e.is_Mul or (e.is_Pow and e.exp.is_Integer)
+               for e in _distinct(expr))
+
+
+def _distinct(expr: sp.Expr):
+    """Every distinct subexpression of ``expr``, once."""
+    seen, stack = set(), [expr]
+    while stack:
+        e = stack.pop()
+        if e not in seen:
+            seen.add(e)
+            yield e
+            stack.extend(e.args)
 
 
 def check(graph: Graph, evaluation: Evaluation | None = None, sweeps=None) -> Check:
     """Every derivative the graph gives, against ``sympy.diff`` of the whole expression.
 
-    Symbolically: :func:`symbolic_gradient` for every input. At ``evaluation``'s
-    point (when given): the forward sweep from each input, the reverse sweep and the
-    path sum. ``sweeps`` may pass the sweeps already made as ``(forward, reverse)``.
+    Symbolically: the graph's gradient (:func:`symbolic_gradient`) for every input. At
+    ``evaluation``'s point (when given): the forward sweep from each input, the reverse
+    sweep and the path sum. ``sweeps`` may pass the sweeps already made as ``(forward,
+    reverse)``. Both sides are written in real symbols (:func:`_real_inputs`) with σ
+    written as its definition, so SymPy differentiates the definition, never σ's rule.
     """
-    composed = definition(graph.expression)
-    symbolic = symbolic_gradient(graph)
+    real = _real_inputs(graph)
+    written = _written_out(graph, real)
+    composed = written[graph.output.symbol]
+    symbolic = _gradient_written_out(graph, written)
+    oracles = {}
     facts = []
     for index, node in enumerate(graph.inputs):
-        oracle = sp.diff(composed, node.symbol)
+        oracle = oracles[node.name] = sp.diff(composed, real[node.symbol])
         ok, method = _same(symbolic[node.name], oracle, seed=index)
-        facts.append(Fact("symbolic", node.name, (symbolic[node.name],), oracle, ok, method))
+        facts.append(Fact("symbolic", node.name, (symbolic[node.name],), oracle, ok, method,
+                          _shown(graph, oracle, written)))
     if evaluation is not None:
         forward, reverse = sweeps if sweeps is not None else (
             tuple(forward_mode(evaluation, n.name) for n in graph.inputs), reverse_mode(evaluation))
         forward = {graph.nodes[s.start].name: s for s in forward}
-        point = {sp.Symbol(name): value for name, value in evaluation.point}
+        point = {real[graph.node(name).symbol]: value for name, value in evaluation.point}
         sums = {s.input: s for s in path_sums(evaluation)}
         for index, node in enumerate(graph.inputs):
-            oracle = sp.diff(composed, node.symbol).xreplace(point)
             found = []
             if node.name in forward:
                 found.append(forward[node.name].total(graph.output.index))
@@ -1291,11 +1469,35 @@ def check(graph: Graph, evaluation: Evaluation | None = None, sweeps=None) -> Ch
                 found.append(reverse.total(node.index))
             if sums[node.name].total is not None:
                 found.append(sums[node.name].total)
-            results = [_same(value, oracle, seed=index) for value in found]
-            ok = all(r[0] for r in results)
-            method = "numeric" if any(r[1] == "numeric" for r in results) else "exact"
-            facts.append(Fact("point", node.name, tuple(found), oracle, ok, method))
+            ok, method, value = _same_at(found, oracles[node.name], point)
+            facts.append(Fact("point", node.name, tuple(found), value, ok, method, value))
     return Check(tuple(facts))
+
+
+def _same_at(found, oracle: sp.Expr, point: Mapping) -> tuple[bool | None, str, sp.Expr]:
+    """Every value in ``found`` (exact numbers) against ``oracle`` at ``point``: (agreement, method, the
+    oracle's value there).
+
+    The value there is exact when the oracle is a rational function (exact rational arithmetic) or
+    short (at most :data:`EXACT_NODES` nodes); else it is the oracle's interval at the point to 20
+    digits, and the values are compared with it by interval arithmetic.
+    """
+    if _is_rational_function(oracle) or _nodes(oracle, EXACT_NODES) <= EXACT_NODES:
+        value = oracle.xreplace(point)
+        results = [_same(v, value, seed=0) for v in found]
+    else:
+        enclosure = _interval(oracle, point, INTERVAL_DIGITS[0])
+        value = oracle.xreplace(point) if enclosure is None else \
+            sp.Float(mpmath.nstr(mpmath.mp.make_mpf(enclosure.mid._mpi_[0]), 20), 20)
+        results = []
+        for v in found:
+            agree = _compare_at(v, oracle, point)
+            results.append((agree, "undecided" if agree is None else "numeric"))
+    if any(r[0] is False for r in results):
+        return False, "numeric" if any(r[1] == "numeric" for r in results if r[0] is False) else "exact", value
+    if any(r[0] is None for r in results):
+        return None, "undecided", value
+    return True, "numeric" if any(r[1] == "numeric" for r in results) else "exact", value
 
 
 # ====================================================================== the drawing

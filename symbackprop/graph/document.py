@@ -95,7 +95,8 @@ def _graph_model(analysis) -> dict:
                                                ("paths", analysis.paths[graph.inputs.index(start)].listed))
                    if present] if fact.kind == "point" else ["graph"]
         facts.append({"kind": fact.kind, "input": start.symbol, "ok": fact.ok, "method": fact.method,
-                      "oracle": sp.Eq(Partial(output.symbol, start.symbol), fact.oracle, evaluate=False),
+                      "oracle": sp.Eq(Partial(output.symbol, start.symbol),
+                                      fact.oracle if fact.shown is None else fact.shown, evaluate=False),
                       "found": fact.graph, "sources": sources})
     return {
         "graph": graph,
@@ -122,48 +123,54 @@ def _graph_model(analysis) -> dict:
     }
 
 
+def _str(expr) -> str:
+    """SymPy's own text of ``expr``, terms as SymPy holds them: sorting the terms of a long exact value
+    for printing would evaluate every one of them."""
+    return sp.sstr(expr, order="none")
+
+
 def render_graph_json(analysis) -> str:
     """A computational graph at a point, its sweeps, paths, counts and check, as JSON."""
     graph, evaluation = analysis.graph, analysis.evaluation
     name = lambda index: graph.nodes[index].name  # noqa: E731
     tex = printing.latex
     steps = lambda sweep: [  # noqa: E731
-        {"node": name(s.node), "seed": None if s.seed is None else str(s.seed), "reached": s.reached,
-         "terms": [{"edge": t.edge, "local": str(t.local), "carried": str(t.carried), "product": str(t.product)}
+        {"node": name(s.node), "seed": None if s.seed is None else _str(s.seed), "reached": s.reached,
+         "terms": [{"edge": t.edge, "local": _str(t.local), "carried": _str(t.carried), "product": _str(t.product)}
                    for t in s.terms],
-         "total": str(s.total)}
+         "total": _str(s.total)}
         for s in sweep.steps]
     data = {
         "expression": graph.source,
-        "sympy": str(graph.expression),
+        "sympy": _str(graph.expression),
         "latex": tex(graph.formula),
-        "point": {n: str(v) for n, v in evaluation.point},
+        "point": {n: _str(v) for n, v in evaluation.point},
         "mode": analysis.mode,
         "nodes": [{"name": n.name, "op": n.op, "operands": [name(o) for o in n.operands], "level": n.level,
                    "definition": None if n.definition is None else printing.text(n.definition),
                    "latex": None if n.definition is None else tex(n.definition),
-                   "expression": str(n.expression), "value": str(evaluation.values[n.index])}
+                   "expression": _str(n.expression), "value": _str(evaluation.values[n.index])}
                   for n in graph.nodes],
         "edges": [{"index": e.index, "source": name(e.source), "target": name(e.target), "slot": e.slot,
-                   "partial": str(e.partial), "latex": tex(e.partial), "value": str(evaluation.partials[e.index])}
+                   "partial": _str(e.partial), "latex": tex(e.partial), "value": _str(evaluation.partials[e.index])}
                   for e in graph.edges],
-        "forward": [{"input": name(s.start), "steps": steps(s), "derivative": str(s.total(graph.output.index)),
+        "forward": [{"input": name(s.start), "steps": steps(s), "derivative": _str(s.total(graph.output.index)),
                      "edges_visited": s.edges_visited} for s in analysis.forward],
         "reverse": None if analysis.reverse is None else {
             "output": name(analysis.reverse.start), "steps": steps(analysis.reverse),
-            "gradient": {n.name: str(analysis.reverse.total(n.index)) for n in graph.inputs},
+            "gradient": {n.name: _str(analysis.reverse.total(n.index)) for n in graph.inputs},
             "edges_visited": analysis.reverse.edges_visited},
         "paths": [{"input": p.input, "count": p.count, "listed": p.listed,
-                   "paths": [{"nodes": [name(i) for i in q.nodes], "factors": [str(f) for f in q.factors],
-                              "product": str(q.product)} for q in p.paths],
-                   "sum": None if p.total is None else str(p.total)} for p in analysis.paths],
+                   "paths": [{"nodes": [name(i) for i in q.nodes], "factors": [_str(f) for f in q.factors],
+                              "product": _str(q.product)} for q in p.paths],
+                   "sum": None if p.total is None else _str(p.total)} for p in analysis.paths],
         "counts": {"inputs": [{"input": c.input, "paths": c.paths, "edge_visits_one_by_one": c.visits,
                                "edges_forward_sweep": c.merged} for c in analysis.counts.inputs],
                    "paths": analysis.counts.paths, "edge_visits_one_by_one": analysis.counts.visits,
                    "edges_forward_sweeps": analysis.counts.forward, "edges_reverse_sweep": analysis.counts.edges},
         "check": {"ok": analysis.check.ok,
-                  "facts": [{"kind": f.kind, "input": f.input, "graph": [str(v) for v in f.graph],
-                             "sympy_diff": str(f.oracle), "ok": f.ok, "method": f.method}
+                  "facts": [{"kind": f.kind, "input": f.input, "graph": [_str(v) for v in f.graph],
+                             "sympy_diff": _str(f.oracle), "ok": f.ok, "method": f.method}
                             for f in analysis.check.facts]},
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

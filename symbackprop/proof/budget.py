@@ -141,8 +141,10 @@ def require_checkable(network, method: str, points: int, directions: int) -> Non
 
     ``method`` is the method that would run (``auto`` already resolved to ``exact`` or
     ``inductive``, with ``"+numeric"`` appended when the cross-check follows); ``points`` and
-    ``directions`` are the numeric cross-check's.
+    ``directions`` are the numeric cross-check's. A network too large to derive is refused for
+    that first: no method of checking fits it.
     """
+    require_derivable(network)
     problems = []
     if "exact" in method and exact_work(network) > EXACT_WORK:
         problems.append(f"--method exact on {_shape(network)} counts {exact_work(network):,} work units "
