@@ -12,11 +12,13 @@ and the load average):
    (interpreter start and imports included), printing the derivation and the check;
 3. rendering its Markdown and LaTeX documents (the derivation and the check given);
 4. the gallery's residual block with batch normalisation over a batch of 3 (13 parameters):
-   derive + check, each run from an empty SymPy cache.
+   derive + check, each run from an empty SymPy cache;
 5. the NumPy module ``symbackprop codegen`` writes for the convolutional network of part 1:
    ``gradients(params, X, Y)`` on a batch of 100 examples beside :func:`hand_written_gradients`, the same
    backward pass written by hand with im2col and matrix products (after checking that both give the same
-   gradients); the target is a ratio of at most 2.
+   gradients); the target is a ratio of at most 2;
+6. a recurrent layer of 8 tanh units over 10 steps (2 inputs per step, the quadratic cost at every
+   step; 88 parameters): backpropagation through time derived, then the check, each run from an empty SymPy cache.
 
 Performance is measured here, never asserted by timed tests.
 """
@@ -75,6 +77,32 @@ def part_command(args, out) -> None:
         command = [sys.executable, "-m", "symbackprop", "derive", path]
         timing = measure_process(command, args.repeat)
     print(f"   median {timing} (runs: {timing.runs()}; target <= 10 s)", file=out)
+
+
+#: the recurrent benchmark: 10 steps, 8 hidden units, an output and a cost at every step
+RECURRENT_BENCHMARK = {
+    "input": [2],
+    "steps": 10,
+    "cost": "quadratic",
+    "layer": [{"type": "rnn", "size": 8, "activation": "tanh", "output": "every"}],
+}
+
+
+def part_recurrent(args, out) -> None:
+    print("\n6. recurrent layer, 10 steps x 8 tanh units, 2 inputs per step, cost at every step, 88 parameters: "
+          "derive + check", file=out)
+
+    def derive():
+        return derive_layered(layered_from_mapping(RECURRENT_BENCHMARK))
+
+    def derive_and_check_recurrent():
+        if not derive().check().ok:
+            raise RuntimeError("the check of the recurrent network failed")
+
+    alone = _median(derive, args.repeat)
+    both = _median(derive_and_check_recurrent, args.repeat)
+    print(f"   derive alone: median {alone} (runs: {alone.runs()})", file=out)
+    print(f"   derive + check: median {both} (runs: {both.runs()}; target <= 10 s)", file=out)
 
 
 def part_documents(args, out) -> None:
@@ -177,7 +205,7 @@ def part_residual(args, out) -> None:
     print(f"   derive + check: median {timing} (runs: {timing.runs()})", file=out)
 
 
-PARTS = (part_warm, part_command, part_documents, part_residual, part_codegen)
+PARTS = (part_warm, part_command, part_documents, part_residual, part_codegen, part_recurrent)
 
 
 def main(argv=None) -> int:

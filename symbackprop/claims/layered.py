@@ -84,8 +84,8 @@ MAX_CASES = 256
 
 #: the mistakes the checker names, by key (worded in the templates)
 LAYERED_MISTAKES = ("kernel_not_rotated", "missing_position_sum", "pool_delta_everywhere", "pool_not_averaged",
-                    "missing_mean_path", "missing_variance_path", "missing_skip", "missing_activation_derivative",
-                    "sign")
+                    "missing_mean_path", "missing_variance_path", "missing_skip", "bptt_cut_to_one_step",
+                    "missing_step_sum", "missing_activation_derivative", "sign")
 
 
 # ---------------------------------------------------------------------------- the symbols
@@ -145,6 +145,7 @@ def _build_table(derivation: LayeredDerivation) -> _LayeredTable:
     for layer in network.layers:
         l = layer.index
         sites += list(fw.weighted.get(l, {}).values()) + list(fw.outputs[l].values())
+        sites += [a for a in fw.states.get(l, {}).values() if a not in fw.outputs[l].values()]  # a recurrent layer's
         sites += [Site("delta", l, *pos) for pos in derivation.deltas[l]]
     sites += list(fw.parameters) + list(fw.auxiliary) + list(fw.constants)  # with batch normalisation's μ, σ, x̂, ε
     for site in sites:
@@ -415,7 +416,7 @@ def _entry_target(value, network: LayeredNetwork):
         layer = network.layer(value.layer)
         return Site("z" if layer.has_z else "a", value.layer, *value.position), "delta"
     if isinstance(value, Partial) and value.of == COST and isinstance(value.wrt, Site) \
-            and value.wrt.kind in ("K", "b", "w", "gamma", "beta", "z", "a", "x"):
+            and value.wrt.kind in ("K", "b", "w", "W", "U", "gamma", "beta", "z", "a", "x"):
         return value.wrt, "partial"
     return None
 
@@ -483,7 +484,7 @@ def layered_truth(derivation: LayeredDerivation, target: Site) -> sp.Expr:
     """∂C/∂(target) as the derivation states it, in the named errors, activations and parameters."""
     network, fw = derivation.network, derivation.forward
     kind, l, pos = target.kind, target.layer, target.position
-    if kind in ("K", "b", "w", "gamma", "beta"):
+    if kind in ("K", "b", "w", "W", "U", "gamma", "beta"):
         return derivation.gradients[target]
     if kind == "x":
         return received_by(derivation.backward, derivation.skips, network, 0)[pos]
@@ -491,6 +492,8 @@ def layered_truth(derivation: LayeredDerivation, target: Site) -> sp.Expr:
         return derivation.deltas[l][pos]
     if not network.layer(l).has_z:  # a pooled or flattened map: its error is ∂C/∂a
         return derivation.deltas[l][pos]
+    if network.layer(l).recurrent:  # a state: through the next step, and the output where it is one
+        return derivation.through_time[l][1][pos]
     if l == network.depth:
         return sp.diff(fw.cost, target)
     return received_by(derivation.backward, derivation.skips, network, l)[pos]
@@ -498,7 +501,7 @@ def layered_truth(derivation: LayeredDerivation, target: Site) -> sp.Expr:
 
 def _sigma_prime(derivation: LayeredDerivation, z: Site) -> sp.Expr:
     layer = derivation.network.layer(z.layer)
-    return layer.activation.prime_named(z, derivation.forward.outputs[z.layer][z.position])
+    return layer.activation.prime_named(z, derivation.forward.activated(z.layer)[z.position])
 
 
 def _named(derivation: LayeredDerivation, expr: sp.Expr) -> sp.Expr:
@@ -509,7 +512,7 @@ def _named(derivation: LayeredDerivation, expr: sp.Expr) -> sp.Expr:
     def activation(function, z):
         if not (isinstance(z, Site) and z.kind == "z"):
             return None
-        return fw.outputs[z.layer][z.position] if function is SIGMA else _sigma_prime(derivation, z)
+        return fw.activated(z.layer)[z.position] if function is SIGMA else _sigma_prime(derivation, z)
 
     def partial(of, wrt):
         if of == COST and isinstance(wrt, Site):
@@ -708,6 +711,17 @@ def _mutations(derivation: LayeredDerivation, claim: LayeredClaim) -> dict:
     if kind in ("K", "b") and network.layer(l).type in ("conv1d", "conv2d"):
         uses = [Site("delta", l, *v) * sp.diff(definition, target) for v, definition in fw.definitions[l].items()]
         found["missing_position_sum"] = [term for term in uses if term != 0]
+        return found
+    if kind in ("W", "U", "b") and network.layer(l).recurrent:
+        uses = [Site("delta", l, *v) * sp.diff(definition, target) for v, definition in fw.definitions[l].items()]
+        found["missing_step_sum"] = [term for term in uses if term != 0]
+        return found
+    if kind in ("a", "z") and network.layer(l).recurrent:
+        output, back = derivation.through_time[l]
+        sigma = _sigma_prime(derivation, fw.weighted[l][pos]) if kind == "z" else 1
+        found["bptt_cut_to_one_step"] = [output.get(pos, sp.S.Zero) * sigma]  # the next step's (W)ᵀδ dropped
+        if kind == "z":
+            found["missing_activation_derivative"] = [back[pos]]
         return found
     if kind not in ("x", "a", "z"):
         return found

@@ -310,7 +310,8 @@ class _NotationMixin:
     # ---------------------------------------------------------- layered networks (model/layers.py)
 
     _SITE_LETTERS = {"x": ("x", "x"), "y": ("y", "y"), "z": ("z", "z"), "a": ("a", "a"), "delta": ("\\delta", "δ"),
-                     "K": ("K", "K"), "b": ("b", "b"), "w": ("w", "w"), "W": ("W", "W"), "C": ("C", "C"),
+                     "K": ("K", "K"), "b": ("b", "b"), "w": ("w", "w"), "W": ("W", "W"), "U": ("U", "U"),
+                     "e": ("e", "e"), "C": ("C", "C"),
                      "gamma": ("\\gamma", "γ"), "beta": ("\\beta", "β"), "mu": ("\\mu", "μ"),
                      "sigma": ("\\sigma", "σ"), "xhat": ("\\hat{x}", "x̂"), "eps": ("\\varepsilon", "ε")}
 
@@ -366,6 +367,12 @@ class _NotationMixin:
         if scripted:
             return self._apply(self._operator(name, self._print(args[1])), self._print(args[0]))
         return self._apply(self._operator(name, None), self._print(args[0]))
+
+    def _print_OrderedProduct(self, expr) -> str:
+        """∏ over an index of matrix factors, in the order given (a recurrent layer's Jacobian over time)."""
+        index, lower, upper, *factors = expr.args
+        body = " ".join(self.parenthesize(f, PRECEDENCE["Mul"], strict=True) for f in factors)
+        return self._product_over(self._print(index), self._index(lower), self._index(upper), body)
 
 
 class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
@@ -491,11 +498,11 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
     _MAP_INFIX = {"full": r"\star_{\mathrm{full}}", "valid": r"\star", "hadamard": r"\odot"}
     _MAP_NAMES = {"rot180": ("rot180", False), "dilate": ("dil", True), "crop": ("crop", True), "pad": ("pad", True),
                   "upsample_max": ("route_max", False), "upsample_mean": ("spread_mean", False),
-                  "unflatten": ("unflatten", False), "sigma_prime": ("sigma_prime", False)}
+                  "unflatten": ("unflatten", False), "sigma_prime": ("sigma_prime", False), "diag": ("diag", False)}
     _OPERATOR_TEX = {"rot180": r"\operatorname{rot}_{180}", "dil": r"\operatorname{dil}", "crop": r"\operatorname{crop}",
                      "pad": r"\operatorname{pad}", "route_max": r"\operatorname{route}_{\max}",
                      "spread_mean": r"\operatorname{spread}_{\mathrm{mean}}", "unflatten": r"\operatorname{unflatten}",
-                     "sigma_prime": None}
+                     "sigma_prime": None, "diag": r"\operatorname{diag}"}
 
     def _bracketed_layer(self, layer) -> str:
         return "^{(%s)}" % self._index(layer)
@@ -517,6 +524,9 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
 
     def _sum_over(self, indices, term) -> str:
         return r"\sum_{%s} %s" % (indices, term)
+
+    def _product_over(self, index, lower, upper, body) -> str:
+        return r"\prod_{%s=%s}^{%s} %s" % (index, lower, upper, body)
 
     def _bracketed(self, shown) -> str:
         return r"\left[%s\right]" % shown
@@ -760,7 +770,7 @@ class TextPrinter(_NotationMixin, StrPrinter):
     _MAP_INFIX = {"full": "⋆full", "valid": "⋆", "hadamard": "⊙"}
     _MAP_NAMES = LatexPrinter._MAP_NAMES
     _OPERATOR_TEXT = {"rot180": "rot180", "dil": "dil", "crop": "crop", "pad": "pad", "route_max": "route_max",
-                      "spread_mean": "spread_mean", "unflatten": "unflatten", "sigma_prime": None}
+                      "spread_mean": "spread_mean", "unflatten": "unflatten", "sigma_prime": None, "diag": "diag"}
 
     def _bracketed_layer(self, layer) -> str:
         sup = self._script(layer, self._SUP)
@@ -772,8 +782,9 @@ class TextPrinter(_NotationMixin, StrPrinter):
             sup = self._script(layer, self._SUP)
             out += sup if sup is not None else "^(%s)" % self._index(layer)
         if subs:
+            one = self._index(subs[0]).replace(" ", "")
             out += "_(%s)" % ",".join(self._index(s).replace(" ", "") for s in subs) if len(subs) > 1 \
-                else "_%s" % self._index(subs[0]).replace(" ", "")
+                else "_(%s)" % one if any(op in one for op in "+-") else "_%s" % one
         return out
 
     def _apply(self, name, argument) -> str:
@@ -785,6 +796,9 @@ class TextPrinter(_NotationMixin, StrPrinter):
 
     def _sum_over(self, indices, term) -> str:
         return "Σ_(%s) %s" % (indices, term)
+
+    def _product_over(self, index, lower, upper, body) -> str:
+        return "∏_(%s=%s..%s) %s" % (index, lower, upper, body)
 
     def _bracketed(self, shown) -> str:
         return "[%s]" % shown

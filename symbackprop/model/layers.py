@@ -1,4 +1,4 @@
-"""A network as a list of layers: dense, conv1d, conv2d, maxpool, avgpool, flatten, batchnorm, residual.
+"""A network as a list of layers: dense, conv1d, conv2d, maxpool, avgpool, flatten, batchnorm, residual, rnn.
 
 The description (TOML, JSON or Python) gives an input shape and one entry per layer::
 
@@ -33,11 +33,19 @@ The forward pass of each layer type is stated here, over named quantities (:clas
              μ^l_c = (1/n) Σ_i a^{l−1}_i,  σ^l_c = √((1/n) Σ_i (a^{l−1}_i − μ^l_c)² + ε),
              x̂^l_i = (a^{l−1}_i − μ^l_c) / σ^l_c,  a^l_i = γ^l_c x̂^l_i + β^l_c
     residual a^l = a^{l−1} + a^m, the output of an earlier layer m (``from = m``; 0 is the input)
+    rnn      z^l_{t,j} = Σ_i W^l_{j,i} a^l_{t−1,i} + Σ_k U^l_{j,k} a^{l−1}_{t,k} + b^l_j,  a^l_{t,j} = σ(z^l_{t,j}),
+             for t = 1 … T, with a^l_0 = 0 (no term for it); the layer gives a^l_T or every a^l_t
 
 A description may set ``batch = n`` (default 1): the forward pass then runs over n examples
 that share the parameters, every x, z, a, δ and y carries the example's number first
 (a^l_{e,j}), and the cost is the sum of the examples' costs. Batch normalisation couples the
 examples; every other layer works on each example alone.
+
+A recurrent layer reads a sequence: the description sets ``steps = T`` and ``input = [size]``
+(the size of the input at each step), and the input is indexed (step, entry). An ``rnn`` with
+``output = "every"`` gives a sequence again, which only another ``rnn`` reads, or the cost: the
+cost of a sequence is the sum over the steps of the cost at each step. A recurrent layer works on
+one example: its network has no ``batch``.
 
 >>> net = LayeredNetwork([1, 6, 6], [conv2d(2, 3, activation="relu"), maxpool(2), dense(3, "softmax")],
 ...                      cost="cross_entropy")
@@ -63,7 +71,8 @@ from .costs import cost as lookup_cost
 # ---------------------------------------------------------------------- named quantities
 
 #: the kinds of quantity a layered network names
-SITE_KINDS = ("x", "y", "z", "a", "delta", "K", "b", "w", "C", "gamma", "beta", "mu", "sigma", "xhat", "eps")
+SITE_KINDS = ("x", "y", "z", "a", "delta", "K", "b", "w", "W", "U", "C", "gamma", "beta", "mu", "sigma", "xhat",
+              "eps")
 
 
 class Site(sp.Symbol):
@@ -120,11 +129,12 @@ class MapOperation(sp.Expr):
     """An operation on feature maps, named by ``op``: ``rot180``, ``dilate`` (by the stride),
     ``crop`` and ``pad`` (by the padding), ``full`` (full cross-correlation), ``valid`` (valid
     cross-correlation), ``hadamard`` (element by element), ``upsample_max`` (δ to each window's
-    first maximum), ``upsample_mean`` (δ/size² to every entry of the window), ``unflatten``."""
+    first maximum), ``upsample_mean`` (δ/size² to every entry of the window), ``unflatten``,
+    ``diag`` (a vector as the diagonal of a matrix)."""
 
     is_commutative = True
     OPS = ("rot180", "dilate", "crop", "pad", "full", "valid", "hadamard", "upsample_max", "upsample_mean",
-           "unflatten", "sigma_prime", "transpose_times")
+           "unflatten", "sigma_prime", "transpose_times", "diag")
 
     def __new__(cls, op, *operands):
         op = op.name if isinstance(op, sp.Symbol) else op
@@ -185,6 +195,18 @@ class UnitStep(sp.Expr):
         return sp.Expr.__new__(cls, sp.sympify(argument))
 
 
+class OrderedProduct(sp.Expr):
+    """∏_{index = lower}^{upper} of ``factors`` (matrices, kept in the order given), for display.
+
+    The factor of the largest index stands leftmost: ∂a_T/∂a_t = ∏_{k=t+1}^{T} diag(σ'(z_k)) W.
+    """
+
+    is_commutative = True
+
+    def __new__(cls, index, lower, upper, *factors):
+        return sp.Expr.__new__(cls, index, sp.sympify(lower), sp.sympify(upper), *map(sp.sympify, factors))
+
+
 # ---------------------------------------------------------------------- shapes
 
 
@@ -205,6 +227,8 @@ def _output_shape(spec, shape, known: bool) -> tuple | None:
         return (spec.channels, *([None] * spec.dims))
     if isinstance(spec, Pool):
         return (shape[0], *([None] * (len(shape) - 1))) if len(shape) > 1 else None
+    if isinstance(spec, Recurrent):
+        return (shape[0], spec.size) if spec.output == "every" and len(shape) == 2 else (spec.size,)
     if isinstance(spec, (BatchNorm, Residual)):
         return shape
     return None
@@ -352,6 +376,35 @@ def exact_number(value):
     return sp.Rational(value) if isinstance(value, int) else value
 
 
+@dataclass(frozen=True)
+class Recurrent:
+    """A vanilla recurrent layer of ``size`` units over the steps of a sequence (steps × entries).
+
+    ``output``: ``"last"`` gives the state at the last step (a vector), ``"every"`` the state at
+    every step (a sequence). The state before the first step is 0.
+    """
+
+    size: int
+    activation: Any = "tanh"
+    bias: bool = True
+    output: str = "last"
+    type: str = field(default="rnn", init=False)
+
+    def output_shape(self, shape):
+        return (shape[0], self.size) if self.output == "every" else (self.size,)
+
+    def state_shape(self, shape):
+        """The shape of z, a and δ inside the layer: every step × every unit."""
+        return (shape[0], self.size)
+
+    def parameter_count(self, shape) -> int:
+        return self.size * self.size + self.size * shape[-1] + (self.size if self.bias else 0)
+
+
+#: what ``output`` of an rnn layer may be
+RNN_OUTPUTS = ("last", "every")
+
+
 def dense(size, activation="sigmoid", bias=True) -> Dense:
     return Dense(size, activation, bias)
 
@@ -376,6 +429,10 @@ def flatten() -> Flatten:
     return Flatten()
 
 
+def rnn(size, activation="tanh", bias=True, output="last") -> Recurrent:
+    return Recurrent(size, activation, bias, output)
+
+
 #: every layer type: its fields (required first) and how to build it from them
 LAYER_TYPES = {
     "dense":   (("size",), ("activation", "bias"), lambda f: dense(**f)),
@@ -384,6 +441,7 @@ LAYER_TYPES = {
     "maxpool": (("size",), ("stride",), lambda f: maxpool(**f)),
     "avgpool": (("size",), ("stride",), lambda f: avgpool(**f)),
     "flatten": ((), (), lambda f: flatten()),
+    "rnn":     (("size",), ("activation", "bias", "output"), lambda f: rnn(**f)),
     "batchnorm": ((), ("epsilon",), lambda f: batchnorm(**f)),
     "residual": (("from",), (), lambda f: residual(f["from"])),
 }
@@ -422,23 +480,36 @@ class LayerInfo:
     def parameter_count(self) -> int:
         return self.spec.parameter_count(self.input_shape)
 
+    @property
+    def recurrent(self) -> bool:
+        return isinstance(self.spec, Recurrent)
+
+    @property
+    def state_shape(self) -> tuple:
+        """The shape over which z, a and δ are named: the output's, or every step's for a recurrent layer."""
+        return self.spec.state_shape(self.input_shape) if self.recurrent else self.output_shape
+
 
 class LayeredNetwork:
     """A network given as an input shape and a list of layers, with one cost.
 
     ``input`` is a size, ``[size]``, ``[channels, length]`` or ``[channels, height, width]``;
     ``layers`` are :func:`dense`, :func:`conv1d`, :func:`conv2d`, :func:`maxpool`,
-    :func:`avgpool` and :func:`flatten` descriptions (or mappings with a ``type``).
+    :func:`avgpool`, :func:`flatten` and :func:`rnn` descriptions (or mappings with a ``type``).
+    With ``steps`` (T) the input is a sequence: ``input`` is the size at each step, and the
+    input's shape is T × size.
     """
 
-    __slots__ = ("input_shape", "layers", "cost", "batch")
+    __slots__ = ("input_shape", "layers", "cost", "batch", "steps")
 
-    def __init__(self, input, layers, cost="quadratic", batch=1):
+    def __init__(self, input, layers, cost="quadratic", batch=1, steps=None):
         problems: list[str] = []
         shape = _input_shape(input, problems)
         if not _positive(batch):
             problems.append(f"batch {batch!r} is not a number of examples; expected a positive integer")
             batch = 1
+        shape = _sequence_shape(steps, shape, problems)
+        sequence = steps is not None
         specs = []
         if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
             problems.append(f"layers {layers!r} are not a list; expected a list of layer descriptions")
@@ -477,25 +548,34 @@ class LayeredNetwork:
                                 f"{', '.join(rule.outputs)}")
             if shape is None:
                 continue
-            problem = _shape_problem(index, spec, shape)
+            problem = _sequence_problem(index, spec, shape, sequence) or _shape_problem(index, spec, shape)
             if isinstance(spec, Residual) and not problem:
                 problem = _skip_problem(index, spec, shape, outputs.get(spec.source))
             if isinstance(spec, BatchNorm) and not problem and None not in shape:
                 problem = _batch_problem(index, shape, batch)
+            if isinstance(spec, Recurrent) and batch != 1 and not problem:
+                problem = (f"layer {index} (rnn) works on one example; got batch = {batch}; expected no batch (1) in "
+                           f"a network with a recurrent layer")
             if problem:
                 problems.append(problem)
             out = _output_shape(spec, shape, known=not problem)
             if not problem and None not in shape:
                 infos.append(LayerInfo(index, spec, act, shape, out))
             shape = out
+            sequence = isinstance(spec, Recurrent) and spec.output == "every"
+        if sequence and rule is not None and rule.targets_sum_to_one:
+            problems.append(f"cost {rule.name} needs targets that sum to 1 over one output vector; the network ends "
+                            f"with a sequence (an rnn layer with output = \"every\"), whose cost is summed over the "
+                            f"steps; expected the cost quadratic or binary_cross_entropy, or output = \"last\"")
         ends_flat = specs and specs[-1] is not None and isinstance(specs[-1], (BatchNorm, Residual)) \
             and shape is not None and len(shape) == 1
-        if specs and specs[-1] is not None and specs[-1].type not in ("dense", "flatten") and not ends_flat:
+        if specs and specs[-1] is not None and specs[-1].type not in ("dense", "flatten", "rnn") \
+                and not ends_flat:
             shown = f" of shape {shape_text(shape)}" if shape is not None and None not in shape else ""
             problems.append(f"layer {len(specs)} ({specs[-1].type}) gives a map{shown}; expected a vector for the "
                             f"cost: end with a dense or flatten layer")
         if not problems and infos:
-            values = batch * sum(math.prod(s) for s in (infos[0].input_shape, *(i.output_shape for i in infos)))
+            values = batch * sum(math.prod(s) for s in (infos[0].input_shape, *(i.state_shape for i in infos)))
             params = sum(i.parameter_count for i in infos)
             if values > VALUE_LIMIT or params > VALUE_LIMIT:
                 problems.append(f"the network has {values} values and {params} parameters; a symbolic derivation "
@@ -503,18 +583,21 @@ class LayeredNetwork:
                                 f"quantity); expected a smaller input, fewer channels or smaller layers")
         if problems:
             raise SpecError(problems)
-        object.__setattr__(self, "input_shape", shape_of_input(input))
+        object.__setattr__(self, "input_shape", shape_of_input(input) if steps is None else (steps, *shape_of_input(input)))
         object.__setattr__(self, "layers", tuple(infos))
         object.__setattr__(self, "cost", rule)
+        object.__setattr__(self, "steps", steps)
         object.__setattr__(self, "batch", batch)
 
     def __setattr__(self, name, value):
         raise AttributeError("a LayeredNetwork is immutable")
 
     def __repr__(self):
+        shape = list(self.input_shape if self.steps is None else self.input_shape[1:])
         batch = f", batch={self.batch}" if self.batch != 1 else ""
-        return (f"LayeredNetwork({list(self.input_shape)}, [{', '.join(layer.type for layer in self.layers)}], "
-                f"cost={self.cost.name!r}{batch})")
+        steps = "" if self.steps is None else f", steps={self.steps}"
+        return (f"LayeredNetwork({shape}, [{', '.join(layer.type for layer in self.layers)}], "
+                f"cost={self.cost.name!r}{batch}{steps})")
 
     @property
     def examples(self) -> list:
@@ -561,10 +644,37 @@ def _input_shape(value, problems):
     return None
 
 
+def _sequence_shape(steps, shape, problems):
+    """The input's shape: as given, or T × size when ``steps`` (T) makes it a sequence."""
+    if steps is None:
+        return shape
+    if not _positive(steps):
+        problems.append(f"steps {steps!r}; expected a positive integer (the number of time steps of the input)")
+        return None
+    if shape is not None and len(shape) != 1:
+        problems.append(f"input {list(shape)!r} with steps = {steps}; expected the size of the input at each step, "
+                        f"a size or [size]")
+        return None
+    return None if shape is None else (steps, *shape)
+
+
+def _sequence_problem(index, spec, shape, sequence: bool) -> str | None:
+    """What is wrong with a layer's place among sequences: an rnn reads one, nothing else does."""
+    where = f"layer {index} ({spec.type})"
+    if isinstance(spec, Recurrent) and not sequence:
+        return (f"{where} takes a sequence (steps × size); got shape {shape_text(shape)}; expected steps = T and "
+                f"input = [size] in the description, and an rnn layer with output = \"every\" before it, if any")
+    if sequence and not isinstance(spec, Recurrent):
+        return (f"{where} takes no sequence; got a sequence of shape {shape_text(shape)} (steps × size); expected "
+                f"an rnn layer here, or output = \"last\" on the rnn layer before it")
+    return None
+
+
 def _layer_spec(index, item, problems):
     """A layer description from a mapping (or one given ready), every problem of its fields collected."""
-    if isinstance(item, (Dense, Conv, Pool, Flatten, BatchNorm, Residual)):
-        fields = {k: getattr(item, k) for k in ("size", "channels", "kernel", "stride", "padding", "bias", "epsilon")
+    if isinstance(item, (Dense, Conv, Pool, Flatten, BatchNorm, Residual, Recurrent)):
+        fields = {k: getattr(item, k) for k in ("size", "channels", "kernel", "stride", "padding", "bias", "epsilon",
+                                                "output")
                   if hasattr(item, k)}
         if isinstance(item, Residual):
             fields["from"] = item.source
@@ -605,6 +715,10 @@ def _field_problems(index, kind, fields, problems) -> bool:
     bias = fields.get("bias")
     if bias is not None and not isinstance(bias, bool):
         problems.append(f"layer {index} ({kind}): bias {bias!r}; expected true or false")
+    output = fields.get("output")
+    if output is not None and output not in RNN_OUTPUTS:
+        problems.append(f"layer {index} ({kind}): output {output!r}; expected one of: "
+                        f"{', '.join(repr(o) for o in RNN_OUTPUTS)}")
     if "epsilon" in fields:
         epsilon = fields["epsilon"]
         exact = isinstance(epsilon, (int, float, sp.Rational)) and not isinstance(epsilon, bool)
@@ -666,7 +780,7 @@ def _shape_problem(index, spec, shape) -> str | None:
 
 # ---------------------------------------------------------------------- loading
 
-LAYERED_KEYS = ("input", "layer", "cost", "batch")
+LAYERED_KEYS = ("input", "layer", "cost", "batch", "steps")
 
 
 def is_layered(data) -> bool:
@@ -688,7 +802,8 @@ def layered_from_mapping(data: Mapping[str, Any], source: str = "spec") -> Layer
     if problems:
         raise SpecError(problems)
     try:
-        return LayeredNetwork(data["input"], data["layer"], data.get("cost", "quadratic"), data.get("batch", 1))
+        return LayeredNetwork(data["input"], data["layer"], data.get("cost", "quadratic"), data.get("batch", 1),
+                              data.get("steps"))
     except SpecError as error:
         raise SpecError([f"{source}: {problem}" for problem in error.problems]) from None
 
@@ -701,9 +816,11 @@ class LayeredForward:
     """The named quantities of a layered network and the definition of each.
 
     ``inputs`` (x at every input position), ``outputs[l]`` (a^l by position, l ≥ 1),
-    ``weighted[l]`` (z^l by position, for dense and convolutional layers), ``parameters``
+    ``weighted[l]`` (z^l by position, for dense, convolutional and recurrent layers), ``parameters``
     (every parameter symbol, layer by layer), ``definitions`` (z^l or, for pooling and
     flatten, a^l by position: an expression in a^{l−1} and the layer's parameters).
+    A recurrent layer's z, a (``states[l]``) and definitions are by (step, unit), in the order
+    of the steps; its ``outputs[l]`` are the states it gives (the last step's, or all).
     """
 
     network: LayeredNetwork
@@ -717,6 +834,8 @@ class LayeredForward:
     auxiliary: dict = field(default_factory=dict)
     #: the value of every constant (batch normalisation's ε) by symbol
     constants: dict = field(default_factory=dict)
+    #: a recurrent layer's a^l at every (step, unit); its outputs are among them
+    states: dict = field(default_factory=dict)
 
     def example_targets(self, prefix: tuple) -> list:
         """The targets of one example (its prefix as in :attr:`LayeredNetwork.examples`)."""
@@ -729,6 +848,10 @@ class LayeredForward:
     def a(self, l: int) -> dict:
         """a^l by position; a^0 is the input x."""
         return self.inputs if l == 0 else self.outputs[l]
+
+    def activated(self, l: int) -> dict:
+        """a^l by the positions of z^l (every step of a recurrent layer)."""
+        return self.states.get(l, self.outputs.get(l))
 
     def activation_of(self, l: int, pos) -> sp.Expr:
         """a^l at ``pos`` in terms of z^l (σ(z), or softmax of the layer over the same example)."""
@@ -762,9 +885,11 @@ class LayeredForward:
                 value = definition.xreplace(known)
                 if layer.has_z:
                     known[self.weighted[l][pos]] = value
+                    if layer.recurrent:  # the next step's definition reads this state
+                        known[self.states[l][pos]] = self.activation_of(l, pos).xreplace(known)
                 else:
                     known[self.outputs[l][pos]] = value
-            if layer.has_z:
+            if layer.has_z and not layer.recurrent:
                 for pos in self.weighted[l]:
                     known[self.outputs[l][pos]] = self.activation_of(l, pos).xreplace(known)
         return known
@@ -786,16 +911,23 @@ def layered_forward(network: LayeredNetwork) -> LayeredForward:
 
     Each example of a batch gets its own x, z, a and y; the parameters are shared. A layer
     type in :data:`_DEFINE` is defined one example at a time; one in :data:`_DEFINE_BATCH`
-    (batch normalisation) over the whole batch at once.
+    (batch normalisation) over the whole batch at once. A recurrent layer (one example only)
+    names its state at every step, and its outputs are the last state or every state.
     """
     inputs = {pos: Site("x", None, *pos) for pos in batch_positions(network, network.input_shape)}
-    outputs, weighted, definitions, parameters, auxiliary, constants = {}, {}, {}, [], {}, {}
+    outputs, weighted, definitions, parameters, auxiliary, constants, states = {}, {}, {}, [], {}, {}, {}
     previous = inputs
     for layer in network.layers:
         l, spec = layer.index, layer.spec
-        outputs[l] = {pos: Site("a", l, *pos) for pos in batch_positions(network, layer.output_shape)}
+        if layer.recurrent:
+            states[l] = {pos: Site("a", l, *pos) for pos in positions(layer.state_shape)}
+            last = layer.state_shape[0]
+            outputs[l] = dict(states[l]) if spec.output == "every" else \
+                {(j,): states[l][(last, j)] for j in range(1, spec.size + 1)}
+        else:
+            outputs[l] = {pos: Site("a", l, *pos) for pos in batch_positions(network, layer.output_shape)}
         if layer.has_z:
-            weighted[l] = {pos: Site("z", l, *pos) for pos in batch_positions(network, layer.output_shape)}
+            weighted[l] = {pos: Site("z", l, *pos) for pos in batch_positions(network, layer.state_shape)}
         if type(spec) in _DEFINE_BATCH:
             definitions[l], params, named, fixed = _DEFINE_BATCH[type(spec)](layer, previous, network.examples)
             auxiliary.update(named)
@@ -810,10 +942,10 @@ def layered_forward(network: LayeredNetwork) -> LayeredForward:
                 definitions[l].update({e + pos: d for pos, d in defs.items()})
         parameters.extend(params)
         previous = outputs[l]
-    last = network.layers[-1].output_shape[0]
-    targets = tuple(Site("y", None, *e, j) for e in network.examples for j in range(1, last + 1))
+    last = positions(network.layers[-1].output_shape)
+    targets = tuple(Site("y", None, *e, *pos) for e in network.examples for pos in last)
     return LayeredForward(network, inputs, outputs, weighted, tuple(parameters), definitions, targets,
-                          auxiliary, constants)
+                          auxiliary, constants, states)
 
 
 def _define_dense(layer, previous):
@@ -885,6 +1017,26 @@ def _define_flatten(layer, previous):
     return {(k,): a for k, a in enumerate(previous.values(), start=1)}, []
 
 
+def _define_rnn(layer, previous):
+    """z^l_{t,j} = Σ_i W^l_{j,i} a^l_{t−1,i} + Σ_k U^l_{j,k} a^{l−1}_{t,k} + b^l_j; no W term at t = 1 (a^l_0 = 0)."""
+    spec, l = layer.spec, layer.index
+    steps, width = layer.input_shape
+    units = range(1, spec.size + 1)
+    recurrent = {(j, i): Site("W", l, j, i) for j in units for i in units}
+    reading = {(j, k): Site("U", l, j, k) for j in units for k in range(1, width + 1)}
+    defs = {}
+    for t in range(1, steps + 1):
+        for j in units:
+            terms = [recurrent[(j, i)] * Site("a", l, t - 1, i) for i in units] if t > 1 else []
+            terms += [reading[(j, k)] * previous[(t, k)] for k in range(1, width + 1)]
+            if spec.bias:
+                terms.append(Site("b", l, j))
+            defs[(t, j)] = sp.Add(*terms)
+    params = list(recurrent.values()) + list(reading.values()) + ([Site("b", l, j) for j in units] if spec.bias else [])
+    return defs, params
+
+
+
 def channel_groups(network: LayeredNetwork, shape: tuple) -> dict:
     """Batch normalisation's groups: channel c → every position (in every example) of channel c.
 
@@ -933,6 +1085,6 @@ def _define_residual(layer, previous, source):
 
 #: the forward pass of every layer type that works on one example at a time
 _DEFINE = {Dense: _define_dense, Conv: _define_conv, Pool: _define_pool, Flatten: _define_flatten,
-           Residual: _define_residual}
+           Residual: _define_residual, Recurrent: _define_rnn}
 #: of every layer type that couples the examples of a batch
 _DEFINE_BATCH = {BatchNorm: _define_batchnorm}

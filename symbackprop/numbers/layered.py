@@ -90,6 +90,10 @@ def parse_layered_values(data, derivation: LayeredDerivation) -> tuple[dict, dic
     the wrong shape) is reported in one :class:`~symbackprop.errors.SpecError`.
     """
     fw, network = derivation.forward, derivation.network
+    recurrent = [layer for layer in network.layers if layer.recurrent]
+    if recurrent:  # its states are computed step after step, which the worked numbers do not do yet
+        raise SpecError(f"layer {recurrent[0].index} (rnn) has no worked numbers yet; expected layers of the types: "
+                        f"dense, conv1d, conv2d, maxpool, avgpool, flatten, batchnorm, residual")
     wanted = {key_text(p): p for p in fw.parameters}
     example = ", ".join(f'"{k}"' for k in list(wanted)[:2])
     if not isinstance(data, Mapping):

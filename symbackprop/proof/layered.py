@@ -1,4 +1,5 @@
-"""Backpropagation through a list of layers: dense, convolution, pooling, flatten, batch normalisation, residual.
+"""Backpropagation through a list of layers: dense, convolution, pooling, flatten, batch normalisation, residual,
+recurrent.
 
 Two computations of every backward rule are kept apart and compared:
 
@@ -21,6 +22,10 @@ Two computations of every backward rule are kept apart and compared:
       batchnorm  ∂C/∂a^{l−1}_i = γ_c/(n σ_c) (n δ^l_i − Σ_j δ^l_j − x̂_i Σ_j δ^l_j x̂_j) over the n entries
                of channel c in the batch;  ∂C/∂γ_c = Σ_i δ^l_i x̂_i,  ∂C/∂β_c = Σ_i δ^l_i
       residual ∂C/∂a^{l−1} = δ^l, and δ^l is added to ∂C/∂a^m of the layer m the skip reads
+      rnn      through time: ∂C/∂a^l_t = (W^l)ᵀ δ^l_{t+1} + e^l_t (δ^l_{T+1} = 0), with e^l_t what the
+               output passes back to a^l_t (0 at a step that is not an output);
+               ∂C/∂a^{l−1}_t = (U^l)ᵀ δ^l_t,  ∂C/∂W^l = Σ_t δ^l_t (a^l_{t−1})ᵀ,
+               ∂C/∂U^l = Σ_t δ^l_t (a^{l−1}_t)ᵀ,  ∂C/∂b^l = Σ_t δ^l_t
 
 and δ^{l−1} = ∂C/∂a^{l−1} ⊙ σ'(z^{l−1}) for a layer with an activation. The two are proven
 equal for the network at hand: exactly (the difference expands to 0, with σ' left as an
@@ -49,9 +54,9 @@ import sympy as sp
 
 from ..model.activations import A, Z, VectorActivation
 from ..model.costs import Y
-from ..model.layers import (COST, BatchNorm, Conv, Dense, Flatten, LayeredForward, LayeredNetwork, Pool, Residual, Site,
-                            batchnorm_symbols, channel_groups, layered_forward, of_example, padded_value, pool_window,
-                            positions)
+from ..model.layers import (COST, BatchNorm, Conv, Dense, Flatten, LayeredForward, LayeredNetwork, Pool, Recurrent,
+                            Residual, Site, batchnorm_symbols, channel_groups, layered_forward, of_example, padded_value,
+                            pool_window, positions)
 from ..model.symbols import Partial
 from .chain import Step
 from .oracle import GENERIC_STAND_IN, PROBABILITY_STAND_IN, random_decimal, random_targets, realise
@@ -172,6 +177,46 @@ def no_gradients(fw, layer, delta) -> dict:
     return {}
 
 
+def rnn_through_time(fw: LayeredForward, layer, delta: dict, output: dict) -> dict:
+    """∂C/∂a^l_{t,j} = Σ_i W^l_{i,j} δ^l_{t+1,i} ((W^l)ᵀ δ^l_{t+1}, none at the last step) + e^l_{t,j}.
+
+    ``output`` gives e^l by (step, unit): what the layer's output passes back to that state.
+    The result is ordered from the last step to the first, the order in which it is computed.
+    """
+    l = layer.index
+    steps, units = layer.state_shape
+    out = {}
+    for t in range(steps, 0, -1):
+        for j in range(1, units + 1):
+            terms = [Site("W", l, i, j) * delta[(t + 1, i)] for i in range(1, units + 1)] if t < steps else []
+            out[(t, j)] = sp.Add(*terms, output.get((t, j), sp.S.Zero))
+    return out
+
+
+def rnn_backward(fw: LayeredForward, layer, delta: dict) -> dict:
+    """∂C/∂a^{l−1}_{t,k} = Σ_j U^l_{j,k} δ^l_{t,j}: (U^l)ᵀ δ^l_t at every step."""
+    l = layer.index
+    units = layer.spec.size
+    return {(t, k): sp.Add(*[Site("U", l, j, k) * delta[(t, j)] for j in range(1, units + 1)])
+            for t, k in positions(layer.input_shape)}
+
+
+def rnn_gradients(fw: LayeredForward, layer, delta: dict) -> dict:
+    """∂C/∂W^l_{j,i} = Σ_{t≥2} δ^l_{t,j} a^l_{t−1,i} (a^l_0 = 0), ∂C/∂U^l_{j,k} = Σ_t δ^l_{t,j} a^{l−1}_{t,k},
+    ∂C/∂b^l_j = Σ_t δ^l_{t,j}: each a sum over every step, where the shared weight is used."""
+    l = layer.index
+    steps, width = layer.input_shape
+    units = range(1, layer.spec.size + 1)
+    state, previous = fw.states[l], fw.a(l - 1)
+    grads = {Site("W", l, j, i): sp.Add(*[delta[(t, j)] * state[(t - 1, i)] for t in range(2, steps + 1)])
+             for j in units for i in units}
+    grads.update({Site("U", l, j, k): sp.Add(*[delta[(t, j)] * previous[(t, k)] for t in range(1, steps + 1)])
+                  for j in units for k in range(1, width + 1)})
+    if layer.bias:
+        grads.update({Site("b", l, j): sp.Add(*[delta[(t, j)] for t in range(1, steps + 1)]) for j in units})
+    return grads
+
+
 def batchnorm_backward(fw: LayeredForward, layer, delta: dict) -> dict:
     """∂C/∂a^{l−1}_i = γ_c / (n σ_c) · (n δ^l_i − Σ_j δ^l_j − x̂_i Σ_j δ^l_j x̂_j), over the n entries j of
     channel c in the batch (δ^l = ∂C/∂a^l: batch normalisation has no activation)."""
@@ -238,6 +283,8 @@ class LayerRule:
 
     ``backward(fw, layer, δ^l)`` gives ∂C/∂a^{l−1} by input position, ``gradients(fw, layer, δ^l)``
     ∂C/∂θ by parameter, both in the δ^l given. ``piecewise``: proven case by case, not by expansion.
+    ``through_time(fw, layer, δ^l, e^l)``, for a recurrent layer: ∂C/∂a^l at every step in the δ^l
+    of the next step and e^l, what the layer's output passes back (by step and unit).
     ``batch``: the rule is given the whole batch (its positions carry the example's number) rather
     than one example at a time. ``skip(fw, layer, δ^l)``: what the layer adds to ∂C/∂a^m of the
     earlier layer m it reads (a residual connection). ``rational(fw, layer)``: a rewriting of both
@@ -248,6 +295,7 @@ class LayerRule:
     backward: Callable
     gradients: Callable
     piecewise: bool = False
+    through_time: Callable | None = None
     batch: bool = False
     skip: Callable | None = None
     rational: Callable | None = None
@@ -261,6 +309,7 @@ LAYER_RULES = {
     "maxpool": LayerRule("maxpool", maxpool_backward, no_gradients, piecewise=True),
     "avgpool": LayerRule("avgpool", avgpool_backward, no_gradients),
     "flatten": LayerRule("flatten", flatten_backward, no_gradients),
+    "rnn":     LayerRule("rnn", rnn_backward, rnn_gradients, through_time=rnn_through_time),
     "batchnorm": LayerRule("batchnorm", batchnorm_backward, batchnorm_gradients, batch=True,
                            rational=batchnorm_rational),
     "residual": LayerRule("residual", residual_backward, no_gradients, skip=residual_skip),
@@ -298,6 +347,19 @@ def chain_gradients(fw: LayeredForward, layer, delta: dict) -> dict:
     return {p: sp.Add(*[term for _, term in sorted(out[p], key=lambda t: t[0])]) for p in params}
 
 
+def chain_through_time(fw: LayeredForward, layer, delta: dict, output: dict) -> dict:
+    """∂C/∂a^l_{t,j} = Σ_v δ^l_v ∂z^l_v/∂a^l_{t,j} over every z^l_v of the layer that reads the state,
+    plus e^l_{t,j} (what the output passes back) where the state is one of the layer's outputs."""
+    states = fw.states[layer.index]
+    where = {state: pos for pos, state in states.items()}
+    uses = {pos: [] for pos in states}
+    for v, definition in fw.definitions[layer.index].items():
+        for state in sorted(definition.free_symbols & where.keys(), key=lambda s: where[s]):
+            uses[where[state]].append(delta[v] * sp.diff(definition, state))
+    given = set(fw.outputs[layer.index].values())
+    return {pos: sp.Add(*uses[pos], *([output[pos]] if state in given else [])) for pos, state in states.items()}
+
+
 # ---------------------------------------------------------------------- the derivation
 
 
@@ -308,6 +370,9 @@ class LayeredDerivation:
     ``deltas[l][pos]``: δ^l at ``pos`` in δ^{l+1} (the output layer's in a and y); ``gradients[θ]``:
     the textbook form in δ^l and a^{l−1}; ``backward[l]``: ∂C/∂a^{l−1} by the textbook rule
     of layer l (∂C/∂x for l = 1). ``rules`` are the rules used (a test may plant a wrong one).
+    ``output``: the simplified form of ``raw_output`` (δ^L, or ∂C/∂a^L for a recurrent output
+    layer). ``through_time[l]``, for a recurrent layer: (e^l, ∂C/∂a^l), both by (step, unit);
+    its δ^l is in the δ^l of the next step, and listed from the last step to the first.
     """
 
     network: LayeredNetwork
@@ -317,6 +382,8 @@ class LayeredDerivation:
     gradients: dict = field(repr=False)
     rules: dict = field(repr=False)
     raw_output: dict = field(repr=False)
+    output: dict = field(repr=False, default_factory=dict)
+    through_time: dict = field(repr=False, default_factory=dict)
     #: what each residual layer l adds to ∂C/∂a^m of the layer m it reads, by position: skips[l]
     skips: dict = field(repr=False, default_factory=dict)
 
@@ -330,7 +397,7 @@ class LayeredDerivation:
 
 def _delta_symbols(network, l):
     return {e + pos: Site("delta", l, *e, *pos) for e in network.examples
-            for pos in positions(network.layer(l).output_shape)}
+            for pos in positions(network.layer(l).state_shape)}
 
 
 def example_view(fw: LayeredForward, prefix: tuple) -> LayeredForward:
@@ -366,7 +433,8 @@ def _sigma_prime(layer, z, a):
 
 
 def _output_deltas(fw: LayeredForward) -> tuple[dict, dict]:
-    """δ^L = ∂C/∂z^L (or ∂C/∂a^L without activation), raw and simplified, by output position."""
+    """δ^L = ∂C/∂z^L (or ∂C/∂a^L without activation, or for a recurrent layer, whose δ is formed through
+    time), raw and simplified, by output position."""
     network = fw.network
     last = network.layers[-1]
     L = last.index
@@ -378,7 +446,7 @@ def _output_deltas(fw: LayeredForward) -> tuple[dict, dict]:
         targets = fw.example_targets(e)
         grads = [network.cost.gradient(a, y) for a, y in zip(outputs, targets)]
         for index, pos in enumerate(where):
-            if rule is None:
+            if rule is None or last.recurrent:
                 raw[pos] = grads[index]
             elif isinstance(rule, VectorActivation):
                 raw[pos] = sp.Add(*[g * rule.jacobian_named(i, index, outputs) for i, g in enumerate(grads)])
@@ -418,6 +486,9 @@ def derive_layered(network: LayeredNetwork, rules: dict | None = None) -> Layere
     deltas = {L: output}
     backward = {}
     gradients = {}
+    through_time = {}
+    if network.layers[-1].recurrent:
+        deltas[L] = _deltas_through_time(fw, rules, network.layers[-1], output, through_time)
     skips = {}
     for layer in reversed(network.layers):
         l = layer.index
@@ -431,13 +502,16 @@ def derive_layered(network: LayeredNetwork, rules: dict | None = None) -> Layere
             continue
         received = received_by(backward, skips, network, l - 1)
         before = network.layer(l - 1)
-        if before.has_z:
+        if before.recurrent:
+            deltas[l - 1] = _deltas_through_time(fw, rules, before, received, through_time)
+        elif before.has_z:
             deltas[l - 1] = {pos: g * _sigma_prime(before, fw.weighted[l - 1][pos], fw.outputs[l - 1][pos])
                              for pos, g in received.items()}
         else:
             deltas[l - 1] = received
     ordered = {p: gradients[p] for p in fw.parameters}
-    return LayeredDerivation(network, fw, deltas, backward, ordered, rules, raw, skips)
+    return LayeredDerivation(network, fw, deltas, backward, ordered, rules, raw, output=output,
+                             through_time=through_time, skips=skips)
 
 
 def received_by(backward: dict, skips: dict, network: LayeredNetwork, m: int) -> dict:
@@ -447,6 +521,17 @@ def received_by(backward: dict, skips: dict, network: LayeredNetwork, m: int) ->
         if network.layer(l).spec.source == m:
             total = {pos: g + added[pos] for pos, g in total.items()}
     return total
+
+
+def _deltas_through_time(fw: LayeredForward, rules: dict, layer, given: dict, through_time: dict) -> dict:
+    """δ^l of a recurrent layer, step by step from the last: ∂C/∂a^l_t by the rule's through_time,
+    given ∂C/∂a^l at the layer's outputs (``given``, by output position), times σ'(z^l_t)."""
+    l = layer.index
+    step_of = {state: pos for pos, state in fw.states[l].items()}
+    output = {step_of[fw.outputs[l][pos]]: value for pos, value in given.items()}
+    back = rules[layer.type].through_time(fw, layer, _delta_symbols(fw.network, l), output)
+    through_time[l] = (output, back)
+    return {pos: g * _sigma_prime(layer, fw.weighted[l][pos], fw.states[l][pos]) for pos, g in back.items()}
 
 
 # ---------------------------------------------------------------------- steps (data for documents)
@@ -473,7 +558,7 @@ def backward_steps(derivation: LayeredDerivation, l: int, pos) -> tuple[Step, ..
         steps.append(Step("substitute", Partial(COST, u), sp.Add(*chain)))
     steps.append(Step("layer_rule", steps[-1].after, sp.Add(*rule)))
     before = network.layer(l - 1) if l > 1 else None
-    if before is not None and before.has_z:
+    if before is not None and before.has_z and not before.recurrent:  # a recurrent layer's δ is formed through time
         z = fw.weighted[l - 1][pos]
         steps.append(Step("delta_definition", Site("delta", l - 1, *pos), Partial(COST, z)))
         steps.append(Step("activation_derivative", Partial(COST, z), Partial(COST, u) * Partial(u, z)))
@@ -497,12 +582,35 @@ def gradient_steps(derivation: LayeredDerivation, parameter: Site) -> tuple[Step
     return tuple(steps)
 
 
+def through_time_steps(derivation: LayeredDerivation, l: int, pos) -> tuple[Step, ...]:
+    """How ∂C/∂a^l at (step, unit) ``pos`` of a recurrent layer, and then δ^l there, follow from the
+    chain rule: the sum over the next step's weighted inputs that read the state, plus what the
+    output passes back."""
+    fw, network = derivation.forward, derivation.network
+    layer = network.layer(l)
+    u, z = fw.states[l][pos], fw.weighted[l][pos]
+    output, back = derivation.through_time[l]
+    users = [v for v, definition in fw.definitions[l].items() if u in definition.free_symbols]
+    chain = chain_through_time(fw, layer, _delta_symbols(network, l), output)[pos]
+    uses = [Partial(COST, fw.weighted[l][v]) * Partial(fw.weighted[l][v], u) for v in users]
+    if pos in output:
+        uses.append(output[pos])
+    return (
+        Step("sum_over_uses", Partial(COST, u), sp.Add(*uses)),
+        Step("substitute", Partial(COST, u), chain),
+        Step("layer_rule", chain, back[pos]),
+        Step("delta_definition", Site("delta", l, *pos), Partial(COST, z)),
+        Step("activation_derivative", Partial(COST, z), Partial(COST, u) * Partial(u, z)),
+        Step("substitute", Partial(COST, u) * Partial(u, z), derivation.deltas[l][pos]),
+    )
+
+
 # ---------------------------------------------------------------------- the check
 
 
 @dataclass(frozen=True)
 class LayerFact:
-    """One checked fact: ``what`` (output, backward, gradients, numeric, composed) of ``layer``.
+    """One checked fact: ``what`` (output, through_time, backward, gradients, numeric, composed) of ``layer``.
 
     ``count`` things were compared (entries, parameters, outputs or gradients), ``failed`` of them
     disagree, ``first`` is the first that does (a symbol); ``points`` and ``worst`` (the largest
@@ -575,6 +683,18 @@ def _prove_backward(derivation: LayeredDerivation, l: int) -> LayerFact:
     return LayerFact("backward", l, rule.name, method, not bad, len(chain), len(bad), first)
 
 
+def _prove_through_time(derivation: LayeredDerivation, l: int) -> LayerFact:
+    """∂C/∂a^l at every step of a recurrent layer: the rule's form equals the chain rule over every
+    use of the state (the next step's weighted inputs, and the output), exactly."""
+    fw, network = derivation.forward, derivation.network
+    layer = network.layer(l)
+    output, back = derivation.through_time[l]
+    chain = chain_through_time(fw, layer, _delta_symbols(network, l), output)
+    bad = [pos for pos in fw.states[l] if sp.expand(back.get(pos, sp.S.Zero) - chain[pos]) != 0]
+    first = fw.states[l][bad[0]] if bad else None
+    return LayerFact("through_time", l, derivation.rules[layer.type].name, "exact", not bad, len(chain), len(bad), first)
+
+
 def _prove_skip(derivation: LayeredDerivation, l: int) -> LayerFact | None:
     """What a residual layer adds to ∂C/∂a^m equals the chain rule through its skip (exact)."""
     fw, network = derivation.forward, derivation.network
@@ -612,9 +732,9 @@ def _prove_output(derivation: LayeredDerivation) -> LayerFact:
             targets = fw.example_targets(e)
             assume[targets[-1]] = 1 - sp.Add(*targets[:-1])
     bad = [pos for pos, raw in derivation.raw_output.items()
-           if sp.cancel((raw - derivation.deltas[L][pos]).xreplace(assume)) != 0]
+           if sp.cancel((raw - derivation.output[pos]).xreplace(assume)) != 0]
     count = len(derivation.raw_output)
-    first = Site("delta", L, *bad[0]) if bad else None
+    first = (fw.outputs[L][bad[0]] if network.layers[-1].recurrent else Site("delta", L, *bad[0])) if bad else None
     return LayerFact("output", L, network.cost.name, "exact", not bad, count, len(bad), first)
 
 
@@ -649,7 +769,10 @@ class MpmathNetwork:
         network = self.network
         for layer in network.layers:
             spec, l = layer.spec, layer.index
-            if isinstance(spec, BatchNorm):
+            if isinstance(spec, Recurrent):
+                out, near = self._recurrent(layer, params, values)
+                margin = min(margin, near)
+            elif isinstance(spec, BatchNorm):
                 out = self._batchnorm(layer, values, params)
             else:
                 out = {}
@@ -722,6 +845,30 @@ class MpmathNetwork:
                 out = {p: mpmath.mpf(f(v)) for p, v in out.items()}
         return out, margin
 
+    def _recurrent(self, layer, params: dict, values: dict):
+        """The states of a recurrent layer, step after step from a zero state, and its output;
+        with the smallest distance of a weighted input to a kink of a piecewise activation."""
+        spec, l = layer.spec, layer.index
+        steps, width = layer.input_shape
+        units = range(1, spec.size + 1)
+        f = self.functions[l]
+        piecewise = layer.activation.forward.has(sp.Piecewise)
+        state = {i: mpmath.mpf(0) for i in units}
+        states, margin = {}, mpmath.inf
+        for t in range(1, steps + 1):
+            weighted = {}
+            for j in units:
+                total = mpmath.fdot([(params[("W", l, j, i)], state[i]) for i in units] +
+                                    [(params[("U", l, j, k)], values[(t, k)]) for k in range(1, width + 1)])
+                weighted[j] = total + (params[("b", l, j)] if spec.bias else 0)
+            if piecewise:
+                margin = min(margin, min(abs(v) for v in weighted.values()))
+            state = {j: mpmath.mpf(f(v)) for j, v in weighted.items()}
+            states.update({(t, j): v for j, v in state.items()})
+        if spec.output == "every":
+            return states, margin
+        return {(j,): states[(steps, j)] for j in units}, margin
+
     def gradient(self, key, params: dict, x: dict, y: list):
         point = dict(params)
 
@@ -782,7 +929,9 @@ def named_values(derivation: LayeredDerivation, point: LayeredPoint) -> dict:
                 values[symbol] = number(definition)
         for pos, definition in fw.definitions[l].items():
             values[target[pos]] = number(definition)
-        if layer.has_z:
+            if layer.recurrent:  # the next step reads this state
+                values[fw.states[l][pos]] = number(fw.activation_of(l, pos))
+        if layer.has_z and not layer.recurrent:
             for pos in fw.weighted[l]:
                 values[fw.outputs[l][pos]] = number(fw.activation_of(l, pos))
     for l in range(network.depth, 0, -1):
@@ -853,10 +1002,12 @@ def _composed_fact(derivation: LayeredDerivation, used: list) -> LayerFact:
 
 
 def rule_facts(derivation: LayeredDerivation) -> tuple[LayerFact, ...]:
-    """The exact facts: the output δ, then, from the last layer back, each layer's backward rule and its
-    parameter gradients, each proven equal to the chain rule (max pooling by cases)."""
+    """The exact facts: the output δ, then, from the last layer back, each layer's rule through time (a
+    recurrent layer), backward rule and parameter gradients, each proven equal to the chain rule (max pooling by cases)."""
     facts = [_prove_output(derivation)]
     for layer in reversed(derivation.network.layers):
+        if layer.recurrent:
+            facts.append(_prove_through_time(derivation, layer.index))
         facts.append(_prove_backward(derivation, layer.index))
         for prove in (_prove_skip, _prove_gradients):
             fact = prove(derivation, layer.index)

@@ -15,16 +15,18 @@ from ..documents.layered_drawing import layered_layout
 from ..documents.render import (FLAVORS, LANGUAGES, Document, check_choice, check_label_prefix, environment,
                                 get_template, templates_found)
 from ..errors import SpecError
-from ..model.layers import (COST, BatchNorm, Conv, FeatureMap, Indicator, LongSum, MapOperation, Pool, Residual, Site,
-                            SumOverIndex, UnitStep, channel_groups, positions, shape_text)
+from ..model.layers import (COST, BatchNorm, Conv, FeatureMap, Indicator, LongSum, MapOperation, OrderedProduct, Pool,
+                            Residual, Site, SumOverIndex, UnitStep, channel_groups, positions, shape_text)
 from ..model.symbols import Chain, Partial
 from .general import Entry
-from .layered import LayeredDerivation, LayeredReport, backward_steps, gradient_steps
+from .layered import LayeredDerivation, LayeredReport, backward_steps, gradient_steps, through_time_steps
 
 LAYERED_FORMATS = ("text", "md", "tex", "json")
 
 # index names of the general statements
 _O, _C, _I, _J, _P, _Q, _K = sp.symbols("o c i j p q k", integer=True, positive=True)
+# of a recurrent layer: the step t, the last step T, a step s of a product over steps
+_t, _T, _S = sp.symbols("t T s", integer=True, positive=True)
 #: the number of entries batch normalisation averages over, in its general statements
 _N = sp.Symbol("n", integer=True, positive=True)
 
@@ -92,6 +94,12 @@ def _forward_statement(layer) -> list:
         return [sp.Eq(Site("z", l, _O, *where), total, evaluate=False)]
     if isinstance(spec, Pool):
         return []
+    if layer.recurrent:
+        total = (SumOverIndex(Site("W", l, _J, _I) * Site("a", l, _t - 1, _I), _I)
+                 + SumOverIndex(Site("U", l, _J, _K) * Site("a", l - 1, _t, _K), _K) + (Site("b", l, _J) if spec.bias else 0))
+        return [sp.Eq(Site("z", l, _t, _J), total, evaluate=False),
+                sp.Eq(Site("a", l, _t, _J), sp.Function("sigma")(Site("z", l, _t, _J)), evaluate=False),
+                sp.Eq(FeatureMap("a", l, 0), 0, evaluate=False)]
     if layer.type == "dense":
         total = SumOverIndex(Site("w", l, _J, _K) * Site("a", l - 1, _K), _K) + (Site("b", l, _J) if spec.bias else 0)
         return [sp.Eq(Site("z", l, _J), total, evaluate=False)]
@@ -124,6 +132,8 @@ def _rule_statement(layer, network) -> dict:
         source = FeatureMap("a", l - 1, _C)
         return {"backward": sp.Eq(grad(source), MapOperation(op, FeatureMap("delta", l, _C)), evaluate=False),
                 "gradients": []}
+    if layer.recurrent:
+        return _rnn_statement(layer)
     if layer.type == "flatten":
         source = FeatureMap("a", l - 1)
         return {"backward": sp.Eq(grad(source), MapOperation("unflatten", FeatureMap("delta", l)), evaluate=False),
@@ -143,6 +153,40 @@ def _rule_statement(layer, network) -> dict:
     return {"backward": sp.Eq(grad(source), MapOperation("transpose_times", FeatureMap("W", l), FeatureMap("delta", l)),
                               evaluate=False),
             "gradients": gradients}
+
+
+def _rnn_statement(layer) -> dict:
+    """Backpropagation through time: the rule from step to step, into the input, the sums over steps,
+    and the Jacobian of the last state by an earlier one."""
+    l, spec = layer.index, layer.spec
+    grad = lambda x: Partial(COST, x)  # noqa: E731
+    state, delta = FeatureMap("a", l, _t), FeatureMap("delta", l, _t)
+    through_time = [
+        sp.Eq(grad(state), MapOperation("transpose_times", FeatureMap("W", l), FeatureMap("delta", l, _t + 1))
+              + FeatureMap("e", l, _t), evaluate=False),
+        sp.Eq(delta, MapOperation("hadamard", grad(state), FeatureMap("dsigma", l, _t)), evaluate=False),
+        sp.Eq(FeatureMap("delta", l, _T + 1), 0, evaluate=False),
+    ]
+    gradients = [
+        sp.Eq(grad(Site("W", l, _J, _I)), SumOverIndex(Site("delta", l, _t, _J) * Site("a", l, _t - 1, _I), _t),
+              evaluate=False),
+        sp.Eq(grad(Site("U", l, _J, _K)), SumOverIndex(Site("delta", l, _t, _J) * Site("a", l - 1, _t, _K), _t),
+              evaluate=False),
+    ]
+    if spec.bias:
+        gradients.append(sp.Eq(grad(Site("b", l, _J)), SumOverIndex(Site("delta", l, _t, _J), _t), evaluate=False))
+    jacobian = sp.Eq(Partial(FeatureMap("a", l, _T), state),
+                     OrderedProduct(_S, _t + 1, _T, MapOperation("diag", FeatureMap("dsigma", l, _S)), FeatureMap("W", l)),
+                     evaluate=False)
+    backward = sp.Eq(grad(FeatureMap("a", l - 1, _t)), MapOperation("transpose_times", FeatureMap("U", l), delta),
+                     evaluate=False)
+    return {"backward": backward, "gradients": gradients, "through_time": through_time, "jacobian": jacobian}
+
+
+def _step_middle(shape) -> tuple:
+    """(step, unit) in the middle of a recurrent layer's steps, at step 2 at least (where W is used)."""
+    steps, units = shape
+    return (max(min(2, steps), (steps + 1) // 2), (units + 1) // 2)
 
 
 def _middle(shape) -> tuple:
@@ -190,11 +234,27 @@ def _rule_entry(rule_rhs, layer, channels: dict, position):
     return Entry(rule_rhs.xreplace(channels), *position)
 
 
+def _cut(steps) -> int:
+    """Where a derivation's chain ends: ∂C/∂a by the chain rule up to the rule; then δ follows."""
+    return [step.rule for step in steps].index("layer_rule") + 1
+
+
+def _through_time_model(derivation: LayeredDerivation, layer, rule: dict, pos) -> dict:
+    """One state of a recurrent layer: ∂C/∂a by the chain rule through the next step and the output,
+    the entry of the rule through time it equals, then its δ."""
+    fw, l = derivation.forward, layer.index
+    steps = through_time_steps(derivation, l, pos)
+    entry = Entry(rule["through_time"][0].rhs.xreplace({_t: pos[0]}), pos[1])
+    return {"target": fw.states[l][pos], "step": pos[0], "chain": _chain(steps[:_cut(steps)], entry),
+            "delta": _chain(steps[_cut(steps):]), "every": layer.spec.output == "every",
+            "last": l == derivation.network.depth, "steps": layer.state_shape[0]}
+
+
 def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
     fw, network = derivation.forward, derivation.network
     l = layer.index
     prefix = network.examples[0]  # the entries shown are the first example's
-    pos = prefix + _middle(layer.output_shape)
+    pos = prefix + (_step_middle(layer.state_shape) if layer.recurrent else _middle(layer.output_shape))
     named = (fw.weighted if layer.has_z else fw.outputs)[l]
     if isinstance(layer.spec, BatchNorm):
         c = pos[len(prefix)]
@@ -202,13 +262,15 @@ def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
     else:
         definition = fw.definitions[l][pos]
     example = _shown(sp.Eq(named[pos], definition, evaluate=False))
-    core = _middle(layer.input_shape)
+    core = _step_middle(layer.input_shape) if layer.recurrent else _middle(layer.input_shape)
     into = prefix + core
     steps = backward_steps(derivation, l, into)
-    cut = [step.rule for step in steps].index("layer_rule") + 1  # ∂C/∂a by the chain rule, the rule; then δ before
+    cut = _cut(steps)
     rule = _rule_statement(layer, network)
     if isinstance(layer.spec, (BatchNorm, Residual)):
         entry = None  # stated entry by entry already (batch normalisation), or the identity (residual)
+    elif layer.recurrent:
+        entry = Entry(rule["backward"].rhs.xreplace({_t: core[0]}), core[1])
     elif len(layer.input_shape) > 1 and layer.type != "dense":
         entry = _rule_entry(rule["backward"].rhs, layer, {_C: core[0]}, core[1:])
     elif network.batch > 1:  # the entry of (W^l)^T δ^l for the example shown, as the sum it stands for
@@ -225,7 +287,7 @@ def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
                 "users": len(steps[0].after.args) if steps[0].after.is_Add else 1, "skips": skipped_by}
     params = [p for p in fw.parameters if p.layer == l]
     shown = []
-    for kind in ("K", "w", "b", "gamma", "beta"):
+    for kind in ("K", "w", "W", "U", "b", "gamma", "beta"):
         first = next((p for p in params if p.kind == kind), None)
         if first is not None:
             gsteps = gradient_steps(derivation, first)
@@ -235,7 +297,8 @@ def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
                 entry = _rule_entry(rule["gradients"][0].rhs, layer, {_O: o, _C: c}, offsets)
             shown.append({"parameter": first, "chain": _chain(gsteps, entry), "shared": gsteps[0].rule == "shared_weight_sum",
                           "uses": len(gsteps[0].after.args) if gsteps[0].after.is_Add else 1})
-    facts = [f for f in report.facts if f.layer == l and f.what in ("backward", "skip", "gradients")] if report else []
+    facts = [f for f in report.facts if f.layer == l and f.what in ("through_time", "backward", "skip", "gradients")] \
+        if report else []
     activation = layer.activation.label if layer.activation is not None else None
     groups = channel_groups(network, layer.input_shape) if isinstance(layer.spec, BatchNorm) else {}
     return {
@@ -245,7 +308,9 @@ def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
         "parameters": layer.parameter_count, "has_z": layer.has_z,
         "forward": rule["forward"] if "forward" in rule else _forward_statement(layer), "example": example,
         "rule": rule, "backward": backward, "gradients": shown, "facts": facts,
+        "through_time": _through_time_model(derivation, layer, rule, pos) if layer.recurrent else None,
         "before_has_z": l > 1 and network.layer(l - 1).has_z,
+        "before_recurrent": l > 1 and network.layer(l - 1).recurrent,
         "sigma_rule": sp.Eq(FeatureMap("delta", l - 1, _C) if l > 1 and len(layer.input_shape) > 1
                             else FeatureMap("delta", l - 1),
                             MapOperation("hadamard", Partial(COST, FeatureMap("a", l - 1, _C) if len(layer.input_shape) > 1
@@ -260,7 +325,10 @@ def layered_model(derivation: LayeredDerivation, report: LayeredReport | None) -
     """What the layered templates show: the network, each layer's rule and derivation, the facts."""
     network, fw = derivation.network, derivation.forward
     L = network.depth
-    outputs = [_shown(sp.Eq(Site("delta", L, *pos), value, evaluate=False)) for pos, value in derivation.deltas[L].items()]
+    # a recurrent output layer's δ is formed through time: here, e^L, what the cost passes back to each output state
+    recurrent = network.layers[-1].recurrent
+    outputs = [_shown(sp.Eq(FeatureMap("e", L, *fw.outputs[L][pos].position) if recurrent else Site("delta", L, *pos),
+                            value, evaluate=False)) for pos, value in derivation.output.items()]
     types = []
     for layer in network.layers:
         if layer.type not in types:
@@ -276,6 +344,7 @@ def layered_model(derivation: LayeredDerivation, report: LayeredReport | None) -
         "layers": [_layer_model(derivation, layer, report) for layer in network.layers],
         "output": outputs,
         "output_layer": network.layers[-1],
+        "steps": network.steps,
         "types": types,
         "report": report,
         "facts": list(report.facts) if report else [],
