@@ -148,6 +148,8 @@ def _build_table(derivation: LayeredDerivation) -> _LayeredTable:
         sites += [a for a in fw.states.get(l, {}).values() if a not in fw.outputs[l].values()]  # a recurrent layer's
         sites += [Site("delta", l, *pos) for pos in derivation.deltas[l]]
     sites += list(fw.parameters) + list(fw.auxiliary) + list(fw.constants)  # with batch normalisation's μ, σ, x̂, ε
+    for l in derivation.through_time:  # what a recurrent layer's output passes back to each state, e^{l}_{t,j}
+        sites += [Site("e", l, *pos) for pos in derivation.deltas[l]]
     for site in sites:
         shown = printer.doprint(site)
         table.add(keys.key(shown, len(site.position)), site, shown)
@@ -174,7 +176,9 @@ def _add_wholes(table: _LayeredTable, sites) -> None:
         if site not in table.keys or not site.position:
             continue
         letter, layer, subs = table.keys[site]
-        if site.kind == "w":
+        if site.kind in ("W", "U"):  # a recurrent layer's weight matrices
+            groups.setdefault((letter, layer, ()), {})[subs] = site
+        elif site.kind == "w":
             groups.setdefault(("W", layer, ()), {})[subs] = site
         elif site.kind == "K":
             groups.setdefault((letter, layer, subs[:2]), {})[subs[2:]] = site
@@ -201,6 +205,13 @@ class _LayeredReader(_Reader):
 
     def object_value(self, obj):
         return obj if isinstance(obj, sp.MatrixBase) else super().object_value(obj)
+
+    def integer(self, node, env) -> int:
+        """An index, where T is the number of steps of a sequence (as L is the output layer)."""
+        steps = getattr(self.derivation.network, "steps", None) if self.derivation is not None else None
+        if isinstance(node, Token) and node.type == "NAME" and node.value == "T" and "T" not in env and steps:
+            return steps
+        return super().integer(node, env)
 
     def post_scripts(self, value, scripts, env, base_node):
         if isinstance(value, sp.MatrixBase) and scripts and scripts[0].children[0].type == "UNDER":
@@ -457,6 +468,8 @@ def layered_instances(text: str, derivation: LayeredDerivation, syntax: str = "a
         target, written = _target(reader, lhs, derivation.network)
         value = reader.value(rhs, {})
         wanted = target.shape if isinstance(target, sp.MatrixBase) else None
+        if wanted is not None and value == 0:  # 0 for a whole map: every entry 0
+            value = sp.ImmutableMatrix.zeros(*wanted)
         got = value.shape if isinstance(value, sp.MatrixBase) else None
         if wanted != got:
             shown = lambda shape: "one entry" if shape is None else f"a {shape[0]}×{shape[1]} map"  # noqa: E731
@@ -537,7 +550,15 @@ def _named(derivation: LayeredDerivation, expr: sp.Expr) -> sp.Expr:
             raise FormulaError(f"the claim writes {e}, which has no value in this network")
         return found
 
-    return expr.replace(lambda e: isinstance(e, Partial) or e.func in (SIGMA, SIGMA_PRIME), rewrite)
+    named = expr.replace(lambda e: isinstance(e, Partial) or e.func in (SIGMA, SIGMA_PRIME), rewrite)
+    return _outputs_through_time(derivation, named)
+
+
+def _outputs_through_time(derivation: LayeredDerivation, expr):
+    """``expr`` with every e^{l}_{t,j} of a recurrent layer replaced by what its output passes back there."""
+    values = {Site("e", l, *pos): output.get(pos, sp.S.Zero)
+              for l, (output, _) in derivation.through_time.items() for pos in derivation.deltas[l]}
+    return expr.xreplace(values) if values else expr
 
 
 def _without_deltas(derivation: LayeredDerivation, expr: sp.Expr) -> sp.Expr:
