@@ -476,15 +476,22 @@ def _check_label_prefix_flag(args) -> None:
             raise SpecError(f"--label-prefix {args.label_prefix!r} applies to LaTeX only; expected --format tex "
                             f"(got --format {args.format})")
         check_label_prefix(args.label_prefix)
+    _check_document_flags(args)
+
+
+def _check_document_flags(args) -> None:
+    """--heading-level only with LaTeX, --front-matter and --date only with Markdown (and --date only with
+    --front-matter); a bad date is refused before any work."""
+    general = getattr(args, "general", False)
     if args.heading_level != "section" and args.format != "tex":
         raise SpecError(f"--heading-level {args.heading_level} applies to LaTeX only; expected --format tex "
                         f"(got --format {args.format})")
-    if (args.front_matter or args.date is not None) and (args.format != "md" or args.general):
-        raise SpecError(f"--front-matter and --date apply to a Markdown derivation only; expected --format md "
-                        f"(got --format {args.format}{' --general' if args.general else ''})")
+    if (args.front_matter or args.date is not None) and (args.format != "md" or general):
+        raise SpecError(f"--front-matter and --date apply to a Markdown document only; expected --format md "
+                        f"(got --format {args.format}{' --general' if general else ''})")
     if args.date is not None and not args.front_matter:
         raise SpecError(f"--date {args.date!r} dates the front matter; expected --front-matter with it")
-    _front_matter(args)  # a bad date is refused before any work
+    _front_matter(args)
 
 
 def _front_matter(args) -> dict | None:
@@ -782,12 +789,12 @@ def command_evaluate(args) -> int:
     layered = _layered_spec(args)
     if layered is not None:
         return command_evaluate_layered(args, layered)
-    _, lr, data, network = _all_at_once(
+    _, lr, data, network, _ = _all_at_once(
         lambda: _known_names(("format", args.format, WORKED_FORMATS), ("language", args.lang, LANGUAGES),
                              ("notation", args.notation, NOTATIONS), ("flavor", args.flavor, FLAVORS)),
         lambda: exact_number(args.lr, "--lr"),
         lambda: _read_values(args.values),
-        lambda: network_from_args(args, first_layer(args.notation)))
+        lambda: network_from_args(args, first_layer(args.notation)), lambda: _check_document_flags(args))
     if args.format != "json" and network.parameter_count > DOCUMENT_PARAMETERS:
         raise SpecError(f"the network {'-'.join(map(str, network.sizes))} has {network.parameter_count} parameters; "
                         f"a worked example in {args.format} is written for at most {DOCUMENT_PARAMETERS} "
@@ -797,7 +804,8 @@ def command_evaluate(args) -> int:
     progress = Progress()
     progress.start(f"evaluating {network.parameter_count} gradients")
     example = worked_example(derivation, {**params, **l2}, x, y, lr=lr, digits=args.digits)
-    document = render_worked(example, args.format, args.lang, args.notation, args.flavor)
+    document = render_worked(example, args.format, args.lang, args.notation, args.flavor,
+                             heading_level=args.heading_level, front_matter=_front_matter(args))
     progress.done()
     _write_or_print(args.output, document)
     return 0
@@ -814,6 +822,9 @@ def command_evaluate_layered(args, network) -> int:
     if args.notation != DEFAULT_NOTATION and args.notation in NOTATIONS:
         problems.append(f"--notation {args.notation} is not available for a description of [[layer]] entries; "
                         f"it is written in one notation (layer l's values z^l, a^l, δ^l, kernels K^l)")
+    if args.heading_level != "section" or args.front_matter or args.date is not None:
+        problems.append("--heading-level, --front-matter and --date are not available for a description of [[layer]] "
+                        "entries; expected them with a network given by --layers or a spec without [[layer]] entries")
     if args.format != "json" and args.format in LAYERED_WORKED_FORMATS and network.parameter_count > DOCUMENT_PARAMETERS:
         problems.append(f"the network {network.name} has {network.parameter_count} parameters; a worked example in "
                         f"{args.format} is written for at most {DOCUMENT_PARAMETERS} (a few lines each); use "
@@ -855,7 +866,8 @@ def command_diffusion(args) -> int:
 
     _all_at_once(lambda: _known_names(("format", args.format, ("md", "tex")), ("language", args.lang, LANGUAGES),
                                       ("notation", args.notation, NOTATIONS)),
-                 lambda: check_measurement(args.depth, args.width, args.activation, args.draws, args.seed))
+                 lambda: check_measurement(args.depth, args.width, args.activation, args.draws, args.seed),
+                 lambda: _check_document_flags(args))
     progress = Progress()
     progress.start("measuring gradients")
     try:
@@ -866,9 +878,23 @@ def command_diffusion(args) -> int:
     output = Path(args.output) if args.output else None
     figure = output.with_suffix(".svg").name if output is not None and args.format == "md" else None
     document = render_diffusion(measurement, bounds(measurement.activations), args.format, args.lang, figure,
-                                notation=args.notation)
+                                notation=args.notation, heading_level=args.heading_level,
+                                front_matter=_front_matter(args))
     _write_or_print(output, document)
     return 0
+
+
+def _add_document_flags(parser) -> None:
+    """--heading-level (LaTeX), --front-matter and --date (Markdown): the same for every command that writes a document."""
+    parser.add_argument("--heading-level", choices=HEADING_LEVELS, default="section",
+                        help="LaTeX: what the document's sections become, so that a fragment fits under a lecture's "
+                             "own headings (default section)")
+    parser.add_argument("--front-matter", action="store_true",
+                        help="Markdown: start with front matter for Hexo, Jekyll or Hugo (title, date, mathjax: true) "
+                             "instead of the title heading (default: no front matter, a title heading)")
+    parser.add_argument("--date", metavar="YYYY-MM-DD",
+                        help="the front matter's date (default: from SOURCE_DATE_EPOCH when set, else no date; "
+                             "never the clock, so that output is reproducible)")
 
 
 def _add_evaluate_command(commands) -> None:
@@ -888,6 +914,7 @@ def _add_evaluate_command(commands) -> None:
     parser.add_argument("--flavor", default="github",
                         help=f"Markdown math flavour: {', '.join(FLAVORS)} (default github)")
     parser.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout")
+    _add_document_flags(parser)
     parser.set_defaults(handler=command_evaluate)
 
 
@@ -915,6 +942,7 @@ def _add_diffusion_command(commands) -> None:
                         help=f"how layers are numbered: {', '.join(sorted(NOTATIONS))} (default nielsen)")
     parser.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout; Markdown "
                                                "gets its plot as an SVG file beside it")
+    _add_document_flags(parser)
     parser.set_defaults(handler=command_diffusion)
 
 
@@ -925,14 +953,15 @@ def command_graph(args) -> int:
     from .graph.analysis import MODES, analyse, graph_of, parse_point
     from .graph.document import GRAPH_FORMATS, render_graph
 
-    _, graph, point = _all_at_once(
+    _, graph, point, _ = _all_at_once(
         lambda: _known_names(("mode", args.mode, MODES), ("format", args.format, GRAPH_FORMATS),
                              ("language", args.lang, LANGUAGES), ("flavor", args.flavor, FLAVORS)),
-        lambda: graph_of(args.expression), lambda: parse_point(args.at))
+        lambda: graph_of(args.expression), lambda: parse_point(args.at), lambda: _check_document_flags(args))
     analysis = analyse(graph, point, args.mode)
     output = Path(args.output) if args.output else None
     figure = output.with_suffix(".svg").name if output is not None and args.format == "md" else None
-    document = render_graph(analysis, args.format, args.lang, args.flavor, figure=figure)
+    document = render_graph(analysis, args.format, args.lang, args.flavor, figure=figure,
+                            heading_level=args.heading_level, front_matter=_front_matter(args))
     _write_or_print(output, document)
     return 1 if analysis.check.failed else 0
 
@@ -952,6 +981,7 @@ def _add_graph_command(commands) -> None:
                         help=f"Markdown math flavour: {', '.join(FLAVORS)} (default github)")
     parser.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout; Markdown "
                                                "gets the drawing as an SVG file beside it")
+    _add_document_flags(parser)
     parser.set_defaults(handler=command_graph)
     parser.formula = True
 
@@ -989,15 +1019,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--label-prefix", metavar="PREFIX",
                      help="LaTeX: start every \\label and \\eqref with PREFIX (eq:PREFIX:bp1), so that several "
                           "documents can be \\input together (default: the -o file's stem, else e.g. bp-2-3-2)")
-    out.add_argument("--heading-level", choices=HEADING_LEVELS, default="section",
-                     help="LaTeX: what the document's sections become, so that a fragment fits under a lecture's own "
-                          "headings (default section)")
-    out.add_argument("--front-matter", action="store_true",
-                     help="Markdown: start with front matter for Hexo, Jekyll or Hugo (title, date, mathjax: true) "
-                          "instead of the title heading (default: no front matter, a title heading)")
-    out.add_argument("--date", metavar="YYYY-MM-DD",
-                     help="the front matter's date (default: from SOURCE_DATE_EPOCH when set, else no date; "
-                          "never the clock, so that output is reproducible)")
+    _add_document_flags(out)
     derive_parser.add_argument("--general", action="store_true",
                                help="prove BP1-BP4 for every network with this cost and activation "
                                     "(symbolic sizes, any depth) instead of deriving one network (default: "

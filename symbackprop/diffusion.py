@@ -131,9 +131,10 @@ def _eq(lhs, rhs) -> sp.Eq:
     return sp.Eq(lhs, rhs, evaluate=False)
 
 
-def _sigma():
-    """σ and σ' as the printer writes them: the activation in general, named by the document."""
-    return opaque_functions("sigma")
+def _sigma(rule=None):
+    """σ and σ' as the printer writes them: the activation in general (σ), or one rule by its own name where it
+    has one (tanh', ReLU'; the sigmoid stays σ)."""
+    return opaque_functions("sigma" if rule is None else rule.label)
 
 
 # ====================================================================== the bounds
@@ -248,23 +249,25 @@ def bounds(activations: Sequence[str] = DEFAULT_ACTIVATIONS) -> tuple[Bound, ...
 @functools.cache
 def _bound(name: str) -> Bound:
     rule = lookup_activation(name)
-    sigma, sigma_prime = _sigma()
+    sigma, sigma_prime = _sigma(rule)
     derivative = rule.derivative
     if sp.simplify(sp.diff(rule.forward, Z) - derivative) != 0:
         raise AssertionError(f"the rule table's derivative of {name} differs from sympy.diff of its definition")
+    # tanh(z) = tanh(z) says nothing: a function named by itself is defined through exponentials
+    definition = rule.forward.rewrite(sp.exp) if isinstance(rule.forward, sp.tanh) else rule.forward
     steps = [
-        BoundStep("definition", _eq(sigma(Z), rule.forward)),
+        BoundStep("definition", _eq(sigma(Z), definition)),
         BoundStep("derivative", _eq(sigma_prime(Z), derivative)),
     ]
     if isinstance(derivative, sp.Piecewise) and all(piece.expr.is_Number for piece in derivative.args):
         maximum, maximiser, more = _piecewise_maximum(derivative)
         method = "pieces"
     else:
-        maximum, maximiser, more = _smooth_maximum(derivative)
+        maximum, maximiser, more = _smooth_maximum(derivative, sigma)
         method = "critical_point"
     steps += more
     confirmed = _confirm(derivative, maximum)
-    steps.append(BoundStep("maximum", _maximum_chain(maximum, maximiser, method, derivative)))
+    steps.append(BoundStep("maximum", _maximum_chain(maximum, maximiser, method, derivative, sigma_prime)))
     if confirmed:
         steps.append(BoundStep("confirmed", _eq(MaxOver(sigma_prime(Z), Z), maximum)))
     attained = maximiser.as_relational(Z) if not isinstance(maximiser, sp.Interval) else _interval_relation(maximiser)
@@ -281,15 +284,14 @@ def _interval_relation(interval: sp.Interval):
     return interval.as_relational(Z)
 
 
-def _smooth_maximum(derivative: sp.Expr):
+def _smooth_maximum(derivative: sp.Expr, sigma):
     """max of a smooth σ' on the reals: its only critical point, a strict local maximum.
 
     A differentiable function on the real line with a single critical point
     that is a strict local maximum has its global maximum there (a higher
     value elsewhere would need a local minimum in between, a second critical
-    point).
+    point). ``sigma`` is the function the steps name.
     """
-    sigma, _ = _sigma()
     second = sp.simplify(sp.diff(derivative, Z))
     critical = sp.solveset(second, Z, sp.S.Reals)
     if not isinstance(critical, sp.FiniteSet) or len(critical) != 1:
@@ -322,9 +324,8 @@ def _piecewise_maximum(derivative: sp.Piecewise):
     return maximum, maximiser, steps
 
 
-def _maximum_chain(maximum, maximiser, method, derivative):
+def _maximum_chain(maximum, maximiser, method, derivative, sigma_prime):
     """max_z σ'(z) = σ'(z*) = value, or = max(values) = value for a step."""
-    _, sigma_prime = _sigma()
     top = MaxOver(sigma_prime(Z), Z)
     if method == "pieces":
         values = sorted({piece.expr for piece in derivative.args})
@@ -726,16 +727,18 @@ def _check_notation(notation: str) -> None:
 
 def render_diffusion(measurement: Measurement, bounds: Sequence[Bound], fmt: str = "md", lang: str = "en",
                      figure: str | None = None, *, notation: str = "nielsen", flavor: str = "github",
-                     standalone: bool = True, templates=None):
+                     standalone: bool = True, templates=None, heading_level: str = "section",
+                     front_matter: dict | None = None):
     """The document on vanishing gradients, as a :class:`symbackprop.render.Document`.
 
     ``figure`` names the SVG plot next to a Markdown document; it becomes the
     document's attachment of that name (when matplotlib is missing, the
     document says how to install it instead). LaTeX draws the plot with TikZ
     from the numbers and needs no attachment. ``standalone=False`` gives a
-    LaTeX fragment to ``\\input``.
+    LaTeX fragment to ``\\input``. ``heading_level`` and ``front_matter`` mean what they
+    mean for a derivation (:func:`symbackprop.proof.report.render`).
     """
-    from .documents.render import FLAVORS, LANGUAGES, Document, environment, get_template
+    from .documents.render import FLAVORS, HEADING_LEVELS, LANGUAGES, Document, environment, get_template
 
     problems = []
     try:
@@ -748,6 +751,8 @@ def render_diffusion(measurement: Measurement, bounds: Sequence[Bound], fmt: str
         problems.append(unknown_name("language", lang, LANGUAGES))
     if flavor not in FLAVORS:
         problems.append(unknown_name("flavor", flavor, FLAVORS))
+    if heading_level not in HEADING_LEVELS:
+        problems.append(unknown_name("heading level", heading_level, HEADING_LEVELS))
     if notation not in printing.NOTATIONS:
         problems.append(unknown_name("notation", notation, printing.NOTATIONS))
     if not isinstance(measurement, Measurement):
@@ -804,6 +809,8 @@ def render_diffusion(measurement: Measurement, bounds: Sequence[Bound], fmt: str
         "plot_hint": PLOT_HINT,
         "standalone": standalone,
         "lang": lang,
+        "heading_level": heading_level,
+        "front_matter": front_matter if fmt == "md" else None,
         # the registered name of each activation spelling, for the names and line styles of the templates
         "family": {name: family(name) for name in measurement.activations},
     }

@@ -230,7 +230,7 @@ def test_front_matter_replaces_the_title_heading(capsys, monkeypatch):
 
 @pytest.mark.parametrize("flags, message", [
     (["--format", "md", "--heading-level", "chapter"], "--heading-level chapter applies to LaTeX only"),
-    (["--format", "tex", "--front-matter"], "apply to a Markdown derivation only"),
+    (["--format", "tex", "--front-matter"], "apply to a Markdown document only"),
     (["--format", "md", "--front-matter", "--date", "2024-13"], "'2024-13' is not a date"),
     (["--format", "md", "--date", "2024-05-01"], "expected --front-matter with it"),
 ])
@@ -238,3 +238,28 @@ def test_bad_layout_flags_are_refused(capsys, flags, message):
     assert cli.main(["derive", *flags]) == 2
     captured = capsys.readouterr()
     assert message in captured.err and captured.out == ""
+
+
+#: every other command that writes a document, with what it needs besides the layout flags
+DOCUMENT_COMMANDS = {
+    "graph": ["graph", "(a+b)*(b+1)", "--at", "a=2,b=1"],
+    "diffusion": ["diffusion", "--depth", "2", "--width", "3", "--draws", "1"],
+    "evaluate": ["evaluate", "--layers", "1,1", "--values", "VALUES"],
+}
+
+
+@pytest.mark.parametrize("command", DOCUMENT_COMMANDS)
+def test_every_document_command_takes_the_layout_flags_of_derive(command, capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    values = tmp_path / "values.json"
+    values.write_text('{"w,1,1,1": 0.5, "b,1,1": 0, "x": [1], "y": [0]}', encoding="utf-8")
+    base = [str(values) if arg == "VALUES" else arg for arg in DOCUMENT_COMMANDS[command]]
+    assert cli.main([*base, "--format", "md", "--front-matter", "--date", "2024-05-01"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith('---\ntitle: "') and "\ndate: 2024-05-01\nmathjax: true\n---\n" in out
+    assert "\n# " not in out
+    assert cli.main([*base, "--format", "tex", "--heading-level", "subsection"]) == 0
+    out = capsys.readouterr().out
+    assert "\\subsection*{" in out and "\\subsection{" in out and "\\section{" not in out
+    assert cli.main([*base, "--format", "md", "--heading-level", "chapter"]) == 2
+    assert "--heading-level chapter applies to LaTeX only" in capsys.readouterr().err

@@ -104,7 +104,10 @@ def test_relu_bound_is_the_largest_value_of_a_step(derived):
 
 def test_every_step_and_statement_prints(derived):
     for bound in derived:
-        assert latex(bound.statement) in (r"\sigma'\left(z\right) \leq \frac{1}{4}", r"\sigma'\left(z\right) \leq 1")
+        # each activation's derivative by its own name where it has one: σ' for the sigmoid, tanh', ReLU'
+        assert latex(bound.statement) == {"sigmoid": r"\sigma'\left(z\right) \leq \frac{1}{4}",
+                                          "tanh": r"\tanh'\left(z\right) \leq 1",
+                                          "relu": r"\operatorname{ReLU}'\left(z\right) \leq 1"}[bound.activation]
         for step in bound.steps:
             assert latex(step.expr)
     s = statements(derived)

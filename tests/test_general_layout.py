@@ -54,3 +54,17 @@ def test_a_step_set_inline_is_measured_as_overfull(capsys):
     planted = tex.replace(r"\end{document}", "(1) step: \\mbox{$%s \\quad %s$}, twice, as one unbreakable box\n\n\\end{document}" % (first, first))
     widths = [width for width, _ in overfull_boxes(planted, "en")]
     assert widths and widths[0] > LIMIT_PT
+
+
+def test_a_term_no_step_touches_is_written_once(capsys):
+    """BP4 with an L2 penalty: the cost's term and the penalty's term each get a chain of their own, then their sum;
+    the penalty's derivative is not carried unchanged through the steps on the other term."""
+    assert main(["derive", "--general", "--cost", "binary_cross_entropy", "--activation", "sigmoid", "--l2", "lambda",
+                 "--notation", "ng", "--format", "md"]) == 0
+    out = capsys.readouterr().out
+    bp4 = out[out.index("### BP4"):out.index("Entry by entry", out.index("### BP4"))]
+    penalty = r"\frac{\partial \left(\frac{\lambda}{2 m}"
+    assert bp4.count(penalty) == 2  # where the chain rule splits the derivative, and where its own chain starts
+    rows = [line for line in bp4.splitlines() if "&=" in line]
+    assert not any(penalty in row.split("&=")[1] for row in rows[1:])
+    assert r"\text{adding the two terms}" in rows[-1]

@@ -125,3 +125,22 @@ def test_random_points_fit_the_cost():
     d = derive(Network([2, 3], activation="softmax", cost="cross_entropy"))
     point = random_point(d, random.Random(0))
     assert sum(point.y) == 1 and all(v > 0 for v in point.y)
+
+
+def test_points_on_a_kink_are_not_used_to_test_a_derivative():
+    """A dead ReLU feeding a layer without bias puts the next z exactly on the kink, where central
+    differences measure the mean of the two slopes; such points are drawn again."""
+    d = derive(Network([1, 1, 1], activation="relu", bias=False))
+    for seed in (1, 3, 8):  # seeds whose first point has the hidden neuron dead
+        facts = numeric_facts(d, points=1, seed=seed)
+        assert all(f.ok for f in facts), [f.detail for f in facts if not f.ok]
+
+
+def test_kinks_are_read_from_the_definition():
+    from symbackprop.model.activations import Z, activation
+    from symbackprop.proof.oracle import kinks
+
+    assert kinks(activation("relu").forward) == (0,)
+    assert kinks(activation("leaky_relu:0.2").forward) == (0,)
+    assert kinks(activation("sigmoid").forward) == ()
+    assert kinks(sp.Piecewise((Z, Z > sp.Rational(1, 2)), (0, True))) == (mpmath.mpf(0.5),)

@@ -24,6 +24,17 @@ def test_qiu_keeps_the_input_as_layer_0():
     assert latex(Quantity("delta", 2, 1), notation="qiu") == r"\delta^{(2)}_{1}"
 
 
+def test_qiu_sets_vectors_bold_in_their_space():
+    from symbackprop.model.symbols import LayerMatrix, Shape
+
+    m1, m0 = Quantity("m", 1), Quantity("m", 0)
+    assert latex(LayerMatrix("delta", 1, m1, 1), notation="qiu") == r"\boldsymbol{\delta}^{(1)}"
+    assert latex(LayerMatrix("W", 1, m1, m0), notation="qiu") == r"\boldsymbol{W}^{(1)}"
+    assert latex(Shape(m1, 1), notation="qiu") == r"\mathbb{R}^{M_{1}}"
+    assert latex(Shape(m1, m0), notation="qiu") == r"\mathbb{R}^{M_{1} \times M_{0}}"
+    assert latex(Shape(m1, 1)) == r"m^{2} \times 1"
+
+
 def test_nodes_number_neurons_across_the_network():
     sizes = (2, 2, 2)
     assert latex(Quantity("w", 2, 1, 1), notation="nodes", sizes=sizes) == "w_{35}"
@@ -216,3 +227,23 @@ def test_general_derivation_runs_in_text_for_every_elementwise_activation(name, 
     out = capsys.readouterr().out
     assert "BP1" in out and "Traceback" not in out
     assert "<=" not in out and ">=" not in out
+
+
+@pytest.mark.parametrize("name, shown", [("relu", r"\operatorname{ReLU}'"), ("softplus", r"\operatorname{softplus}'"),
+                                         ("leaky_relu:0.2", r"\operatorname{LeakyReLU}'"), ("tanh", r"\tanh'"),
+                                         ("sigmoid", r"\sigma'"), ("generic", r"\sigma'")])
+def test_a_shared_activation_names_the_derivative_of_general_statements(name, shown):
+    """BP1 of a ReLU network reads ReLU'(z), not σ'(z); check-doc reads it back as that rule's derivative."""
+    from symbackprop.claims.formula import parse_claim
+    from symbackprop.claims.verdicts import check_claim
+    from symbackprop.model.activations import opaque_functions
+
+    _, sigma_prime = opaque_functions("sigma")
+    bp1 = Partial(COST, Quantity("a", 1, 1)) * sigma_prime(Quantity("z", 1, 1))
+    printed = latex(bp1, activation=Network([1, 1], activation=name).layers[0].activation.label)
+    assert shown + r"\left(z^{2}_{1}\right)" in printed
+    claim = r"\delta^{2}_{1} = " + printed
+    assert check_claim(parse_claim(claim, Network([1, 1], activation=name)), derive(Network([1, 1], activation=name))).ok
+    if name in ("relu", "softplus"):  # the name of another activation is the wrong derivative
+        other = Network([1, 1], activation="softplus" if name == "relu" else "relu")
+        assert not check_claim(parse_claim(claim, other), derive(other)).ok

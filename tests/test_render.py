@@ -99,6 +99,19 @@ def test_softmax_and_cross_entropy_documents_explain_themselves():
     assert "add up to one" in text
 
 
+def test_ng_writes_a_bias_only_as_a_weight_of_the_bias_unit():
+    """Ng's notation has no bias vector: the forward pass puts the bias unit 1 on top of the activations and the
+    bias weights Θ_{j0} as column 0 of the weights; the penalty sums Θ²; Qiu sets vectors bold in ℝ^{M_l}."""
+    d = derive(Network([2, 2, 1], activation="sigmoid", l2=True))
+    ng = render(d, "md", "en", "ng").text
+    assert "b^{(" not in ng and r"\Theta^{(l - 1)}_{j0}" in ng
+    assert (r"\left[\begin{matrix}\Theta^{(l - 1)}_{\cdot 0} & \Theta^{(l - 1)}\end{matrix}\right]}_{s^{(l)} \times "
+            r"\left(s^{(l - 1)} + 1\right)} \underbrace{\left[\begin{matrix}1 \\ a^{(l - 1)}\end{matrix}\right]}") in ng
+    assert r"\frac{\lambda}{2 m} \sum_{\Theta} \Theta^{2}" in ng and r"\sum_{w}" not in ng
+    qiu = render(d, "md", "en", "qiu").text
+    assert r"| $\boldsymbol{z}^{(l)}$ | the weighted inputs of a layer | $\mathbb{R}^{M_{l}}$ |" in qiu
+
+
 def test_regularisation_and_relu_specials():
     d = derive(Network([2, 2, 1], activation=["relu", "sigmoid"], l2=True))
     text = render(d, "md", "en", "nielsen").text
@@ -315,3 +328,15 @@ def test_latex_layout_fits_the_page():
     # the notation table wraps its column of meanings
     assert r"\begin{tabular}{lp{0.55\linewidth}l}" in tex
     assert "| Symbol | Meaning | Dimension |" in render(d, "md", "en", "ng").text
+
+
+def test_ng_names_the_softmax_jacobian_apart_from_its_cost():
+    """In Ng's notation J is the cost, so the Jacobian of a softmax output is 𝒥; check-doc reads both."""
+    from symbackprop.claims.verdicts import check_document
+
+    network = Network([2, 2, 2], activation=["sigmoid", "softmax"], cost="cross_entropy")
+    d = derive(network)
+    text = render(d, "md", "en", "ng").text
+    assert r"\mathcal{J}^{T}" in text and r"{\mathcal{J}}_{i,j}" in text and not re.search(r"[^{]J\^\{T\}", text)
+    results = check_document(text, "md", network, "ng", derivation=d)
+    assert {r.status for r in results} <= {"correct", "skipped"} and any(r.status == "correct" for r in results)

@@ -50,6 +50,7 @@ from lark import Token, Tree
 
 from ..documents.printing import notation as lookup_notation
 from ..errors import SpecError, unknown_name
+from ..model.activations import Activation
 from ..model.symbols import COST, LayerMatrix, Quantity
 from .extraction import _top_level_equals, extract_equations, split_chain
 from .lexing import _NAME, MAX_SUMS, _choose_syntax, _parse, _prepare, _token
@@ -117,6 +118,8 @@ def _read(text: str, network, notation: str, syntax: str, start: str, star: str 
     chosen = _choose_syntax(prepared, syntax)
     tree = _parse(prepared, chosen, start)
     reader = _Reader(prepared, table, chosen)
+    reader.rules = {layer.activation.name: layer.activation for layer in network.layers
+                    if isinstance(getattr(layer, "activation", None), Activation)}
     reader.star = star
     return reader, tree
 

@@ -53,6 +53,7 @@ from lark import Token, Tree
 
 from ..documents.printing import LatexPrinter
 from ..errors import SpecError
+from ..model.activations import Activation
 from ..model.layers import (
     COST, LayeredNetwork, Site, batch_positions, batchnorm_symbols, channel_groups, pool_window,
 )
@@ -413,6 +414,8 @@ def _read(text: str, derivation: LayeredDerivation, syntax: str, start: str):
     tree = _parse(prepared, chosen, start)
     reader = _LayeredReader(prepared, layered_table(derivation), chosen)
     reader.derivation = derivation
+    reader.rules = {layer.activation.name: layer.activation for layer in derivation.network.layers
+                    if isinstance(getattr(layer, "activation", None), Activation)}  # what ReLU' stands for
     return reader, tree
 
 

@@ -74,7 +74,9 @@ _MAP_OPERATIONS = {("rot", "180"): "rot180", ("route", "\\max"): "route_max", ("
 
 #: what \text{...}, \mathrm{...} and the like may name
 _TEXT_ARGUMENTS = {"T": ("TOP", "T"), "exp": (_FUNC, "exp"), "log": (_FUNC, "log"), "ln": (_FUNC, "log"),
-                   "tanh": (_FUNC, "tanh"), "sigma": (_FUNC, "sigma"), "d": (_NAME, "d")}
+                   "tanh": (_FUNC, "tanh"), "sigma": (_FUNC, "sigma"), "d": (_NAME, "d"),
+                   # activations by their own names, as documents write them (\operatorname{ReLU}'(z))
+                   "ReLU": (_FUNC, "relu"), "LeakyReLU": (_FUNC, "leaky_relu"), "softplus": (_FUNC, "softplus")}
 
 
 def _token(kind: str, value: str, source: Token, start: int | None = None, end: int | None = None) -> Token:

@@ -21,7 +21,7 @@ import sympy as sp
 from lark import Token, Tree
 
 from ..documents.printing import layer_number, notation as lookup_notation
-from ..model.activations import opaque_functions
+from ..model.activations import activation as activation_rule, opaque_functions
 from ..model.symbols import COST, UNREGULARISED, LayerMatrix, Partial, Quantity
 from .lexing import _NAME, _WORDS, _token
 from .reading import MAX_DIGITS, MAX_EXPONENT, FormulaError, exact_number, place, span
@@ -37,6 +37,8 @@ STARS = ("product", "hadamard")
 MAX_TERMS = 20000
 
 SIGMA, SIGMA_PRIME = opaque_functions("sigma")
+#: activations a claim may name (\operatorname{ReLU}'(z)): each reads as that rule's function
+_NAMED_ACTIVATIONS = ("relu", "leaky_relu", "softplus")
 ETA = sp.Symbol("eta", positive=True)
 #: a mini-batch size or a number of examples where the notation has no letter for it
 M = sp.Symbol("m", positive=True)
@@ -161,6 +163,8 @@ class _Reader(_IndexReader):
         #: in a notation that numbers nodes across the network: the layer (a node of the tree) that each
         #: index letter numbers a neuron of, as the claim's other symbols write it (y_{l-1,k}: k is in l - 1)
         self.node_layers = {}
+        #: the network's element-wise activation rules by name: what ReLU or softplus written in a claim stands for
+        self.rules = {}
 
     def shape_error(self, message: str, node, mismatch: Mismatch, expected=()) -> FormulaShapeError:
         position = span(node)[0] if node is not None else None
@@ -188,6 +192,13 @@ class _Reader(_IndexReader):
             else:
                 rest.append(script)
         return layer_arg, sub_arg, rest
+
+    def is_jacobian(self, tok: Token) -> bool:
+        """Whether a written letter is the Jacobian of a softmax output: J where no symbol of the notation is J,
+        \mathcal{J} where the cost is J (Ng's notation)."""
+        if tok.value == "J":
+            return self.letter_of(tok) is None
+        return tok.value == "cal:J" and "J" in self.table.by_letter
 
     def letter_of(self, tok: Token) -> str | None:
         """The table's letter for a written letter (W for w where the notation writes W), or None."""
@@ -369,7 +380,7 @@ class _Reader(_IndexReader):
         pair = self.index_pair(tok, scripts, env)
         if pair is not None:
             return pair
-        if letter == "J" and self.letter_of(tok) is None and not any(s.children[0].type == "UNDER" for s in scripts):
+        if self.is_jacobian(tok) and not any(s.children[0].type == "UNDER" for s in scripts):
             return self.post_scripts(self.jacobian(), scripts, env, tok)  # J^T ∇_a C under a softmax output
         if letter in _FREE_SYMBOLS and (self.letter_of(tok) is None or (
                 not scripts and (self.letter_of(tok), None) not in self.table.arities)):
@@ -395,7 +406,8 @@ class _Reader(_IndexReader):
         letter = self.letter_of(tok)
         if tok.value == "\\delta" and letter in self.table.layered:
             kind = "kronecker"
-        elif tok.value == "J" and (letter is None or 2 not in self.table.arities.get((letter, None), ())):
+        elif self.is_jacobian(tok) or tok.value == "J" and letter is not None and \
+                2 not in self.table.arities.get((letter, None), ()):
             kind = "jacobian"
         else:
             return None
@@ -939,12 +951,17 @@ class _Reader(_IndexReader):
                                      "for the derivative", modifier)
                 powers.append(modifier)
         name = "sigma" if function_tok.value in ("sigma", "dsigma") else function_tok.value
-        if name not in ("sigma", "exp", "log", "tanh"):
+        if name not in ("sigma", "exp", "log", "tanh", *_NAMED_ACTIVATIONS):
             raise self.error(f"{self.source(head)} at {place(self.text, function_tok.start_pos)} is read in claims about "
                              "networks of layers; expected a function of this network: \\sigma, \\exp, \\log or "
                              "\\tanh", head, ["\\sigma", "\\exp", "\\log", "\\tanh"])
         if name == "tanh" and primes == 1:  # \tanh'(u): the derivative of tanh, as documents name it
             name, primes = "tanh_prime", 0
+        if name in _NAMED_ACTIVATIONS:  # ReLU, softplus: σ where every activated layer applies that rule, else the rule
+            rule = self.rules.get(name) or activation_rule(name)
+            shared = set(self.rules) == {name}
+            function = (SIGMA_PRIME if primes else SIGMA) if shared else rule.prime_function if primes else rule.function
+            name, primes = "sigma", 0
         if name != "sigma" and primes:
             raise self.error(f"{self.source(head)}: only the activation (\\sigma, f, g) takes a prime here; "
                              f"expected {name} without one", head)
@@ -955,8 +972,9 @@ class _Reader(_IndexReader):
             value, scripts = self.symbol_value(argument, scripts, env), []
         else:
             value = self.value(argument, env)
-        function = {"sigma": SIGMA_PRIME if primes else SIGMA, "exp": sp.exp, "log": sp.log,
-                    "tanh": sp.tanh, "tanh_prime": lambda u: 1 - sp.tanh(u) ** 2}[name]
+        if function_tok.value not in _NAMED_ACTIVATIONS:
+            function = {"sigma": SIGMA_PRIME if primes else SIGMA, "exp": sp.exp, "log": sp.log,
+                        "tanh": sp.tanh, "tanh_prime": lambda u: 1 - sp.tanh(u) ** 2}[name]
         value = self.elementwise(function, value)
         for power in powers:
             value = self.power(value, self.value(power.children[1], env), power, head)

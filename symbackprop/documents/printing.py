@@ -55,6 +55,10 @@ class Notation:
     global_nodes: bool = False
     #: Ng writes a bias as the weight from the bias unit 0
     bias_as_weight: bool = False
+    #: the size of layer l as M_l (Qiu), not m^l
+    size_subscript: bool = False
+    #: a dimension as the space it lies in, ℝ^{M_l} or ℝ^{M_l × M_{l-1}} (Qiu), not M_l × 1
+    real_spaces: bool = False
 
 
 def _letters(**overrides):
@@ -80,8 +84,10 @@ NOTATIONS = {
     "nielsen": Notation("nielsen", 1, "plain", _letters(), _matrices(W=("w", "w")), ("\\sigma", "σ")),
     "ng": Notation("ng", 1, "paren", _letters(w=("\\Theta", "Θ"), C=("J", "J"), n=("m", "m"), m=("s", "s")),
                    _matrices(W=("\\Theta", "Θ")), ("g", "g"), weight_layer_shift=-1, bias_as_weight=True),
-    "qiu": Notation("qiu", 0, "paren", _letters(w=("W", "W"), C=("\\mathcal{L}", "ℒ"), n=("N", "N")),
-                    _matrices(), ("f", "f")),
+    # Qiu sets vectors and matrices in bold and gives layer l M_l neurons: z^{(l)} ∈ ℝ^{M_l}
+    "qiu": Notation("qiu", 0, "paren", _letters(w=("W", "W"), C=("\\mathcal{L}", "ℒ"), n=("N", "N"), m=("M", "M")),
+                    _matrices(**{kind: ("\\boldsymbol{%s}" % tex, uni) for kind, (tex, uni) in _matrices().items()}),
+                    ("f", "f"), size_subscript=True, real_spaces=True),
     "nodes": Notation("nodes", 0, "subscript", _letters(x=("\\hat{x}", "x̂"), y=("\\hat{y}", "ŷ"), a=("y", "y")),
                       _matrices(x=("\\hat{x}", "x̂"), y=("\\hat{y}", "ŷ"), a=("y", "y")), ("f", "f"),
                       global_nodes=True),
@@ -172,7 +178,9 @@ class _NotationMixin:
     """What both printers share: which letter, layer and subscripts a quantity gets."""
 
     #: ``inline``: set in running text, where a derivative is written ∂C/∂z and does not spread the lines apart
-    _notation_settings = {"notation": "nielsen", "sizes": None, "shapes": False, "aligned": False, "inline": False}
+    #: ``activation``: the name of the activation every layer shares, which then names σ of a general statement
+    _notation_settings = {"notation": "nielsen", "sizes": None, "shapes": False, "aligned": False, "inline": False,
+                          "activation": None}
     unicode = False
 
     @property
@@ -182,12 +190,32 @@ class _NotationMixin:
     def _letter(self, pair) -> str:
         return pair[1 if self.unicode else 0]
 
-    #: activations written with their own name, also in their derivative (tanh', not σ' = 1 − tanh²)
-    _OWN_NAMES = {"tanh": ("\\tanh", "tanh")}
+    #: activations written with their own name, also in their derivative (tanh', ReLU', not σ' = 1 − tanh²);
+    #: sigmoid, identity and a generic activation take the notation's letter (σ, g or f)
+    _OWN_NAMES = {"tanh": ("\\tanh", "tanh"), "relu": ("\\operatorname{ReLU}", "ReLU"),
+                  "leaky_relu": ("\\operatorname{LeakyReLU}", "LeakyReLU"),
+                  "softplus": ("\\operatorname{softplus}", "softplus")}
 
-    def _activation_letter(self, function_name: str) -> str:
-        """The letter of an activation function (σ, g or f in the notation), or its own name where it has one."""
-        return self._letter(self._OWN_NAMES.get(function_name.rstrip("'"), self.notation.activation))
+    def _activation_letter(self, function_name: str = "sigma") -> str:
+        """The letter of an activation function (σ, g or f in the notation), or its own name where it has one.
+
+        ``sigma`` is the activation of a general statement: the one every layer shares (setting ``activation``)
+        where the document has one, else the notation's letter.
+        """
+        name = re.split(r"[(:]", function_name.rstrip("'"))[0]  # leaky_relu(slope=1/5), leaky_relu:0.2
+        if name == "sigma" and self._settings["activation"]:
+            name = re.split(r"[(:]", self._settings["activation"])[0]
+        return self._letter(self._OWN_NAMES.get(name, self.notation.activation))
+
+    #: the Jacobian of a softmax output is J, or 𝒥 where the notation's cost is J (Ng): one meaning per letter
+    _JACOBIAN = {False: ("J", "J"), True: ("\\mathcal{J}", "𝒥")}
+
+    def _jacobian_letter(self) -> str:
+        return self._letter(self._JACOBIAN[self.notation.letters["C"][0] == "J"])
+
+    def _print_MatrixSymbol(self, expr):
+        """A matrix by its name; the Jacobian J by the notation's letter for it."""
+        return self._jacobian_letter() if expr.name == "J" else super()._print_MatrixSymbol(expr)
 
     def _node(self, layer, neuron):
         sizes = self._settings["sizes"]
@@ -212,7 +240,7 @@ class _NotationMixin:
             return letter, None, [q.indices[0]]
         layer = q.indices[0]
         if q.kind == "m":
-            if nt.layer_style == "subscript":
+            if nt.layer_style == "subscript" or nt.size_subscript:
                 return letter, None, [self._layer(layer)]
             return letter, self._layer(layer), []
         if q.kind == "w":
@@ -331,7 +359,7 @@ class _NotationMixin:
     def _print_FeatureMap(self, expr) -> str:
         kind, layer, channels = expr.kind, expr.args[1], expr.args[2:]
         if kind == "dsigma":
-            return self._apply("%s'" % self.notation.activation[1 if self.unicode else 0],
+            return self._apply("%s'" % self._activation_letter(),
                                self._site(*self._site_parts("z", layer, channels)))
         return self._site(*self._site_parts(kind, layer, channels))
 
@@ -407,10 +435,16 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
     def _print_LayerMatrix(self, m: LayerMatrix) -> str:
         if m.kind == "dsigma":
             z = LayerMatrix("z", m.layer, *m.shape)
-            body = r"%s'\left(%s\right)" % (self.notation.activation[0], self._print_LayerMatrix_plain(z))
+            body = r"%s'\left(%s\right)" % (self._activation_letter(), self._print_LayerMatrix_plain(z))
         elif m.kind == "grad_a":
             body = r"\nabla_{%s} %s" % (self._print_LayerMatrix_plain(LayerMatrix("a", m.layer, *m.shape)),
                                         self._letter(self.notation.letters["C"]))
+        elif m.kind == "Wb":  # [Θ_{·0}  Θ]: the bias weights beside the weights
+            weights = self._print_LayerMatrix_plain(LayerMatrix("W", m.layer, m.shape[0], m.shape[1] - 1))
+            body = r"\left[\begin{matrix}%s_{\cdot 0} & %s\end{matrix}\right]" % (weights, weights)
+        elif m.kind == "a1":  # [1; a]: the bias unit on top of the activations
+            below = self._print_LayerMatrix_plain(LayerMatrix("a", m.layer, m.shape[0] - 1))
+            body = r"\left[\begin{matrix}1 \\ %s\end{matrix}\right]" % below
         else:
             body = self._print_LayerMatrix_plain(m)
         return self._shape(body, m)
@@ -422,13 +456,19 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
         if not self._settings["shapes"]:
             return body
         rows, cols = expr.shape
-        return r"\underbrace{%s}_{%s \times %s}" % (body, self._print(rows), self._print(cols))
+        return r"\underbrace{%s}_{%s \times %s}" % (body, self._dimension(rows), self._dimension(cols))
+
+    def _dimension(self, size) -> str:
+        """A size in a dimension: s^{(l)}, or (s^{(l)} + 1) with the number last and in brackets."""
+        size = sp.sympify(size)
+        return r"\left(%s\right)" % self._index(size) if size.is_Add else self._print(size)
 
     def _print_Transpose(self, expr):
         inner = expr.arg
         with self._without_shapes():
             body = self._print(inner)
-        if not isinstance(inner, LayerMatrix) or self.matrix_parts(inner)[1] is not None:
+        if not (isinstance(inner, LayerMatrix) and self.matrix_parts(inner)[1] is None or
+                type(inner) is sp.MatrixSymbol):  # J^T, W_1^T; (w^{3})^T, (a + b)^T
             body = r"\left(%s\right)" % body
         return self._shape("%s^{T}" % body, expr)
 
@@ -469,7 +509,11 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
         return r"\sum_{%s} %s" % (self._print(expr.args[1]), self.parenthesize(expr.args[0], PRECEDENCE["Mul"]))
 
     def _print_Shape(self, expr: Shape) -> str:
-        return r"%s \times %s" % (self._print(expr.args[0]), self._print(expr.args[1]))
+        rows, cols = expr.args
+        if self.notation.real_spaces:  # ℝ^{M_l}, ℝ^{M_l × M_{l-1}}
+            return r"\mathbb{R}^{%s}" % (self._print(rows) if cols == 1 else
+                                         r"%s \times %s" % (self._print(rows), self._print(cols)))
+        return r"%s \times %s" % (self._print(rows), self._print(cols))
 
     def _print_Aligned(self, expr: Aligned) -> str:
         rows = [f"{self._print(eq.lhs)} &= {self._print(eq.rhs)}" for eq in expr.args]
@@ -484,10 +528,18 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
         return super()._print_Function(expr, exp)
 
     def _print_Piecewise(self, expr):
+        """1[z > 0] for an indicator; otherwise the cases, each with its condition written as math, not in words
+        ("otherwise" becomes z ≤ 0), so that a formula reads the same in every language."""
         indicator = _indicator(expr)
         if indicator is not None:
             return r"\mathbb{1}\left[%s\right]" % self._print(indicator)
-        return super()._print_Piecewise(expr)
+        rows, earlier = [], []
+        for piece, condition in expr.args:
+            if condition == sp.true:
+                condition = sp.And(*[sp.Not(c) for c in earlier]).simplify()
+            rows.append(r"%s & %s" % (self._print(piece), self._print(condition)))
+            earlier.append(condition)
+        return r"\begin{cases} %s \end{cases}" % r" \\ ".join(rows)
 
     # ---------------------------------------------------------- display forms
 
@@ -519,7 +571,7 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
         return r"%s\left(%s\right)" % (name, argument)
 
     def _operator(self, name, script) -> str:
-        tex = self._OPERATOR_TEX[name] or r"%s'" % self.notation.activation[0]
+        tex = self._OPERATOR_TEX[name] or r"%s'" % self._activation_letter()
         return tex if script is None else "%s_{%s}" % (tex, script)
 
     def _sum_over(self, indices, term) -> str:
@@ -599,7 +651,7 @@ class LatexPrinter(_NotationMixin, _SympyLatexPrinter):
 
     def _print_Jacobian(self, expr) -> str:
         """J^L, the output activation's Jacobian (general.py)."""
-        return self._shape(self._scripts("J", self._layer(expr.args[0]), []), expr)
+        return self._shape(self._scripts(self._jacobian_letter(), self._layer(expr.args[0]), []), expr)
 
     def _print_IndexDelta(self, expr) -> str:
         """The Kronecker delta δ_{ij} (general.py)."""
@@ -683,10 +735,15 @@ class TextPrinter(_NotationMixin, StrPrinter):
 
     def _print_LayerMatrix(self, m: LayerMatrix) -> str:
         if m.kind == "dsigma":
-            body = "%s'(%s)" % (self.notation.activation[1], self._scripts(*self.matrix_parts(LayerMatrix("z", m.layer, *m.shape))))
+            body = "%s'(%s)" % (self._activation_letter(), self._scripts(*self.matrix_parts(LayerMatrix("z", m.layer, *m.shape))))
         elif m.kind == "grad_a":
             body = "∇_%s %s" % (self._scripts(*self.matrix_parts(LayerMatrix("a", m.layer, *m.shape))),
                                 self._letter(self.notation.letters["C"]))
+        elif m.kind == "Wb":
+            weights = self._scripts(*self.matrix_parts(LayerMatrix("W", m.layer, m.shape[0], m.shape[1] - 1)))
+            body = "[%s_·0, %s]" % (weights, weights)
+        elif m.kind == "a1":
+            body = "[1; %s]" % self._scripts(*self.matrix_parts(LayerMatrix("a", m.layer, m.shape[0] - 1)))
         else:
             body = self._scripts(*self.matrix_parts(m))
         return self._shape(body, m)
@@ -695,7 +752,11 @@ class TextPrinter(_NotationMixin, StrPrinter):
         if not self._settings["shapes"]:
             return body
         rows, cols = expr.shape
-        return "%s[%s×%s]" % (body, self._print(rows), self._print(cols))
+        return "%s[%s×%s]" % (body, self._dimension(rows), self._dimension(cols))
+
+    def _dimension(self, size) -> str:
+        size = sp.sympify(size)
+        return "(%s)" % self._index(size) if size.is_Add else self._print(size)
 
     def _print_Transpose(self, expr):
         with self._without_shapes():
@@ -736,7 +797,10 @@ class TextPrinter(_NotationMixin, StrPrinter):
         return "Σ_%s %s" % (self._print(expr.args[1]), self.parenthesize(expr.args[0], PRECEDENCE["Mul"]))
 
     def _print_Shape(self, expr: Shape) -> str:
-        return "%s×%s" % (self._print(expr.args[0]), self._print(expr.args[1]))
+        rows, cols = expr.args
+        if self.notation.real_spaces:
+            return "ℝ^%s" % (self._print(rows) if cols == 1 else "(%s×%s)" % (self._print(rows), self._print(cols)))
+        return "%s×%s" % (self._print(rows), self._print(cols))
 
     def _print_Aligned(self, expr: Aligned) -> str:
         return "\n".join(self._print(eq) for eq in expr.args)
@@ -791,7 +855,7 @@ class TextPrinter(_NotationMixin, StrPrinter):
         return "%s(%s)" % (name, argument)
 
     def _operator(self, name, script) -> str:
-        text = self._OPERATOR_TEXT[name] or "%s'" % self.notation.activation[1]
+        text = self._OPERATOR_TEXT[name] or "%s'" % self._activation_letter()
         return text if script is None else "%s_%s" % (text, script)
 
     def _sum_over(self, indices, term) -> str:
@@ -836,7 +900,7 @@ class TextPrinter(_NotationMixin, StrPrinter):
 
     def _print_Jacobian(self, expr) -> str:
         """Jᴸ, the output activation's Jacobian (general.py)."""
-        return self._shape(self._scripts("J", self._layer(expr.args[0]), []), expr)
+        return self._shape(self._scripts(self._jacobian_letter(), self._layer(expr.args[0]), []), expr)
 
     def _print_IndexDelta(self, expr) -> str:
         """The Kronecker delta δ_(i,j) (general.py)."""

@@ -154,8 +154,12 @@ def _setting(name: str):
 
 
 def environment(notation: str = "nielsen", sizes=None, templates: str | Path | None = None,
-                fmt: str = "text", flavor: str = "github") -> jinja2.Environment:
-    """A Jinja2 environment whose filters print in the given notation, format and flavour."""
+                fmt: str = "text", flavor: str = "github", activation: str | None = None) -> jinja2.Environment:
+    """A Jinja2 environment whose filters print in the given notation, format and flavour.
+
+    ``activation`` (a label such as ``relu``) is the activation every layer shares: a general statement
+    then writes it by its own name where it has one (ReLU', tanh'), else with the notation's letter.
+    """
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in template_dirs(templates)]),
         undefined=jinja2.StrictUndefined,
@@ -168,8 +172,8 @@ def environment(notation: str = "nielsen", sizes=None, templates: str | Path | N
     )
     style = FLAVORS[flavor]
     env.printing_filters = {
-        "text": partial(printing.text, notation=notation, sizes=sizes),
-        "latex": partial(printing.latex, notation=notation, sizes=sizes),
+        "text": partial(printing.text, notation=notation, sizes=sizes, activation=activation),
+        "latex": partial(printing.latex, notation=notation, sizes=sizes, activation=activation),
         "layer": partial(printing.layer_number, notation_name=notation),
         "mathmd": escape_markdown_math if style.escape else (lambda tex: tex),
         "prose": escape_tex_text if fmt == "tex" else escape_md_text if fmt == "md" else str,

@@ -7,7 +7,8 @@ import json
 import sympy as sp
 
 from ..documents import printing
-from ..documents.render import FLAVORS, LANGUAGES, Document, check_choice, environment, get_template, templates_found
+from ..documents.render import (FLAVORS, LANGUAGES, Document, check_choice, check_heading_level, environment,
+                                get_template, templates_found)
 from ..model.symbols import Chain, Partial, WrittenProduct, written_product
 from ..model.symbols import written_sum as plus
 from .analysis import NodePath
@@ -177,13 +178,18 @@ def render_graph_json(analysis) -> str:
 
 
 def render_graph(analysis, fmt: str = "md", lang: str = "en", flavor: str = "github", standalone: bool = True,
-                 figure: str | None = None, templates=None) -> Document:
+                 figure: str | None = None, templates=None, heading_level: str = "section",
+                 front_matter: dict | None = None) -> Document:
     """The write-up of a computational graph (a :class:`symbackprop.graph.Analysis`) in ``fmt`` and ``lang``.
+
+    ``heading_level`` and ``front_matter`` mean what they mean for a derivation
+    (:func:`symbackprop.proof.report.render`).
 
     ``figure`` names the SVG drawing next to a Markdown document (``None`` leaves it
     out); LaTeX draws the graph with TikZ. ``standalone=False`` gives a LaTeX fragment.
     """
     check_choice("format", fmt, GRAPH_FORMATS)
+    check_heading_level(heading_level)
     check_choice("language", lang, LANGUAGES)
     check_choice("flavor", flavor, FLAVORS)
     if fmt == "json":
@@ -194,7 +200,8 @@ def render_graph(analysis, fmt: str = "md", lang: str = "en", flavor: str = "git
     with templates_found(env):  # also a template included by another one
         text = get_template(env, f"{lang}/graph.{'txt' if fmt == 'text' else fmt}.j2").render(
             model=_graph_model(analysis), drawing=drawing, figure=figure if fmt == "md" else None,
-            standalone=standalone, lang=lang)
+            standalone=standalone, lang=lang, heading_level=heading_level,
+            front_matter=front_matter if fmt == "md" else None)
         attachments = {}
         if fmt == "md" and figure:
             attachments[figure] = get_template(env, "drawing/graph.svg.j2").render(drawing=drawing)

@@ -274,11 +274,16 @@ class LayerMatrix(sp.MatrixExpr):
             return Quantity(self.kind, i)
         if self.kind == "grad_a":
             return Partial(COST, Quantity("a", l, i))
+        if self.kind == "Wb":  # column 0: the bias weights, from the bias unit
+            return Quantity("b", l, i) if j == 1 else Quantity("w", l, i, j - 1)
+        if self.kind == "a1":  # entry 0: the bias unit
+            return sp.Integer(1) if i == 1 else LayerMatrix("a", l, self.shape[0] - 1)._entry(i - 2, 0)
         raise ValueError(f"{self.kind} has no named elements")
 
 
-#: W (weights), b, z, a, delta, x, y (vectors), dsigma (σ'(z^l)), grad_a (∇_a C at layer l)
-MATRIX_KINDS = ("W", "b", "z", "a", "delta", "x", "y", "dsigma", "grad_a")
+#: W (weights), b, z, a, delta, x, y (vectors), dsigma (σ'(z^l)), grad_a (∇_a C at layer l); for Ng's bias
+#: units, Wb (the weights into layer l with the bias weights as column 0) and a1 (a^l with the bias unit 1 on top)
+MATRIX_KINDS = ("W", "b", "z", "a", "delta", "x", "y", "dsigma", "grad_a", "Wb", "a1")
 
 
 # ---------------------------------------------------------------------- display forms

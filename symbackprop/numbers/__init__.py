@@ -46,7 +46,8 @@ from ..model.activations import VectorActivation, exact_number
 from ..errors import SpecError
 from ..proof.oracle import DIGITS, Point, _mpf, _number_map, is_generic, key_list, key_name, parse_key, targets_problem
 from ..documents import printing
-from ..documents.render import FLAVORS, LANGUAGES, Document, check_choice, environment, get_template
+from ..documents.render import (FLAVORS, LANGUAGES, Document, check_choice, check_heading_level, environment,
+                                get_template)
 from ..model.symbols import (COST, LAMBDA, N_EXAMPLES, Chain, Partial, written_difference, written_product,
                             written_sum)
 
@@ -658,8 +659,12 @@ WORKED_FORMATS = ("text", "md", "tex", "json")
 
 
 def render_worked(example, fmt: str = "md", lang: str = "en", notation: str = "nielsen", flavor: str = "github",
-                  standalone: bool = True, templates=None) -> Document:
+                  standalone: bool = True, templates=None, heading_level: str = "section",
+                  front_matter: dict | None = None) -> Document:
     """A worked numeric example (:func:`symbackprop.numbers.worked_example`) as a document.
+
+    ``heading_level`` and ``front_matter`` mean what they mean for a derivation
+    (:func:`symbackprop.proof.report.render`).
 
     ``fmt`` is ``text`` (the terminal), ``md``, ``tex`` (``standalone=False``
     gives a fragment to ``\\input``) or ``json``: the network, then
@@ -667,6 +672,7 @@ def render_worked(example, fmt: str = "md", lang: str = "en", notation: str = "n
     rounded text, a rounded JSON number and its full value).
     """
     check_choice("format", fmt, WORKED_FORMATS)
+    check_heading_level(heading_level)
     check_choice("language", lang, LANGUAGES)
     check_choice("notation", notation, printing.NOTATIONS)
     check_choice("flavor", flavor, FLAVORS)
@@ -683,8 +689,9 @@ def render_worked(example, fmt: str = "md", lang: str = "en", notation: str = "n
         return Document(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     env = environment(notation, network.sizes, templates, fmt, flavor)
     suffix = "txt" if fmt == "text" else fmt
-    text = get_template(env, f"{lang}/worked.{suffix}.j2").render(standalone=standalone, lang=lang,
-                                                             **worked_context(example, notation))
+    text = get_template(env, f"{lang}/worked.{suffix}.j2").render(
+        standalone=standalone, lang=lang, heading_level=heading_level,
+        front_matter=front_matter if fmt == "md" else None, **worked_context(example, notation))
     return Document(text)
 
 

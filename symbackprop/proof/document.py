@@ -157,6 +157,10 @@ class _General:
 
     def __init__(self, notation_name: str):
         self.offset = lookup_notation(notation_name).layer_offset
+        #: Ng's notation: a bias is the weight Θ_{j0} from a bias unit a_0 = 1, never a vector of its own
+        self.bias_units = lookup_notation(notation_name).bias_as_weight
+        #: the letter of a weight, for a sum over every weight (Σ_w w², Σ_Θ Θ²)
+        self.weight_letter = lookup_notation(notation_name).letters["w"][0].lstrip("\\")
 
     def layer(self, printed):
         return printed - self.offset
@@ -184,7 +188,13 @@ def _forward_general(g: _General, network) -> tuple[Equation, ...]:
     weighted = sp.Sum(g.q("w", l_, j_, k_) * g.q("a", l_ - 1, k_), (k_, 1, g.size(l_ - 1)))
     W, a_prev, b = g.matrix("W", l_), g.matrix("a", l_ - 1), g.matrix("b", l_)
     product = sp.MatMul(W, a_prev)
-    if _has_biases(network):
+    if _has_biases(network) and g.bias_units:
+        # Ng: the bias weights are column 0 of the weights, and the bias unit a_0 = 1 sits on top of the activations
+        weighted += g.q("b", l_, j_) * g.q("a", l_ - 1, 0)
+        width = g.size(l_ - 1) + 1
+        product = sp.MatMul(LayerMatrix("Wb", g.layer(l_), g.size(l_), width),
+                            LayerMatrix("a1", g.layer(l_ - 1), width, 1))
+    elif _has_biases(network):
         weighted, product = weighted + g.q("b", l_, j_), sp.MatAdd(product, b)
     return (
         Equation(sp.Eq(z, weighted, evaluate=False), "forward-z"),
@@ -201,8 +211,9 @@ def _explicit(m: LayerMatrix) -> sp.ImmutableMatrix:
     return sp.ImmutableMatrix(m.as_explicit())
 
 
-def _forward_layers(derivation) -> tuple[Equation, ...]:
-    """z^l = W^l a^{l-1} + b^l for each layer, element by element."""
+def _forward_layers(derivation, g: _General) -> tuple[Equation, ...]:
+    """z^l = W^l a^{l-1} + b^l for each layer, element by element (in Ng's notation, the bias weights as column 0
+    of the weights and the bias unit 1 on top of the activations)."""
     network = derivation.network
     out = []
     for layer in network.layers:
@@ -210,7 +221,10 @@ def _forward_layers(derivation) -> tuple[Equation, ...]:
         W = _explicit(LayerMatrix("W", l, m, m_prev))
         a_prev = _explicit(LayerMatrix("a", l - 1, m_prev))
         rhs = sp.MatMul(W, a_prev, evaluate=False)
-        if layer.bias:
+        if layer.bias and g.bias_units:
+            rhs = sp.MatMul(_explicit(LayerMatrix("Wb", l, m, m_prev + 1)),
+                            _explicit(LayerMatrix("a1", l - 1, m_prev + 1)), evaluate=False)
+        elif layer.bias:
             rhs = sp.MatAdd(rhs, _explicit(LayerMatrix("b", l, m)), evaluate=False)
         out.append(Equation(sp.Eq(_explicit(LayerMatrix("z", l, m)), rhs, evaluate=False)))
     return tuple(out)
@@ -220,9 +234,11 @@ def _notation_rows(g: _General, network) -> tuple:
     """(kind, symbol, rows, cols) for the notation table, in general form."""
     rows = [
         ("x", LayerMatrix("x", 0, g.size(g.offset), 1)),
-        ("W", g.matrix("W", l_)),
+        ("W_beside_bias" if g.bias_units and _has_biases(network) else "W", g.matrix("W", l_)),
         ("w", g.q("w", l_, j_, k_)),
-        *([("b", g.matrix("b", l_))] if _has_biases(network) else []),
+        # in Ng's notation a bias is one weight, Θ_{j0}, not a vector
+        *([("bias_weight" if g.bias_units else "b", g.q("b", l_, j_) if g.bias_units else g.matrix("b", l_))]
+          if _has_biases(network) else []),
         ("z", g.matrix("z", l_)),
         ("a", g.matrix("a", l_)),
         ("delta", g.matrix("delta", l_)),
@@ -237,7 +253,7 @@ def _notation_rows(g: _General, network) -> tuple:
     return tuple((kind, symbol, Shape(*symbol.shape) if hasattr(symbol, "shape") else None) for kind, symbol in rows)
 
 
-def _cost(derivation) -> tuple[Equation, ...]:
+def _cost(derivation, g: _General) -> tuple[Equation, ...]:
     """C for one example; an L2 term is written as a sum over the weights, not expanded.
 
     Written out term by term while that fits a line (at most :data:`COST_TERMS_WRITTEN_OUT`
@@ -250,7 +266,7 @@ def _cost(derivation) -> tuple[Equation, ...]:
         data = sp.Sum(network.cost.term.xreplace({A: Quantity("a", L, j_), Y: Quantity("y", j_)}),
                       (j_, 1, network.output.size))
     if network.l2 is not None:
-        w = sp.Symbol("w", real=True)
+        w = sp.Symbol(g.weight_letter, real=True)  # Σ_w w², Σ_Θ Θ² in Ng's notation
         data = data + network.l2 / (2 * N_EXAMPLES) * SumOver(w**2, w)
     return (Equation(sp.Eq(COST, data, evaluate=False), "cost"),)
 
@@ -397,6 +413,8 @@ def _bp_equations(derivation, report, g: _General) -> tuple[BPEquation, ...]:
     bp3 = BPEquation(
         "BP3",
         Equation(sp.Eq(Partial(COST, b), g.q("delta", l_, j_), evaluate=False), "bp3"),
+        # Ng's notation has no bias vector: the bias weights are column 0 of the weights, and BP3 is their index form
+        None if g.bias_units else
         Equation(sp.Eq(_grad_matrix("b", g), g.matrix("delta", l_), evaluate=False), "bp3-matrix", shapes=True),
         (Partial(COST, b), Partial(COST, zl) * Partial(zl, b), g.q("delta", l_, j_)),
         (), facts["BP3"], reasons=(("chain_only", zl), ("bias_slope", sp.Eq(Partial(zl, b), 1, evaluate=False))),
@@ -532,7 +550,7 @@ def _specials(derivation, g: _General) -> tuple[Special, ...]:
             "targets_sum_to_one": any(s.rule == "targets_sum_to_one" for s in simplified),
         }))
     if network.l2 is not None:
-        w_any = sp.Symbol("w", real=True)
+        w_any = sp.Symbol(g.weight_letter, real=True)
         unregularised = UNREGULARISED
         regulariser = network.l2 / (2 * N_EXAMPLES) * SumOver(w_any**2, w_any)
         key = ("w", 1, 1, 1)
@@ -594,8 +612,8 @@ def document_model(derivation, report=None, notation: str = "nielsen") -> Docume
         sizes=network.sizes,
         notation_rows=_notation_rows(g, network),
         forward_general=_forward_general(g, network),
-        forward_layers=_forward_layers(derivation) if explicit else (),
-        cost=_cost(derivation) if explicit else (),
+        forward_layers=_forward_layers(derivation, g) if explicit else (),
+        cost=_cost(derivation, g) if explicit else (),
         expansions=expansions,
         layers=_layer_blocks(derivation, explicit),
         bp=_bp_equations(derivation, report, g),
@@ -644,6 +662,9 @@ class GeneralEquationView:
     rows: tuple = ()
     #: the matrix form entry by entry: each side's chain from its entry to the index form
     matrix_chains: tuple = ()
+    #: the proof as it is typeset: the chain (first, rows) above, or, where the derivative splits into two terms,
+    #: one chain that splits it, one per term and one that adds their results (see _term_chains)
+    chains: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -686,6 +707,36 @@ def _chain_rows(expressions, steps, shown) -> tuple[sp.Basic, tuple[Row, ...]]:
     return shown(expressions[0]), rows
 
 
+def _term_chains(expressions, steps, shown) -> tuple:
+    """The chains a derivation is written as: one, or, where its first step splits the derivative into two terms
+    that the later steps rewrite one at a time (the cost and the L2 penalty), a chain that splits it, a chain for
+    each term, and the sum of their results, so that a term no step touches is not written again line after line."""
+    whole = (_chain_rows(expressions, steps, shown),)
+    split = expressions[1] if len(expressions) > 2 else None
+    if split is None or not split.is_Add or len(split.args) != 2:
+        return whole
+    terms = [[term] for term in split.args]
+    term_steps = [[], []]
+    for after, s in zip(expressions[2:], steps[1:]):
+        current = [values[-1] for values in terms]
+        if not after.is_Add or len(after.args) != 2 or not any(c in after.args for c in current):
+            return whole
+        kept = 0 if current[0] in after.args else 1
+        changed = 1 - kept
+        new = [a for a in after.args if a != current[kept]]
+        if len(new) != 1:
+            return whole
+        terms[changed].append(new[0])
+        term_steps[changed].append(s)
+    if not all(term_steps):
+        return whole
+    order = sorted((0, 1), key=lambda i: steps.index(term_steps[i][0]))
+    opening = (shown(expressions[0]), (_chain_rows(expressions[:2], steps[:1], shown)[1]))
+    parts = tuple(_chain_rows(terms[i], term_steps[i], shown) for i in order)
+    closing = (shown(expressions[0]), (Row(shown(expressions[-1]), "sum_of_terms"),))
+    return (opening, *parts, closing)
+
+
 def _matrix_chains(e, shown) -> tuple:
     """The entry of each side of the matrix form, rewritten step by step into the index form."""
     expressions = e.expressions(matrix=True)
@@ -719,6 +770,7 @@ def general_model(general, notation: str = "nielsen", report=None) -> GeneralMod
     report = report if report is not None else general.check()
     d = general.in_notation(notation)
     facts = {f.equation: f for f in report.facts}
+    bias_units = lookup_notation(notation).bias_as_weight
     views = []
     for e in d.equations:
         label = "general-" + e.name.lower()
@@ -732,11 +784,13 @@ def general_model(general, notation: str = "nielsen", report=None) -> GeneralMod
             steps=_shown_steps(e.proof, shown, Rewrite),
             layers=LayerRange(*e.domain),
             indices=tuple(LayerRange(index, low, high) for index, low, high in e.indices),
-            matrix=Equation(e.matrix, label + "-matrix", shapes=True),
+            # Ng's notation has no bias vector (its bias weights are column 0 of the weights): BP3 in index form only
+            matrix=None if bias_units and e.name == "BP3" else Equation(e.matrix, label + "-matrix", shapes=True),
             dimensions=tuple((m, dims) for m, dims in e.dimensions),
             matrix_steps=_shown_steps(e.matrix_proof, shown, Rewrite),
             fact=facts.get(e.name),
-            first=first, rows=rows, matrix_chains=_matrix_chains(e, shown),
+            first=first, rows=rows, chains=_term_chains(e.expressions(), e.proof, shown),
+            matrix_chains=() if bias_units and e.name == "BP3" else _matrix_chains(e, shown),
         ))
     ind = d.induction
     rules = []

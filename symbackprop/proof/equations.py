@@ -882,12 +882,10 @@ def numeric_facts(derivation, points: int = 3, seed: int = 0, directions: int = 
     neuron_points = 0                   # points at which each neuron's weights had their own direction
     with mpmath.workdps(DIGITS):
         for point_number in range(points):
-            point = random_point(derivation, rng)
-            params = {key: _mpf(v) for key, v in point.params.items()}
+            point, params, run = _smooth_point(derivation, oracle, rng)
             ours = Evaluator({**point.substitution(derivation, _mpf),
                               **{fw.q(*key): v for key, v in params.items()}}, stand_in)
             ours.network(derivation)
-            run = oracle.at(params, point.x, point.y, point.l2)
             gradients = derivation.gradients
             rows = {l: [[ours.once(gradients[("w", l, j, k)]) for k in range(1, sizes[l - 1] + 1)]
                         for j in range(1, sizes[l] + 1)] for l in range(1, network.depth + 1)}
@@ -933,6 +931,26 @@ def numeric_facts(derivation, points: int = 3, seed: int = 0, directions: int = 
                 whole.add(mpmath.fsum(total), run.directional(Direction(everything), first_shift))
     return _numeric_report(derivation, points, directions, deltas, weights, biases, whole, located, stand_in,
                            neuron_points)
+
+
+#: how many random points are drawn, at most, to find one away from every kink
+DRAWS = 20
+
+
+def _smooth_point(derivation, oracle: CostOracle, rng: random.Random):
+    """A random point whose weighted inputs all lie away from their activation's kink.
+
+    Points are drawn from ``rng`` until one qualifies (at most :data:`DRAWS`; the last is kept
+    otherwise), so the choice depends on the seed alone. Returns the point, its parameters
+    in mpmath and the oracle's forward pass there.
+    """
+    for _ in range(DRAWS):
+        point = random_point(derivation, rng)
+        params = {key: _mpf(v) for key, v in point.params.items()}
+        run = oracle.at(params, point.x, point.y, point.l2)
+        if not oracle.near_kink(run):
+            break
+    return point, params, run
 
 
 def _locate(run, gradients: list, l: int, j: int, width: int) -> list:

@@ -15,6 +15,7 @@ from ..documents.layered_drawing import layered_layout
 from ..documents.render import (FLAVORS, LANGUAGES, Document, check_choice, check_label_prefix, environment,
                                 get_template, templates_found)
 from ..errors import SpecError
+from ..model.activations import opaque_functions
 from ..model.layers import (COST, BatchNorm, Conv, FeatureMap, Indicator, LongSum, MapOperation, OrderedProduct, Pool,
                             Residual, Site, SumOverIndex, UnitStep, channel_groups, positions, shape_text)
 from ..model.symbols import Chain, Partial
@@ -315,10 +316,15 @@ def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
                             else FeatureMap("delta", l - 1),
                             MapOperation("hadamard", Partial(COST, FeatureMap("a", l - 1, _C) if len(layer.input_shape) > 1
                                                              else FeatureMap("a", l - 1)),
-                                         FeatureMap("dsigma", l - 1, _C) if len(layer.input_shape) > 1
-                                         else FeatureMap("dsigma", l - 1)),
+                                         _slope(network.layer(l - 1), FeatureMap("z", l - 1, _C)
+                                                if len(layer.input_shape) > 1 else FeatureMap("z", l - 1))),
                             evaluate=False) if l > 1 else None,
     }
+
+
+def _slope(layer, z):
+    """σ'(z) of ``layer``, written with its activation's name where it has one (ReLU'(z))."""
+    return opaque_functions(layer.activation.label)[1](z) if layer.activation is not None else FeatureMap("dsigma", *z.args[1:])
 
 
 def layered_model(derivation: LayeredDerivation, report: LayeredReport | None) -> dict:

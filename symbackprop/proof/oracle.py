@@ -72,6 +72,33 @@ def is_generic(network) -> bool:
 # ------------------------------------------------------------------ the oracle
 
 
+#: how close to a kink a weighted input may lie at a point the oracle differentiates at
+KINK_MARGIN = mpmath.mpf("1e-8")
+
+
+def kinks(definition: sp.Expr) -> tuple:
+    """The values of z at which an activation's definition changes its formula, as mpmath numbers.
+
+    ReLU and the leaky ReLU switch at z = 0; a custom rule's Piecewise conditions, Heaviside
+    steps, Max, Min and Abs are read the same way when their boundary is linear in z.
+    """
+    boundaries = set()
+    for node in sp.preorder_traversal(definition):
+        if isinstance(node, sp.core.relational.Relational):
+            boundaries.add(node.lhs - node.rhs)
+        elif isinstance(node, (sp.Heaviside, sp.Abs)):
+            boundaries.add(node.args[0])
+        elif isinstance(node, (sp.Max, sp.Min)):
+            boundaries.update(a - b for a in node.args for b in node.args if a != b)
+    values = set()
+    for boundary in boundaries:
+        poly = sp.Poly(boundary, Z) if boundary.has(Z) and boundary.is_polynomial(Z) else None
+        if poly is not None and poly.degree() == 1 and not (poly.free_symbols - {Z}):
+            a, b = poly.all_coeffs()
+            values.add(-b / a)
+    return tuple(mpmath.mpf(sp.Rational(v)) if v.is_Rational else mpmath.mpf(sp.N(v, 30)) for v in sorted(values))
+
+
 class CostOracle:
     """C(θ) computed forward in mpmath from the definitions; its derivatives by central differences.
 
@@ -90,6 +117,19 @@ class CostOracle:
             else:
                 self._forward.append(sp.lambdify(Z, realise(rule.forward, stand_in_for(network)), modules="mpmath"))
         self._term = sp.lambdify((A, Y), network.cost.term, modules="mpmath")
+        #: per layer, the weighted inputs at which its activation has a kink (ReLU's 0)
+        self.kinks = [() if isinstance(layer.activation, VectorActivation) else kinks(layer.activation.forward)
+                      for layer in network.layers]
+
+    def near_kink(self, run: "ForwardPass", margin=KINK_MARGIN) -> bool:
+        """Whether some weighted input of ``run`` lies within ``margin`` of its activation's kink.
+
+        Central differences across a kink measure neither one-sided slope, so such a point
+        cannot test a derivative there (a dead ReLU feeding a layer without bias puts the
+        next weighted input exactly on the kink).
+        """
+        return any(abs(z - c) < margin for l, points in enumerate(self.kinks, start=1) if points
+                   for z in run.z[l] for c in points)
 
     def at(self, params: Mapping, x: Sequence, y: Sequence, l2: Mapping | None = None) -> "ForwardPass":
         """The forward pass at a point: ``params`` maps canonical keys to numbers."""

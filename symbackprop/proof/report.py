@@ -15,6 +15,7 @@ from ..documents import printing
 from ..documents.drawing import layout
 from ..documents.render import (FLAVORS, FORMATS, LANGUAGES, Document, check_choice, check_heading_level,
                                 check_label_prefix, environment, get_template, templates_found)
+from ..model.activations import VectorActivation
 from ..model.symbols import Aligned, Partial
 from .document import document_model, general_model
 
@@ -67,7 +68,7 @@ def context(derivation, report=None) -> dict:
 
 def render_text(derivation, report=None, notation: str = "nielsen", templates=None, lang: str = "en") -> str:
     """The terminal report of a derivation (and of its check, when given)."""
-    env = environment(notation, derivation.network.sizes, templates)
+    env = environment(notation, derivation.network.sizes, templates, activation=shared_activation(derivation.network))
     return get_template(env, f"{lang}/derive.txt.j2").render(context(derivation, report))
 
 
@@ -150,7 +151,7 @@ def render(derivation, fmt: str = "md", lang: str = "en", notation: str = "niels
     model = document_model(derivation, report, notation)
     proof = _general_model(general, notation, general_report)
     drawing = layout(network, notation=notation)
-    env = environment(notation, network.sizes, templates, fmt, flavor)
+    env = environment(notation, network.sizes, templates, fmt, flavor, shared_activation(network))
     with templates_found(env):  # also a template included by another one
         page = get_template(env, f"{lang}/document.{fmt}.j2").render(
             model=model, drawing=drawing, standalone=standalone, figure=figure, example=example, lang=lang,
@@ -160,6 +161,14 @@ def render(derivation, fmt: str = "md", lang: str = "en", notation: str = "niels
         if fmt == "md" and figure:
             attachments[figure] = get_template(env, "drawing/network.svg.j2").render(drawing=drawing)
     return Document(page, attachments)
+
+
+def shared_activation(network) -> str | None:
+    """The label of the activation every layer of ``network`` applies neuron by neuron, else None."""
+    labels = {layer.activation.label for layer in network.layers}
+    if len(labels) != 1 or isinstance(network.layers[0].activation, VectorActivation):
+        return None
+    return labels.pop()
 
 
 def render_latex_summary(derivation, notation: str = "nielsen") -> str:
@@ -215,7 +224,7 @@ def render_general_json(model) -> str:
                 "indices": [forms(x) for x in e.indices],
                 "statement": forms(e.statement.expr),
                 "proof": steps(e.steps),
-                "matrix": forms(e.matrix.expr, shapes=True),
+                "matrix": forms(e.matrix.expr, shapes=True) if e.matrix else None,
                 "dimensions": [{"factor": forms(m), "shape": forms(s)} for m, s in e.dimensions],
                 "matrix_proof": steps(e.matrix_steps),
                 "check": fact(e.fact),
@@ -254,7 +263,7 @@ def render_general(general, fmt: str = "md", lang: str = "en", notation: str = "
     model = _general_model(general, notation, report)
     if fmt == "json":
         return Document(render_general_json(model))
-    env = environment(notation, None, templates, fmt, flavor)
+    env = environment(notation, None, templates, fmt, flavor, general.activation)
     suffix = {"md": "md", "tex": "tex", "text": "txt"}[fmt]
     with templates_found(env):  # also a template included by another one
         page = get_template(env, f"{lang}/general.{suffix}.j2").render(general=model, standalone=standalone, lang=lang,
