@@ -1,6 +1,7 @@
 """Computational graphs: reading, the two modes, paths, the independent check, rendering and the CLI."""
 
 import json
+import sys
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 
@@ -205,6 +206,28 @@ def test_formula_is_printed_as_written():
     assert printing.latex(parse_graph(SEED).formula) == r"\left(a + b\right) \left(b + 1\right)"
     assert printing.text(parse_graph("x - 2*y + 1").formula) == "x - 2·y + 1"
     assert printing.latex(parse_graph("sigma(w*x + b)").formula) == r"\sigma\left(w x + b\right)"
+
+
+#: once read by evaluating every node with SymPy, whose reasoning about tanh and tan of the long argument
+#: (whether it is real, finite, a multiple of pi) took millions of steps
+NESTED = "tan(tanh(((tanh(tanh(sqrt((tanh((log((x)*(z)))^2))+(1/3)))))-(sin(sigma(2))))^3))"
+
+
+def test_reading_asks_sympy_few_questions(monkeypatch):
+    # SymPy's arithmetic is evaluated, every function is kept as written: reading asks SymPy a few
+    # hundred questions (about symbols and constants), never about a function of a long argument
+    assumptions = sys.modules["sympy.core.assumptions"]
+    asked, ask = [], assumptions._ask
+    monkeypatch.setattr(assumptions, "_ask", lambda fact, obj: asked.append(fact) or ask(fact, obj))
+    graph = parse_graph(NESTED)
+    assert len(asked) < 2000
+    x, z = sp.symbols("x z")
+    assert graph.node("a").expression == x * z
+    assert graph.expression.func is sp.tan and graph.expression.args[0].func is sp.tanh
+    assert parse_graph("exp(log(x))").expression == sp.exp(sp.log(x, evaluate=False), evaluate=False)
+    assert parse_graph("x*x*x + tanh(x)*tanh(x)").expression == x ** 3 + sp.tanh(x) ** 2
+    analysis = analyse(NESTED, {"x": sp.Rational(1, 2), "z": sp.Rational(3, 4)})
+    assert not analysis.check.failed
 
 
 def test_sympy_expression_becomes_a_graph():

@@ -51,6 +51,8 @@ from pathlib import Path
 
 import mpmath
 import sympy as sp
+from sympy.core.add import _addsort
+from sympy.core.mul import _mulsort
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
@@ -334,10 +336,12 @@ class _Builder:
         names = iter(_intermediate_names(input_names, len(order) - len(input_names)))
         nodes: list[Node] = []
         edges: list[Edge] = []
-        # SymPy evaluates each node in real symbols (its reasoning about tanh, log, ... of an argument in
-        # complex symbols has no bound on its work); the result is written back in the inputs' symbols
-        # without evaluating again, each distinct subexpression once
-        in_reals: list[sp.Expr] = []
+        # each node's expression in the inputs: SymPy's arithmetic (sums, products, integer powers) is
+        # evaluated with every other operation held as an opaque placeholder, so that no assumption about a
+        # function of a long argument is ever asked (SymPy's reasoning about tanh, log, ... of such an
+        # argument has no bound on its work); the placeholders are then written back without evaluation,
+        # each distinct subexpression once
+        opaque: list[sp.Expr] = []
         back: dict = {}
         memo: dict = {}
         for new, old in enumerate(order):
@@ -345,15 +349,19 @@ class _Builder:
             operands = tuple(renumber[o] for o in operands)
             if op == "input":
                 symbol = sp.Symbol(input_name)
-                in_reals.append(sp.Symbol(input_name, real=True))
-                back[in_reals[-1]] = symbol
+                opaque.append(symbol)
                 nodes.append(Node(new, input_name, symbol, op, (), (), 0, None, symbol))
                 continue
             name = next(names)
             rule = RULES[op]
             symbols = [nodes[o].symbol for o in operands]
-            in_reals.append(rule.value([in_reals[o] for o in operands], *params))
-            expression = _rebuilt(in_reals[-1], back.get, memo)
+            if _is_arithmetic(op, params):
+                opaque.append(rule.value([opaque[o] for o in operands], *params))
+                expression = _rebuilt(opaque[-1], back.get, memo, ordered=True)
+            else:
+                expression = _unevaluated(op, [nodes[o].expression for o in operands], params)
+                opaque.append(sp.Dummy(name))
+                back[opaque[-1]] = expression
             level = 1 + max(nodes[o].level for o in operands)
             nodes.append(Node(new, name, sp.Symbol(name), op, operands, params, level,
                               rule.show(symbols, *params), expression))
@@ -361,6 +369,28 @@ class _Builder:
                 edges.append(Edge(len(edges), o, new, slot, partial))
         formula = _formula(nodes)
         return Graph(source, tuple(nodes), tuple(edges), formula)
+
+
+#: the functions of :data:`RULES` by name, for a node written without evaluation
+_FUNCTION_CLASSES = {"exp": sp.exp, "log": sp.log, "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "tanh": sp.tanh,
+                     "sigmoid": Sigmoid}
+
+
+def _is_arithmetic(op: str, params: tuple) -> bool:
+    """Whether SymPy evaluates the node's operation when building its expression: a sum, a product, a
+    quotient or an integer power (its arithmetic asks nothing of a function's argument)."""
+    return op in ("add", "mul", "div", "recip") or (op == "pow" and params[0].is_Integer)
+
+
+def _unevaluated(op: str, operands: list, params: tuple) -> sp.Expr:
+    """A function application or non-integer power of ``operands``, as written (SymPy does not evaluate it)."""
+    if op == "pow":
+        return sp.Pow(operands[0], params[0], evaluate=False)
+    if op == "expc":
+        return sp.Pow(params[0], operands[0], evaluate=False)
+    if op == "powv":
+        return sp.Pow(operands[0], operands[1], evaluate=False)
+    return _FUNCTION_CLASSES[op](operands[0], evaluate=False)
 
 
 def _formula(nodes: list[Node]) -> sp.Expr:
@@ -1393,14 +1423,22 @@ def _gradient_written_out(graph: Graph, written: Mapping) -> dict[str, sp.Expr]:
     return {node.name: adjoint[node.index] for node in graph.inputs}
 
 
-def _rebuilt(expr: sp.Expr, replace: Callable, memo: dict) -> sp.Expr:
+def _rebuilt(expr: sp.Expr, replace: Callable, memo: dict, ordered: bool = False) -> sp.Expr:
     """``expr`` with every subexpression that ``replace`` answers (not None) replaced, rebuilt without
-    evaluation, each distinct subexpression once."""
+    evaluation, each distinct subexpression once; ``ordered``: the terms of every sum and the factors of
+    every product sorted as SymPy sorts them when it evaluates (a comparison of structure alone)."""
     if expr in memo:
         return memo[expr]
     found = replace(expr)
-    if found is None:
-        found = expr.func(*(_rebuilt(a, replace, memo) for a in expr.args), evaluate=False) if expr.args else expr
+    if found is None and not expr.args:
+        found = expr
+    elif found is None:
+        args = [_rebuilt(a, replace, memo, ordered) for a in expr.args]
+        if ordered and expr.is_Add:
+            _addsort(args)
+        elif ordered and expr.is_Mul:
+            _mulsort(args)
+        found = expr.func(*args, evaluate=False)
     memo[expr] = found
     return found
 
