@@ -149,3 +149,14 @@ def test_evaluate_and_codegen_refuse_a_recurrent_layer_with_one_message(tmp_path
     err = capsys.readouterr().err
     assert "layer 1 (rnn) has no worked numbers yet" in err and "layer 1 (rnn) has no NumPy code yet" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("lang, words", [("en", "2 units, tanh, bias, output at every step"),
+                                         ("zh", "2 个单元，tanh，有偏置，每一步都输出")])
+def test_the_network_table_states_a_recurrent_layers_settings(lang, words):
+    from symbackprop.proof.layered_report import render_layered
+
+    net = LayeredNetwork([2], [rnn(2, activation="tanh", output="every")], cost="quadratic", steps=3)
+    text = render_layered(derive_layered(net), "md", lang).text
+    row = next(line for line in text.splitlines() if line.startswith("| 1 | rnn |"))
+    assert words in row

@@ -194,7 +194,7 @@ class _Reader(_IndexReader):
         return layer_arg, sub_arg, rest
 
     def is_jacobian(self, tok: Token) -> bool:
-        """Whether a written letter is the Jacobian of a softmax output: J where no symbol of the notation is J,
+        r"""Whether a written letter is the Jacobian of a softmax output: J where no symbol of the notation is J,
         \mathcal{J} where the cost is J (Ng's notation)."""
         if tok.value == "J":
             return self.letter_of(tok) is None
