@@ -4,6 +4,8 @@ rule, every gradient against central differences, planted wrong rules caught, sh
 import pytest
 import sympy as sp
 
+from symbackprop.claims.layered import check_layered_formula
+from symbackprop.documents.printing import LatexPrinter
 from symbackprop.errors import SpecError
 from symbackprop.model.layers import (LayeredNetwork, Site, batchnorm, batchnorm_symbols, channel_groups, conv1d,
                                       dense, flatten, layered_from_mapping, residual)
@@ -144,3 +146,61 @@ def test_documents_state_the_rules_and_the_skip():
         for fmt in ("md", "tex"):
             page = render_layered(d, fmt, lang).text
             assert "\\hat{x}^{(2)}" in page and "\\sigma^{(2)}_{c}" in page
+
+
+# ---------------------------------------------------------------------- claims
+
+
+@pytest.fixture(scope="module")
+def block():
+    """A residual block with batch normalisation over a batch of 2, one unit wide, and its derivation."""
+    net = LayeredNetwork(1, [dense(1, "tanh"), batchnorm(), residual(1), dense(1, "identity")], batch=2)
+    return net, derive_layered(net)
+
+
+# the compact form, for every example i: γ/(nσ) (n δ_i − Σ_j δ_j − x̂_i Σ_j δ_j x̂_j), plus the skip's δ³
+_SCALE = r"\frac{\gamma^{(2)}_{1}}{2 \sigma^{(2)}_{1}}"
+_MEAN = r"\sum_{j} \delta^{2}_{j,1}"
+_VARIANCE = r"\hat{x}^{(2)}_{i,1} \sum_{j} \delta^{2}_{j,1} \hat{x}^{(2)}_{j,1}"
+_INTO = r"\frac{\partial C}{\partial a^{1}_{i,1}} = "
+
+
+@pytest.mark.parametrize("claim", [
+    _INTO + rf"\delta^{{3}}_{{i,1}} + {_SCALE} \left(2 \delta^{{2}}_{{i,1}} - {_MEAN} - {_VARIANCE}\right)",
+    # the activation σ' and batch normalisation's σ^{(2)} in one claim, told apart by their form
+    r"\delta^{1}_{i,1} = \sigma'(z^{1}_{i,1}) \left(\delta^{3}_{i,1} + "
+    + rf"{_SCALE} \left(2 \delta^{{2}}_{{i,1}} - {_MEAN} - {_VARIANCE}\right)\right)",
+    r"\frac{\partial C}{\partial \gamma^{(2)}_{1}} = \sum_{i} \delta^{2}_{i,1} \hat{x}^{(2)}_{i,1}",
+    # x̂ written through its definition: compared as rational functions in σ
+    r"\frac{\partial C}{\partial \gamma^{(2)}_{1}} = \sum_{i} \delta^{2}_{i,1} \frac{a^{1}_{i,1} - \mu^{(2)}_{1}}{\sigma^{(2)}_{1}}",
+    r"\frac{\partial C}{\partial \beta^{(2)}_{1}} = \sum_{i} \delta^{2}_{i,1}",
+    "∂C/∂β^{(2)}_{1} = δ^{2}_{1,1} + δ^{2}_{2,1}",
+], ids=["compact form", "delta with both sigmas", "gamma", "gamma through x-hat", "beta", "unicode"])
+def test_batch_normalisation_claims_are_proven_exactly(claim, block):
+    net, d = block
+    verdict = check_layered_formula(claim, net, derivation=d)
+    assert (verdict.status, verdict.method) == ("correct", "exact")
+
+
+@pytest.mark.parametrize("claim, mistake", [
+    (_INTO + rf"\delta^{{3}}_{{i,1}} + {_SCALE} \left(2 \delta^{{2}}_{{i,1}} - {_VARIANCE}\right)", "missing_mean_path"),
+    (_INTO + rf"\delta^{{3}}_{{i,1}} + {_SCALE} \left(2 \delta^{{2}}_{{i,1}} - {_MEAN}\right)", "missing_variance_path"),
+    (_INTO + rf"{_SCALE} \left(2 \delta^{{2}}_{{i,1}} - {_MEAN} - {_VARIANCE}\right)", "missing_skip"),
+], ids=["the mean's path forgotten", "the variance's path forgotten", "the skip forgotten"])
+def test_planted_batch_normalisation_and_skip_mistakes_are_named(claim, mistake, block):
+    net, d = block
+    verdict = check_layered_formula(claim, net, derivation=d)
+    assert verdict.status == "incorrect" and verdict.diagnosis == (mistake,)
+
+
+def test_the_rules_planted_wrong_give_the_mistakes_the_checker_names(block):
+    """The entries of the planted wrong rules above are the forms the checker compares a claim with."""
+    net, d = block
+    for mean, name in ((True, "missing_mean_path"), (False, "missing_variance_path")):
+        bad = derive_layered(net, rules=plant("batchnorm", backward=_forgetting(mean=mean)))
+        for e in (1, 2):
+            wrong = bad.backward[2][(e, 1)]
+            text = _INTO.replace("i,1", f"{e},1") + LatexPrinter({"notation": "nielsen"}).doprint(
+                wrong + Site("delta", 3, e, 1))
+            verdict = check_layered_formula(text, net, derivation=d)
+            assert verdict.status == "incorrect" and verdict.diagnosis == (name,)

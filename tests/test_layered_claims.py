@@ -143,7 +143,8 @@ def test_claims_about_a_batch_and_a_skip_are_read_with_the_example_first():
     right = r"\frac{\partial C}{\partial a^{1}_{e,j}} = \sum_{k} w^{2}_{k,j} \delta^{2}_{e,k} + \delta^{3}_{e,j}"
     assert check_layered_formula(right, net).status == "correct"
     skip_forgotten = r"\frac{\partial C}{\partial a^{1}_{e,j}} = \sum_{k} w^{2}_{k,j} \delta^{2}_{e,k}"
-    assert check_layered_formula(skip_forgotten, net).status == "incorrect"
+    verdict = check_layered_formula(skip_forgotten, net)
+    assert verdict.status == "incorrect" and verdict.diagnosis == ("missing_skip",)
 
 
 def test_the_gallery_convolution_document_states_only_correct_claims_about_entries():

@@ -121,6 +121,13 @@ EVERY = LayeredNetwork(2, [rnn(2, output="every")], steps=3)
     (r"\frac{\partial C}{\partial W^{1}_{1,2}} = \sum_{t} \delta^{1}_{t,1} a^{1}_{t-1,2}", "correct", ()),
     (r"\delta^{1}_{2,1} = (a^{1}_{2,1} - y_{2,1}) (1 - (a^{1}_{2,1})^2)", "incorrect", ("bptt_cut_to_one_step",)),
     (r"\frac{\partial C}{\partial U^{1}_{2,1}} = \delta^{1}_{3,2} x_{3,1}", "incorrect", ("missing_step_sum",)),
+    # as the documents write them: e (what the output passes back), whole matrices and a step's vectors, T the steps
+    (r"\frac{\partial C}{\partial a^{1}_{t,j}} = e^{1}_{t,j} + \sum_{i} W^{1}_{i,j} \delta^{1}_{t + 1,i}", "correct", ()),
+    (r"\frac{\partial C}{\partial a^{1}_{2,1}} = \left(e^{1}_{2} + \left(W^{1}\right)^{T} \delta^{1}_{3}\right)_{1}", "correct",
+     ()),
+    (r"\frac{\partial C}{\partial x_{2,1}} = \left(\left(U^{1}\right)^{T} \delta^{1}_{2}\right)_{1}", "correct", ()),
+    (r"\frac{\partial C}{\partial a^{1}_{T,j}} = e^{1}_{T,j}", "correct", ()),
+    (r"\frac{\partial C}{\partial a^{1}_{2,1}} = e^{1}_{2,1}", "incorrect", ("bptt_cut_to_one_step",)),
 ])
 def test_claims_about_a_recurrent_layer(claim, status, named):
     from symbackprop.claims.layered import check_layered_formula

@@ -82,9 +82,11 @@ def _gallery() -> list:
 
 
 _DOCUMENTS = [d for d in _gallery() if d.example not in NOT_SELF_CHECKED]
+#: the fewest correct claims a gallery document of each layered example states (it states more)
+LAYERED_CLAIMS = {"conv": 30, "resbn": 30, "rnn": 20}
 
 
-def test_only_the_documents_of_layered_networks_are_left_out_of_the_self_check():
+def test_the_documents_left_out_of_the_self_check_are_those_named():
     left_out = {d.example for d in _gallery() if d.example in NOT_SELF_CHECKED}
     assert left_out == set(NOT_SELF_CHECKED) and len(_DOCUMENTS) >= 33
 
@@ -99,7 +101,7 @@ def test_every_gallery_document_passes_check_doc(document, shared):
         results = check_layered_document(document.file.read_text(encoding="utf-8"), document.format, layered,
                                          derivation=shared[key])
         assert not _problems(results), "\n".join(_problems(results))
-        assert sum(r.status == "correct" for r in results) >= 30
+        assert sum(r.status == "correct" for r in results) >= LAYERED_CLAIMS[document.example]
         return
     network, notation, star = document_options(document.example)
     results = _check(shared, document.file.read_text(encoding="utf-8"), document.format, network, notation, star)

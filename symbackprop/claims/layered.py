@@ -1,4 +1,5 @@
-"""Claims about a network of layers (convolution, pooling, flatten, dense), read and decided entry by entry.
+"""Claims about a network of layers (convolution, pooling, flatten, dense, batch normalisation, residual), read and
+decided entry by entry.
 
 A claim names one entry: an error ``\\delta^{1}_{1,2,2}``, a gradient ``\\frac{\\partial C}{\\partial K^{1}_{1,1,2,3}}``,
 ``\\frac{\\partial C}{\\partial b^{1}_{2}}``, ``\\frac{\\partial C}{\\partial w^{3}_{1,4}}``, or the error reaching a
@@ -15,6 +16,10 @@ A claim may also state a rule for a whole map or vector, in the notation the lay
 ``\\operatorname{route}_{\\max}(\\delta^{2}_{c})``, ``(W^{3})^{T} \\delta^{3}``, an entry ``(M)_{33}`` of a map, ``\\max``,
 the unit step ``H`` and the bracket ``[a < b \\wedge c > 0]`` of a condition. Such a claim is decided entry by entry.
 
+Over a batch, an entry's first index is its example. Batch normalisation's γ, β, μ, σ and x̂ are written with their
+layer in brackets (``\\gamma^{(2)}_{1}``, ``\\sigma^{(2)}_{1}``, ``\\hat{x}^{(2)}_{1,1}``) and ε without one; a σ with a
+bracketed superscript is the standard deviation, never the activation (see :mod:`~symbackprop.claims.lexing`).
+
 The symbols are those the layered documents print (:class:`~symbackprop.model.layers.Site`), read back from
 the printer's own output into a :class:`~symbackprop.claims.symbol_table._Table`; the grammar, the lexer and
 the transformer are the ones that read claims about dense networks.
@@ -22,13 +27,15 @@ the transformer are the ones that read claims about dense networks.
 A claim is decided against :func:`~symbackprop.proof.layered.derive_layered`:
 
 1. **exact**: the difference of the two sides, in the named errors δ, activations and parameters (σ' an opaque
-   function), expands to 0; or, where a max pooling routes δ, it does so in every case of its windows
+   function), expands to 0 (with batch normalisation's μ, σ and x̂ written through their definitions, one symbol
+   for each channel's σ, if need be); or, where a max pooling routes δ, it does so in every case of its windows
    (**cases**: one case per entry being the window's strict maximum, ties excluded). Work is bounded by
    terms, never by time.
 2. **numeric**: otherwise both sides are evaluated at random points of the network (40 digits); a point where
    they differ makes the claim wrong, and the classic mistakes are compared with the claim at those points:
    the kernel not rotated, the sum over the positions of a shared weight forgotten, pooling's δ sent to every
-   entry of its window (or not divided by the window's size), σ' missing, the sign. Agreement at the points
+   entry of its window (or not divided by the window's size), batch normalisation's mean's or variance's path
+   forgotten, the error of a residual skip forgotten, σ' missing, the sign. Agreement at the points
    alone is numeric evidence, never called a proof.
 """
 
@@ -47,11 +54,13 @@ from lark import Token, Tree
 from ..documents.printing import LatexPrinter
 from ..errors import SpecError
 from ..model.activations import Activation
-from ..model.layers import COST, LayeredNetwork, Site, batch_positions, pool_window
+from ..model.layers import (
+    COST, LayeredNetwork, Site, batch_positions, batchnorm_symbols, channel_groups, pool_window,
+)
 from ..model.symbols import Partial
 from ..proof.layered import (
-    DIGITS, MARGIN, LayeredDerivation, apply_rule, conv_backward, derive_layered, named_values, random_layered_point,
-    received_by, stand_in,
+    DIGITS, MARGIN, LayeredDerivation, apply_rule, batchnorm_rational, conv_backward, derive_layered, named_values,
+    random_layered_point, received_by, stand_in,
 )
 from ..proof.oracle import realise
 from .exact import expanded_terms
@@ -76,7 +85,8 @@ MAX_CASES = 256
 
 #: the mistakes the checker names, by key (worded in the templates)
 LAYERED_MISTAKES = ("kernel_not_rotated", "missing_position_sum", "pool_delta_everywhere", "pool_not_averaged",
-                    "bptt_cut_to_one_step", "missing_step_sum", "missing_activation_derivative", "sign")
+                    "missing_mean_path", "missing_variance_path", "missing_skip", "bptt_cut_to_one_step",
+                    "missing_step_sum", "missing_activation_derivative", "sign")
 
 
 # ---------------------------------------------------------------------------- the symbols
@@ -138,14 +148,12 @@ def _build_table(derivation: LayeredDerivation) -> _LayeredTable:
         sites += list(fw.weighted.get(l, {}).values()) + list(fw.outputs[l].values())
         sites += [a for a in fw.states.get(l, {}).values() if a not in fw.outputs[l].values()]  # a recurrent layer's
         sites += [Site("delta", l, *pos) for pos in derivation.deltas[l]]
-    sites += list(fw.parameters)
+    sites += list(fw.parameters) + list(fw.auxiliary) + list(fw.constants)  # with batch normalisation's μ, σ, x̂, ε
+    for l in derivation.through_time:  # what a recurrent layer's output passes back to each state, e^{l}_{t,j}
+        sites += [Site("e", l, *pos) for pos in derivation.deltas[l]]
     for site in sites:
         shown = printer.doprint(site)
-        try:
-            key = keys.key(shown, len(site.position))
-        except FormulaError:  # batch normalisation's γ and β: letters the claim grammar does not read
-            continue
-        table.add(key, site, shown)
+        table.add(keys.key(shown, len(site.position)), site, shown)
     keys.verify()
     for pos, site in fw.inputs.items():  # the input written as the activation of layer 0
         table.add(("a", 0, pos), site)
@@ -169,7 +177,9 @@ def _add_wholes(table: _LayeredTable, sites) -> None:
         if site not in table.keys or not site.position:
             continue
         letter, layer, subs = table.keys[site]
-        if site.kind == "w":
+        if site.kind in ("W", "U"):  # a recurrent layer's weight matrices
+            groups.setdefault((letter, layer, ()), {})[subs] = site
+        elif site.kind == "w":
             groups.setdefault(("W", layer, ()), {})[subs] = site
         elif site.kind == "K":
             groups.setdefault((letter, layer, subs[:2]), {})[subs[2:]] = site
@@ -196,6 +206,13 @@ class _LayeredReader(_Reader):
 
     def object_value(self, obj):
         return obj if isinstance(obj, sp.MatrixBase) else super().object_value(obj)
+
+    def integer(self, node, env) -> int:
+        """An index, where T is the number of steps of a sequence (as L is the output layer)."""
+        steps = getattr(self.derivation.network, "steps", None) if self.derivation is not None else None
+        if isinstance(node, Token) and node.type == "NAME" and node.value == "T" and "T" not in env and steps:
+            return steps
+        return super().integer(node, env)
 
     def post_scripts(self, value, scripts, env, base_node):
         if isinstance(value, sp.MatrixBase) and scripts and scripts[0].children[0].type == "UNDER":
@@ -413,7 +430,7 @@ def _entry_target(value, network: LayeredNetwork):
         layer = network.layer(value.layer)
         return Site("z" if layer.has_z else "a", value.layer, *value.position), "delta"
     if isinstance(value, Partial) and value.of == COST and isinstance(value.wrt, Site) \
-            and value.wrt.kind in ("K", "b", "w", "W", "U", "z", "a", "x"):
+            and value.wrt.kind in ("K", "b", "w", "W", "U", "gamma", "beta", "z", "a", "x"):
         return value.wrt, "partial"
     return None
 
@@ -454,6 +471,8 @@ def layered_instances(text: str, derivation: LayeredDerivation, syntax: str = "a
         target, written = _target(reader, lhs, derivation.network)
         value = reader.value(rhs, {})
         wanted = target.shape if isinstance(target, sp.MatrixBase) else None
+        if wanted is not None and value == 0:  # 0 for a whole map: every entry 0
+            value = sp.ImmutableMatrix.zeros(*wanted)
         got = value.shape if isinstance(value, sp.MatrixBase) else None
         if wanted != got:
             shown = lambda shape: "one entry" if shape is None else f"a {shape[0]}×{shape[1]} map"  # noqa: E731
@@ -481,7 +500,7 @@ def layered_truth(derivation: LayeredDerivation, target: Site) -> sp.Expr:
     """∂C/∂(target) as the derivation states it, in the named errors, activations and parameters."""
     network, fw = derivation.network, derivation.forward
     kind, l, pos = target.kind, target.layer, target.position
-    if kind in ("K", "b", "w", "W", "U"):
+    if kind in ("K", "b", "w", "W", "U", "gamma", "beta"):
         return derivation.gradients[target]
     if kind == "x":
         return received_by(derivation.backward, derivation.skips, network, 0)[pos]
@@ -534,7 +553,15 @@ def _named(derivation: LayeredDerivation, expr: sp.Expr) -> sp.Expr:
             raise FormulaError(f"the claim writes {e}, which has no value in this network")
         return found
 
-    return expr.replace(lambda e: isinstance(e, Partial) or e.func in (SIGMA, SIGMA_PRIME), rewrite)
+    named = expr.replace(lambda e: isinstance(e, Partial) or e.func in (SIGMA, SIGMA_PRIME), rewrite)
+    return _outputs_through_time(derivation, named)
+
+
+def _outputs_through_time(derivation: LayeredDerivation, expr):
+    """``expr`` with every e^{l}_{t,j} of a recurrent layer replaced by what its output passes back there."""
+    values = {Site("e", l, *pos): output.get(pos, sp.S.Zero)
+              for l, (output, _) in derivation.through_time.items() for pos in derivation.deltas[l]}
+    return expr.xreplace(values) if values else expr
 
 
 def _without_deltas(derivation: LayeredDerivation, expr: sp.Expr) -> sp.Expr:
@@ -629,7 +656,8 @@ def _prove(derivation, claimed, truth, max_terms) -> tuple[bool | None, str]:
     """(proven?, method): the difference expands to 0 (exact) or does in every max-pool case (cases), first in
     the named errors, then with every δ replaced by its value; None when the work would pass the bound."""
     bounded = True
-    for a, b in ((claimed, truth), (_without_deltas(derivation, claimed), _without_deltas(derivation, truth))):
+    expanded = (_without_deltas(derivation, claimed), _without_deltas(derivation, truth))
+    for a, b in ((claimed, truth), expanded, _normalised(derivation, *expanded)):
         difference = a - b
         zero = _zero(difference, max_terms)
         if zero:
@@ -641,6 +669,18 @@ def _prove(derivation, claimed, truth, max_terms) -> tuple[bool | None, str]:
                 return True, "cases"
             bounded = bounded and cases is not None
     return (False if bounded else None), "exact"
+
+
+def _normalised(derivation: LayeredDerivation, *exprs) -> tuple:
+    """``exprs`` with batch normalisation's μ, σ and x̂ written through their definitions, each channel's σ as one
+    symbol (:func:`~symbackprop.proof.layered.batchnorm_rational`): a claim that writes the square root, or the
+    chain rule's factors, compares with the derivation's named form as rational functions."""
+    fw = derivation.forward
+    for layer in derivation.network.layers:
+        if layer.type == "batchnorm":
+            rewrite = batchnorm_rational(fw, layer)
+            exprs = tuple(rewrite(e) for e in exprs)
+    return exprs
 
 
 _SAMPLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -734,9 +774,29 @@ def _mutations(derivation: LayeredDerivation, claim: LayeredClaim) -> dict:
         everywhere = sp.Add(*[delta[v] for v in delta if v[:k] == pos[:k] and pos[k:] in pool_window(layer, v[k:])])
         wrong = everywhere + received[pos] - derivation.backward[after][pos]  # what a skip adds stays
         found["pool_delta_everywhere" if layer.type == "maxpool" else "pool_not_averaged"] = [through(wrong)]
+    if layer.type == "batchnorm":
+        for name, wrong in _batchnorm_mistakes(network, layer, delta, pos).items():
+            found[name] = [through(wrong + received[pos] - derivation.backward[after][pos])]
+    if received[pos] != derivation.backward[after][pos]:  # a skip reads this map too: its error forgotten
+        found["missing_skip"] = [through(derivation.backward[after][pos])]
     if before is not None and before.has_z:
         found["missing_activation_derivative"] = [received[pos]]
     return found
+
+
+def _batchnorm_mistakes(network: LayeredNetwork, layer, delta: dict, pos: tuple) -> dict:
+    """Batch normalisation's backward rule at ``pos`` with one path forgotten: the mean's (μ taken as a constant,
+    which drops the sum of the errors) or the variance's (σ taken as a constant, which drops the last sum)."""
+    gamma, _, _, sigma, xhat, _ = batchnorm_symbols(layer.index)
+    for c, members in channel_groups(network, layer.input_shape).items():
+        if pos in members:
+            n = len(members)
+            total = sp.Add(*[delta[j] for j in members])
+            weighted = sp.Add(*[delta[j] * xhat(j) for j in members])
+            scale = gamma(c) / (n * sigma(c))
+            return {"missing_mean_path": scale * (n * delta[pos] - xhat(pos) * weighted),
+                    "missing_variance_path": scale * (n * delta[pos] - total)}
+    return {}
 
 
 def _diagnose(derivation, claim, claimed, truth, sample) -> tuple:

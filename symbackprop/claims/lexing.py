@@ -46,6 +46,9 @@ _COMMANDS = {
     "underbrace": ("UNDERBRACE", "underbrace"),
     "substack": ("SUBSTACK", "substack"), "leq": ("LEQ", "leq"), "le": ("LEQ", "leq"),
     "max": (_FUNC, "max"), "wedge": ("WEDGE", "and"), "land": ("WEDGE", "and"),
+    # batch normalisation: the scale, the shift, the mean and the constant under the square root
+    "gamma": (_NAME, "\\gamma"), "beta": (_NAME, "\\beta"), "mu": (_NAME, "\\mu"),
+    "varepsilon": (_NAME, "\\varepsilon"), "epsilon": (_NAME, "\\varepsilon"),
 }
 
 #: plain-text words with a meaning of their own
@@ -62,7 +65,8 @@ _UNICODE = {
     "Θ": (_NAME, "\\Theta"), "θ": (_NAME, "\\theta"), "∂": ("PARTIAL", "partial"), "∇": ("NABLA", "nabla"),
     "Σ": ("SUM", "sum"), "∑": ("SUM", "sum"), "⊙": ("HADAMARD", "odot"), "∘": ("HADAMARD", "odot"),
     "·": ("MULOP", "*"), "×": ("MULOP", "*"), "′": ("APOS", "'"), "−": ("ADDOP", "-"), "≤": ("LEQ", "leq"),
-    "∧": ("WEDGE", "and"),
+    "∧": ("WEDGE", "and"), "γ": (_NAME, "\\gamma"), "β": (_NAME, "\\beta"), "μ": (_NAME, "\\mu"),
+    "ε": (_NAME, "\\varepsilon"),
 }
 
 #: the operations on maps a layered document writes (\operatorname{rot}_{180}), by their name and subscript
@@ -168,6 +172,8 @@ class _PostLexer:
                     for offset, letter in enumerate(tok.value):
                         start = tok.start_pos + offset
                         yield _token(*((_FUNC, "sigma") if letter in "fg" else (_NAME, letter)), tok, start, start + 1)
+            elif kind in ("CMD", "UNI") and tok.value in ("\\sigma", "σ") and _statistic(tokens, index):
+                yield _token(_NAME, "\\sigma", tok)  # σ^{(l)}, σ_B: a standard deviation, not the activation
             elif kind == "CMD":
                 if tok.value[1:] not in _COMMANDS:
                     raise _unknown_command(tok)
@@ -190,6 +196,17 @@ class _PostLexer:
                 yield _token(_NAME, "hat:" + tok.value.rstrip("} \t\n")[-1], tok)
             else:
                 yield tok
+
+
+def _statistic(tokens, index: int) -> bool:
+    """Whether the σ before ``tokens[index]`` is batch normalisation's standard deviation: its layer in brackets
+    (σ^{(2)}, as the layered documents write it) or the batch as its subscript (σ_B, σ_{B}). The activation is
+    written σ(z), σ'(z) or σ^{k}(z) for a power, never with a bracketed superscript or the subscript B."""
+    kinds = [t.type for t in tokens[index:index + 3]]
+    values = [t.value for t in tokens[index:index + 3]]
+    if kinds[:3] == ["CARET", "LBRACE", "LPAR"]:
+        return True
+    return kinds[:1] == ["UNDER"] and (values[1:2] == ["B"] or values[1:3] == ["{", "B"])
 
 
 class _LexProblem(Exception):

@@ -70,9 +70,9 @@ from .costs import cost as lookup_cost
 
 # ---------------------------------------------------------------------- named quantities
 
-#: the kinds of quantity a layered network names
+#: the kinds of quantity a layered network names (e: what a recurrent layer's output passes back to a state)
 SITE_KINDS = ("x", "y", "z", "a", "delta", "K", "b", "w", "W", "U", "C", "gamma", "beta", "mu", "sigma", "xhat",
-              "eps")
+              "eps", "e")
 
 
 class Site(sp.Symbol):

@@ -33,7 +33,7 @@ _t, _T, _S = sp.symbols("t T s", integer=True, positive=True)
 _N = sp.Symbol("n", integer=True, positive=True)
 
 
-def _batchnorm_statements(layer) -> dict:
+def _batchnorm_statements(layer, network) -> dict:
     """Batch normalisation's forward pass, its backward rule derived through the mean's and the variance's
     paths, and its parameter gradients, with symbolic indices: i, j, k count the n entries of channel c."""
     l = layer.index
@@ -61,6 +61,8 @@ def _batchnorm_statements(layer) -> dict:
     ]
     backward = eq(grad(x(_I)), gamma / (_N * sigma) * (_N * delta(_I) - SumOverIndex(delta(_J), _J)
                                                        - xhat(_I) * SumOverIndex(delta(_J) * xhat(_J), _J)))
+    if network.batch > 1 and len(layer.input_shape) == 1:  # entry (i, c): example i, unit c, as the network names it
+        delta, xhat = (lambda i: Site("delta", l, i, _C)), (lambda i: Site("xhat", l, i, _C))  # noqa: E731
     gradients = [eq(grad(gamma), SumOverIndex(delta(_I) * xhat(_I), _I)), eq(grad(beta), SumOverIndex(delta(_I), _I))]
     return {"forward": forward, "derivation": derivation, "backward": backward, "gradients": gradients,
             "mean_zero": eq(SumOverIndex(x(_K) - mu, _K), 0), "gamma": gamma, "beta": beta, "eps": Site("eps", l)}
@@ -110,7 +112,7 @@ def _rule_statement(layer, network) -> dict:
     """The textbook backward rule and parameter gradients of the layer's type, as display equations."""
     l, spec = layer.index, layer.spec
     if isinstance(spec, BatchNorm):
-        return _batchnorm_statements(layer)
+        return _batchnorm_statements(layer, network)
     if isinstance(spec, Residual):
         return _residual_statements(layer, network)
     grad = lambda x: Partial(COST, x)  # noqa: E731
@@ -139,6 +141,14 @@ def _rule_statement(layer, network) -> dict:
         return {"backward": sp.Eq(grad(source), MapOperation("unflatten", FeatureMap("delta", l)), evaluate=False),
                 "gradients": []}
     source = FeatureMap("a", l - 1)
+    if network.batch > 1:  # a weight is used by every example: the sum over the examples i of the batch
+        gradients = [sp.Eq(grad(Site("w", l, _J, _K)), SumOverIndex(Site("delta", l, _I, _J) * Site("a", l - 1, _I, _K), _I),
+                           evaluate=False)]
+        if spec.bias:
+            gradients.append(sp.Eq(grad(Site("b", l, _J)), SumOverIndex(Site("delta", l, _I, _J), _I), evaluate=False))
+        return {"backward": sp.Eq(grad(source), MapOperation("transpose_times", FeatureMap("W", l),
+                                                             FeatureMap("delta", l)), evaluate=False),
+                "gradients": gradients}
     gradients = [sp.Eq(grad(Site("w", l, _J, _K)), Site("delta", l, _J) * Site("a", l - 1, _K), evaluate=False)]
     if spec.bias:
         gradients.append(sp.Eq(grad(Site("b", l, _J)), Site("delta", l, _J), evaluate=False))
@@ -265,6 +275,9 @@ def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
         entry = Entry(rule["backward"].rhs.xreplace({_t: core[0]}), core[1])
     elif len(layer.input_shape) > 1 and layer.type != "dense":
         entry = _rule_entry(rule["backward"].rhs, layer, {_C: core[0]}, core[1:])
+    elif network.batch > 1:  # the entry of (W^l)^T δ^l for the example shown, as the sum it stands for
+        flat = positions(layer.input_shape).index(core) + 1
+        entry = SumOverIndex(Site("w", l, _J, flat) * Site("delta", l, *prefix, _J), _J)
     else:
         flat = positions(layer.input_shape).index(core) + 1
         entry = _rule_entry(rule["backward"].rhs, layer, {}, (flat,))
