@@ -141,6 +141,18 @@ def test_every_fresh_document_passes_check_doc(notation, lang, fmt, flavor, fres
     assert all(kinds[kind] for kind in KINDS), kinds
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh", "softplus", "identity"])
+def test_a_document_of_each_activation_passes_check_doc(activation, shared):
+    """The printer writes each activation's slope its own way (ReLU's as the indicator 1[z > 0]); the
+    reader must read every form it writes."""
+    network = Network([2, 2, 2], activation=activation, cost="quadratic")
+    derivation = derive(network)
+    text = render(derivation, "md", "en", "nielsen", report=derivation.check(method="inductive")).text
+    results = _check(shared, text, "md", network, "nielsen")
+    assert not _problems(results), "\n".join(_problems(results))
+    assert sum(r.status == "correct" for r in results) >= 20
+
+
 # ------------------------------------------------------------------ the checker fails on a planted mistake
 
 

@@ -335,18 +335,6 @@ class _LayeredReader(_Reader):
             return sp.ImmutableMatrix(wrt.applyfunc(lambda entry: Partial(COST, entry)))
         return super().partial(numerator, denominator, env)
 
-    def _condition(self, node, env):
-        """[a < b ∧ c > 0]: 1 where every comparison holds, else 0."""
-        holds = [self._comparison(c, env) for c in node.children if isinstance(c, Tree)]
-        return sp.Piecewise((1, sp.And(*holds)), (0, True))
-
-    def _comparison(self, node, env):
-        left, op, right = node.children
-        a, b = self.value(left, env), self.value(right, env)
-        if isinstance(a, sp.MatrixBase) or isinstance(b, sp.MatrixBase):
-            raise self.error(f"{self.source(node)}: expected a comparison of two numbers", node)
-        return {"<": sp.StrictLessThan, ">": sp.StrictGreaterThan}.get(op.value, sp.LessThan)(a, b)
-
     def is_cost(self, tok) -> bool:
         try:
             return self.reference(tok, [], {})[0] == COST

@@ -90,7 +90,7 @@ def _token(kind: str, value: str, source: Token, start: int | None = None, end: 
 class _PostLexer:
     """Turns letters, commands and Unicode signs into the grammar's token types."""
 
-    always_accept = ("IDENT", "CMD", "UNI", "TEXTCMD", "CALCMD", "HATCMD", "NORM", "MAPOP", "STARCMD")
+    always_accept = ("IDENT", "CMD", "UNI", "TEXTCMD", "CALCMD", "HATCMD", "NORM", "MAPOP", "STARCMD", "INDICATOR")
 
     def __init__(self, syntax: str):
         self.syntax = syntax
@@ -184,6 +184,12 @@ class _PostLexer:
                     yield _token("TOP", "T", tok)
                 else:
                     yield _token(*_UNICODE[tok.value], tok)
+            elif kind == "INDICATOR":
+                # 1[z > 0] is the bracket of its condition; the 1 in front only names it
+                if index >= len(tokens) or tokens[index].type != "LBRACK":
+                    raise _LexProblem(f"{tok.value} at {{where}} without a condition after it; expected "
+                                      f"{tok.value}[z > 0], 1 where the condition holds", tok.start_pos,
+                                      ["[condition]"])
             elif kind == "TEXTCMD":
                 yield _text_argument(tok)
             elif kind == "CALCMD":

@@ -934,7 +934,7 @@ def numeric_facts(derivation, points: int = 3, seed: int = 0, directions: int = 
 
 
 #: how many random points are drawn, at most, to find one away from every kink
-DRAWS = 20
+DRAWS = 100
 
 
 def _smooth_point(derivation, oracle: CostOracle, rng: random.Random):
