@@ -141,9 +141,9 @@ def test_every_fresh_document_passes_check_doc(notation, lang, fmt, flavor, fres
     assert all(kinds[kind] for kind in KINDS), kinds
 
 
-@pytest.mark.parametrize("activation", ["relu", "tanh", "softplus", "identity"])
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "tanh", "softplus", "identity"])
 def test_a_document_of_each_activation_passes_check_doc(activation, shared):
-    """The printer writes each activation's slope its own way (ReLU's as the indicator 1[z > 0]); the
+    """The printer writes each activation's slope its own way (ReLU's as the indicator 1[z > 0], the leaky ReLU's as cases); the
     reader must read every form it writes."""
     network = Network([2, 2, 2], activation=activation, cost="quadratic")
     derivation = derive(network)

@@ -120,9 +120,9 @@ class _PostLexer:
                 if sums > MAX_SUMS:
                     raise _LexProblem(f"too many sums at {{where}}: expected at most {MAX_SUMS} in one formula",
                                       tok.start_pos)
-            elif kind == "MBEGIN":
+            elif kind in ("MBEGIN", "CBEGIN"):  # & and \\ separate the entries of a matrix or of cases
                 matrices += 1
-            elif kind == "MEND":
+            elif kind in ("MEND", "CEND"):
                 matrices -= 1
             elif kind == "AMP" and matrices <= 0:
                 continue  # an alignment mark

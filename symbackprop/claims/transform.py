@@ -828,8 +828,24 @@ class _Reader(_IndexReader):
 
     def _condition(self, node, env):
         """[a < b ∧ c > 0]: 1 where every comparison holds, else 0."""
-        holds = [self._comparison(c, env) for c in node.children if isinstance(c, Tree)]
-        return sp.Piecewise((1, sp.And(*holds)), (0, True))
+        return sp.Piecewise((1, self._holds(node, env)), (0, True))
+
+    def _holds(self, node, env):
+        """The condition a < b ∧ c > 0 as a SymPy relation."""
+        return sp.And(*[self._comparison(c, env) for c in node.children if isinstance(c, Tree)])
+
+    def _cases(self, node, env):
+        """\\begin{cases} v & condition \\\\ … \\end{cases}: each value where its condition holds."""
+        pieces = []
+        for row in (c for c in node.children if isinstance(c, Tree)):
+            value, condition = (c for c in row.children if isinstance(c, Tree) or c.type != "AMP")
+            result = self.value(value, env)
+            if isinstance(result, sp.MatrixBase):
+                raise self.error(f"{self.source(value)}: expected a number in each case", value)
+            pieces.append((result, self._holds(condition, env)))
+        if len(pieces) > 1 and sp.Not(sp.Or(*[c for _, c in pieces[:-1]])) == pieces[-1][1]:
+            pieces[-1] = (pieces[-1][0], sp.true)  # the last case is "otherwise", as the printer writes it
+        return sp.Piecewise(*pieces)
 
     def _comparison(self, node, env):
         left, op, right = node.children
