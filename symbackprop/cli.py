@@ -671,7 +671,8 @@ def _check_layered(args, network, text: str | None = None, fmt: str | None = Non
     if text is None:
         results = [check_layered_formula(args.claim, network, args.syntax, derivation=derivation, **options)]
     else:
-        results = check_layered_document(text, fmt, network, derivation=derivation, **options)
+        values = _worked_point(args, derivation, layered=True)
+        results = check_layered_document(text, fmt, network, derivation=derivation, values=values, **options)
     sys.stdout.write(render_layered_verdicts(results, "json" if args.json else "text", lang=args.lang))
     return _claims_exit(results, strict=getattr(args, "strict", False))
 
@@ -715,6 +716,30 @@ def _document_size(path: str, text: str, fmt: str) -> None:
                         f"on its own; expected a smaller document, or its parts checked one by one")
 
 
+def _worked_point(args, derivation, layered: bool = False):
+    """check-doc's --values, --lr and --digits: the point a worked example was computed at, or None."""
+    from .claims.values import WorkedPoint
+    from .model.activations import exact_number
+
+    if getattr(args, "values", None) is None:
+        if args.lr != "0.5" or args.digits != 6:
+            raise SpecError("--lr and --digits describe the numbers of a worked example; expected them with "
+                            "--values FILE.json")
+        return None
+    problems = [] if 1 <= args.digits <= 40 else [f"--digits {args.digits} is out of range; expected 1..40"]
+    _, lr, data = _all_at_once(lambda: _known_names(problems=problems), lambda: exact_number(args.lr, "--lr"),
+                               lambda: _read_values(args.values))
+    if layered:
+        from .numbers.layered import parse_layered_values
+        from .proof.layered import LayeredPoint
+
+        return WorkedPoint(LayeredPoint(*parse_layered_values(data, derivation)), lr, args.digits)
+    from .numbers import parse_values
+    from .proof.oracle import Point
+
+    return WorkedPoint(Point(*parse_values(data, derivation)), lr, args.digits)
+
+
 def command_check_doc(args) -> int:
     from .claims.report import render_verdicts
     from .claims.verdicts import check_document
@@ -732,10 +757,11 @@ def command_check_doc(args) -> int:
         lambda: network_from_args(args, first_layer(args.notation)))
     _document_size(args.file, text, fmt)
     derivation = derive(network)
+    values = _worked_point(args, derivation)
     progress = Progress()
     progress.start(f"checking the claims of {args.file}")
     results = check_document(text, fmt, network, args.notation, derivation=derivation, star=args.star,
-                             points=args.points, max_terms=args.max_terms, progress=progress.count)
+                             points=args.points, max_terms=args.max_terms, progress=progress.count, values=values)
     progress.done()
     sys.stdout.write(render_verdicts(derivation, results, args.notation, "json" if args.json else "text",
                                      lang=args.lang))
@@ -1044,6 +1070,13 @@ def build_parser() -> argparse.ArgumentParser:
     doc_parser.add_argument("--strict", action="store_true",
                             help="exit 2 when any display that states a claim could not be read (by default such "
                                  "displays are listed in the report and the exit status follows the claims read)")
+    worked = doc_parser.add_argument_group("the numbers of a worked example (evaluate)")
+    worked.add_argument("--values", metavar="FILE.json",
+                        help="the values file the worked example was computed from: every number the document states "
+                             "is then checked at that point (default: numbers are skipped)")
+    worked.add_argument("--lr", default="0.5", help="the learning rate η the example used, with --values (default 0.5)")
+    worked.add_argument("--digits", type=int, default=6,
+                        help="the significant digits the example shows, with --values (default 6)")
     doc_parser.set_defaults(handler=command_check_doc)
 
     _add_evaluate_command(commands)

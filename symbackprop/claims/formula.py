@@ -136,6 +136,14 @@ def parse_formula(text: str, network, notation: str = "nielsen", syntax: str = "
     return reader.value(tree, {})
 
 
+def read_shown_formula(text: str, network, notation: str = "nielsen", star: str = "product") -> tuple:
+    """A formula of a worked example, ``(value, shown)``: every decimal number it writes is a symbol of ``shown``,
+    which maps it to the exact number written (see :mod:`symbackprop.claims.values`)."""
+    reader, tree = _read(text, network, notation, "latex", "formula", star)
+    reader.shown = {}
+    return reader.value(tree, {}), reader.shown
+
+
 def parse_claim(text: str, network, notation: str = "nielsen", syntax: str = "auto", repair: bool = False,
                 star: str = "product") -> Claim:
     """A claim ``LHS = RHS``: what the left-hand side names and the right-hand side's value.

@@ -852,45 +852,72 @@ def check_layered_formula(text: str, network: LayeredNetwork, syntax: str = "aut
     return _combined(verdicts, instances.letters)
 
 
-def check_layered_document(document: str, fmt: str, network: LayeredNetwork, derivation=None, **options) -> list:
+def check_layered_document(document: str, fmt: str, network: LayeredNetwork, derivation=None, values=None,
+                           **options) -> list:
     """Every claim among the display equations of a document about a layered network, by line.
 
     Chains are read as for dense networks (``A = B = C`` gives ``A = B`` and ``A = C``; a display that starts
     with ``=`` continues the one before). A display whose left-hand side names no error or gradient of one
     entry is skipped (a definition, or a rule stated for whole maps); one that names an entry but whose
-    right-hand side cannot be read is unreadable.
+    right-hand side cannot be read is unreadable. A member that is arithmetic on numbers (a worked example's)
+    is decided at the point of ``values`` (a :class:`~symbackprop.claims.values.WorkedPoint`), or skipped
+    without it, as for dense networks (:func:`~symbackprop.claims.verdicts.read_chains`).
     """
-    from .extraction import extract_equations, split_chain
+    from .extraction import extract_equations
+    from .verdicts import read_chains
 
     derivation = derivation or derive_layered(network)
-    results, previous, decided = [], None, {}
-    for line, latex in extract_equations(document, fmt):
-        members = split_chain(latex)
-        if len(members) < 2:
-            previous = None
-            continue
-        lhs = members[0] or previous or ""
-        named = None
-        previous = None
-        for rhs in members[1:]:
-            text = f"{lhs} = {rhs}"
+    decided, shown, worked = {}, {}, {}
+
+    def read_shown(text):
+        if text not in shown:
+            reader, tree = _read(text, derivation, "latex", "formula")
+            reader.shown = {}
+            shown[text] = (reader.value(tree, {}), reader.shown)
+        return shown[text]
+
+    def worked_value(lhs):
+        if lhs not in worked:
             try:
-                instances = layered_instances(text, derivation, "latex")
-            except SpecError as error:
-                if named is None:
-                    named = _names_entry(lhs, derivation)
-                    previous = lhs if named else None
-                if not named:
-                    results.append(Skipped(text, line))
-                    break
-                results.append(Unreadable(text, line, str(error)))
-                continue
-            named, previous = True, lhs
-            verdicts = []
-            for assignment, claim in instances.claims:
-                key = (claim.target, claim.rhs)
-                if key not in decided:
-                    decided[key] = check_layered_claim(claim, derivation, **options)
-                verdicts.append((assignment, replace(decided[key], claim=claim)))
-            results.append(replace(_combined(verdicts, instances.letters), line=line))
-    return results
+                worked[lhs] = (layered_value_at(derivation, lhs, values), None)
+            except (SpecError, ValueError) as error:
+                worked[lhs] = (None, error)
+        value, error = worked[lhs]
+        if error is not None:
+            raise error
+        return value
+
+    def decide(claim):
+        key = (claim.target, claim.rhs)
+        if key not in decided:
+            decided[key] = check_layered_claim(claim, derivation, **options)
+        return replace(decided[key], claim=claim)
+
+    return read_chains(list(extract_equations(document, fmt)), lambda lhs, rhs, members: layered_instances(
+        f"{lhs} = {rhs}", derivation, "latex"), lambda lhs: _names_entry(lhs, derivation), decide, read_shown,
+        worked_value, values)
+
+
+def layered_value_at(derivation: LayeredDerivation, lhs: str, values) -> sp.Expr:
+    """The exact value (40 digits) of a left-hand side of a worked example at the point of ``values``: read with
+    the network's entries, every factor of the chain rule and gradient through the derivation, and evaluated
+    with the values of the forward pass and the errors at that point (:func:`~symbackprop.proof.layered.named_values`)."""
+    from .values import eta_values
+
+    reader, tree = _read(lhs, derivation, "latex", "formula")
+    expr = reader.value(tree, {})
+    if isinstance(expr, sp.MatrixBase):
+        raise ValueError(f"{lhs} is not one number; expected one entry")
+    cache = _POINT_VALUES.setdefault(derivation, {})
+    if id(values) not in cache:  # kept with its values, so that the id stays its own
+        cache[id(values)] = (values, named_values(derivation, values.point))
+    known = cache[id(values)][1]
+    named = _named(derivation, expr).xreplace({COST: derivation.forward.cost})
+    named = named.xreplace(eta_values(named, values.lr))
+    value = _at(derivation, named, known)
+    if not value.is_number or value.has(sp.nan, sp.zoo):
+        raise ValueError(f"{lhs} has no value at the example's point")
+    return value
+
+
+_POINT_VALUES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()

@@ -45,6 +45,7 @@ _COMMANDS = {
     "odot": ("HADAMARD", "odot"), "circ": ("HADAMARD", "odot"),
     "underbrace": ("UNDERBRACE", "underbrace"),
     "substack": ("SUBSTACK", "substack"), "leq": ("LEQ", "leq"), "le": ("LEQ", "leq"),
+    "geq": ("GEQ", "geq"), "ge": ("GEQ", "geq"),
     "max": (_FUNC, "max"), "wedge": ("WEDGE", "and"), "land": ("WEDGE", "and"),
     # batch normalisation: the scale, the shift, the mean and the constant under the square root
     "gamma": (_NAME, "\\gamma"), "beta": (_NAME, "\\beta"), "mu": (_NAME, "\\mu"),
@@ -64,7 +65,7 @@ _UNICODE = {
     "σ": (_FUNC, "sigma"), "δ": (_NAME, "\\delta"), "λ": (_NAME, "\\lambda"), "η": (_NAME, "\\eta"),
     "Θ": (_NAME, "\\Theta"), "θ": (_NAME, "\\theta"), "∂": ("PARTIAL", "partial"), "∇": ("NABLA", "nabla"),
     "Σ": ("SUM", "sum"), "∑": ("SUM", "sum"), "⊙": ("HADAMARD", "odot"), "∘": ("HADAMARD", "odot"),
-    "·": ("MULOP", "*"), "×": ("MULOP", "*"), "′": ("APOS", "'"), "−": ("ADDOP", "-"), "≤": ("LEQ", "leq"),
+    "·": ("MULOP", "*"), "×": ("MULOP", "*"), "′": ("APOS", "'"), "−": ("ADDOP", "-"), "≤": ("LEQ", "leq"), "≥": ("GEQ", "geq"),
     "∧": ("WEDGE", "and"), "γ": (_NAME, "\\gamma"), "β": (_NAME, "\\beta"), "μ": (_NAME, "\\mu"),
     "ε": (_NAME, "\\varepsilon"),
 }

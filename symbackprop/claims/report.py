@@ -12,6 +12,7 @@ from ..documents import printing
 from ..documents.render import LANGUAGES, check_choice, environment, get_template
 from ..model.symbols import Quantity
 from .symbol_table import _ranges
+from .values import number_text
 from .verdicts import SKIP_REASONS, corrected_form
 
 
@@ -65,7 +66,26 @@ def _mismatch(mismatch) -> dict:
             "left_text": mismatch.left_text, "right_text": mismatch.right_text}
 
 
+def _summary(results) -> dict:
+    """How many results have each status; ``values``: how many of the claims are numbers of a worked example,
+    ``skipped_values``: how many such numbers were skipped for want of the example's values."""
+    summary = {status: sum(1 for r in results if r.status == status)
+               for status in ("correct", "incorrect", "undecided", "unreadable", "skipped")}
+    summary["values"] = sum(1 for r in results if getattr(r, "method", None) == "value")
+    summary["skipped_values"] = sum(1 for r in results if r.status == "skipped" and r.reason == "value")
+    return summary
+
+
+def _value_json(r) -> dict:
+    """A number of a worked example, decided at its point: the exact value and the interval the text states."""
+    return {"status": r.status, "line": r.line, "text": r.text, "method": "value", "arithmetic": r.arithmetic,
+            "value": number_text(r.value) if r.value is not None else None, "digits": r.digits,
+            "stated": [number_text(r.low), number_text(r.high)]}
+
+
 def _verdict_json(derivation, r, notation: str) -> dict:
+    if r.method == "value" if r.status not in ("unreadable", "skipped") else False:
+        return _value_json(r)
     entry = {"status": r.status, "line": r.line}
     if r.status in ("unreadable", "skipped"):
         entry.update(text=r.text, message=getattr(r, "message", None))
@@ -119,8 +139,7 @@ def render_verdicts(derivation, results, notation: str = "nielsen", fmt: str = "
     check_choice("format", fmt, ("text", "json"))
     check_choice("language", lang, LANGUAGES)
     show = partial(printing.text, notation=notation, sizes=derivation.network.sizes)
-    summary = {status: sum(1 for r in results if r.status == status)
-               for status in ("correct", "incorrect", "undecided", "unreadable", "skipped")}
+    summary = _summary(results)
     skipped = Counter(r.reason for r in results if r.status == "skipped")
     if fmt == "json":
         summary = {**summary, "skipped_reasons": {k: skipped[k] for k in SKIP_REASONS if skipped[k]}}
@@ -128,7 +147,7 @@ def render_verdicts(derivation, results, notation: str = "nielsen", fmt: str = "
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     env = environment(notation, derivation.network.sizes, templates)
     return get_template(env, f"{lang}/check.txt.j2").render(
-        results=results, summary=summary,
+        results=results, summary=summary, value_text=number_text,
         skipped_reasons=[(reason, skipped[reason]) for reason in SKIP_REASONS if skipped[reason]],
         letters=lambda v: "; ".join(f"{name} = {_ranges(values)}" for name, values in v.letters),
         instance=lambda v: ", ".join(f"{name} = {value}" for name, value in v.instance),
@@ -143,14 +162,13 @@ def render_layered_verdicts(results, fmt: str = "text", templates=None, lang: st
     """The answers about claims on a network of layers, as terminal text (in ``lang``) or JSON."""
     check_choice("format", fmt, ("text", "json"))
     check_choice("language", lang, LANGUAGES)
-    summary = {status: sum(1 for r in results if r.status == status)
-               for status in ("correct", "incorrect", "undecided", "unreadable", "skipped")}
+    summary = _summary(results)
     if fmt == "json":
         data = {"summary": summary, "results": [_layered_json(r) for r in results]}
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     env = environment(templates=templates)
     return get_template(env, f"{lang}/check_layered.txt.j2").render(
-        results=results, summary=summary, number=lambda value: f"{float(value):.12g}",
+        results=results, summary=summary, number=lambda value: f"{float(value):.12g}", value_text=number_text,
         shown=lambda v: _displayed(v.truth),
         letters=lambda v: "; ".join(f"{name} = {_ranges(values)}" for name, values in v.letters),
         instance=lambda v: ", ".join(f"{name} = {value}" for name, value in v.instance))
@@ -167,7 +185,11 @@ def _layered_json(r) -> dict:
     entry = {"status": r.status, "line": r.line}
     if r.status in ("unreadable", "skipped"):
         entry.update(text=r.text, message=getattr(r, "message", None))
+        if r.status == "skipped":
+            entry["reason"] = r.reason
         return entry
+    if r.method == "value":
+        return _value_json(r)
     entry.update(text=r.claim.text, method=r.method, points=r.points, diagnosis=list(r.diagnosis), reason=r.reason,
                  correct=printing.latex(_displayed(r.truth)))
     if r.letters:

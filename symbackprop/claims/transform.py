@@ -158,6 +158,10 @@ class _Reader(_IndexReader):
         self.repairs = None  # a list while reading a claim with repair=True
         self.narrowed = None  # likewise: the sums whose symbols disagree about the range of the index
         self.star = "product"  # what a written * means (STARS)
+        #: when a dict: every decimal number read (``0.586618``) becomes a symbol of its own, recorded here with
+        #: the exact number it writes, so that a worked example's arithmetic can be evaluated with the rounding
+        #: of each number it shows (:mod:`symbackprop.claims.values`); None reads every number exactly
+        self.shown = None
         #: the shape of the quantity a claim's left-hand side names, when reading its right-hand side with repairs
         self.result_shape = None
         #: in a notation that numbers nodes across the network: the layer (a node of the tree) that each
@@ -364,6 +368,10 @@ class _Reader(_IndexReader):
                 if len(node.value) > MAX_DIGITS:
                     raise self.error(f"the number {node.value[:20]}… has {len(node.value)} digits; expected at most "
                                      f"{MAX_DIGITS}", node)
+                if self.shown is not None and "." in node.value:
+                    symbol = sp.Dummy(f"shown{len(self.shown)}")
+                    self.shown[symbol] = exact_number(node.value)
+                    return symbol
                 return exact_number(node.value)
             if node.type == _NAME:
                 return self.symbol_value(node, [], env)
@@ -852,7 +860,7 @@ class _Reader(_IndexReader):
         a, b = self.value(left, env), self.value(right, env)
         if isinstance(a, sp.MatrixBase) or isinstance(b, sp.MatrixBase):
             raise self.error(f"{self.source(node)}: expected a comparison of two numbers", node)
-        return {"<": sp.StrictLessThan, ">": sp.StrictGreaterThan}.get(op.value, sp.LessThan)(a, b)
+        return {"<": sp.StrictLessThan, ">": sp.StrictGreaterThan, "geq": sp.GreaterThan}.get(op.value, sp.LessThan)(a, b)
 
     def _group(self, node, env):
         items = _group_items(node)

@@ -47,7 +47,7 @@ import sympy as sp
 from ..errors import SpecError
 from ..model.activations import VectorActivation, opaque_functions
 from .exact import MAX_TERMS, SIGMA, SIGMA_PRIME, decide, rule_for
-from .formula import claim_instances
+from .formula import claim_instances, read_shown_formula
 from .transform import _shape_of
 from ..proof.oracle import DIGITS, GENERIC_STAND_IN, random_point, realise, stand_in_for
 from ..model.symbols import COST, LAMBDA, N_EXAMPLES, UNREGULARISED, LayerMatrix, Partial, Quantity, written_difference
@@ -877,7 +877,7 @@ def check_formula(text: str, network, notation: str = "nielsen", syntax: str = "
 
 
 def check_document(document: str, fmt: str, network, notation: str = "nielsen", derivation=None,
-                   star: str = "product", decided: dict | None = None, progress=None, **options) -> list:
+                   star: str = "product", decided: dict | None = None, progress=None, values=None, **options) -> list:
     """Every claim among the display equations of a Markdown or LaTeX document, by line.
 
     A chain ``A = B = C`` whose first member names a gradient, an error or the cost
@@ -889,20 +889,58 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
     (``Verdict.letters``). Other displays are skipped, with the reason
     (:data:`SKIP_REASONS`).
 
+    A member of a chain that is arithmetic on numbers (a worked example's ``0.3 \\cdot 1 + 0.1`` or
+    ``0.35``) is a value at one point: with ``values`` (a :class:`~symbackprop.claims.values.WorkedPoint`,
+    the point the example was computed at) it is decided there (:mod:`symbackprop.claims.values`), giving
+    a :class:`~symbackprop.claims.values.ValueVerdict`; without, it is skipped (reason ``value``).
+
     ``decided`` may hold the readings and verdicts of an earlier call with the same derivation, notation
     and options (a dict this call fills): documents that state the same claims, such as one derivation
     in several languages and formats, then read and decide each claim once. ``progress``, when given, is
     called with (equations done, equations) before each display equation.
     """
     from ..proof.chain import derive
-    from ..errors import SpecError
-    from .extraction import extract_equations, split_chain
+    from .extraction import extract_equations
 
     derivation = derivation or derive(network)
-    results = []
     known = {} if decided is None else decided  # verdicts by what a claim says, for claims stated again
-    previous = None                      # the left-hand side of the last display that named a quantity
     equations = list(extract_equations(document, fmt))
+
+    def read_shown(text):
+        return _remembered(known, ("shown", text), lambda: read_shown_formula(text, network, notation, star))
+
+    def worked_value(lhs):
+        return _remembered(known, ("worked", lhs, id(values)), lambda: _worked_value(derivation, lhs, notation, star, values))
+
+    def claims(lhs, rhs, members):
+        return _remembered(known, ("read", f"{lhs} = {rhs}", tuple(members)), lambda: claim_instances(
+            f"{lhs} = {rhs}", network, notation, "latex", repair=True, star=star, context=tuple(members)))
+
+    def names(lhs):
+        return _remembered(known, ("names", lhs), lambda: _names_quantity(lhs, network, notation))
+
+    def decide(claim):
+        return _checked(claim, derivation, known, options)
+
+    return read_chains(equations, claims, names, decide, read_shown, worked_value, values, progress,
+                       decimal_value=_decimal_value)
+
+
+def read_chains(equations, claims, names, decide, read_shown, worked_value, values, progress=None,
+                decimal_value=None) -> list:
+    """The verdicts of every chain of ``equations`` ((line, latex) pairs), for dense and layered documents alike.
+
+    ``claims(lhs, rhs, members)`` reads one claim at every value of its letters (an ``Instances``), ``names(lhs)``
+    says whether a left-hand side names a quantity claims can be about, ``decide(claim)`` decides one concrete
+    claim; ``read_shown(text)`` reads a member as arithmetic with its decimals as symbols and ``worked_value(lhs)``
+    evaluates a left-hand side at the point of ``values`` (see :mod:`symbackprop.claims.values`).
+    """
+    from ..errors import SpecError
+    from .extraction import split_chain
+    from .values import decide as decide_value, has_decimal, numeric_members
+
+    results = []
+    previous = None                      # the left-hand side of the last display that named a quantity
     for done, (line, latex) in enumerate(equations):
         if progress is not None:
             progress(done, len(equations))
@@ -915,31 +953,84 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
         lhs = members[0]
         if not lhs and previous is not None:
             lhs = previous
+        numbers = numeric_members(members, read_shown) if lhs else {}
+        worked = any(has_decimal(members[i]) for i in numbers)  # the numbers of a worked example
         named = None  # whether the left-hand side names a quantity: known once a member reads, else asked
+        definition = False  # a left-hand side that names no quantity: its formulas are one skipped definition
         previous = None
-        for rhs in members[1:]:
+        for index, rhs in enumerate(members[1:], start=1):
             text = f"{lhs} = {rhs}"
+            if index in numbers and not worked and values is not None:  # a whole number: a value where no claim is
+                worked_here = named is False or (named is None and not names(lhs))
+            else:
+                worked_here = worked
+            if index in numbers and worked_here:
+                if values is None:
+                    results.append(Skipped(text, line, reason="value"))
+                    continue
+                expr, shown = numbers[index]
+                try:
+                    exact = worked_value(lhs)
+                except (SpecError, ValueError) as error:
+                    results.append(Unreadable(text, line, str(error)))
+                    continue
+                try:
+                    results.append(decide_value(text, line, expr, shown, exact, values.digits))
+                except ValueError as error:
+                    results.append(Unreadable(text, line, str(error)))
+                continue
+            if definition:
+                continue
             try:
-                instances = _remembered(known, ("read", text, tuple(members)), lambda: claim_instances(
-                    text, network, notation, "latex", repair=True, star=star, context=tuple(members)))
+                instances = claims(lhs, rhs, members)
             except SpecError as error:
                 if named is None:
-                    named = _remembered(known, ("names", lhs), lambda: _names_quantity(lhs, network, notation))
+                    named = names(lhs)
                     previous = lhs if named else None
                 if named:
                     results.append(Unreadable(text, line, str(error)))
                 else:
                     results.append(Skipped(text, line))
-                    break
+                    definition = True
                 continue
             named, previous = True, lhs
-            if _decimal_value(instances, rhs):
+            if decimal_value is not None and decimal_value(instances, rhs):
                 results.append(Skipped(text, line, reason="value"))
                 continue
-            verdicts = [(assignment, _checked(claim, derivation, known, options))
-                        for assignment, claim in instances.claims]
+            verdicts = [(assignment, decide(claim)) for assignment, claim in instances.claims]
             results.append(_at_line(_combined(verdicts, instances.letters), line))
     return results
+
+
+def _worked_value(derivation, lhs: str, notation: str, star: str, values):
+    """The exact value (40 digits) of a left-hand side of a worked example at the point of ``values``: read with
+    the network's symbols, each chain-rule factor, error and gradient through the derivation, then evaluated with
+    the checker's own forward pass at that point."""
+    from .formula import parse_formula
+
+    expr = parse_formula(lhs, derivation.network, notation, "latex", star)
+    if isinstance(expr, sp.MatrixBase):
+        raise ValueError(f"{lhs} is not one number; expected a quantity of one neuron")
+    return _value_at(derivation, expr, values)
+
+
+def _value_at(derivation, expr, values):
+    """``expr``, in the network's symbols, at the point of ``values`` (a WorkedPoint)."""
+    from .values import eta_values
+
+    cache = _POINT_VALUES.setdefault(derivation, {})
+    if id(values) not in cache:  # the point is kept with its values, so that its id stays its own
+        cache[id(values)] = (values, _Values(_forward_values(derivation, values.point)))
+    known = cache[id(values)][1]
+    named = _named(derivation, expr).xreplace({COST: derivation.forward.cost})
+    resolved = _resolve(derivation, named, named=True).xreplace(eta_values(named, values.lr))
+    value = _value(resolved, known, stand_in_for(derivation.network))
+    if value is sp.nan or not sp.sympify(value).is_number:
+        raise ValueError(f"{expr} has no value at the example's point")
+    return value
+
+
+_POINT_VALUES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _remembered(known: dict, key, read):
