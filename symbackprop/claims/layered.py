@@ -41,6 +41,7 @@ A claim is decided against :func:`~symbackprop.proof.layered.derive_layered`:
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 import math
@@ -893,9 +894,14 @@ def check_layered_document(document: str, fmt: str, network: LayeredNetwork, der
             decided[key] = check_layered_claim(claim, derivation, **options)
         return replace(decided[key], claim=claim)
 
+    def shorthand(text):
+        if text not in decided:
+            decided[text] = check_channel_claim(text, derivation, **options)
+        return decided[text]
+
     return read_chains(list(extract_equations(document, fmt)), lambda lhs, rhs, members: layered_instances(
         f"{lhs} = {rhs}", derivation, "latex"), lambda lhs: _names_entry(lhs, derivation), decide, read_shown,
-        worked_value, values)
+        worked_value, values, shorthand=shorthand)
 
 
 def layered_value_at(derivation: LayeredDerivation, lhs: str, values) -> sp.Expr:
@@ -921,3 +927,145 @@ def layered_value_at(derivation: LayeredDerivation, lhs: str, values) -> sp.Expr
 
 
 _POINT_VALUES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+# ---------------------------------------------------------------------------- batch normalisation, one channel
+
+
+def _channel_table(derivation: LayeredDerivation, layer, members: list) -> _LayeredTable:
+    """The network's entries, and one channel of a batch normalisation as its documents write a channel: a^{l−1}_{i},
+    a^{l}_{i}, δ^{l}_{i} and x̂^{(l)}_{i} the i-th of the channel's entries in reading order (i = 1..n), and n the
+    number of them. An index that already names an entry keeps its meaning."""
+    base = layered_table(derivation)
+    table = copy.copy(base)
+    table.entries, table.by_letter = dict(base.entries), {k: list(v) for k, v in base.by_letter.items()}
+    table.arities, table.layered = {k: set(v) for k, v in base.arities.items()}, set(base.layered)
+    table.printed, table.keys, table.explicit = dict(base.printed), dict(base.keys), {}
+    fw, l = derivation.forward, layer.index
+    _, _, _, _, xhat, _ = batchnorm_symbols(l)
+    maps = (fw.a(l - 1), fw.outputs[l], {p: Site("delta", l, *p) for p in members}, {p: xhat(p) for p in members})
+    for entries in maps:
+        for m, pos in enumerate(members, start=1):
+            letter, at, _ = base.keys[entries[pos]]
+            if (letter, at, (m,)) not in base.entries:
+                table.add((letter, at, (m,)), entries[pos])
+    if ("n", None, ()) not in base.entries:
+        table.add(("n", None, ()), sp.Integer(len(members)))
+    return table
+
+
+def _channel_instances(text: str, derivation: LayeredDerivation, table: _LayeredTable):
+    """Both sides of ``LHS = RHS`` read against one channel's table, at every value of the letters no sum binds."""
+    _check_claim_text(text)
+    check_bounds(text)
+    prepared = _prepare(text)
+    tree = _parse(prepared, "latex", "claim")
+    reader = _LayeredReader(prepared, table, "latex")
+    reader.derivation = derivation
+    reader.rules = {layer.activation.name: layer.activation for layer in derivation.network.layers
+                    if isinstance(getattr(layer, "activation", None), Activation)}
+    lhs, _, rhs = tree.children
+
+    def read():
+        reader.terms = 0
+        sides = reader.value(lhs, {}), reader.value(rhs, {})
+        if any(isinstance(side, sp.MatrixBase) for side in sides):
+            raise reader.error("expected one entry of the channel on each side", lhs)
+        return sides
+
+    return _instances(reader, read)
+
+
+def _channel_forms(derivation: LayeredDerivation, layer) -> tuple[dict, dict]:
+    """(named, composed): batch normalisation's μ, σ, x̂ and outputs by their definitions, one step (named) or
+    down to the layer's input, γ, β and ε (composed)."""
+    fw, l = derivation.forward, layer.index
+    named, composed = {}, {}
+    for symbol, definition in fw.auxiliary.items():  # μ, then σ, then x̂: each in those before it
+        if symbol.layer == l:
+            named[symbol] = definition
+            composed[symbol] = definition.xreplace(composed)
+    for pos, definition in fw.definitions[l].items():
+        named[fw.outputs[l][pos]] = definition
+        composed[fw.outputs[l][pos]] = definition.xreplace(composed)
+    return named, composed
+
+
+def _channel_value(derivation: LayeredDerivation, layer, expr, forms: dict, composed: bool):
+    """``expr`` with each factor of the chain rule its value (∂C/∂a^{l−1}: what the layer passes back; ∂C/∂a^{l}: δ^l;
+    any other ∂X/∂Y: the derivative of X's definition, Y an input of the layer or a parameter), then batch
+    normalisation's quantities by ``forms``."""
+    fw, l = derivation.forward, layer.index
+    inputs, outputs = set(fw.a(l - 1).values()), fw.outputs[l]
+    full = _channel_forms(derivation, layer)[1]
+
+    def partial(e):
+        if e.of == COST and e.wrt in inputs:
+            return derivation.backward[l][e.wrt.position]
+        if e.of == COST and e.wrt in set(outputs.values()):
+            return Site("delta", l, *e.wrt.position)
+        if e.of == COST:
+            return layered_truth(derivation, e.wrt)
+        if not (isinstance(e.wrt, Site) and (e.wrt in inputs or e.wrt.kind in ("gamma", "beta"))):
+            raise FormulaError(f"the factor {e} differentiates with respect to {e.wrt}; expected an input of the "
+                               "layer, γ or β")
+        return sp.diff(sp.sympify(e.of).xreplace(full), e.wrt)
+
+    value = sp.sympify(expr).replace(lambda e: isinstance(e, Partial), partial)
+    value = value.xreplace(forms) if not composed else value.xreplace(full)
+    return value.xreplace(fw.constants) if composed else value
+
+
+def check_channel_claim(text: str, derivation: LayeredDerivation, points: int = POINTS, seed: int = 0,
+                        max_terms: int = MAX_TERMS):
+    """A statement about one channel of a batch normalisation, written as its documents write it (``\\mu^{(2)}_{c} =
+    \\frac{\\sum_{i} a^{1}_{i}}{n}``, ``\\frac{\\partial C}{\\partial a^{1}_{i}} = …``), decided at every channel of every
+    batch normalisation where it reads: both sides written out through the layer's definitions (down to its
+    input, γ, β and ε; a factor ∂X/∂Y as the derivative of X's definition, ∂C/∂a^{l−1} as what the layer passes
+    back) are compared exactly, else at random points. None when the text reads as no such statement."""
+    network = derivation.network
+    try:  # a statement that reads with the network's own entries is not written for one channel
+        reader, tree = _read(text, derivation, "latex", "claim")
+        _instances(reader, lambda: [reader.value(side, {}) for side in tree.children[::2]])
+        return None
+    except SpecError:
+        pass
+    verdicts, first_error = [], None
+    for layer in network.layers:
+        if layer.type != "batchnorm":
+            continue
+        named = _channel_forms(derivation, layer)[0]
+        for c, members in channel_groups(network, layer.input_shape).items():
+            try:
+                instances = _channel_instances(text, derivation, _channel_table(derivation, layer, members))
+            except SpecError as error:
+                first_error = first_error or error
+                continue
+            for assignment, (lhs, rhs) in instances.claims:
+                if dict(assignment).get("c", c) != c:  # μ_c, σ_c, γ_c name the channel the entries are counted in
+                    continue
+                claim = LayeredClaim(text, lhs, rhs, text.split("=", 1)[-1].strip(), "channel")
+                verdict = _decide_channel(derivation, layer, claim, named, points, seed, max_terms)
+                verdicts.append(((("layer", layer.index), ("c", c), *assignment), verdict))
+    if not verdicts:
+        return None
+    letters = tuple((name, tuple(sorted({dict(a)[name] for a, _ in verdicts if name in dict(a)})))
+                    for name in dict.fromkeys(n for a, _ in verdicts for n, _ in a))
+    return _combined([(a, v) for a, v in verdicts], letters)
+
+
+def _decide_channel(derivation, layer, claim: LayeredClaim, named: dict, points, seed, max_terms) -> LayeredVerdict:
+    truth = _channel_value(derivation, layer, claim.target, named, composed=False)
+    left = _channel_value(derivation, layer, claim.target, named, composed=True)
+    right = _channel_value(derivation, layer, claim.rhs, named, composed=True)
+    difference = left - right
+    if difference.has(sp.Piecewise):  # a bracket [i = j] of numbers has its value already
+        difference = sp.piecewise_fold(difference)
+    if _zero(difference, max_terms):
+        return LayeredVerdict(claim, "correct", "exact", 0, truth)
+    sample = _sample(derivation, points, seed)
+    for known in sample:
+        value, actual = _at(derivation, right, known), _at(derivation, left, known)
+        if not _agree(value, actual):
+            return LayeredVerdict(claim, "incorrect", "numeric", len(sample), truth, (value, actual))
+    return LayeredVerdict(claim, "correct", "numeric", len(sample), truth, reason="not_proven")

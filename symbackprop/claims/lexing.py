@@ -45,7 +45,7 @@ _COMMANDS = {
     "odot": ("HADAMARD", "odot"), "circ": ("HADAMARD", "odot"),
     "underbrace": ("UNDERBRACE", "underbrace"),
     "substack": ("SUBSTACK", "substack"), "leq": ("LEQ", "leq"), "le": ("LEQ", "leq"),
-    "geq": ("GEQ", "geq"), "ge": ("GEQ", "geq"),
+    "sqrt": ("SQRT", "sqrt"), "geq": ("GEQ", "geq"), "ge": ("GEQ", "geq"),
     "max": (_FUNC, "max"), "wedge": ("WEDGE", "and"), "land": ("WEDGE", "and"),
     # batch normalisation: the scale, the shift, the mean and the constant under the square root
     "gamma": (_NAME, "\\gamma"), "beta": (_NAME, "\\beta"), "mu": (_NAME, "\\mu"),

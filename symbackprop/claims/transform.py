@@ -855,12 +855,29 @@ class _Reader(_IndexReader):
             pieces[-1] = (pieces[-1][0], sp.true)  # the last case is "otherwise", as the printer writes it
         return sp.Piecewise(*pieces)
 
+    def _sqrt(self, node, env):
+        """\\sqrt{x}: the square root of a number."""
+        value = self.value(node.children[2], env)
+        if isinstance(value, sp.MatrixBase):
+            raise self.error(f"{self.source(node)}: expected the square root of a number", node)
+        return sp.sqrt(value)
+
+    def _compared(self, node, env):
+        """A side of a comparison: a value, or an index letter (the bracket [i = j] of two indices)."""
+        try:
+            return self.value(node, env)
+        except FormulaError:
+            if isinstance(node, Token) and node.type == _NAME and len(node.value) == 1 and node.value.isalpha():
+                return sp.Integer(self.integer(node, env))
+            raise
+
     def _comparison(self, node, env):
         left, op, right = node.children
-        a, b = self.value(left, env), self.value(right, env)
+        a, b = self._compared(left, env), self._compared(right, env)
         if isinstance(a, sp.MatrixBase) or isinstance(b, sp.MatrixBase):
             raise self.error(f"{self.source(node)}: expected a comparison of two numbers", node)
-        return {"<": sp.StrictLessThan, ">": sp.StrictGreaterThan, "geq": sp.GreaterThan}.get(op.value, sp.LessThan)(a, b)
+        return {"<": sp.StrictLessThan, ">": sp.StrictGreaterThan, "geq": sp.GreaterThan, "=": sp.Eq}.get(op.value,
+                                                                                          sp.LessThan)(a, b)
 
     def _group(self, node, env):
         items = _group_items(node)

@@ -927,13 +927,15 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
 
 
 def read_chains(equations, claims, names, decide, read_shown, worked_value, values, progress=None,
-                decimal_value=None) -> list:
+                decimal_value=None, shorthand=None) -> list:
     """The verdicts of every chain of ``equations`` ((line, latex) pairs), for dense and layered documents alike.
 
     ``claims(lhs, rhs, members)`` reads one claim at every value of its letters (an ``Instances``), ``names(lhs)``
     says whether a left-hand side names a quantity claims can be about, ``decide(claim)`` decides one concrete
     claim; ``read_shown(text)`` reads a member as arithmetic with its decimals as symbols and ``worked_value(lhs)``
     evaluates a left-hand side at the point of ``values`` (see :mod:`symbackprop.claims.values`).
+    ``shorthand(text)``, when given, decides a claim whose left-hand side names no quantity of the network in
+    another reading (batch normalisation's statements about one channel), or gives None.
     """
     from ..errors import SpecError
     from .extraction import split_chain
@@ -989,9 +991,13 @@ def read_chains(equations, claims, names, decide, read_shown, worked_value, valu
                     previous = lhs if named else None
                 if named:
                     results.append(Unreadable(text, line, str(error)))
-                else:
-                    results.append(Skipped(text, line))
-                    definition = True
+                    continue
+                other = shorthand(text) if shorthand is not None else None
+                if other is not None:
+                    results.append(_at_line(other, line))
+                    continue
+                results.append(Skipped(text, line))
+                definition = True
                 continue
             named, previous = True, lhs
             if decimal_value is not None and decimal_value(instances, rhs):
