@@ -672,6 +672,8 @@ def _check_layered(args, network, text: str | None = None, fmt: str | None = Non
         results = [check_layered_formula(args.claim, network, args.syntax, derivation=derivation, **options)]
     else:
         values = _worked_point(args, derivation, layered=True)
+        if fmt == "json":
+            return _check_output(args, text, network, derivation, values, layered=True)
         results = check_layered_document(text, fmt, network, derivation=derivation, values=values, **options)
     sys.stdout.write(render_layered_verdicts(results, "json" if args.json else "text", lang=args.lang))
     return _claims_exit(results, strict=getattr(args, "strict", False))
@@ -709,11 +711,30 @@ def _document_size(path: str, text: str, fmt: str) -> None:
         raise SpecError(f"document {path!r} has {len(text):,} characters; check-doc takes at most "
                         f"{MAX_DOCUMENT_CHARACTERS:,} in one call; expected a smaller document, or its parts "
                         f"checked one by one")
-    count = sum(1 for _ in extract_equations(text, fmt))
+    count = sum(1 for _ in extract_equations(text, fmt)) if fmt != "json" else 0
     if count > MAX_DOCUMENT_EQUATIONS:
         raise SpecError(f"document {path!r} has {count:,} display equations; check-doc takes at most "
                         f"{MAX_DOCUMENT_EQUATIONS:,} in one call, because every claim among them is proven "
                         f"on its own; expected a smaller document, or its parts checked one by one")
+
+
+#: what check-doc reads: a document, or a JSON output of derive or evaluate
+DOCUMENT_SUFFIXES = {".md": "md", ".markdown": "md", ".tex": "tex", ".json": "json"}
+
+
+def _check_output(args, text: str, network, derivation, values, layered: bool = False) -> int:
+    """check-doc on a JSON output of derive or evaluate: every formula and number it states, decided."""
+    from .claims.outputs import check_output
+    from .claims.report import render_layered_verdicts, render_verdicts
+
+    results = check_output(text, args.file, network, derivation, args.notation, values, layered=layered,
+                           points=args.points, max_terms=args.max_terms)
+    fmt = "json" if args.json else "text"
+    if layered:
+        sys.stdout.write(render_layered_verdicts(results, fmt, lang=args.lang))
+    else:
+        sys.stdout.write(render_verdicts(derivation, results, args.notation, fmt, lang=args.lang))
+    return _claims_exit(results, strict=args.strict)
 
 
 def _worked_point(args, derivation, layered: bool = False):
@@ -747,17 +768,18 @@ def command_check_doc(args) -> int:
 
     layered = _layered_claims(args)
     if layered is not None:
-        text, fmt = read_text_file(args.file, "document", {".md": "md", ".markdown": "md", ".tex": "tex"},
-                                   ".md or .tex")
+        text, fmt = read_text_file(args.file, "document", DOCUMENT_SUFFIXES, ".md, .tex or .json")
         _document_size(args.file, text, fmt)
         return _check_layered(args, layered, text, fmt)
     _, (text, fmt), network = _all_at_once(
         lambda: _check_claim_choices(args),
-        lambda: read_text_file(args.file, "document", {".md": "md", ".markdown": "md", ".tex": "tex"}, ".md or .tex"),
+        lambda: read_text_file(args.file, "document", DOCUMENT_SUFFIXES, ".md, .tex or .json"),
         lambda: network_from_args(args, first_layer(args.notation)))
     _document_size(args.file, text, fmt)
     derivation = derive(network)
     values = _worked_point(args, derivation)
+    if fmt == "json":
+        return _check_output(args, text, network, derivation, values)
     progress = Progress()
     progress.start(f"checking the claims of {args.file}")
     results = check_document(text, fmt, network, args.notation, derivation=derivation, star=args.star,
@@ -1065,7 +1087,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "(exit 0 every claim read is correct, 1 one is incorrect, "
                                                        "2 nothing could be checked, 3 one is undecided)")
     _add_network_flags(doc_parser, spec_alias=True)
-    doc_parser.add_argument("file", metavar="FILE", help="a .md or .tex document")
+    doc_parser.add_argument("file", metavar="FILE", help="a .md or .tex document, or a .json output of derive or "
+                                                          "evaluate")
     _add_claim_flags(doc_parser)
     doc_parser.add_argument("--strict", action="store_true",
                             help="exit 2 when any display that states a claim could not be read (by default such "

@@ -70,7 +70,7 @@ from .lexing import _choose_syntax, _parse, _prepare
 from .reading import FormulaError, check_bounds
 from .symbol_table import _group_items, _IndexReader, _PrintedKeys, _ranges, _splits, _Table
 from .transform import SIGMA, SIGMA_PRIME, FormulaRangeError, _Reader
-from .verdicts import Skipped, Unreadable, _combined
+from .verdicts import _combined
 
 __all__ = ["LayeredClaim", "LayeredVerdict", "parse_layered_claim", "check_layered_claim", "check_layered_formula",
            "check_layered_document", "LAYERED_MISTAKES"]
@@ -854,7 +854,7 @@ def check_layered_formula(text: str, network: LayeredNetwork, syntax: str = "aut
 
 
 def check_layered_document(document: str, fmt: str, network: LayeredNetwork, derivation=None, values=None,
-                           **options) -> list:
+                           equations=None, **options) -> list:
     """Every claim among the display equations of a document about a layered network, by line.
 
     Chains are read as for dense networks (``A = B = C`` gives ``A = B`` and ``A = C``; a display that starts
@@ -899,7 +899,9 @@ def check_layered_document(document: str, fmt: str, network: LayeredNetwork, der
             decided[text] = check_channel_claim(text, derivation, **options)
         return decided[text]
 
-    return read_chains(list(extract_equations(document, fmt)), lambda lhs, rhs, members: layered_instances(
+    if equations is None:
+        equations = extract_equations(document, fmt)
+    return read_chains(list(equations), lambda lhs, rhs, members: layered_instances(
         f"{lhs} = {rhs}", derivation, "latex"), lambda lhs: _names_entry(lhs, derivation), decide, read_shown,
         worked_value, values, shorthand=shorthand)
 
@@ -908,12 +910,17 @@ def layered_value_at(derivation: LayeredDerivation, lhs: str, values) -> sp.Expr
     """The exact value (40 digits) of a left-hand side of a worked example at the point of ``values``: read with
     the network's entries, every factor of the chain rule and gradient through the derivation, and evaluated
     with the values of the forward pass and the errors at that point (:func:`~symbackprop.proof.layered.named_values`)."""
-    from .values import eta_values
-
     reader, tree = _read(lhs, derivation, "latex", "formula")
     expr = reader.value(tree, {})
     if isinstance(expr, sp.MatrixBase):
         raise ValueError(f"{lhs} is not one number; expected one entry")
+    return layered_value(derivation, expr, values)
+
+
+def layered_value(derivation: LayeredDerivation, expr, values) -> sp.Expr:
+    """``expr``, in the network's entries (with factors of the chain rule, C and η), at the point of ``values``."""
+    from .values import eta_values
+
     cache = _POINT_VALUES.setdefault(derivation, {})
     if id(values) not in cache:  # kept with its values, so that the id stays its own
         cache[id(values)] = (values, named_values(derivation, values.point))
@@ -922,7 +929,7 @@ def layered_value_at(derivation: LayeredDerivation, lhs: str, values) -> sp.Expr
     named = named.xreplace(eta_values(named, values.lr))
     value = _at(derivation, named, known)
     if not value.is_number or value.has(sp.nan, sp.zoo):
-        raise ValueError(f"{lhs} has no value at the example's point")
+        raise ValueError(f"{expr} has no value at the example's point")
     return value
 
 
@@ -1055,7 +1062,7 @@ def check_channel_claim(text: str, derivation: LayeredDerivation, points: int = 
 
 
 def _decide_channel(derivation, layer, claim: LayeredClaim, named: dict, points, seed, max_terms) -> LayeredVerdict:
-    truth = _channel_value(derivation, layer, claim.target, named, composed=False)
+    truth = _channel_value(derivation, layer, claim.target, {}, composed=False)
     left = _channel_value(derivation, layer, claim.target, named, composed=True)
     right = _channel_value(derivation, layer, claim.rhs, named, composed=True)
     difference = left - right
@@ -1067,5 +1074,22 @@ def _decide_channel(derivation, layer, claim: LayeredClaim, named: dict, points,
     for known in sample:
         value, actual = _at(derivation, right, known), _at(derivation, left, known)
         if not _agree(value, actual):
-            return LayeredVerdict(claim, "incorrect", "numeric", len(sample), truth, (value, actual))
+            return LayeredVerdict(claim, "incorrect", "numeric", len(sample), truth, (value, actual),
+                                  _channel_mistakes(derivation, layer, claim, right, named, sample))
     return LayeredVerdict(claim, "correct", "numeric", len(sample), truth, reason="not_proven")
+
+
+def _channel_mistakes(derivation, layer, claim: LayeredClaim, right, named: dict, sample) -> tuple:
+    """For ∂C/∂a^{l−1}_i, the paths through batch normalisation that the claim forgets (it agrees with the rule
+    without them at every point of ``sample``)."""
+    target = claim.target
+    fw = derivation.forward
+    if not (isinstance(target, Partial) and target.of == COST and target.wrt in set(fw.a(layer.index - 1).values())):
+        return ()
+    delta = {pos: Site("delta", layer.index, *pos) for pos in fw.outputs[layer.index]}
+    names = []
+    for name, mutant in _batchnorm_mistakes(derivation.network, layer, delta, target.wrt.position).items():
+        composed = _channel_value(derivation, layer, mutant, named, composed=True)
+        if all(_agree(_at(derivation, right, known), _at(derivation, composed, known)) for known in sample):
+            names.append(name)
+    return tuple(names)

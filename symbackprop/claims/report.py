@@ -71,7 +71,7 @@ def _summary(results) -> dict:
     ``skipped_values``: how many such numbers were skipped for want of the example's values."""
     summary = {status: sum(1 for r in results if r.status == status)
                for status in ("correct", "incorrect", "undecided", "unreadable", "skipped")}
-    summary["values"] = sum(1 for r in results if getattr(r, "method", None) == "value")
+    summary["values"] = sum(1 for r in results if r.status not in ("skipped", "unreadable") and r.method == "value")
     summary["skipped_values"] = sum(1 for r in results if r.status == "skipped" and r.reason == "value")
     return summary
 
@@ -80,12 +80,17 @@ def _value_json(r) -> dict:
     """A number of a worked example, decided at its point: the exact value and the interval the text states."""
     return {"status": r.status, "line": r.line, "text": r.text, "method": "value", "arithmetic": r.arithmetic,
             "value": number_text(r.value) if r.value is not None else None, "digits": r.digits,
-            "stated": [number_text(r.low), number_text(r.high)]}
+            "stated": [number_text(r.low), number_text(r.high)] if r.low is not None else None}
+
+
+def _form_json(r) -> dict:
+    return {"status": r.status, "line": r.line, "text": r.text, "method": "form", "field": r.field,
+            "stated": r.stated, "printed": r.printed}
 
 
 def _verdict_json(derivation, r, notation: str) -> dict:
-    if r.method == "value" if r.status not in ("unreadable", "skipped") else False:
-        return _value_json(r)
+    if r.status not in ("unreadable", "skipped") and r.method in ("value", "form"):
+        return _value_json(r) if r.method == "value" else _form_json(r)
     entry = {"status": r.status, "line": r.line}
     if r.status in ("unreadable", "skipped"):
         entry.update(text=r.text, message=getattr(r, "message", None))
@@ -188,8 +193,8 @@ def _layered_json(r) -> dict:
         if r.status == "skipped":
             entry["reason"] = r.reason
         return entry
-    if r.method == "value":
-        return _value_json(r)
+    if r.method in ("value", "form"):
+        return _value_json(r) if r.method == "value" else _form_json(r)
     entry.update(text=r.claim.text, method=r.method, points=r.points, diagnosis=list(r.diagnosis), reason=r.reason,
                  correct=printing.latex(_displayed(r.truth)))
     if r.letters:

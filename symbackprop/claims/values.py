@@ -196,16 +196,30 @@ def decide(text: str, line, expr, shown: dict, value, digits: int) -> ValueVerdi
     """Whether the exact ``value`` (a SymPy number, 40 digits) lies in the interval of the numbers ``expr`` states;
     ``text`` is the claim ``LHS = member``."""
     stated = stated_interval(expr, shown, digits)
-    arithmetic = not _ONE_NUMBER.match(text.rsplit(" = ", 1)[-1])
+    return within(text, line, stated, value, digits, arithmetic=not _ONE_NUMBER.match(text.rsplit(" = ", 1)[-1]))
+
+
+def within(text: str, line, stated, value, digits: int, arithmetic: bool = False) -> ValueVerdict:
+    """Whether the exact ``value`` lies in the interval ``stated`` (an mpmath interval)."""
     number = sp.sympify(value)
-    if not number.is_number or number.has(sp.nan, sp.zoo, sp.oo, -sp.oo) or not number.is_real:
-        return ValueVerdict(text, line, "incorrect", sp.nan, stated.a, stated.b, digits, arithmetic)
     with mpmath.workdps(INTERVAL_DIGITS):
+        low, high = (mpmath.mpf(end) for end in stated._mpi_)  # the endpoints, exactly as the interval holds them
+        if not number.is_number or number.has(sp.nan, sp.zoo, sp.oo, -sp.oo) or not number.is_real:
+            return ValueVerdict(text, line, "incorrect", sp.nan, low, high, digits, arithmetic)
         exact = mpmath.mpf(sp.Float(number, 45)._to_mpmath(mpmath.mp.prec))
         slack = abs(exact) * VALUE_SLACK
-        holds = stated.a - slack <= exact <= stated.b + slack
-    return ValueVerdict(text, line, "correct" if holds else "incorrect", number, stated.a, stated.b, digits,
-                        arithmetic)
+        holds = low - slack <= exact <= high + slack
+    return ValueVerdict(text, line, "correct" if holds else "incorrect", number, low, high, digits, arithmetic)
+
+
+def exact_interval(low: sp.Rational, high: sp.Rational):
+    """The interval from ``low`` to ``high``, rounded outward."""
+    saved = iv.dps
+    iv.dps = INTERVAL_DIGITS
+    try:
+        return _exact_interval(low, high)
+    finally:
+        iv.dps = saved
 
 
 def eta_values(expr, lr) -> dict:

@@ -847,6 +847,7 @@ SKIP_REASONS = (
     "definition",  # an equation whose left-hand side names no gradient, error or cost (z = ..., a = ..., σ' = ...)
     "rewrite",     # a step A ⟼ B of a general proof: each is proven by the general prover that wrote it
     "value",       # a decimal number at the point of a worked example: a value, not a formula about the network
+    "record",      # a JSON output's record of how derive checked its result (the formulas themselves are decided)
 )
 
 
@@ -877,7 +878,8 @@ def check_formula(text: str, network, notation: str = "nielsen", syntax: str = "
 
 
 def check_document(document: str, fmt: str, network, notation: str = "nielsen", derivation=None,
-                   star: str = "product", decided: dict | None = None, progress=None, values=None, **options) -> list:
+                   star: str = "product", decided: dict | None = None, progress=None, values=None, equations=None,
+                   **options) -> list:
     """Every claim among the display equations of a Markdown or LaTeX document, by line.
 
     A chain ``A = B = C`` whose first member names a gradient, an error or the cost
@@ -897,14 +899,15 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
     ``decided`` may hold the readings and verdicts of an earlier call with the same derivation, notation
     and options (a dict this call fills): documents that state the same claims, such as one derivation
     in several languages and formats, then read and decide each claim once. ``progress``, when given, is
-    called with (equations done, equations) before each display equation.
+    called with (equations done, equations) before each display equation. ``equations``, when given, are the
+    (line, LaTeX) pairs to read in place of the document's displays (the formulas of a JSON output).
     """
     from ..proof.chain import derive
     from .extraction import extract_equations
 
     derivation = derivation or derive(network)
     known = {} if decided is None else decided  # verdicts by what a claim says, for claims stated again
-    equations = list(extract_equations(document, fmt))
+    equations = list(extract_equations(document, fmt)) if equations is None else list(equations)
 
     def read_shown(text):
         return _remembered(known, ("shown", text), lambda: read_shown_formula(text, network, notation, star))
