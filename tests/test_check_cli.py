@@ -59,7 +59,7 @@ def test_the_clock_has_no_say(capsys):
     (["check", *NETWORK, "--notation", "einstein", RIGHT], "unknown notation 'einstein'"),
     (["check", *NETWORK, "--lang", "fr", RIGHT], "unknown language 'fr'"),
     (["check", *NETWORK, "--max-terms", "0", RIGHT], "--max-terms 0 is out of range"),
-    (["check-doc", "notes.txt"], "expected .md or .tex"),
+    (["check-doc", "notes.txt"], "expected .md, .tex or .json"),
     (["check-doc", "missing.md"], "does not exist"),
 ])
 def test_exit_2_for_bad_input_with_one_message_and_no_traceback(capsys, args, message):

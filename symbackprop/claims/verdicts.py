@@ -945,11 +945,16 @@ def read_chains(equations, claims, names, decide, read_shown, worked_value, valu
     from .values import decide as decide_value, has_decimal, numeric_members
 
     results = []
+    chains = []  # each equation's members and the members that are arithmetic on numbers
+    for line, latex in equations:
+        members = split_chain(latex)
+        chains.append((members, numeric_members(members, read_shown) if len(members) > 1 else {}))
+    # a document that writes decimals as members of its chains is a worked example: its numbers are values
+    worked = any(has_decimal(members[i]) for members, numbers in chains for i in numbers)
     previous = None                      # the left-hand side of the last display that named a quantity
-    for done, (line, latex) in enumerate(equations):
+    for done, ((line, latex), (members, numbers)) in enumerate(zip(equations, chains)):
         if progress is not None:
             progress(done, len(equations))
-        members = split_chain(latex)
         if len(members) < 2:  # no equation: a rewriting step is listed, a lone expression or condition is not
             if _REWRITE.search(latex):
                 results.append(Skipped(latex, line, reason="rewrite"))
@@ -958,18 +963,14 @@ def read_chains(equations, claims, names, decide, read_shown, worked_value, valu
         lhs = members[0]
         if not lhs and previous is not None:
             lhs = previous
-        numbers = numeric_members(members, read_shown) if lhs else {}
-        worked = any(has_decimal(members[i]) for i in numbers)  # the numbers of a worked example
+        if not lhs:
+            numbers = {}
         named = None  # whether the left-hand side names a quantity: known once a member reads, else asked
         definition = False  # a left-hand side that names no quantity: its formulas are one skipped definition
         previous = None
         for index, rhs in enumerate(members[1:], start=1):
             text = f"{lhs} = {rhs}"
-            if index in numbers and not worked and values is not None:  # a whole number: a value where no claim is
-                worked_here = named is False or (named is None and not names(lhs))
-            else:
-                worked_here = worked
-            if index in numbers and worked_here:
+            if index in numbers and (worked or values is not None):
                 if values is None:
                     results.append(Skipped(text, line, reason="value"))
                     continue

@@ -175,7 +175,7 @@ class WorkedExample:
         """
         if isinstance(value, sp.Integer) or (isinstance(value, int) and not isinstance(value, bool)):
             return sp.Integer(value)
-        return sp.Float(_exact(value) if not isinstance(value, sp.Float) else value, self.digits)
+        return decimal_rounded(value, self.digits)
 
     def show(self, value) -> str:
         """``value`` as text with at most ``digits`` significant digits (``1.23e-7`` when small).
@@ -545,6 +545,16 @@ def worked_example(derivation, values: Mapping, x: Sequence, y: Sequence, lr=0.5
 
 
 # -------------------------------------------------------------------- the worked example as a document
+
+
+def decimal_rounded(value, digits: int) -> sp.Float:
+    """``value`` (exact, or a 40-digit Float) rounded to ``digits`` significant decimal digits, as a Float that prints
+    as that decimal. (``sp.Float(value, digits)`` rounds the binary value to about ``digits`` digits' worth of bits,
+    which can print a different last digit: −0.54528449… would print as −0.545285.)"""
+    with mpmath.workdps(DIGITS):
+        decimal = mpmath.nstr(_mpf(value if isinstance(value, sp.Float) else _exact(value)), digits,
+                              strip_zeros=False, min_fixed=-mpmath.inf, max_fixed=mpmath.inf)
+    return sp.Float(decimal, digits)
 
 
 def _worked_links(value, arithmetic=None, shown=None) -> Chain:

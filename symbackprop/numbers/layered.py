@@ -189,9 +189,11 @@ class LayeredWorkedExample:
     known: dict
 
     def rounded(self, value) -> sp.Number:
+        from . import decimal_rounded
+
         if isinstance(value, sp.Integer):
             return value
-        return sp.Float(value if isinstance(value, sp.Float) else _exact(value), self.digits)
+        return decimal_rounded(value, self.digits)
 
     @property
     def updated(self) -> dict:
