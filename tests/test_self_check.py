@@ -7,19 +7,35 @@ kind a derivation states: a gradient, an error, a gradient matrix, an error vect
 written entry by entry, and a claim with index letters read at every concrete layer and index. The
 networks of the fresh documents are small; each claim is decided once per derivation (the documents
 of one derivation share their verdicts).
+
+The worked examples are checked with their values: every number they state is decided at the point they were
+computed at, none skipped; so are fresh worked documents of networks of layers (one small network for each
+kind of layer), and the JSON outputs of ``derive`` and ``evaluate``, dense and of layers.
 """
 
 import json
+import random
 from collections import Counter
 from types import SimpleNamespace
 
 import pytest
+import sympy as sp
 
 from symbackprop import Network
 from symbackprop.claims.verdicts import check_document
 from symbackprop.proof.report import render
 from symbackprop.claims.layered import check_layered_document
-from symbackprop.examples import EXAMPLES, NOT_SELF_CHECKED, document_options, layered_network
+from symbackprop.claims.outputs import check_output
+from symbackprop.claims.values import WorkedPoint
+from symbackprop.examples import (EXAMPLES, NOT_SELF_CHECKED, WORKED_LR, WORKED_NETWORK, WORKED_VALUES,
+                                  document_options, layered_network)
+from symbackprop.model.layers import layered_from_mapping
+from symbackprop.numbers import parse_values, render_worked, worked_example
+from symbackprop.numbers.layered import layered_worked_example, render_layered_worked
+from symbackprop.proof.layered import LayeredPoint, random_layered_point
+from symbackprop.proof.layered_report import render_layered_json
+from symbackprop.proof.oracle import Point
+from symbackprop.proof.report import render_json
 from symbackprop.proof.layered import derive_layered
 from symbackprop.proof.chain import derive
 from symbackprop.proof.general import derive_general, general_options
@@ -62,12 +78,28 @@ def shared():
     return {}
 
 
-def _check(shared, text, fmt, network, notation, star="product"):
+def _check(shared, text, fmt, network, notation, star="product", values=None):
     key = (repr(network), notation, star)
     if key not in shared:
         shared[key] = (derive(network), {})
     derivation, decided = shared[key]
-    return check_document(text, fmt, network, notation, derivation=derivation, star=star, decided=decided)
+    return check_document(text, fmt, network, notation, derivation=derivation, star=star, decided=decided,
+                          values=values)
+
+
+def _worked_point(shared):
+    """The gallery's worked example: its derivation, and the point it was computed at (kept for the module)."""
+    if "worked" not in shared:
+        _check(shared, "", "md", WORKED_NETWORK, "nielsen")
+        derivation = shared[(repr(WORKED_NETWORK), "nielsen", "product")][0]
+        params, x, y, l2 = parse_values(WORKED_VALUES, derivation)
+        shared["worked"] = (derivation, WorkedPoint(Point(params, x, y, l2), sp.Rational(str(WORKED_LR))),
+                            worked_example(derivation, {**params, **l2}, x, y, lr=WORKED_LR))
+    return shared["worked"]
+
+
+def _skipped_values(results) -> int:
+    return sum(r.status == "skipped" and r.reason == "value" for r in results)
 
 
 # ------------------------------------------------------------------ the gallery
@@ -99,13 +131,18 @@ def test_every_gallery_document_passes_check_doc(document, shared):
         if key not in shared:
             shared[key] = derive_layered(layered)
         results = check_layered_document(document.file.read_text(encoding="utf-8"), document.format, layered,
-                                         derivation=shared[key])
+                                         derivation=shared[key], decided=shared.setdefault(("decided", key), {}))
         assert not _problems(results), "\n".join(_problems(results))
         assert sum(r.status == "correct" for r in results) >= LAYERED_CLAIMS[document.example]
         return
     network, notation, star = document_options(document.example)
-    results = _check(shared, document.file.read_text(encoding="utf-8"), document.format, network, notation, star)
+    values = _worked_point(shared)[1] if document.example == "worked" else None  # its numbers too, at its point
+    results = _check(shared, document.file.read_text(encoding="utf-8"), document.format, network, notation, star,
+                     values)
     assert not _problems(results), "\n".join(_problems(results))
+    assert not _skipped_values(results)
+    if values is not None:
+        assert sum(r.status == "correct" and r.method == "value" for r in results) >= 80
     if document.example in DERIVATIONS:
         kinds = _kinds(results)
         assert all(kinds[kind] for kind in KINDS if kind != "matrix" or document.example != "seed004"), kinds
@@ -190,3 +227,152 @@ def test_a_matrix_of_gradients_written_entry_by_entry_is_checked_entry_by_entry(
     assert [(r.status, r.claim.target.kind) for r in right] == [("correct", "matrix")]
     wrong = _check(shared, text.replace("{sign}", "-"), "md", network, "nielsen")
     assert [r.status for r in wrong] == ["incorrect"] and "sign" in wrong[0].diagnosis
+
+
+def test_a_wrong_digit_in_the_worked_example_is_found(shared):
+    text = (OUTPUT / "worked.en.md").read_text(encoding="utf-8")
+    planted = text.replace("= 0.0143127 \\\\", "= 0.0143128 \\\\", 1)  # the value of ∂C/∂w²₂₂
+    assert planted != text
+    results = _check(shared, planted, "md", WORKED_NETWORK, "nielsen", values=_worked_point(shared)[1])
+    wrong = [r for r in results if r.status == "incorrect"]
+    assert len(wrong) == 1 and wrong[0].method == "value" and wrong[0].text.endswith("= 0.0143128")
+    # without the values, the numbers are skipped, and the report says how to check them
+    skipped = _check(shared, planted, "md", WORKED_NETWORK, "nielsen")
+    assert _skipped_values(skipped) >= 80 and not [r for r in skipped if r.status == "incorrect"]
+
+
+# ------------------------------------------------------------------ fresh worked documents of networks of layers
+
+#: one small network for each kind of layer: convolutions (with stride and padding), both poolings, flattening,
+#: dense layers, batch normalisation and a residual connection
+LAYERED_WORKED = {
+    "conv1d-maxpool": {"input": [1, 6], "cost": "cross_entropy", "layer": [
+        {"type": "conv1d", "channels": 2, "kernel": 2, "stride": 2, "padding": 1, "activation": "relu"},
+        {"type": "maxpool", "size": 2},
+        {"type": "dense", "size": 2, "activation": "softmax"}]},
+    "conv2d-avgpool-flatten": {"input": [1, 4, 4], "cost": "quadratic", "layer": [
+        {"type": "conv2d", "channels": 1, "kernel": 2, "activation": "tanh"},
+        {"type": "avgpool", "size": 3},
+        {"type": "flatten"},
+        {"type": "dense", "size": 2, "activation": "sigmoid"}]},
+    "batchnorm-residual": {"input": 2, "batch": 3, "cost": "quadratic", "layer": [
+        {"type": "dense", "size": 2, "activation": "tanh"},
+        {"type": "batchnorm"},
+        {"type": "residual", "from": 1},
+        {"type": "dense", "size": 1, "activation": "identity"}]},
+}
+LR = sp.Rational(1, 2)
+
+
+@pytest.fixture(scope="module")
+def layered_worked():
+    """Each network's derivation, a point of it (seeded), its worked example there, and the verdicts its documents
+    share."""
+    out = {}
+    for key, description in LAYERED_WORKED.items():
+        network = layered_from_mapping(description, key)
+        derivation = derive_layered(network)
+        point = random_layered_point(derivation, random.Random(1))
+        if network.cost.name == "cross_entropy":  # a one-hot target, as softmax's output error assumes
+            point = LayeredPoint(point.params, point.x, tuple(sp.Integer(int(i == 0)) for i in range(len(point.y))))
+        example = layered_worked_example(derivation, point.params, point.x, point.y, lr=LR)
+        out[key] = SimpleNamespace(network=network, derivation=derivation, example=example, decided={},
+                                   values=WorkedPoint(point, LR))
+    return out
+
+
+_LAYERED_WORKED = [(key, lang, fmt) for key in LAYERED_WORKED for lang in LANGUAGES for fmt in ("md", "tex")]
+
+
+@pytest.mark.parametrize("key, lang, fmt", _LAYERED_WORKED, ids=["-".join(c) for c in _LAYERED_WORKED])
+def test_a_fresh_layered_worked_document_passes_check_doc_with_its_values(key, lang, fmt, layered_worked):
+    w = layered_worked[key]
+    text = render_layered_worked(w.example, w.derivation, fmt, lang).text
+    results = check_layered_document(text, fmt, w.network, derivation=w.derivation, values=w.values,
+                                     decided=w.decided)
+    assert not _problems(results), "\n".join(_problems(results))
+    assert not _skipped_values(results)
+    assert sum(r.status == "correct" and r.method == "value" for r in results) >= 60
+
+
+def test_a_wrong_digit_in_a_layered_worked_document_is_found(layered_worked):
+    w = layered_worked["batchnorm-residual"]
+    text = render_layered_worked(w.example, w.derivation, "md", "en").text
+    shown = w.example.rounded(w.example.cost.value)
+    right = f"&= {sp.latex(shown)}\n"
+    digits = str(shown)
+    planted_value = digits[:-1] + str((int(digits[-1]) + 1) % 10)
+    assert right in text
+    planted = text.replace(right, f"&= {planted_value}\n", 1)
+    results = check_layered_document(planted, "md", w.network, derivation=w.derivation, values=w.values)
+    wrong = [r for r in results if r.status == "incorrect"]
+    assert len(wrong) == 1 and wrong[0].method == "value" and wrong[0].text.startswith("C = ")
+
+
+# ------------------------------------------------------------------ batch normalisation's statements about a channel
+
+
+def test_the_statements_about_one_channel_are_read_and_a_forgotten_path_is_found(shared):
+    text = (OUTPUT / "resbn.en.md").read_text(encoding="utf-8")
+    network = layered_network("resbn")
+    key = ("layered", "resbn")
+    if key not in shared:
+        shared[key] = derive_layered(network)
+    derivation = shared[key]
+    results = check_layered_document(text, "md", network, derivation=derivation,
+                                     decided=shared.setdefault(("decided", key), {}))
+    channel = [r for r in results if r.status == "correct" and ("layer", (2,)) in r.letters]
+    assert len(channel) >= 10  # μ, σ, x̂, the output, and every step of the error passed back
+    complete = r"\delta^{2}_{i} n - \hat{x}^{(2)}_{i} \sum_{j} \delta^{2}_{j} \hat{x}^{(2)}_{j} - \sum_{j} \delta^{2}_{j}"
+    assert complete in text
+    planted = text.replace(complete, r"\delta^{2}_{i} n - \hat{x}^{(2)}_{i} \sum_{j} \delta^{2}_{j} \hat{x}^{(2)}_{j}", 1)
+    wrong = [r for r in check_layered_document(planted, "md", network, derivation=derivation) if r.status == "incorrect"]
+    assert len(wrong) == 1 and wrong[0].diagnosis == ("missing_mean_path",)
+
+
+# ------------------------------------------------------------------ JSON outputs of derive and evaluate
+
+
+def _json_problems(results) -> list:
+    return _problems(results) + [f"line {r.line}: skipped {r.reason}" for r in results
+                                 if r.status == "skipped" and r.reason not in ("record", "definition")]
+
+
+def test_a_derive_json_output_passes_check_doc(fresh_derivations):
+    derivation, report, _, _ = fresh_derivations["nielsen"]
+    text = render_json(derivation, report, "nielsen")
+    results = check_output(text, "derive.json", FRESH["nielsen"], derivation)
+    assert not _json_problems(results), "\n".join(_json_problems(results))
+    assert sum(r.status == "correct" and r.method == "form" for r in results) >= 2 * len(derivation.params)
+    # a formula swapped for another entry's is found, its restatements are not blamed
+    data = json.loads(text)
+    data["gradients"][0]["latex"] = data["gradients"][1]["latex"]
+    wrong = [r for r in check_output(json.dumps(data), "derive.json", FRESH["nielsen"], derivation)
+             if r.status == "incorrect"]
+    assert len(wrong) == 1 and wrong[0].method == "numeric" and wrong[0].counterexample is not None
+
+
+def test_an_evaluate_json_output_passes_check_doc(shared):
+    derivation, values, example = _worked_point(shared)
+    text = render_worked(example, "json").text
+    results = check_output(text, "numbers.json", WORKED_NETWORK, derivation)  # at the point the file states
+    assert not _json_problems(results), "\n".join(_json_problems(results))
+    assert sum(r.status == "correct" and r.method == "value" for r in results) >= 200
+    planted = text.replace('"value": "0.0143127"', '"value": "0.0143128"', 1)
+    assert planted != text
+    wrong = [r for r in check_output(planted, "numbers.json", WORKED_NETWORK, derivation, values=values)
+             if r.status == "incorrect"]
+    assert len(wrong) == 1 and wrong[0].text.startswith("\\frac{\\partial C}{\\partial w^{2}_{22}} = 0.0143128")
+
+
+@pytest.mark.parametrize("key", ["conv1d-maxpool", "batchnorm-residual"])
+def test_the_json_outputs_of_a_network_of_layers_pass_check_doc(key, layered_worked):
+    w = layered_worked[key]
+    derived = check_output(render_layered_json(w.derivation), "derive.json", w.network, w.derivation, layered=True,
+                           decided=w.decided)
+    assert not _json_problems(derived), "\n".join(_json_problems(derived))
+    assert sum(r.status == "correct" for r in derived) >= 2 * len(w.derivation.forward.parameters)
+    numbers = check_output(render_layered_worked(w.example, w.derivation, "json").text, "numbers.json", w.network,
+                           w.derivation, layered=True)
+    assert not _json_problems(numbers), "\n".join(_json_problems(numbers))
+    assert sum(r.status == "correct" and r.method == "value" for r in numbers) >= 40

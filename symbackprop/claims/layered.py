@@ -198,6 +198,26 @@ def _add_wholes(table: _LayeredTable, sites) -> None:
         table.add(key, matrix)
 
 
+def _resized(value: sp.ImmutableMatrix, op: str, n: int) -> sp.ImmutableMatrix:
+    """dil_n (n − 1 zeros between neighbouring entries: a stride undone), pad_n (n zeros on every side) or crop_n (n
+    entries off every side) of a map; a map of one column is one-dimensional, changed along its rows only."""
+    rows, cols = value.shape
+    wide = cols > 1
+    if op == "dil":
+        shape = ((rows - 1) * n + 1, (cols - 1) * n + 1 if wide else 1)
+        out = sp.zeros(*shape)
+        for i in range(rows):
+            for j in range(cols):
+                out[i * n, j * n if wide else j] = value[i, j]
+        return sp.ImmutableMatrix(out)
+    if op == "pad":
+        out = sp.zeros(rows + 2 * n, cols + 2 * n if wide else 1)
+        out[n:n + rows, (n if wide else 0):(n if wide else 0) + cols] = value
+        return sp.ImmutableMatrix(out)
+    top, left = n, n if wide else 0
+    return sp.ImmutableMatrix(value[top:rows - n, left:cols - left])
+
+
 class _LayeredReader(_Reader):
     """The transformer of dense claims, reading the entries of a layered network, and the notation its documents
     write whole maps in: the cross-correlations ⋆ and ⋆_full, rot180, the routing of pooling, \\max, the unit
@@ -282,7 +302,8 @@ class _LayeredReader(_Reader):
     def _apply(self, node, env):
         head, argument = node.children[0], node.children[1]
         name = head.children[0].value
-        if name not in ("max", "heaviside", "rot180", "route_max", "spread_mean"):
+        sized = name.split("_")[0] in ("dil", "pad", "crop") and name.split("_")[-1].isdigit()
+        if name not in ("max", "heaviside", "rot180", "route_max", "spread_mean") and not sized:
             return super()._apply(node, env)
         items = _group_items(argument) if isinstance(argument, Tree) and argument.data == "group" else [argument]
         values = [self.value(item, env) for item in items]
@@ -297,6 +318,8 @@ class _LayeredReader(_Reader):
             raise self.error(f"{self.source(node)}: expected a map as the argument", argument)
         if name == "rot180":
             return sp.ImmutableMatrix(value.rows, value.cols, lambda i, j: value[value.rows - 1 - i, value.cols - 1 - j])
+        if sized:
+            return _resized(value, name.split("_")[0], int(name.split("_")[-1]))
         return self.routed(value, name, node)
 
     def routed(self, delta, name: str, node):
@@ -854,7 +877,7 @@ def check_layered_formula(text: str, network: LayeredNetwork, syntax: str = "aut
 
 
 def check_layered_document(document: str, fmt: str, network: LayeredNetwork, derivation=None, values=None,
-                           equations=None, **options) -> list:
+                           equations=None, decided: dict | None = None, **options) -> list:
     """Every claim among the display equations of a document about a layered network, by line.
 
     Chains are read as for dense networks (``A = B = C`` gives ``A = B`` and ``A = C``; a display that starts
@@ -862,13 +885,16 @@ def check_layered_document(document: str, fmt: str, network: LayeredNetwork, der
     entry is skipped (a definition, or a rule stated for whole maps); one that names an entry but whose
     right-hand side cannot be read is unreadable. A member that is arithmetic on numbers (a worked example's)
     is decided at the point of ``values`` (a :class:`~symbackprop.claims.values.WorkedPoint`), or skipped
-    without it, as for dense networks (:func:`~symbackprop.claims.verdicts.read_chains`).
+    without it, as for dense networks (:func:`~symbackprop.claims.verdicts.read_chains`). ``decided`` may hold the
+    verdicts of an earlier call with the same derivation, values and options (a dict this call fills), so that
+    the documents of one derivation decide each claim once.
     """
     from .extraction import extract_equations
     from .verdicts import read_chains
 
     derivation = derivation or derive_layered(network)
-    decided, shown, worked = {}, {}, {}
+    decided = {} if decided is None else decided
+    shown, worked = decided.setdefault(("shown",), {}), decided.setdefault(("worked", id(values)), {})
 
     def read_shown(text):
         if text not in shown:

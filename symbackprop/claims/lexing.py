@@ -72,6 +72,8 @@ _UNICODE = {
 
 #: the operations on maps a layered document writes (\operatorname{rot}_{180}), by their name and subscript
 _MAP_OPERATIONS = {("rot", "180"): "rot180", ("route", "\\max"): "route_max", ("spread", "\\mathrm{mean}"): "spread_mean"}
+#: the operations on maps written with a whole number (\operatorname{dil}_{2}): dilation, zero padding, cropping
+_SIZED_OPERATIONS = ("dil", "pad", "crop")
 
 #: what \text{...}, \mathrm{...} and the like may name
 _TEXT_ARGUMENTS = {"T": ("TOP", "T"), "exp": (_FUNC, "exp"), "log": (_FUNC, "log"), "ln": (_FUNC, "log"),
@@ -240,9 +242,13 @@ def _unknown_command(tok: Token) -> _LexProblem:
 def _map_operation(tok: Token) -> Token:
     """\\operatorname{rot}_{180} and the like: the token of the operation, or what was expected."""
     name, script = re.fullmatch(r"\\operatorname\s*\{\s*(\w+)\s*\}\s*_\s*\{(.*)\}", tok.value, re.S).groups()
-    found = _MAP_OPERATIONS.get((name, re.sub(r"\s+", "", script)))
+    script = re.sub(r"\s+", "", script)
+    found = _MAP_OPERATIONS.get((name, script))
+    if found is None and name in _SIZED_OPERATIONS and script.isdigit() and 0 < int(script) <= 64:
+        found = f"{name}_{int(script)}"  # dilation by the stride, padding and cropping by the padding
     if found is None:
-        expected = ["\\operatorname{rot}_{180}", "\\operatorname{route}_{\\max}", "\\operatorname{spread}_{\\mathrm{mean}}"]
+        expected = ["\\operatorname{rot}_{180}", "\\operatorname{route}_{\\max}", "\\operatorname{spread}_{\\mathrm{mean}}",
+                    "\\operatorname{dil}_{s}", "\\operatorname{pad}_{p}", "\\operatorname{crop}_{p}"]
         raise _LexProblem(f"{tok.value} at {{where}} names no operation on maps; expected one of: {', '.join(expected)}",
                           tok.start_pos, expected)
     return _token(_FUNC, found, tok)
