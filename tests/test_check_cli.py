@@ -342,3 +342,49 @@ def test_a_counterexample_without_parameters_in_its_formulas_says_so(capsys, lan
                  "--lang", lang, r"\delta^{(3)} = a^{(3)} + y"])
     out = capsys.readouterr().out
     assert code == 1 and words in out, out
+
+
+# ---------------------------------------------------------------------- worked numbers and JSON outputs
+
+WORKED = r"""$$
+\begin{aligned}
+z^{2}_{1} &= w^{2}_{11} x_{1} + w^{2}_{12} x_{2} + b^{2}_{1} = 0.3 \cdot 1 + \left(-0.1\right) \cdot 0.5 + 0.1 = 0.35 \\
+a^{2}_{1} &= \frac{1}{1 + e^{- z^{2}_{1}}} = {a}
+\end{aligned}
+$$
+"""
+VALUES = {"w,1,1,1": 0.3, "w,1,1,2": -0.1, "b,1,1": 0.1, "w,1,2,1": 0.2, "w,1,2,2": 0.4, "b,1,2": -0.1,
+          "w,2,1,1": 0.5, "w,2,1,2": -0.3, "b,2,1": 0.2, "w,2,2,1": 0.1, "w,2,2,2": 0.6, "b,2,2": 0,
+          "x": [1, 0.5], "y": [1, 0]}
+
+
+def test_check_doc_decides_the_numbers_of_a_worked_example_with_its_values(capsys, tmp_path):
+    values = tmp_path / "values.json"
+    values.write_text(json.dumps(VALUES))
+    for shown, expected in (("0.586618", 0), ("0.586619", 1)):
+        doc = tmp_path / "worked.md"
+        doc.write_text(WORKED.replace("{a}", shown))
+        code, out, _ = check(capsys, "check-doc", "--layers", "2,2,2", str(doc), "--values", str(values), "--json")
+        data = json.loads(out)
+        assert code == expected and data["summary"]["values"] == 3 and data["summary"]["skipped_values"] == 0
+        assert [r["status"] for r in data["results"] if r.get("method") == "value"][-1] == ("correct", "incorrect")[expected]
+    code, out, _ = check(capsys, "check-doc", "--layers", "2,2,2", str(doc))
+    assert code == 2 and "--values FILE.json" in out  # nothing but numbers: nothing checked, and how to check them
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{\"gradients\": [", "invalid JSON at line 1"),
+    ("[1, 2]", "is not an output of symbackprop derive or evaluate"),
+])
+def test_check_doc_refuses_a_json_file_that_is_no_output_of_the_tool(capsys, tmp_path, content, message):
+    path = tmp_path / "out.json"
+    path.write_text(content)
+    code, out, err = check(capsys, "check-doc", "--layers", "2,2,2", str(path))
+    assert code == 2 and out == "" and message in err and "Traceback" not in err and err.count("error") == 1
+
+
+def test_lr_and_digits_need_values(capsys, tmp_path):
+    doc = tmp_path / "worked.md"
+    doc.write_text(WORKED.replace("{a}", "0.586618"))
+    code, _, err = check(capsys, "check-doc", "--layers", "2,2,2", str(doc), "--lr", "0.1")
+    assert code == 2 and "expected them with --values FILE.json" in err
