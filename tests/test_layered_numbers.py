@@ -123,8 +123,8 @@ def test_bad_values_of_a_sequence_are_refused_at_once_naming_the_step():
         parse_layered_values({**RNN_VALUES, "x": [[1, 0], [0.5, -1], [0, "two"]]}, derivation)
 
 
-@pytest.mark.parametrize("network, values, lang", [(NETWORK, VALUES, "en"), (NETWORK, VALUES, "zh"), (RNN, RNN_VALUES, "en"),
-                                                   (RNN_LAST, RNN_LAST_VALUES, "zh")])
+@pytest.mark.parametrize("network, values, lang", [(NETWORK, VALUES, "en"), (NETWORK, VALUES, "zh"),
+                                                   (RNN, RNN_VALUES, "en"), (RNN_LAST, RNN_LAST_VALUES, "zh")])
 def test_the_documents_typeset(network, values, lang):
     from tooling import compile_tex, describe_failures, katex_failures, math_fragments
 
@@ -151,11 +151,13 @@ def test_the_recurrent_document_states_each_step_and_check_doc_reads_its_claims(
                  r"\frac{\partial C}{\partial a^{1}_{2,1}} &= e^{1}_{2,1} + W^{1}_{1,1} \delta^{1}_{3,1} + W^{1}_{2,1} \delta^{1}_{3,2}",
                  r"&= 0.259374 + 0.0373561 \\"):
         assert line in text
-    assert text.index("*Step 3.*", text.index("## The backward pass")) < text.index("*Step 1.*", text.index("## The backward pass"))
+    backward = text.index("## The backward pass")
+    assert text.index("*Step 3.*", backward) < text.index("*Step 1.*", backward)  # from the last step back
     results = check_layered_document(text, "md", RNN, derivation=derivation)
     assert not [r for r in results if r.status == "unreadable"]
     stated = [r for r in results if r.status != "skipped" and not r.claim.rhs.is_Number]  # the forms, not the numbers
-    assert len(stated) == 24 and all(r.status == "correct" for r in stated)  # 12 through time, 10 gradients, the rule
+    # 12 through time (∂C/∂a and δ of every unit and step), 10 gradients, and the rule itself
+    assert len(stated) == 24 and all(r.status == "correct" for r in stated)
 
 
 def test_the_command_writes_json_and_refuses_network_flags(tmp_path, capsys):
@@ -174,8 +176,8 @@ def test_the_command_writes_json_and_refuses_network_flags(tmp_path, capsys):
 
 def test_the_command_evaluates_a_recurrent_network_and_refuses_bad_values_with_exit_2(tmp_path, capsys):
     spec = tmp_path / "rnn.toml"
-    spec.write_text('input = [2]\nsteps = 3\ncost = "quadratic"\n[[layer]]\ntype = "rnn"\nsize = 2\noutput = "every"\n',
-                    encoding="utf-8")
+    spec.write_text('input = [2]\nsteps = 3\ncost = "quadratic"\n[[layer]]\ntype = "rnn"\nsize = 2\n'
+                    'output = "every"\n', encoding="utf-8")
     values = tmp_path / "values.json"
     values.write_text(json.dumps(RNN_VALUES), encoding="utf-8")
     assert main(["evaluate", str(spec), "--values", str(values), "--format", "json"]) == 0

@@ -342,7 +342,9 @@ def layered_worked_example(derivation: LayeredDerivation, params: Mapping, x: Ma
         form = derivation.gradients[p]
         gradient = _number(form, known)
         terms = ()
-        if network.layer(p.layer).recurrent:  # a sum over the steps: written step by step, each term's value
+        # a recurrent weight's gradient sums over the steps: shown step by step, each term with its value
+        # (over a single step W is used nowhere, and its gradient is 0)
+        if network.layer(p.layer).recurrent and form != 0:
             ordered = sorted(sp.Add.make_args(form), key=_step_of)
             form = written_sum(ordered)
             terms = tuple(Value(term, _number(term, known)) for term in ordered)
@@ -496,10 +498,12 @@ def layered_worked_context(example: LayeredWorkedExample, derivation: LayeredDer
     model = layered_model(derivation, None)
     layers = []
     for info, layer in zip(model["layers"], example.layers):
-        gradients = [{"gradient": _sum_chain(p.gradient, p.terms, known, n) if p.terms else _chain(p.gradient, known, n),
-                      "descent": _descent(p, example)}
+        gradients = [{"gradient": _sum_chain(p.gradient, p.terms, known, n) if p.terms
+                      else _chain(p.gradient, known, n), "descent": _descent(p, example)}
                      for p in example.parameters if p.parameter.symbol.layer == layer.index]
-        entry = {**info, "recurrent": bool(layer.steps), "every": bool(layer.steps) and info["spec"].output == "every", "values": [_chain(v, known, n) for v in layer.values],
+        recurrent = bool(layer.steps)
+        entry = {**info, "recurrent": recurrent, "every": recurrent and info["spec"].output == "every",
+                 "values": [_chain(v, known, n) for v in layer.values],
                  "deltas": [_chain(v, known, n) for v in layer.deltas], "gradients": gradients}
         if layer.steps:  # forward step after step, backward from the last step, with what each unit receives
             forward: dict = {}
