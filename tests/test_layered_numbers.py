@@ -68,6 +68,9 @@ def test_every_gradient_agrees_with_central_differences_and_the_step_is_taken(ne
             assert abs(sum(t.value for t in record.terms) - record.gradient.value) < sp.Float("1e-35")
     if network is NETWORK:
         assert example.known[derivation.forward.outputs[1][(1, 1, 1)]] == sp.Rational(37, 40)  # 0.1 − 0.1 + 0.675 + 0.15 + 0.1, exact
+    if network is RESIDUAL:  # every layer type has its name in the documents
+        text = render_layered_worked(example, derivation, "md", "en").text
+        assert "Layer 2: batch normalisation" in text and "Layer 3: residual connection" in text
     if network is RNN:  # step 1 reads no state (a^1_0 = 0): z^1_{1,1} = 0.1 + 0.7 · 1 − 0.1 · 0, exact
         assert example.known[Site("z", 1, 1, 1)] == sp.Rational(4, 5)
         assert [c.symbol for c in example.step_costs] == [Site("C", None, t) for t in (1, 2, 3)]
@@ -76,6 +79,16 @@ def test_every_gradient_agrees_with_central_differences_and_the_step_is_taken(ne
         steps = example.layers[0].steps
         assert [s.step for s in steps] == [3, 2, 1]
         assert all(v is not None for v in steps[0].passed) and all(v is None for s in steps[1:] for v in s.passed)
+
+
+def test_a_single_step_uses_no_recurrent_weight():
+    network = LayeredNetwork(1, [rnn(1, "tanh")], cost="quadratic", steps=1)
+    derivation = derive_layered(network)
+    params, x, y = parse_layered_values({"W,1,1,1": 2, "U,1,1,1": 0.5, "b,1,1": 0, "x": [[1]], "y": [0]}, derivation)
+    example = layered_worked_example(derivation, params, x, y)
+    gradients = {record.parameter.symbol.kind: record for record in example.parameters}
+    assert gradients["W"].gradient.value == 0 and not gradients["W"].terms and len(gradients["U"].terms) == 1
+    assert "∂C/∂W¹_(1,1) = 0" in render_layered_worked(example, derivation, "text").text
 
 
 def _cut_to_one_step(fw, layer, delta, output):
