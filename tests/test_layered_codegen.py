@@ -129,10 +129,13 @@ def test_a_recurrent_layer_with_its_output_at_the_last_step_agrees(tmp_path):
                                    cost="quadratic", steps=3))
 
 
-def test_a_recurrent_layer_then_a_dense_softmax_with_the_cross_entropy_agrees(tmp_path):
+def test_dense_layers_after_a_recurrent_layer_softmax_and_a_skip_agree(tmp_path):
     module, params, X, Y = agree(tmp_path, LayeredNetwork([2], [rnn(3, activation="relu"), dense(2, "softmax")],
                                                           cost="cross_entropy", steps=3))
     assert module.predict(params, X[0]).shape == (1, 2)
+    # a skip from the recurrent layer: its δ joins what the layer above passes back, before the steps are run back
+    agree(tmp_path, LayeredNetwork([2], [rnn(2, activation="tanh"), dense(2, "tanh"), residual(1), dense(1, "identity")],
+                                   steps=2))
 
 
 @pytest.fixture(scope="module")
