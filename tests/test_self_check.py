@@ -244,7 +244,7 @@ def test_a_wrong_digit_in_the_worked_example_is_found(shared):
 # ------------------------------------------------------------------ fresh worked documents of networks of layers
 
 #: one small network for each kind of layer: convolutions (with stride and padding), both poolings, flattening,
-#: dense layers, batch normalisation and a residual connection
+#: dense layers, batch normalisation, a residual connection and a recurrent layer with an output at every step
 LAYERED_WORKED = {
     "conv1d-maxpool": {"input": [1, 6], "cost": "cross_entropy", "layer": [
         {"type": "conv1d", "channels": 2, "kernel": 2, "stride": 2, "padding": 1, "activation": "relu"},
@@ -260,6 +260,8 @@ LAYERED_WORKED = {
         {"type": "batchnorm"},
         {"type": "residual", "from": 1},
         {"type": "dense", "size": 1, "activation": "identity"}]},
+    "rnn": {"input": [2], "steps": 3, "cost": "quadratic", "layer": [
+        {"type": "rnn", "size": 2, "activation": "tanh", "output": "every"}]},
 }
 LR = sp.Rational(1, 2)
 
@@ -365,7 +367,7 @@ def test_an_evaluate_json_output_passes_check_doc(shared):
     assert len(wrong) == 1 and wrong[0].text.startswith("\\frac{\\partial C}{\\partial w^{2}_{22}} = 0.0143128")
 
 
-@pytest.mark.parametrize("key", ["conv1d-maxpool", "batchnorm-residual"])
+@pytest.mark.parametrize("key", ["conv1d-maxpool", "batchnorm-residual", "rnn"])
 def test_the_json_outputs_of_a_network_of_layers_pass_check_doc(key, layered_worked):
     w = layered_worked[key]
     derived = check_output(render_layered_json(w.derivation), "derive.json", w.network, w.derivation, layered=True,

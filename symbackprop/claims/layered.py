@@ -152,6 +152,7 @@ def _build_table(derivation: LayeredDerivation) -> _LayeredTable:
     sites += list(fw.parameters) + list(fw.auxiliary) + list(fw.constants)  # with batch normalisation's μ, σ, x̂, ε
     for l in derivation.through_time:  # what a recurrent layer's output passes back to each state, e^{l}_{t,j}
         sites += [Site("e", l, *pos) for pos in derivation.deltas[l]]
+    sites += list(step_costs(derivation))  # C_t, the cost at each step of an output sequence
     for site in sites:
         shown = printer.doprint(site)
         table.add(keys.key(shown, len(site.position)), site, shown)
@@ -168,6 +169,21 @@ def _build_table(derivation: LayeredDerivation) -> _LayeredTable:
     if network.batch == 1:
         _add_wholes(table, sites)
     return table
+
+
+def step_costs(derivation: LayeredDerivation) -> dict:
+    """C_t → the cost at step t, when the network's output is the state of a recurrent layer at every step (its
+    cost is their sum); else empty."""
+    network, fw = derivation.network, derivation.forward
+    last = network.layers[-1]
+    if not (last.recurrent and len(last.output_shape) == 2):
+        return {}
+    outputs, costs = fw.outputs[last.index], {}
+    for t in range(1, last.output_shape[0] + 1):
+        here = [pos for pos in outputs if pos[0] == t]
+        costs[Site("C", None, t)] = network.cost.total([outputs[pos] for pos in here],
+                                                       [Site("y", None, *pos) for pos in here])
+    return costs
 
 
 def _add_wholes(table: _LayeredTable, sites) -> None:
@@ -951,7 +967,7 @@ def layered_value(derivation: LayeredDerivation, expr, values) -> sp.Expr:
     if id(values) not in cache:  # kept with its values, so that the id stays its own
         cache[id(values)] = (values, named_values(derivation, values.point))
     known = cache[id(values)][1]
-    named = _named(derivation, expr).xreplace({COST: derivation.forward.cost})
+    named = _named(derivation, expr).xreplace({COST: derivation.forward.cost, **step_costs(derivation)})
     named = named.xreplace(eta_values(named, values.lr))
     value = _at(derivation, named, known)
     if not value.is_number or value.has(sp.nan, sp.zoo):

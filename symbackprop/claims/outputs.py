@@ -389,7 +389,7 @@ def layered_evaluate_results(data: dict, derivation, values: WorkedPoint, value_
     """Every number of the evaluate output of a network of layers, decided at the point of ``values``."""
     from .verdicts import Unreadable
 
-    from ..model.layers import COST
+    from ..model.layers import COST, Site
 
     fw = derivation.forward
     cursor = _Cursor(source)
@@ -411,6 +411,8 @@ def layered_evaluate_results(data: dict, derivation, values: WorkedPoint, value_
                     continue
                 number(sites[symbol], entry, f"layers[{i}].{part}[{k}]")
     number(COST, data.get("cost"), "cost")
+    for t, entry in enumerate(data.get("step_costs", []), start=1):  # the cost at each step of a sequence
+        number(Site("C", None, t), entry, f"step_costs[{t - 1}]")
     for i, g in enumerate(data["gradients"]):
         theta = keys[g["key"]]
         number(Partial(COST, theta), g.get("gradient"), f"gradients[{i}].gradient")

@@ -942,7 +942,7 @@ def read_chains(equations, claims, names, decide, read_shown, worked_value, valu
     """
     from ..errors import SpecError
     from .extraction import split_chain
-    from .values import decide as decide_value, has_decimal, numeric_members
+    from .values import has_decimal, numeric_members
 
     results = []
     chains = []  # each equation's members and the members that are arithmetic on numbers
@@ -971,20 +971,10 @@ def read_chains(equations, claims, names, decide, read_shown, worked_value, valu
         for index, rhs in enumerate(members[1:], start=1):
             text = f"{lhs} = {rhs}"
             if index in numbers and (worked or values is not None):
-                if values is None:
-                    results.append(Skipped(text, line, reason="value"))
+                verdict = _number_verdict(text, line, lhs, rhs, numbers[index], worked_value, values)
+                if verdict is not None:
+                    results.append(verdict)
                     continue
-                expr, shown = numbers[index]
-                try:
-                    exact = worked_value(lhs)
-                except (SpecError, ValueError) as error:
-                    results.append(Unreadable(text, line, str(error)))
-                    continue
-                try:
-                    results.append(decide_value(text, line, expr, shown, exact, values.digits))
-                except ValueError as error:
-                    results.append(Unreadable(text, line, str(error)))
-                continue
             if definition:
                 continue
             try:
@@ -1010,6 +1000,25 @@ def read_chains(equations, claims, names, decide, read_shown, worked_value, valu
             verdicts = [(assignment, decide(claim)) for assignment, claim in instances.claims]
             results.append(_at_line(_combined(verdicts, instances.letters), line))
     return results
+
+
+def _number_verdict(text: str, line, lhs: str, rhs: str, number, worked_value, values):
+    """A member of a chain that is arithmetic on numbers: skipped without ``values``, else decided at their point;
+    None for a whole number given to what has no value at a point (the zero state, a_0 = 0: a definition)."""
+    from ..errors import SpecError
+    from .values import decide, has_decimal
+
+    if values is None:
+        return Skipped(text, line, reason="value")
+    expr, shown = number
+    try:
+        exact = worked_value(lhs)
+    except (SpecError, ValueError) as error:
+        return Unreadable(text, line, str(error)) if has_decimal(rhs) else None
+    try:
+        return decide(text, line, expr, shown, exact, values.digits)
+    except ValueError as error:
+        return Unreadable(text, line, str(error))
 
 
 def _worked_value(derivation, lhs: str, notation: str, star: str, values):
