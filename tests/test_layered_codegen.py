@@ -114,8 +114,9 @@ def test_stride_padding_average_pooling_and_one_dimension_agree(tmp_path):
 
 def test_batch_normalisation_and_a_residual_connection_agree(tmp_path):
     agree(tmp_path, LayeredNetwork(2, [dense(2, "tanh"), batchnorm(), residual(1), dense(1, "identity")], batch=3))
-    agree(tmp_path, LayeredNetwork([1, 3, 3], [conv2d(2, 2, activation="sigmoid"), batchnorm(), residual(1),
-                                               flatten(), dense(2, "identity")], batch=2))
+    # per-channel statistics over the examples and the positions of a feature map
+    agree(tmp_path, LayeredNetwork([1, 3], [conv1d(2, 2, activation="sigmoid"), batchnorm(), residual(1),
+                                            flatten(), dense(2, "identity")], batch=2))
 
 
 def test_ties_go_to_the_first_maximum_in_reading_order(tmp_path):
