@@ -32,7 +32,12 @@ RESIDUAL_VALUES = {"w,1,1,1": 0.5, "w,1,1,2": -0.3, "b,1,1": 0.1, "w,1,2,1": 0.2
                    "x": [[1, 0.5], [-0.5, 2], [0.3, -1]], "y": [[1], [0], [0.5]]}
 
 
-@pytest.mark.parametrize("network, values", [(NETWORK, VALUES), (RESIDUAL, RESIDUAL_VALUES)])
+#: the same block with a ReLU after the addition, as in a residual network
+RESIDUAL_RELU = LayeredNetwork(2, [dense(2, "tanh"), batchnorm(), residual(1, "relu"), dense(1, "identity")], batch=3)
+
+
+@pytest.mark.parametrize("network, values", [(NETWORK, VALUES), (RESIDUAL, RESIDUAL_VALUES),
+                                             (RESIDUAL_RELU, RESIDUAL_VALUES)], ids=["conv", "residual", "relu"])
 def test_every_gradient_agrees_with_central_differences_and_the_step_is_taken(network, values):
     derivation = derive_layered(network)
     params, x, y = parse_layered_values(values, derivation)
@@ -45,6 +50,10 @@ def test_every_gradient_agrees_with_central_differences_and_the_step_is_taken(ne
             truth = oracle.gradient(site_key(record.parameter.symbol), point, xs, [mpmath.mpf(v) for v in y])
             assert abs(mpmath.mpf(str(record.gradient.value)) - truth) < mpmath.mpf("1e-25")
             assert record.updated.value == record.parameter.value - sp.Rational(1, 10) * record.gradient.value
+    if network is RESIDUAL_RELU:  # a³ = ReLU(z³) with z³ = a² + a¹: one entry below 0 here, cut to 0
+        z, a = derivation.forward.weighted[3], derivation.forward.outputs[3]
+        assert any(example.known[z[pos]] < 0 for pos in z)
+        assert all(example.known[a[pos]] == max(example.known[z[pos]], 0) for pos in z)
     if network is NETWORK:
         assert example.known[derivation.forward.outputs[1][(1, 1, 1)]] == sp.Rational(37, 40)  # 0.1 − 0.1 + 0.675 + 0.15 + 0.1, exact
 
