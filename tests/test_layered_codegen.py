@@ -11,7 +11,7 @@ from symbackprop.errors import SpecError
 from symbackprop.examples import CONVOLUTIONAL
 from symbackprop.codegen.layered import layered_module, site_array_index
 from symbackprop.model.layers import (LayeredNetwork, avgpool, batchnorm, conv1d, conv2d, dense, flatten,
-                                      layered_from_mapping, maxpool, residual)
+                                      layered_from_mapping, maxpool, residual, rnn)
 from symbackprop.proof.layered import (LayeredPoint, MARGIN, MpmathNetwork, derive_layered, named_values, plant,
                                        random_layered_point, site_key, _mp)
 
@@ -48,13 +48,22 @@ def _arrays(module, point):
 
 
 def agree(tmp_path, network, batch=3, seed=1, tie=False):
-    """The module's batched gradients against Σ over the batch of the derivation's gradients (mpmath, 40 digits).
+    """The module's batched gradients agree to 1e-12 with Σ over the batch of the derivation's gradients
+    (mpmath, 40 digits).
 
     ``tie``: every kernel entry 0 and every bias 1/2, so that every max-pooling window after the first
     layer is a tie, which both break by the first maximum in reading order.
     """
     derivation = derive_layered(network)
-    module = load(tmp_path, derivation)
+    worst, *rest = difference(load(tmp_path, derivation), derivation, batch, seed, tie)
+    assert worst < 1e-12, worst
+    return rest
+
+
+def difference(module, derivation, batch=3, seed=1, tie=False):
+    """The largest relative difference between the module's batched gradients and Σ over the batch of the
+    derivation's gradients at random points, with the module, its parameters and the batch."""
+    network = derivation.network
     if network.batch > 1:  # one point holds the whole batch, each position led by its example's number
         point = _points(derivation, 1, seed)[0]
         batch = network.batch
@@ -72,7 +81,7 @@ def agree(tmp_path, network, batch=3, seed=1, tie=False):
     for n, point in enumerate(points):
         for pos, value in point.x.items():
             X[(n, *(i - 1 for i in pos))] = float(value)
-    Y = np.array([[float(v) for v in point.y] for point in points])
+    Y = np.array([[float(v) for v in point.y] for point in points]).reshape((batch, *network.shapes[-1]))
     grads = module.gradients(params, X, Y)
     assert set(grads) == set(params)
     expected = {p: sp.S.Zero for p in derivation.params}
@@ -84,8 +93,7 @@ def agree(tmp_path, network, batch=3, seed=1, tie=False):
     for p, value in expected.items():
         name, index = site_array_index(p)
         worst = max(worst, abs(grads[name][index] - float(value)) / max(1.0, abs(float(value))))
-    assert worst < 1e-12, worst
-    return module, params, X, Y
+    return worst, module, params, X, Y
 
 
 def test_the_gallery_network_module_agrees_with_the_derivation(tmp_path):
@@ -117,6 +125,50 @@ def test_batch_normalisation_and_a_residual_connection_agree(tmp_path):
 def test_ties_go_to_the_first_maximum_in_reading_order(tmp_path):
     agree(tmp_path, LayeredNetwork([1, 5, 5], [conv2d(1, 2, activation="identity"), maxpool(2),
                                                dense(2, "identity")], cost="quadratic"), batch=1, tie=True)
+
+
+def test_a_recurrent_layer_with_its_output_at_the_last_step_agrees(tmp_path):
+    # two recurrent layers: the first passes every state on, the second its last state to the cost
+    agree(tmp_path, LayeredNetwork([2], [rnn(2, activation="tanh", output="every"), rnn(2, activation="sigmoid")],
+                                   cost="quadratic", steps=3))
+
+
+def test_dense_layers_after_a_recurrent_layer_softmax_and_a_skip_agree(tmp_path):
+    module, params, X, Y = agree(tmp_path, LayeredNetwork([2], [rnn(3, activation="relu"), dense(2, "softmax")],
+                                                          cost="cross_entropy", steps=3))
+    assert module.predict(params, X[0]).shape == (1, 2)
+    # a skip from the recurrent layer: its δ joins what the layer above passes back, before the steps are run back
+    agree(tmp_path, LayeredNetwork([2], [rnn(2, activation="tanh"), dense(2, "tanh"), residual(1), dense(1, "identity")],
+                                   steps=2))
+
+
+@pytest.fixture(scope="module")
+def every_step():
+    """A recurrent layer with an output and a cost at every step, derived once."""
+    return derive_layered(LayeredNetwork([2], [rnn(2, activation="sigmoid", output="every")],
+                                         cost="binary_cross_entropy", steps=3))
+
+
+def test_a_recurrent_layer_with_a_cost_at_every_step_agrees(tmp_path, every_step):
+    worst, module, params, X, Y = difference(load(tmp_path, every_step), every_step)
+    assert worst < 1e-12, worst
+    assert Y.shape == (3, 3, 2) and module.cost(params, X, Y) > 0
+
+
+def test_backpropagation_through_time_cut_to_one_step_in_the_module_disagrees(tmp_path, every_step):
+    # the planted mistake: each step's δ without what the next step passes back, (W^1)ᵀ δ^1_{t+1}
+    source = layered_module(every_step)
+    right = "delta1[:, t] = (da1[:, t] + delta1[:, t + 1] @ W1) * slope1[:, t]"
+    assert source.count(right) == 1
+    cut = import_generated(source.replace(right, "delta1[:, t] = da1[:, t] * slope1[:, t]"), tmp_path, "cut")
+    worst = difference(cut, every_step)[0]
+    assert worst > 1e-3, worst
+
+
+def test_a_planted_wrong_rule_through_time_is_refused(every_step):
+    cut = plant("rnn", through_time=lambda fw, layer, delta, output: dict(output))
+    with pytest.raises(SpecError, match="textbook rule"):
+        layered_module(derive_layered(every_step.network, rules=cut))
 
 
 def test_a_planted_wrong_rule_is_refused():

@@ -3,8 +3,8 @@
 :func:`layered_module` hands the template ``templates/codegen/layered_module.py.j2`` one entry per
 layer: its sizes, its activation and σ' as NumPy code printed from the activation rule, and the
 name of the backward rule the derivation applied to it (``conv``, ``maxpool``, ``avgpool``,
-``dense``, ``flatten``). The template holds one block of code per rule, the array form of the rule
-the derivation states and proves entry by entry:
+``dense``, ``flatten``, ``batchnorm``, ``residual``, ``rnn``). The template holds one block of code per
+rule, the array form of the rule the derivation states and proves entry by entry:
 
     conv     ∂C/∂a^{l−1}_c = crop_P(Σ_o dil_s(δ^l_o) ⋆_full rot180(K^l_{o,c}))
              ∂C/∂K^l_{o,c} = pad_P(a^{l−1}_c) ⋆_valid dil_s(δ^l_o),   ∂C/∂b^l_o = Σ_positions δ^l_o
@@ -12,17 +12,24 @@ the derivation states and proves entry by entry:
     avgpool  δ/size^dims to every entry of each window
     dense    ∂C/∂a^{l−1} = (W^l)ᵀ δ^l,  ∂C/∂W^l = δ^l (a^{l−1})ᵀ,  ∂C/∂b^l = δ^l
     flatten  δ^l laid back out as the map
+    rnn      through time, from the last step: δ^l_t = ((W^l)ᵀ δ^l_{t+1} + e^l_t) ⊙ σ'(z^l_t), δ^l_{T+1} = 0,
+             with e^l_t what the output passes back to the state a^l_t (0 at a step that is no output);
+             ∂C/∂a^{l−1}_t = (U^l)ᵀ δ^l_t,  ∂C/∂W^l = Σ_{t≥2} δ^l_t (a^l_{t−1})ᵀ,  ∂C/∂U^l = Σ_t δ^l_t (a^{l−1}_t)ᵀ,
+             ∂C/∂b^l = Σ_t δ^l_t
 
 and δ^{l−1} = ∂C/∂a^{l−1} ⊙ σ'(z^{l−1}) for a layer with an activation; the output's δ^L is the
-derivation's simplified form, printed by SymPy's ``NumPyPrinter``.
+derivation's simplified form, printed by SymPy's ``NumPyPrinter`` (for a recurrent output layer, the
+derivation's ∂C/∂a^L, the e^L from which its δ is formed through time).
 
 Before anything is written, every rule of the derivation is proven against the chain rule
 (:func:`symbackprop.proof.layered.rule_facts`) and must be the layer type's textbook rule; a
 derivation whose rules do not hold, or that uses a rule the template does not know, is refused
 rather than exported wrongly.
 
-The module works on batches with the example first: X has shape (N, *input shape), Y (N, outputs).
-Its cost and gradients are the sums of the per-example ones over the batch.
+The module works on batches with the example first: X has shape (N, *input shape), Y (N, *output shape)
+(a sequence's input and targets are (N, steps, size)). Its cost and gradients are the sums of the
+per-example ones over the batch. A recurrent layer runs its steps in a loop, each step a matrix product
+over the whole batch.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from . import code as _numpy_code
 from ..errors import SpecError
 from ..model.activations import A, Z, VectorActivation
 from ..model.costs import Y as COST_Y
-from ..model.layers import BatchNorm, Conv, Pool, Residual, Site, shape_text
+from ..model.layers import BatchNorm, Conv, Pool, Recurrent, Residual, Site, shape_text
 from ..proof.layered import LAYER_RULES, LayeredDerivation, rule_facts
 
 TEMPLATE = "codegen/layered_module.py.j2"
@@ -65,44 +72,49 @@ def _names(l: int) -> dict:
 
 
 def _output_delta(derivation: LayeredDerivation) -> dict:
-    """δ^L as code: one expression of the whole layer's a, z and y when every entry has the same form,
-    else one expression per output (``columns``), in the columns ``a{L}_j``, ``z{L}_j``, ``y_j``."""
+    """The derivation's output δ^L as code (for a recurrent output layer its ∂C/∂a^L, the e^L its δ is formed
+    from through time): one expression of the whole layer's a, z and y when every entry has the same form,
+    else one expression per output (``columns``), in the columns ``a{L}_i``, ``z{L}_i``, ``y_i``, with
+    ``places`` the 0-based index of each in the output."""
     fw, network = derivation.forward, derivation.network
     L = network.depth
     names = _names(L)
     y = sp.Symbol("y")
+    has_z = L in fw.weighted and not network.layer(L).recurrent
     forms, columns, replacements = [], [], {}
-    for index, (pos, value) in enumerate(derivation.deltas[L].items()):
+    for index, (pos, value) in enumerate(derivation.output.items()):
         own = {fw.outputs[L][pos]: names["a"], fw.targets[index]: y}
-        if L in fw.weighted:
+        if has_z:
             own[fw.weighted[L][pos]] = names["z"]
         forms.append(value.xreplace(own))
     allowed = {names["a"], names["z"], y}
     if all(form.free_symbols <= allowed for form in forms) and all(form == forms[0] for form in forms):
         return {"elementwise": True, "delta": code(forms[0])}
-    for index, pos in enumerate(derivation.deltas[L]):
+    for index, pos in enumerate(derivation.output):
         replacements[fw.outputs[L][pos]] = sp.Symbol(f"a{L}_{index}")
         replacements[fw.targets[index]] = sp.Symbol(f"y_{index}")
-        if L in fw.weighted:
+        if has_z:
             replacements[fw.weighted[L][pos]] = sp.Symbol(f"z{L}_{index}")
-    for value in derivation.deltas[L].values():
+    for value in derivation.output.values():
         form = value.xreplace(replacements)
         stray = form.free_symbols - set(replacements.values())
         if stray:
             raise SpecError(f"δ^{L} depends on {', '.join(sorted(map(str, stray)))}; expected only the output "
                             f"layer's z, a and the targets")
         columns.append(code(form))
-    return {"elementwise": False, "columns": columns, "size": len(columns), "has_z": L in fw.weighted}
+    places = [", ".join(str(i - 1) for i in pos) for pos in derivation.output]
+    return {"elementwise": False, "columns": columns, "places": places, "size": len(columns), "has_z": has_z}
 
 
 def _targets_sum_to_one(derivation: LayeredDerivation) -> bool:
-    """Whether the output δ was simplified using Σ_j y_j = 1 (it differs from the raw chain rule otherwise)."""
-    L = derivation.network.depth
-    return any(sp.expand(raw - derivation.deltas[L][pos]) != 0 for pos, raw in derivation.raw_output.items())
+    """Whether the output δ was simplified using Σ_j y_j = 1: the cost allows it, and the simplified form is not
+    the raw chain rule as a rational function (a cancellation alone, such as the binary cross-entropy's, is)."""
+    return derivation.network.cost.targets_sum_to_one and any(
+        sp.cancel(raw - derivation.output[pos]) != 0 for pos, raw in derivation.raw_output.items())
 
 
 #: the rules the module template has code for
-CODED_RULES = ("conv", "maxpool", "avgpool", "dense", "flatten", "batchnorm", "residual")
+CODED_RULES = ("conv", "maxpool", "avgpool", "dense", "flatten", "batchnorm", "residual", "rnn")
 
 
 def _require_proven(derivation: LayeredDerivation) -> None:
@@ -123,6 +135,8 @@ def _require_proven(derivation: LayeredDerivation) -> None:
 
 
 def _activation(layer, names: dict) -> dict:
+    """The activation and σ' as code in the layer's names: z and a of the whole layer, or, for a recurrent
+    layer, σ of one step's z (``z<l>_t``) and σ' over every step's z and state (``z<l>``, ``h<l>``)."""
     rule = layer.activation
     if rule is None:
         return {"activation": None, "softmax": False, "forward": None, "prime": None}
@@ -130,9 +144,11 @@ def _activation(layer, names: dict) -> dict:
         raise SpecError("a generic activation σ has no code; choose a concrete activation to export")
     if isinstance(rule, VectorActivation):
         return {"activation": rule.label, "softmax": True, "forward": None, "prime": None}
+    l = layer.index
+    step, state = (sp.Symbol(f"z{l}_t"), sp.Symbol(f"h{l}")) if layer.recurrent else (names["z"], names["a"])
     return {"activation": rule.label, "softmax": False,
-            "forward": code(rule.forward.xreplace({Z: names["z"]})),
-            "prime": code(rule.prime_named(Z, A).xreplace({Z: names["z"], A: names["a"]}))}
+            "forward": code(rule.forward.xreplace({Z: step})),
+            "prime": code(rule.prime_named(Z, A).xreplace({Z: names["z"], A: state}))}
 
 
 def _layer_entry(derivation: LayeredDerivation, layer) -> dict:
@@ -147,6 +163,7 @@ def _layer_entry(derivation: LayeredDerivation, layer) -> dict:
         "dims": len(layer.input_shape) - 1,
         "bias": layer.bias,
         "has_z": layer.has_z,
+        "recurrent": layer.recurrent,
         **_activation(layer, _names(l)),
     }
     if isinstance(spec, Conv):
@@ -162,6 +179,9 @@ def _layer_entry(derivation: LayeredDerivation, layer) -> dict:
                      epsilon=repr(float(spec.epsilon)), channels=layer.input_shape[0])
     elif isinstance(spec, Residual):
         entry.update(source=spec.source)
+    elif isinstance(spec, Recurrent):
+        steps, width = layer.input_shape
+        entry.update(size=spec.size, steps=steps, width=width, output=spec.output)
     entry["skips"] = [r.index for r in derivation.network.layers
                       if isinstance(r.spec, Residual) and r.spec.source == l]
     return entry
@@ -188,7 +208,7 @@ def layered_module_context(derivation: LayeredDerivation) -> dict:
         "description": repr(network),
         "shapes": [shape_text(s) for s in network.shapes],
         "input_shape": list(network.input_shape),
-        "outputs": network.shapes[-1][0],
+        "target_shape": list(network.shapes[-1]),
         "depth": L,
         "layers": layers,
         "cost": network.cost.name,
