@@ -136,20 +136,6 @@ def test_claims_about_a_recurrent_layer(claim, status, named):
     assert (verdict.status, verdict.diagnosis) == (status, named)
 
 
-def test_evaluate_refuses_a_recurrent_layer_with_one_message(tmp_path, capsys):
-    from symbackprop.cli import main
-
-    spec = tmp_path / "rnn.toml"
-    spec.write_text('input = 2\nsteps = 2\n[[layer]]\ntype = "rnn"\nsize = 1\n', encoding="utf-8")
-    values = tmp_path / "values.json"
-    values.write_text('{"W,1,1,1": 1, "U,1,1,1": 1, "U,1,1,2": 1, "b,1,1": 0, "x": [[1, 2], [3, 4]], "y": [1]}',
-                      encoding="utf-8")
-    assert main(["evaluate", str(spec), "--values", str(values)]) == 2
-    err = capsys.readouterr().err
-    assert "layer 1 (rnn) has no worked numbers yet" in err
-    assert "Traceback" not in err
-
-
 @pytest.mark.parametrize("lang, words", [("en", "2 units, tanh, bias, output at every step"),
                                          ("zh", "2 个单元，tanh，有偏置，每一步都输出")])
 def test_the_network_table_states_a_recurrent_layers_settings(lang, words):
