@@ -10,6 +10,7 @@ command answer without loading SymPy.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import tempfile
@@ -1059,8 +1060,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@functools.lru_cache(maxsize=1)
+def _main_parser() -> argparse.ArgumentParser:
+    """The parser of :func:`main`, built once per process: parsing leaves it as it was, and a program that
+    calls ``main`` many times (a test suite, a notebook) need not build its hundreds of options again."""
+    return build_parser()
+
+
 def main(argv=None) -> int:
-    parser = build_parser()
+    parser = _main_parser()
     args = parser.parse_args(argv)
     try:
         if args.command != "examples" and getattr(args, "output", None):

@@ -728,7 +728,7 @@ def _check_notation(notation: str) -> None:
 def render_diffusion(measurement: Measurement, bounds: Sequence[Bound], fmt: str = "md", lang: str = "en",
                      figure: str | None = None, *, notation: str = "nielsen", flavor: str = "github",
                      standalone: bool = True, templates=None, heading_level: str = "section",
-                     front_matter: dict | None = None):
+                     front_matter: dict | None = None, plot: str | None = None):
     """The document on vanishing gradients, as a :class:`symbackprop.render.Document`.
 
     ``figure`` names the SVG plot next to a Markdown document; it becomes the
@@ -736,7 +736,9 @@ def render_diffusion(measurement: Measurement, bounds: Sequence[Bound], fmt: str
     document says how to install it instead). LaTeX draws the plot with TikZ
     from the numbers and needs no attachment. ``standalone=False`` gives a
     LaTeX fragment to ``\\input``. ``heading_level`` and ``front_matter`` mean what they
-    mean for a derivation (:func:`symbackprop.proof.report.render`).
+    mean for a derivation (:func:`symbackprop.proof.report.render`). ``plot`` is the SVG that
+    :func:`plot_svg` drew for this measurement and notation, when the caller has it already (the
+    documents of several languages share one plot); without it the plot is drawn here.
     """
     from .documents.render import FLAVORS, HEADING_LEVELS, LANGUAGES, Document, environment, get_template
 
@@ -767,7 +769,7 @@ def render_diffusion(measurement: Measurement, bounds: Sequence[Bound], fmt: str
                             f"expected bounds({', '.join(measurement.activations)!s})")
     if problems:
         raise SpecError(problems)
-    svg = plot_svg(measurement, notation) if fmt == "md" and figure else None
+    svg = (plot if plot is not None else plot_svg(measurement, notation)) if fmt == "md" and figure else None
     by_name = {b.activation: b for b in bound_list}
     offset = printing.notation(notation).layer_offset
     rows = tuple(

@@ -120,12 +120,13 @@ def _worked_documents(files: dict[str, str], manifest: list[dict]) -> None:
 
 def _diffusion_documents(files: dict[str, str], manifest: list[dict]) -> None:
     """Gradient diffusion through sigmoid, tanh and ReLU layers: the bound and the measurement, with its plot."""
-    from .diffusion import bounds, measure, render_diffusion
+    from .diffusion import bounds, measure, plot_svg, render_diffusion
 
     measurement = measure(**DIFFUSION)
     derived = bounds(measurement.activations)
+    plot = plot_svg(measurement)  # one drawing for every language
     for lang in _languages():
-        doc = render_diffusion(measurement, derived, "md", lang, "diffusion.svg")
+        doc = render_diffusion(measurement, derived, "md", lang, "diffusion.svg", plot=plot)
         files[f"diffusion.{lang}.md"] = doc.text
         files.update(doc.attachments)
         manifest.append({"path": f"diffusion.{lang}.md", "format": "md", "lang": lang, "flavor": "github",

@@ -115,9 +115,10 @@ def test_stride_padding_average_pooling_and_one_dimension_agree(tmp_path):
 
 def test_batch_normalisation_and_a_residual_connection_agree(tmp_path):
     agree(tmp_path, LayeredNetwork(2, [dense(2, "tanh"), batchnorm(), residual(1), dense(1, "identity")], batch=3))
-    # a block of a residual network: the ReLU after the addition, its σ' in the error of both paths
-    module, *_ = agree(tmp_path, LayeredNetwork([1, 3, 3], [conv2d(2, 2, activation="sigmoid"), batchnorm(),
-                                                            residual(1, "relu"), flatten(), dense(2, "identity")],
+    # per-channel statistics over the examples and the positions of a feature map, and the ReLU after the
+    # addition of a block of a residual network: its σ' in the error of both paths
+    module, *_ = agree(tmp_path, LayeredNetwork([1, 3], [conv1d(2, 2, activation="sigmoid"), batchnorm(),
+                                                         residual(1, "relu"), flatten(), dense(2, "identity")],
                                                 batch=2))
     assert "z3 = a2 + a1" in inspect.getsource(module)
 

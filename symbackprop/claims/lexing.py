@@ -330,6 +330,13 @@ def _prepare(text: str) -> str:
 
 
 def _parse(text: str, syntax: str, start: str) -> Tree:
+    """The parse tree of ``text``; a formula read again (the same symbol in every table, the same claim in
+    every language and format of a document) is parsed once. Nothing changes a tree after parsing."""
+    return _parse_once(text, syntax, start)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_once(text: str, syntax: str, start: str) -> Tree:
     try:
         return _parser(syntax).parse(text, start=start)
     except _LexProblem as problem:
