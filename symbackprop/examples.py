@@ -151,7 +151,8 @@ CONVOLUTIONAL = {
 
 
 # A residual block with batch normalisation, over a batch of 3 examples: a dense tanh layer, batch
-# normalisation of its output, a skip that adds the dense layer's output back, and a dense identity output.
+# normalisation of its output, a skip that adds the dense layer's output back with a ReLU after the
+# addition (as in a block of a residual network), and a dense identity output.
 RESIDUAL_BATCHNORM = {
     "input": 2,
     "batch": 3,
@@ -159,7 +160,7 @@ RESIDUAL_BATCHNORM = {
     "layer": [
         {"type": "dense", "size": 2, "activation": "tanh"},
         {"type": "batchnorm"},
-        {"type": "residual", "from": 1},
+        {"type": "residual", "from": 1, "activation": "relu"},
         {"type": "dense", "size": 1, "activation": "identity"},
     ],
 }

@@ -8,7 +8,7 @@ import pytest
 import sympy as sp
 
 from symbackprop.model.layers import (LayeredNetwork, Site, avgpool, conv1d, conv2d, dense, flatten, maxpool,
-                                      positions)
+                                      positions, residual)
 from symbackprop.proof import layered
 from symbackprop.proof.layered import (MpmathNetwork, derive_layered, first_maximum, named_values, plant,
                                        random_layered_point, site_key)
@@ -184,19 +184,26 @@ def test_same_input_same_document():
 
 def _random_network(rng: random.Random) -> LayeredNetwork:
     """A small random stack: one or two convolutions (1-D or 2-D, random stride and padding), maybe a
-    pooling layer, then flatten or a dense layer, with random activations and a random cost."""
+    pooling layer, maybe a residual block (a 1-wide convolution and a skip around it, with a random
+    activation after the addition), then flatten or a dense layer, with random activations and a random cost."""
     dims = rng.choice([1, 2])
     shape = [rng.randint(1, 2)] + [rng.randint(4, 5)] * dims
     make = conv1d if dims == 1 else conv2d
     activations = ["sigmoid", "tanh", "softplus", "generic", "identity", "relu"]
     layers = [make(rng.randint(1, 2), rng.randint(1, 2), stride=rng.randint(1, 2), padding=rng.randint(0, 1),
                    activation=rng.choice(activations), bias=rng.random() < 0.7)]
+    channels = layers[0].channels
     if rng.random() < 0.5:
         layers.append(make(1, 2, activation=rng.choice(activations)))
+        channels = 1
     if rng.random() < 0.7:
         layers.append(rng.choice([maxpool, avgpool])(rng.randint(1, 2)))
     cost = rng.choice(["quadratic", "cross_entropy", "binary_cross_entropy"])
     output = {"quadratic": rng.choice(activations), "cross_entropy": "softmax", "binary_cross_entropy": "sigmoid"}
+    if rng.random() < 0.5:  # drawn last: the draws before it give the stacks they gave without it
+        below = len(layers)
+        layers += [make(channels, 1, activation=rng.choice(activations)),
+                   residual(below, activation=rng.choice([None, *activations, "leaky_relu"]))]
     layers.append(dense(2, output[cost]))
     return LayeredNetwork(shape, layers, cost=cost)
 
@@ -220,6 +227,11 @@ def test_random_instances_agree_with_central_differences(seed):
     report = derive_layered(net).check(points=1, seed=seed, composed=False)
     assert report.ok, (net, [f for f in report.facts if not f.ok])
     assert {f.what for f in report.facts} >= {"output", "backward", "numeric"}
+
+
+def test_the_random_instances_include_residual_blocks_with_an_activation():
+    stacks = [_random_fitting_network(seed) for seed in range(6)]
+    assert any(layer.type == "residual" and layer.has_z for net in stacks for layer in net.layers)
 
 
 def _undivided(fw, layer, delta):

@@ -53,6 +53,19 @@ def test_the_compact_form_and_the_parameter_gradients():
     assert d.gradients[Site("beta", 1, 1)] == delta[0] + delta[1]
 
 
+def test_an_activation_after_the_addition_acts_before_the_error_splits():
+    """z³ = a² + a¹, a³ = tanh(z³): δ³ = ∂C/∂a³ ⊙ tanh'(z³) is what the main path and the skip both carry."""
+    net = LayeredNetwork(2, [dense(2, "tanh"), dense(2, "identity"), residual(1, "tanh"), dense(1, "identity")])
+    d = derive_layered(net)
+    assert net.layer(3).has_z and d.forward.definitions[3][(1,)] == Site("a", 2, 1) + Site("a", 1, 1)
+    assert sp.expand(d.deltas[3][(1,)] - Site("w", 4, 1, 1) * Site("delta", 4, 1) * (1 - Site("a", 3, 1) ** 2)) == 0
+    assert d.skips[3][(1,)] == Site("delta", 3, 1) and d.backward[3][(1,)] == Site("delta", 3, 1)
+    report = d.check(points=1, composed=False)
+    assert report.ok and {("skip", 3), ("numeric", None)} <= set(facts(report))
+    # the identity, named or not, is no activation: the sum itself is the output, as before
+    assert not LayeredNetwork(2, [dense(2), dense(2), residual(1, "identity"), dense(1)]).layer(3).has_z
+
+
 def test_the_skip_adds_its_error_to_the_layer_it_starts_from():
     net = LayeredNetwork(2, [dense(2, "tanh"), dense(2, "identity"), residual(1), dense(1, "identity")])
     d = derive_layered(net)
@@ -85,13 +98,22 @@ def _no_skip(fw, layer, delta):
     return {pos: sp.S.Zero for pos in delta}
 
 
-@pytest.mark.parametrize("rule, change, caught", [
-    ("batchnorm", {"backward": _forgetting(mean=True)}, ("backward", 2)),
-    ("batchnorm", {"backward": _forgetting(mean=False)}, ("backward", 2)),
-    ("residual", {"skip": _no_skip}, ("skip", 3)),
-], ids=["the mean's path forgotten", "the variance's path forgotten", "the skip forgotten"])
-def test_a_planted_wrong_rule_is_caught(rule, change, caught):
-    net = LayeredNetwork(2, [dense(2, "tanh"), batchnorm(), residual(1), dense(1, "identity")], batch=3)
+def _skip_without_sigma_prime(fw, layer, delta):
+    """The classic mistake with an activation after the addition: ∂C/∂a^l = δ^l / σ'(z^l) sent along the
+    skip, as if the skip bypassed the activation."""
+    return {pos: d / layer.activation.prime_named(fw.weighted[layer.index][pos], fw.outputs[layer.index][pos])
+            for pos, d in delta.items()}
+
+
+@pytest.mark.parametrize("rule, change, caught, activation", [
+    ("batchnorm", {"backward": _forgetting(mean=True)}, ("backward", 2), None),
+    ("batchnorm", {"backward": _forgetting(mean=False)}, ("backward", 2), None),
+    ("residual", {"skip": _no_skip}, ("skip", 3), None),
+    ("residual", {"skip": _skip_without_sigma_prime}, ("skip", 3), "sigmoid"),
+], ids=["the mean's path forgotten", "the variance's path forgotten", "the skip forgotten",
+        "sigma' forgotten on the skip"])
+def test_a_planted_wrong_rule_is_caught(rule, change, caught, activation):
+    net = LayeredNetwork(2, [dense(2, "tanh"), batchnorm(), residual(1, activation), dense(1, "identity")], batch=3)
     bad = derive_layered(net, rules=plant(rule, **change))
     found = facts(bad.check(points=1, composed=False))
     assert not found[caught].ok and found[caught].failed > 0      # the symbolic proof fails
@@ -106,6 +128,9 @@ def test_a_description_with_a_batch():
         {"type": "dense", "size": 2}, {"type": "batchnorm", "epsilon": 0.001}, {"type": "residual", "from": 1}]})
     assert net.batch == 2 and net.layer(2).spec.epsilon == sp.Rational(1, 1000)
     assert [layer.type for layer in net.layers] == ["dense", "batchnorm", "residual"]
+    net = layered_from_mapping({"input": 2, "layer": [{"type": "dense", "size": 2}, {"type": "dense", "size": 2},
+                                                       {"type": "residual", "from": 1, "activation": "relu"}]})
+    assert net.layer(3).spec == residual(1, "relu") and net.layer(3).activation.name == "relu"
 
 
 @pytest.mark.parametrize("layers, batch, message", [
@@ -113,6 +138,8 @@ def test_a_description_with_a_batch():
      "layer 3 (residual) adds the output of layer 1, of shape 3, to its input of shape 2; expected both of one shape"),
     ([{"type": "residual", "from": 1}, dense(1)], 1, "layer 1 (residual): from 1; expected the number of a layer"),
     ([{"type": "residual"}], 1, "layer 1 (residual): missing 'from'; expected the number of an earlier layer"),
+    ([dense(2), dense(2), {"type": "residual", "from": 1, "activation": "swish"}], 1,
+     "layer 3 (residual): unknown activation 'swish'; expected one of: generic, identity, leaky_relu, relu"),
     ([batchnorm(), dense(1)], 1, "layer 1 (batchnorm) normalises each channel of its input of shape 2 over a batch "
                                  "of 1: 1 entry per channel; expected at least 2"),
     ([{"type": "batchnorm", "epsilon": "small"}, dense(1)], 2, "layer 1 (batchnorm): epsilon 'small'; expected a "
@@ -146,6 +173,26 @@ def test_documents_state_the_rules_and_the_skip():
         for fmt in ("md", "tex"):
             page = render_layered(d, fmt, lang).text
             assert "\\hat{x}^{(2)}" in page and "\\sigma^{(2)}_{c}" in page
+
+
+def test_documents_of_an_activation_after_the_addition_pass_check_doc():
+    """δ³ = ∂C/∂a³ ⊙ ReLU'(z³) is stated, read and proven; the rule of layer 2 states the skip's δ³ it
+    receives too, and the skip's statement is written with layer 2's rule, so that every claim is read."""
+    from symbackprop.claims.layered import check_layered_document
+    from symbackprop.proof.layered_report import render_layered
+
+    net = LayeredNetwork(2, [dense(2, "tanh"), dense(2, "identity"), residual(1, "relu"), dense(1, "identity")])
+    d = derive_layered(net)
+    report = d.check(points=1, composed=False)
+    error = r"\delta^{3} = \frac{\partial C}{\partial a^{3}} \odot \operatorname{ReLU}'\left(z^{3}\right)"
+    skip = r"\frac{\partial C}{\partial a^{1}} = \delta^{3} + \left(W^{2}\right)^{T} \delta^{2}"
+    for lang, fmt in (("en", "md"), ("zh", "tex")):
+        page = render_layered(d, fmt, lang, report=report).text
+        assert error in page and page.count(skip) == 2
+        results = check_layered_document(page, fmt, net, derivation=d)
+        assert not [r for r in results if r.status in ("incorrect", "undecided", "unreadable")]
+        read = {r.text if r.status == "skipped" else r.claim.text: r.status for r in results}
+        assert read[error] == read[skip] == "correct"
 
 
 # ---------------------------------------------------------------------- claims
@@ -189,6 +236,22 @@ def test_batch_normalisation_claims_are_proven_exactly(claim, block):
 ], ids=["the mean's path forgotten", "the variance's path forgotten", "the skip forgotten"])
 def test_planted_batch_normalisation_and_skip_mistakes_are_named(claim, mistake, block):
     net, d = block
+    verdict = check_layered_formula(claim, net, derivation=d)
+    assert verdict.status == "incorrect" and verdict.diagnosis == (mistake,)
+
+
+@pytest.mark.parametrize("claim, mistake", [
+    # the skip's term written as ∂C/∂a³ = w⁴ δ⁴, where δ³ = ∂C/∂a³ ⊙ tanh'(z³) belongs
+    (r"\frac{\partial C}{\partial a^{1}_{1}} = w^{4}_{1,1} \delta^{4}_{1} + w^{2}_{1,1} \delta^{2}_{1} + w^{2}_{2,1} \delta^{2}_{2}",
+     "skip_without_activation_derivative"),
+    (r"\delta^{3}_{1} = w^{4}_{1,1} \delta^{4}_{1}", "missing_activation_derivative"),
+], ids=["sigma' forgotten on the skip", "sigma' forgotten in delta"])
+def test_an_activation_after_the_addition_forgotten_is_named(claim, mistake):
+    net = LayeredNetwork(2, [dense(2, "tanh"), dense(2, "identity"), residual(1, "tanh"), dense(1, "identity")])
+    d = derive_layered(net)
+    right = check_layered_formula(claim.replace(r"w^{4}_{1,1} \delta^{4}_{1} +", r"\delta^{3}_{1} +")
+                                  if "a^{1}" in claim else claim + r" (1 - (a^{3}_{1})^{2})", net, derivation=d)
+    assert (right.status, right.method) == ("correct", "exact")
     verdict = check_layered_formula(claim, net, derivation=d)
     assert verdict.status == "incorrect" and verdict.diagnosis == (mistake,)
 

@@ -1,5 +1,6 @@
 """The NumPy module of a network of layers agrees with the derivation, evaluated with mpmath, to 1e-12."""
 
+import inspect
 import random
 
 import mpmath
@@ -114,9 +115,12 @@ def test_stride_padding_average_pooling_and_one_dimension_agree(tmp_path):
 
 def test_batch_normalisation_and_a_residual_connection_agree(tmp_path):
     agree(tmp_path, LayeredNetwork(2, [dense(2, "tanh"), batchnorm(), residual(1), dense(1, "identity")], batch=3))
-    # per-channel statistics over the examples and the positions of a feature map
-    agree(tmp_path, LayeredNetwork([1, 3], [conv1d(2, 2, activation="sigmoid"), batchnorm(), residual(1),
-                                            flatten(), dense(2, "identity")], batch=2))
+    # per-channel statistics over the examples and the positions of a feature map, and the ReLU after the
+    # addition of a block of a residual network: its σ' in the error of both paths
+    module, *_ = agree(tmp_path, LayeredNetwork([1, 3], [conv1d(2, 2, activation="sigmoid"), batchnorm(),
+                                                         residual(1, "relu"), flatten(), dense(2, "identity")],
+                                                batch=2))
+    assert "z3 = a2 + a1" in inspect.getsource(module)
 
 
 def test_ties_go_to_the_first_maximum_in_reading_order(tmp_path):

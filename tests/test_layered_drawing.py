@@ -31,6 +31,8 @@ def test_a_skip_is_an_arc_from_the_value_it_adds_and_the_svg_is_well_formed():
     skip = d.steps[2]
     assert skip.skip_from == d.columns[1].x and skip.skip_to == d.columns[3].x
     assert d.steps[2].latex == ("residual + $a^{1}$",)
+    activated = layered_layout(LayeredNetwork(2, [dense(2), dense(2), residual(1, "relu"), dense(1)]))
+    assert activated.steps[2].text == ("residual + a¹", "relu") and activated.steps[2].latex[1] == "relu"
     svg = get_template(environment(), "drawing/layers.svg.j2").render(drawing=d)
     root = ET.fromstring(svg.encode("utf-8"))
     ns = "{http://www.w3.org/2000/svg}"

@@ -52,8 +52,13 @@ def _oracle_gradients(network, params, x, y) -> dict:
         return {p: sp.Float(str(oracle.gradient(site_key(p), point, xs, [mp(v) for v in y])), 40) for p in params}
 
 
+#: the residual block with a ReLU after the addition, as in a residual network
+RESIDUAL_RELU = LayeredNetwork(2, [dense(2, "tanh"), batchnorm(), residual(1, "relu"), dense(1, "identity")], batch=3)
+
+
 @pytest.mark.parametrize("network, values", [(NETWORK, VALUES), (RESIDUAL, RESIDUAL_VALUES), (RNN, RNN_VALUES),
-                                             (RNN_LAST, RNN_LAST_VALUES)])
+                                             (RNN_LAST, RNN_LAST_VALUES), (RESIDUAL_RELU, RESIDUAL_VALUES)],
+                         ids=["conv", "residual", "rnn", "rnn-last", "relu"])
 def test_every_gradient_agrees_with_central_differences_and_the_step_is_taken(network, values):
     derivation = derive_layered(network)
     params, x, y = parse_layered_values(values, derivation)
@@ -66,6 +71,10 @@ def test_every_gradient_agrees_with_central_differences_and_the_step_is_taken(ne
             steps = 3 if record.parameter.symbol.kind != "W" else 2
             assert len(record.terms) == steps
             assert abs(sum(t.value for t in record.terms) - record.gradient.value) < sp.Float("1e-35")
+    if network is RESIDUAL_RELU:  # a³ = ReLU(z³) with z³ = a² + a¹: one entry below 0 here, cut to 0
+        z, a = derivation.forward.weighted[3], derivation.forward.outputs[3]
+        assert any(example.known[z[pos]] < 0 for pos in z)
+        assert all(example.known[a[pos]] == max(example.known[z[pos]], 0) for pos in z)
     if network is NETWORK:
         assert example.known[derivation.forward.outputs[1][(1, 1, 1)]] == sp.Rational(37, 40)  # 0.1 − 0.1 + 0.675 + 0.15 + 0.1, exact
     if network is RESIDUAL:  # every layer type has its name in the documents

@@ -16,6 +16,7 @@ from tooling import (
     HTML_FLAVORS,
     DeliveryError,
     Fragment,
+    build_tex,
     compile_tex,
     describe_failures,
     entry_problems,
@@ -128,6 +129,14 @@ def test_undefined_reference_is_reported_only_when_asked():
     ok, log = compile_tex(text, "en", True, references=True)
     assert not ok
     assert "eq:nowhere" in log
+
+
+def test_a_second_run_only_for_a_document_that_reads_its_labels():
+    """Labels alone: the second run would set the same pages, so there is none; a reference needs it."""
+    referring = build_tex(EN_STANDALONE, "en", True)
+    assert referring.ok_exit and referring.runs == 2
+    labels_only = build_tex(EN_STANDALONE.replace(r"Equation~\eqref{eq:bp1} is BP1.", "BP1."), "en", True)
+    assert labels_only.ok_exit and labels_only.runs == 1 and "Label(s) may have changed" in labels_only.log
 
 
 def test_dropped_glyph_fails():

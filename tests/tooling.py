@@ -157,6 +157,12 @@ def require_node_packages() -> None:
 
 
 _RERUN = re.compile(r"Rerun to get|Label\(s\) may have changed|There were undefined references")
+# What reads the auxiliary files a run writes: without any of these (or an \input whose text is unknown
+# here), a second run sets the same pages from the same source, whatever the first run asks for.
+_READS_AUX = re.compile(
+    r"\\(?:ref|eqref|pageref|autoref|nameref|cref|Cref|cite|nocite|tableofcontents|listoffigures|listoftables"
+    r"|input|include|usepackage\s*(?:\[[^\]]*\])?\s*\{[^}]*(?:hyperref|lastpage|varioref|cleveref))(?![A-Za-z])"
+    r"|remember picture")
 _UNDEFINED_REF = re.compile(r"LaTeX Warning: (?:Reference|Citation) `[^']*' .*undefined")
 # Two \label of the same name: every \eqref to it may point at the wrong one.
 _MULTIPLY_DEFINED = re.compile(r"LaTeX Warning: Label `[^']*' multiply defined")
@@ -190,8 +196,10 @@ def build_tex(text: str, lang: str, standalone: bool, *, search_dir: Path | None
     directory with ``-interaction=nonstopmode -halt-on-error`` and no shell escape;
     ``search_dir`` (the document's own directory) is added to ``TEXINPUTS`` so that
     files the document inputs resolve. A second run happens only when the first one
-    asks for it (labels, undefined references) or wrote a table of contents: without
-    that request a second run reads the same auxiliary files and sets the same pages.
+    asks for it (labels, undefined references) or wrote a table of contents, and the
+    document has something that reads the auxiliary files (a reference, a citation, a
+    table of contents, an ``\\input`` from ``search_dir``): otherwise a second run sets the
+    same pages from the same source. A document that only defines labels is built once.
     The files a document inputs from ``search_dir`` are taken as they were at its first
     build: a test that changes them compiles from another directory.
     """
@@ -235,7 +243,8 @@ def _build(engine: str, text: str, lang: str, standalone: bool, search_dir: Path
                 return TexBuild(engine, False, log, console, proc.returncode, run)
             toc = work / "document.toc"
             wants_rerun = _RERUN.search(log) or (toc.exists() and toc.stat().st_size > 0)
-            if not wants_rerun:
+            reads_aux = search_dir is not None or _READS_AUX.search(text) is not None
+            if not (wants_rerun and reads_aux):
                 break
         return TexBuild(engine, True, log, console, proc.returncode, run)
 

@@ -35,7 +35,8 @@ A claim is decided against :func:`~symbackprop.proof.layered.derive_layered`:
    they differ makes the claim wrong, and the classic mistakes are compared with the claim at those points:
    the kernel not rotated, the sum over the positions of a shared weight forgotten, pooling's δ sent to every
    entry of its window (or not divided by the window's size), batch normalisation's mean's or variance's path
-   forgotten, the error of a residual skip forgotten, σ' missing, the sign. Agreement at the points
+   forgotten, the error of a residual skip forgotten (or sent along the skip without the σ' of the residual
+   layer's activation), σ' missing, the sign. Agreement at the points
    alone is numeric evidence, never called a proof.
 """
 
@@ -53,7 +54,7 @@ from lark import Token, Tree
 
 from ..documents.printing import LatexPrinter
 from ..errors import SpecError
-from ..model.activations import Activation
+from ..model.activations import Activation, opaque_functions
 from ..model.layers import (
     COST, LayeredNetwork, Site, batch_positions, batchnorm_symbols, channel_groups, pool_window,
 )
@@ -85,7 +86,8 @@ MAX_CASES = 256
 
 #: the mistakes the checker names, by key (worded in the templates)
 LAYERED_MISTAKES = ("kernel_not_rotated", "missing_position_sum", "pool_delta_everywhere", "pool_not_averaged",
-                    "missing_mean_path", "missing_variance_path", "missing_skip", "bptt_cut_to_one_step",
+                    "missing_mean_path", "missing_variance_path", "missing_skip", "skip_without_activation_derivative",
+                    "bptt_cut_to_one_step",
                     "missing_step_sum", "missing_activation_derivative", "sign")
 
 
@@ -530,18 +532,34 @@ def _named(derivation: LayeredDerivation, expr: sp.Expr) -> sp.Expr:
             return sp.diff(definitions[of.position], wrt)
         return None
 
+    # a rule written by its own name (ReLU'(z) where the layers do not share one activation): at a weighted
+    # input of a layer with that rule, the layer's a or σ'; elsewhere, the rule's definition
+    own = {}
+    for layer in derivation.network.layers:
+        if isinstance(layer.activation, Activation):
+            function, prime = opaque_functions(layer.activation.label)
+            own.update({function: (layer.activation, False), prime: (layer.activation, True)})
+
+    def by_name(function, u):
+        rule, prime = own[function]
+        if isinstance(u, Site) and u.kind == "z" and derivation.network.layer(u.layer).activation == rule:
+            return _sigma_prime(derivation, u) if prime else fw.activated(u.layer)[u.position]
+        return rule.prime(u) if prime else rule.apply(u)
+
     def rewrite(e):
         if isinstance(e, Partial):
             found = partial(e.of, e.wrt)
         elif e.func in (SIGMA, SIGMA_PRIME):
             found = activation(e.func, e.args[0])
+        elif e.func in own:
+            found = by_name(e.func, e.args[0])
         else:
             return e
         if found is None:
             raise FormulaError(f"the claim writes {e}, which has no value in this network")
         return found
 
-    named = expr.replace(lambda e: isinstance(e, Partial) or e.func in (SIGMA, SIGMA_PRIME), rewrite)
+    named = expr.replace(lambda e: isinstance(e, Partial) or e.func in (SIGMA, SIGMA_PRIME) or e.func in own, rewrite)
     return _outputs_through_time(derivation, named)
 
 
@@ -767,6 +785,13 @@ def _mutations(derivation: LayeredDerivation, claim: LayeredClaim) -> dict:
             found[name] = [through(wrong + received[pos] - derivation.backward[after][pos])]
     if received[pos] != derivation.backward[after][pos]:  # a skip reads this map too: its error forgotten
         found["missing_skip"] = [through(derivation.backward[after][pos])]
+    # a skip into a residual layer with an activation carries δ^r = ∂C/∂a^r ⊙ σ'(z^r); the mistake sends ∂C/∂a^r
+    activated = [r for r in sorted(derivation.skips)
+                 if network.layer(r).spec.source == after - 1 and network.layer(r).has_z]
+    if activated:
+        wrong = received[pos] + sp.Add(*[layered_truth(derivation, fw.outputs[r][pos]) - derivation.skips[r][pos]
+                                         for r in activated])
+        found["skip_without_activation_derivative"] = [through(wrong)]
     if before is not None and before.has_z:
         found["missing_activation_derivative"] = [received[pos]]
     return found

@@ -183,13 +183,13 @@ def _settings(layer) -> tuple[tuple, tuple]:
     elif layer.type == "dense":
         text = f"dense {spec.size}{act}"
     elif isinstance(spec, Residual):
-        text = f"residual + a{_superscript(spec.source)}" if spec.source else "residual + x"
+        text = (f"residual + a{_superscript(spec.source)}" if spec.source else "residual + x") + act
     else:
         text = layer.type
     lines = tuple(text.split(", ", 1))
     latex = tuple(line.replace("×", r"$\times$").replace("_", r"\_") for line in lines)
     if isinstance(spec, Residual):
-        latex = (f"residual + ${printing.latex(FeatureMap('a', spec.source))}$",)
+        latex = (f"residual + ${printing.latex(FeatureMap('a', spec.source))}$", *latex[1:])
     return lines, latex
 
 

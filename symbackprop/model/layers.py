@@ -32,7 +32,9 @@ The forward pass of each layer type is stated here, over named quantities (:clas
     batchnorm  over the n entries i of channel c in the batch (every example, every position):
              μ^l_c = (1/n) Σ_i a^{l−1}_i,  σ^l_c = √((1/n) Σ_i (a^{l−1}_i − μ^l_c)² + ε),
              x̂^l_i = (a^{l−1}_i − μ^l_c) / σ^l_c,  a^l_i = γ^l_c x̂^l_i + β^l_c
-    residual a^l = a^{l−1} + a^m, the output of an earlier layer m (``from = m``; 0 is the input)
+    residual a^l = a^{l−1} + a^m, the output of an earlier layer m (``from = m``; 0 is the input);
+             with an activation (``activation = "relu"``, as after the addition of a ResNet block)
+             z^l = a^{l−1} + a^m and a^l = σ(z^l)
     rnn      z^l_{t,j} = Σ_i W^l_{j,i} a^l_{t−1,i} + Σ_k U^l_{j,k} a^{l−1}_{t,k} + b^l_j,  a^l_{t,j} = σ(z^l_{t,j}),
              for t = 1 … T, with a^l_0 = 0 (no term for it); the layer gives a^l_T or every a^l_t
 
@@ -346,11 +348,12 @@ class BatchNorm:
 
 @dataclass(frozen=True)
 class Residual:
-    """The input plus the output of the earlier layer ``source`` (0: the network's input), unchanged."""
+    """The input plus the output of the earlier layer ``source`` (0: the network's input), passed
+    through ``activation`` if one is given (None, as the identity, keeps the sum itself as the output)."""
 
     source: int
+    activation: Any = None
     type: str = field(default="residual", init=False)
-    activation = None
     bias = False
 
     def output_shape(self, shape):
@@ -364,9 +367,10 @@ def batchnorm(epsilon=sp.Rational(1, 100000)) -> BatchNorm:
     return BatchNorm(exact_number(epsilon))
 
 
-def residual(source) -> Residual:
-    """A skip from layer ``source`` (its number in the description; 0 is the input)."""
-    return Residual(source)
+def residual(source, activation=None) -> Residual:
+    """A skip from layer ``source`` (its number in the description; 0 is the input), the sum passed
+    through ``activation`` (none: the sum itself)."""
+    return Residual(source, activation)
 
 
 def exact_number(value):
@@ -443,7 +447,7 @@ LAYER_TYPES = {
     "flatten": ((), (), lambda f: flatten()),
     "rnn":     (("size",), ("activation", "bias", "output"), lambda f: rnn(**f)),
     "batchnorm": ((), ("epsilon",), lambda f: batchnorm(**f)),
-    "residual": (("from",), (), lambda f: residual(f["from"])),
+    "residual": (("from",), ("activation",), lambda f: residual(f["from"], f.get("activation"))),
 }
 
 
@@ -469,7 +473,7 @@ class LayerInfo:
 
     @property
     def has_z(self) -> bool:
-        """Dense and convolutional layers have weighted inputs z and an activation."""
+        """Dense, convolutional and recurrent layers (and a residual one with an activation) have weighted inputs z and an activation."""
         return self.activation is not None
 
     @property
@@ -537,6 +541,8 @@ class LayeredNetwork:
                     act = lookup_activation(spec.activation)
                 except SpecError as error:
                     problems.append(f"layer {index} ({spec.type}): {error}")
+                if isinstance(spec, Residual) and act is not None and act.name == "identity":
+                    act = None  # the sum itself is the output: no weighted input to name
                 if isinstance(act, VectorActivation) and (index != len(specs) or spec.type != "dense"):
                     problems.append(f"layer {index} ({spec.type}): {act.name} mixes the values of a layer; "
                                     f"expected it on the last layer, a dense one, only")

@@ -69,16 +69,43 @@ def _batchnorm_statements(layer, network) -> dict:
 
 
 def _residual_statements(layer, network) -> dict:
-    """a^l = a^{l−1} + a^m; the error goes back unchanged along both paths, and adds at a^m."""
+    """a^l = a^{l−1} + a^m (or, with an activation, z^l = a^{l−1} + a^m and a^l = σ(z^l)); the error goes back
+    unchanged along both paths, and adds at a^m. With an activation the error is δ^l = ∂C/∂a^l ⊙ σ'(z^l),
+    taken at the sum, so both paths carry σ'(z^l): ``error`` states it (None without an activation)."""
     l, m = layer.index, layer.spec.source
     eq = lambda lhs, rhs: sp.Eq(lhs, rhs, evaluate=False)  # noqa: E731
     into = FeatureMap("a", m)
-    after = FeatureMap("z" if network.layer(m + 1).has_z else "a", m + 1)
-    return {"forward": [eq(FeatureMap("a", l), FeatureMap("a", l - 1) + into)],
+    total = FeatureMap("a", l - 1) + into
+    if layer.has_z:
+        z = FeatureMap("z", l)
+        forward = [eq(z, total), eq(FeatureMap("a", l), opaque_functions(layer.activation.label)[0](z))]
+        error = eq(FeatureMap("delta", l), MapOperation("hadamard", Partial(COST, FeatureMap("a", l)), _slope(layer, z)))
+    else:
+        forward, error = [eq(FeatureMap("a", l), total)], None
+    return {"forward": forward, "error": error,
             "backward": eq(Partial(COST, FeatureMap("a", l - 1)), FeatureMap("delta", l)),
-            "skip": eq(Partial(COST, into), MapOperation("transpose_times", Partial(after, into),
-                                                        FeatureMap("delta", m + 1)) + FeatureMap("delta", l)),
-            "gradients": []}
+            "skip": _with_skips(_skip_read_by(network.layer(m + 1), network), [l]), "gradients": []}
+
+
+def _skip_read_by(reader, network) -> sp.Equality:
+    """∂C/∂a^m as layer m + 1 (``reader``) passes it back: its own backward rule, stated as its section
+    states it; batch normalisation's, stated entry by entry there, as the Jacobian (∂a^{m+1}/∂a^m)ᵀ δ^{m+1}."""
+    m = reader.index - 1
+    if isinstance(reader.spec, BatchNorm):
+        into = FeatureMap("a", m)
+        return sp.Eq(Partial(COST, into), MapOperation("transpose_times", Partial(FeatureMap("a", m + 1), into),
+                                                       FeatureMap("delta", m + 1)), evaluate=False)
+    return _rule_statement(reader, network)["backward"]
+
+
+def _with_skips(rule: sp.Equality, skips: list) -> sp.Equality:
+    """A backward rule ∂C/∂a^m = … with the error δ^r of every residual layer r whose skip reads a^m added
+    (a channel's δ^r_c where the rule is stated for one channel c of a map)."""
+    if not skips:
+        return rule
+    channels = rule.lhs.wrt.args[2:]
+    added = [FeatureMap("delta", r, *channels) for r in skips]
+    return sp.Eq(rule.lhs, sp.Add(*added, rule.rhs, evaluate=False), evaluate=False)
 
 
 def _spatial(dims: int):
@@ -284,6 +311,8 @@ def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
     skipped_by = [r for r in sorted(derivation.skips) if network.layer(r).spec.source == l - 1]
     if entry is not None and skipped_by:  # the rule's entry, plus what each skip reading a^{l−1} adds there
         entry = sp.Add(entry, *[derivation.skips[r][into] for r in skipped_by])
+    if skipped_by and not isinstance(layer.spec, BatchNorm):  # the rule as stated: ∂C/∂a^{l−1} with the skips' δ
+        rule = dict(rule, backward=_with_skips(rule["backward"], skipped_by))
     backward = {"position": into, "target": fw.a(l - 1)[into], "chain": _chain(steps[:cut], entry),
                 "delta": _chain(steps[cut:]) if len(steps) > cut else None,
                 "users": len(steps[0].after.args) if steps[0].after.is_Add else 1, "skips": skipped_by}
