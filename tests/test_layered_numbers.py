@@ -168,8 +168,7 @@ def test_the_recurrent_document_states_each_step_and_check_doc_reads_its_claims(
     params, x, y = parse_layered_values(RNN_VALUES, derivation)
     example = layered_worked_example(derivation, params, x, y)
     text = render_layered_worked(example, derivation, "md", "en").text
-    for line in (r"&+ \left(0.5 \cdot 0.479105 + 0.5 \cdot 0.00312491\right) \\",  # the cost of step 2, in its row
-                 r"&= 0.164102 + 0.241115 + 0.0613145 \\",
+    for line in (r"C &= C_{1} + C_{2} + C_{3} = 0.164102 + 0.241115 + 0.0613145 = 0.466532",
                  r"e^{1}_{3,1} &= a^{1}_{3,1} - y_{3,1} = 0.362114 - 0.3 = 0.0621141",
                  r"\frac{\partial C}{\partial a^{1}_{2,1}} &= e^{1}_{2,1} + W^{1}_{1,1} \delta^{1}_{3,1} + W^{1}_{2,1} \delta^{1}_{3,2}",
                  r"&= 0.259374 + 0.0373561 \\"):

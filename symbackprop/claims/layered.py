@@ -490,8 +490,19 @@ def parse_layered_claim(text: str, derivation: LayeredDerivation, syntax: str = 
     return instances.claims[0][1]
 
 
+_INSTANCES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def layered_instances(text: str, derivation: LayeredDerivation, syntax: str = "auto"):
-    """The claim at every value of its free index letters (see :func:`symbackprop.claims.formula.claim_instances`)."""
+    """The claim at every value of its free index letters (see :func:`symbackprop.claims.formula.claim_instances`),
+    read once per derivation: a statement repeated (in another language or format) is not read again."""
+    known = _INSTANCES.setdefault(derivation, {})
+    if (text, syntax) not in known:
+        known[(text, syntax)] = _read_instances(text, derivation, syntax)
+    return known[(text, syntax)]
+
+
+def _read_instances(text: str, derivation: LayeredDerivation, syntax: str):
     _check_claim_text(text)
     reader, tree = _read(text, derivation, syntax, "claim")
     lhs, eq, rhs = tree.children
@@ -698,9 +709,22 @@ def _cases_zero(derivation: LayeredDerivation, difference: sp.Expr, max_terms: i
     return True
 
 
+_PROVEN: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def _prove(derivation, claimed, truth, max_terms) -> tuple[bool | None, str]:
     """(proven?, method): the difference expands to 0 (exact) or does in every max-pool case (cases), first in
-    the named errors, then with every δ replaced by its value; None when the work would pass the bound."""
+    the named errors, then with every δ replaced by its value; None when the work would pass the bound.
+    Decided once per derivation: the same statement in another language or format, or the same entry
+    claimed again, gets the same answer without the algebra."""
+    known = _PROVEN.setdefault(derivation, {})
+    key = (claimed, truth, max_terms)
+    if key not in known:
+        known[key] = _decide(derivation, claimed, truth, max_terms)
+    return known[key]
+
+
+def _decide(derivation, claimed, truth, max_terms) -> tuple[bool | None, str]:
     bounded = True
     expanded = (_without_deltas(derivation, claimed), _without_deltas(derivation, truth))
     for a, b in ((claimed, truth), expanded, _normalised(derivation, *expanded)):

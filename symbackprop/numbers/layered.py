@@ -325,7 +325,8 @@ def layered_worked_example(derivation: LayeredDerivation, params: Mapping, x: Ma
                 computed.append(Value(a, known[a], (form,)))
         values[l] = tuple(computed)
     step_costs = _step_costs(fw, known)
-    cost = Value(COST, _number(fw.cost, known), (fw.cost,))
+    cost = Value(COST, _number(fw.cost, known),
+                 (written_sum([c.symbol for c in step_costs]),) if step_costs else (fw.cost,))
     deltas, steps = {}, {}
     for l in range(network.depth, 0, -1):
         if network.layer(l).recurrent:
@@ -484,19 +485,6 @@ def _sum_chain(value: Value, terms, known, n) -> Chain:
     return Chain(*links)
 
 
-def _steps_chain(example: LayeredWorkedExample, known, n) -> Chain:
-    """The cost of a sequence: C = the sum of the steps' costs, one step a row, each in brackets, then with
-    numbers, then each step's value, then the cost."""
-    def rows(items):
-        items = list(items)
-        return LongSum(1, *items) if len(items) > 1 else items[0]
-
-    costs = example.step_costs
-    return Chain(COST, rows(_shown(c.forms[0]) for c in costs),
-                 rows(_with_numbers(c.forms[0], known, n) or n(c.value) for c in costs),
-                 *([_summed(n(c.value) for c in costs)] if len(costs) > 1 else []), n(example.cost.value))
-
-
 def _descent(p: ParameterNumbers, example: LayeredWorkedExample) -> Chain:
     n = example.rounded
     return Chain(written_difference(p.parameter.symbol, sp.Mul(ETA, p.gradient.symbol)),
@@ -517,9 +505,6 @@ def layered_worked_context(example: LayeredWorkedExample, derivation: LayeredDer
                      for p in example.parameters if p.parameter.symbol.layer == layer.index]
         recurrent = bool(layer.steps)
         entry = {**info, "recurrent": recurrent, "every": recurrent and info["spec"].output == "every",
-                 # the rule as the derivation states it, less a^l_0 = 0 and δ^l_{T+1} = 0, which the prose says
-                 "definitions": [eq for eq in info["forward"] if eq.rhs != 0] if recurrent else [],
-                 "through_time_rule": [eq for eq in info["rule"]["through_time"] if eq.rhs != 0] if recurrent else [],
                  "values": [_chain(v, known, n) for v in layer.values],
                  "deltas": [_chain(v, known, n) for v in layer.deltas], "gradients": gradients}
         if layer.steps:  # forward step after step, backward from the last step, with what each unit receives
@@ -533,7 +518,10 @@ def layered_worked_context(example: LayeredWorkedExample, derivation: LayeredDer
                             for v in unit if v is not None]}
                 for step in layer.steps]
         layers.append(entry)
-    cost = _steps_chain(example, known, n) if example.step_costs else _chain(example.cost, known, n)
+    if example.step_costs:
+        cost = _sum_chain(example.cost, example.step_costs, known, n)
+    else:
+        cost = _chain(example.cost, known, n)
     last = example.network.layers[-1]
     return {
         "model": model,
@@ -547,6 +535,7 @@ def layered_worked_context(example: LayeredWorkedExample, derivation: LayeredDer
         "layers": layers,
         "steps": example.network.steps,
         "sequence_output": last.recurrent and len(last.output_shape) == 2,
+        "step_costs": [_chain(v, known, n) for v in example.step_costs],
         "cost": cost,
         "summary": [{"symbol": p.parameter.symbol, "before": n(p.parameter.value), "partial": p.gradient.symbol,
                      "value": n(p.gradient.value), "after": n(p.updated.value)} for p in example.parameters],
