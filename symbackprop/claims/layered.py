@@ -1120,7 +1120,19 @@ def check_channel_claim(text: str, derivation: LayeredDerivation, points: int = 
     \\frac{\\sum_{i} a^{1}_{i}}{n}``, ``\\frac{\\partial C}{\\partial a^{1}_{i}} = …``), decided at every channel of every
     batch normalisation where it reads: both sides written out through the layer's definitions (down to its
     input, γ, β and ε; a factor ∂X/∂Y as the derivative of X's definition, ∂C/∂a^{l−1} as what the layer passes
-    back) are compared exactly, else at random points. None when the text reads as no such statement."""
+    back) are compared exactly, else at random points. None when the text reads as no such statement.
+    Decided once per derivation, like every statement (the same text in another document gets the same answer)."""
+    known = _CHANNEL_VERDICTS.setdefault(derivation, {})
+    key = (text, points, seed, max_terms)
+    if key not in known:
+        known[key] = _check_channel_claim(text, derivation, points, seed, max_terms)
+    return known[key]
+
+
+_CHANNEL_VERDICTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _check_channel_claim(text: str, derivation: LayeredDerivation, points: int, seed: int, max_terms: int):
     network = derivation.network
     try:  # a statement that reads with the network's own entries is not written for one channel
         reader, tree = _read(text, derivation, "latex", "claim")
