@@ -7,12 +7,14 @@ import mpmath
 import pytest
 import sympy as sp
 
+from symbackprop.claims.layered import check_layered_document
+from symbackprop.claims.values import WorkedPoint
 from symbackprop.cli import main
 from symbackprop.errors import SpecError
 from symbackprop.model.layers import LayeredNetwork, Site, batchnorm, conv1d, conv2d, dense, maxpool, residual, rnn
 from symbackprop.numbers.layered import (key_text, layered_worked_example, parse_layered_values,
                                          render_layered_worked)
-from symbackprop.proof.layered import MpmathNetwork, derive_layered, plant, rnn_through_time, site_key
+from symbackprop.proof.layered import LayeredPoint, MpmathNetwork, derive_layered, plant, rnn_through_time, site_key
 
 NETWORK = LayeredNetwork([1, 3, 3], [conv2d(1, 2, activation="relu"), maxpool(2), dense(2, "softmax")],
                          cost="cross_entropy")
@@ -120,9 +122,12 @@ def test_numbers_through_time_cut_to_one_step_disagree_with_central_differences(
     wrong = {r.parameter.symbol for r in example.parameters
              if abs(r.gradient.value - truth[r.parameter.symbol]) > sp.Float("1e-6")}
     assert wrong == set(params)  # every δ before the last step is wrong, and every gradient sums over them
-    # and the document states the cut rule, e^1_t alone: what the reader of it would check
-    text = render_layered_worked(example, planted, "text").text
-    assert "∂C/∂a¹_(1,1) = e¹_(1,1) = " in text
+    # and its document states the cut rule, e^1_t alone, which check-doc names
+    text = render_layered_worked(example, planted, "md").text
+    assert r"\frac{\partial C}{\partial a^{1}_{1,1}} &= e^{1}_{1,1} = " in text
+    results = check_layered_document(text, "md", RNN, values=WorkedPoint(LayeredPoint(params, x, y), example.lr))
+    cut = [r for r in results if r.status == "incorrect" and "bptt_cut_to_one_step" in r.diagnosis]
+    assert {r.line for r in cut} and not [r for r in results if r.status == "unreadable"]
 
 
 def test_values_with_every_kind_of_mistake_are_refused_at_once(derivation):
@@ -168,9 +173,7 @@ def test_the_documents_typeset(network, values, lang):
         assert built, log
 
 
-def test_the_recurrent_document_states_each_step_and_check_doc_reads_its_claims():
-    from symbackprop.claims.layered import check_layered_document
-
+def test_the_recurrent_document_states_each_step_and_check_doc_finds_every_claim_and_number_correct():
     derivation = derive_layered(RNN)
     params, x, y = parse_layered_values(RNN_VALUES, derivation)
     example = layered_worked_example(derivation, params, x, y)
@@ -182,11 +185,11 @@ def test_the_recurrent_document_states_each_step_and_check_doc_reads_its_claims(
         assert line in text
     backward = text.index("## The backward pass")
     assert text.index("*Step 3.*", backward) < text.index("*Step 1.*", backward)  # from the last step back
-    results = check_layered_document(text, "md", RNN, derivation=derivation)
-    assert not [r for r in results if r.status == "unreadable"]
-    stated = [r for r in results if r.status != "skipped" and not r.claim.rhs.is_Number]  # the forms, not the numbers
-    # 12 through time (∂C/∂a and δ of every unit and step), 10 gradients, and the rule itself
-    assert len(stated) == 24 and all(r.status == "correct" for r in stated)
+    results = check_layered_document(text, "md", RNN, derivation=derivation,
+                                     values=WorkedPoint(LayeredPoint(params, x, y), example.lr, example.digits))
+    assert {r.status for r in results} == {"correct", "skipped"}
+    numbers = [r for r in results if r.status == "correct" and r.method == "value"]  # decided at the example's point
+    assert len(numbers) > 100 and any(r.text.startswith("C_{2} = ") for r in numbers)
 
 
 def test_the_command_writes_json_and_refuses_network_flags(tmp_path, capsys):
