@@ -265,7 +265,7 @@ def test_a_strided_rule_without_its_trailing_zeros_is_caught(rhs, status, stride
 
 def test_batch_normalisation_read_by_a_skip_over_one_example_states_only_what_check_doc_reads():
     """A skip reads the map batch normalisation normalises (one example, a feature map, a flattening layer): the error
-    the skip adds there is stated entry by entry, as the chain rule through the channel; a forgotten skip is named."""
+    the skip adds there is stated entry by entry, with batch normalisation's compact rule; a forgotten skip is named."""
     from symbackprop.claims.layered import check_layered_document
     from symbackprop.model.layers import batchnorm, flatten, residual
     from symbackprop.proof.layered_report import render_layered
@@ -274,8 +274,9 @@ def test_batch_normalisation_read_by_a_skip_over_one_example_states_only_what_ch
                                   dense(1, "identity")], cost="quadratic")
     derivation = derive_layered(net)
     text = render_layered(derivation, "md", "en").text
-    skip = (r"\frac{\partial C}{\partial a^{1}_{c,i}} = \delta^{3}_{c,i} + \sum_{j} \delta^{2}_{c,j} "
-            r"\frac{\partial a^{2}_{c,j}}{\partial a^{1}_{c,i}}")
+    skip = (r"\frac{\partial C}{\partial a^{1}_{c,i}} = \delta^{3}_{c,i} + \frac{\gamma^{(2)}_{c} \left(3 \delta^{2}_{c,i} "
+            r"- \hat{x}^{(2)}_{c,i} \sum_{j} \delta^{2}_{c,j} \hat{x}^{(2)}_{c,j} - \sum_{j} \delta^{2}_{c,j}\right)}"
+            r"{3 \sigma^{(2)}_{c}}")
     assert skip in text and r"\right)^{T} \delta^{2}" not in text
     results = check_layered_document(text, "md", net, derivation=derivation)
     problems = [f"{r.status}: {r.text}" for r in results if r.status in ("incorrect", "undecided", "unreadable")]

@@ -89,14 +89,18 @@ def _residual_statements(layer, network) -> dict:
 
 def _skip_read_by(reader, network) -> sp.Equality:
     """∂C/∂a^m as layer m + 1 (``reader``) passes it back: its own backward rule, stated as its section
-    states it; batch normalisation's, which mixes the entries of a channel, entry by entry: the sum over the entries
-    of the channel of δ^{m+1} times the factor ∂a^{m+1}/∂a^m of the chain rule."""
-    m = reader.index - 1
-    if isinstance(reader.spec, BatchNorm):
+    states it; batch normalisation's, which mixes the entries of a channel, entry by entry: its compact rule, with n
+    the number of entries of the channel."""
+    m, l = reader.index - 1, reader.index
+    if isinstance(reader.spec, BatchNorm):  # its compact rule at an entry, n the number of entries of a channel
         free, summed, letters = _channel_letters(len(reader.input_shape), network.batch > 1)
-        wrt = Site("a", m, *free)
-        term = Site("delta", m + 1, *summed) * Partial(Site("a", m + 1, *summed), wrt)
-        return sp.Eq(Partial(COST, wrt), SumOverIndex(term, *letters), evaluate=False)
+        n = len(next(iter(channel_groups(network, reader.input_shape).values())))
+        channel = free[1] if len(reader.input_shape) == 1 or network.batch > 1 else free[0]
+        gamma, sigma = Site("gamma", l, channel), Site("sigma", l, channel)
+        delta, xhat = (lambda at: Site("delta", l, *at)), (lambda at: Site("xhat", l, *at))  # noqa: E731
+        back = gamma / (n * sigma) * (n * delta(free) - SumOverIndex(delta(summed), *letters)
+                                      - xhat(free) * SumOverIndex(delta(summed) * xhat(summed), *letters))
+        return sp.Eq(Partial(COST, Site("a", m, *free)), back, evaluate=False)
     return _rule_statement(reader, network)["backward"]
 
 
