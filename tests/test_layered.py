@@ -250,3 +250,25 @@ def test_average_pooling_without_the_division_is_caught():
     bad = derive_layered(net, rules=plant("avgpool", backward=_undivided)).check(points=1, composed=False)
     found = facts(bad)
     assert not found[("backward", 2)].ok and not found[("numeric", None)].ok
+
+
+def test_the_chain_rules_derivative_of_each_definition_is_sympys():
+    """partial_derivative reads off a term linear in the symbol; every definition of a network with every layer
+    type gives what sympy.diff gives, symbol by symbol (and a wrong read-off would differ)."""
+    from symbackprop.model.layers import batchnorm, rnn
+    networks = [LayeredNetwork([1, 4, 4], [conv2d(2, 2, stride=2, padding=1, activation="relu"), maxpool(2),
+                                           flatten(), dense(2, "softmax")], cost="cross_entropy"),
+                LayeredNetwork(2, [dense(2, "tanh"), batchnorm(), residual(1, "relu"), dense(1)],
+                               batch=2),
+                LayeredNetwork([2], [rnn(2, "tanh"), dense(1)], steps=2)]
+    checked = 0
+    for network in networks:
+        fw = derive_layered(network).forward
+        for layer in network.layers:
+            for definition in fw.definitions[layer.index].items():
+                for symbol in definition[1].free_symbols:
+                    assert layered.partial_derivative(definition[1], symbol) == sp.diff(definition[1], symbol)
+                    checked += 1
+    assert checked > 100
+    w, a, b = sp.symbols("w a b")
+    assert layered.partial_derivative(w * a + a**2 * b, a) == w + 2 * a * b

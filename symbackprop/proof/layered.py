@@ -323,6 +323,23 @@ LAYER_RULES = {
 # ---------------------------------------------------------------------- the chain rule, mechanically
 
 
+def partial_derivative(definition: sp.Expr, symbol: sp.Symbol) -> sp.Expr:
+    """∂(definition)/∂symbol. A definition is mostly a sum of products in which the symbol is one plain factor
+    (a weighted input, a convolution, a sum over a window): such a term's derivative is read off as the
+    product of its other factors, which is what sympy.diff returns for it, without the machinery; any
+    other term goes to sympy.diff."""
+    parts = []
+    for term in (definition.args if definition.is_Add else (definition,)):
+        if term == symbol:
+            parts.append(sp.S.One)
+        elif term.is_Mul and term.args.count(symbol) == 1 \
+                and not any(factor != symbol and factor.has(symbol) for factor in term.args):
+            parts.append(sp.Mul(*[factor for factor in term.args if factor != symbol]))
+        elif term.has(symbol):
+            parts.append(sp.diff(term, symbol))
+    return sp.Add(*parts)
+
+
 def chain_backward(fw: LayeredForward, layer, delta: dict, source: int | None = None) -> dict:
     """∂C/∂a^{l−1}_u = Σ_v δ^l_v ∂(definition of v)/∂a^{l−1}_u, over every v whose definition uses u
     (with ``source``: ∂C/∂a^m_u of layer m instead, for the skip of a residual layer)."""
@@ -331,7 +348,7 @@ def chain_backward(fw: LayeredForward, layer, delta: dict, source: int | None = 
     out = {pos: [] for pos in previous}
     for v, definition in fw.definitions[layer.index].items():
         for symbol in sorted(definition.free_symbols & where.keys(), key=lambda s: where[s]):
-            out[where[symbol]].append(delta[v] * sp.diff(definition, symbol))
+            out[where[symbol]].append(delta[v] * partial_derivative(definition, symbol))
     return {pos: sp.Add(*terms) for pos, terms in out.items()}
 
 
@@ -347,7 +364,7 @@ def chain_gradients(fw: LayeredForward, layer, delta: dict) -> dict:
     out = {p: [] for p in params}
     for v, definition in fw.definitions[layer.index].items():
         for symbol in definition.free_symbols & wanted:
-            out[symbol].append((v, delta[v] * sp.diff(definition, symbol)))
+            out[symbol].append((v, delta[v] * partial_derivative(definition, symbol)))
     return {p: sp.Add(*[term for _, term in sorted(out[p], key=lambda t: t[0])]) for p in params}
 
 
@@ -359,7 +376,7 @@ def chain_through_time(fw: LayeredForward, layer, delta: dict, output: dict) -> 
     uses = {pos: [] for pos in states}
     for v, definition in fw.definitions[layer.index].items():
         for state in sorted(definition.free_symbols & where.keys(), key=lambda s: where[s]):
-            uses[where[state]].append(delta[v] * sp.diff(definition, state))
+            uses[where[state]].append(delta[v] * partial_derivative(definition, state))
     given = set(fw.outputs[layer.index].values())
     return {pos: sp.Add(*uses[pos], *([output[pos]] if state in given else [])) for pos, state in states.items()}
 
