@@ -88,7 +88,7 @@ TOLERANCE = sp.Float("1e-20")
 MAX_CASES = 256
 
 #: the mistakes the checker names, by key (worded in the templates)
-LAYERED_MISTAKES = ("kernel_not_rotated", "missing_position_sum", "pool_delta_everywhere", "pool_not_averaged",
+LAYERED_MISTAKES = ("kernel_not_rotated", "missing_position_sum", "missing_example_sum", "pool_delta_everywhere", "pool_not_averaged",
                     "missing_mean_path", "missing_variance_path", "missing_skip", "skip_without_activation_derivative",
                     "bptt_cut_to_one_step",
                     "missing_step_sum", "missing_activation_derivative", "sign")
@@ -176,8 +176,30 @@ def _build_table(derivation: LayeredDerivation) -> _LayeredTable:
                     flat = [values[pos] if kind == "z" else Site("delta", before.index, *pos) for pos in values]
                     letter, at, _ = table.keys[flat[0]]
                     table.add((letter, at, ()), sp.ImmutableMatrix(flat))
-    if network.batch == 1:
-        _add_wholes(table, sites)
+    if network.batch > 1:  # a dense layer reading a map reads each example's map as one vector a^{l-1}_{i}
+        for layer in network.layers:
+            if layer.type == "dense" and len(layer.input_shape) > 1:
+                before = network.layer(layer.index - 1) if layer.index > 1 else None
+                deltas = {pos: Site("delta", before.index, *pos) for pos in derivation.deltas[before.index]} \
+                    if before is not None and before.has_z else {}
+                for example in network.examples:
+                    flat = [site for pos, site in fw.a(layer.index - 1).items() if pos[:1] == example]
+                    letter, at, _ = table.keys[flat[0]]
+                    for k, site in enumerate(flat, start=1):  # a^{l-1}_{i,k}, k in reading order
+                        table.add((letter, at, (*example, k)), site)
+                    table.add((letter, at, example), sp.ImmutableMatrix(flat))
+                    for values in ((fw.weighted[before.index], deltas) if deltas else ()):  # z^{l-1}_{i}, δ^{l-1}_{i}
+                        flat = [site for pos, site in values.items() if pos[:1] == example]
+                        letter, at, _ = table.keys[flat[0]]
+                        table.add((letter, at, example), sp.ImmutableMatrix(flat))
+    _add_wholes(table, sites, network.batch > 1)
+    for layer in network.layers:  # the map of one channel a flattening layer reads: a^{l-1} (of an example)
+        if layer.type == "flatten" and len(layer.input_shape) > 1 and layer.input_shape[0] == 1:
+            letter, at, _ = table.keys[next(iter(fw.a(layer.index - 1).values()))]
+            for example in network.examples:
+                channel = table.entries.get((letter, at, (*example, 1)))
+                if channel is not None and (letter, at, example) not in table.entries:
+                    table.add((letter, at, example), channel)
     return table
 
 
@@ -196,10 +218,12 @@ def step_costs(derivation: LayeredDerivation) -> dict:
     return costs
 
 
-def _add_wholes(table: _LayeredTable, sites) -> None:
+def _add_wholes(table: _LayeredTable, sites, batch: bool = False) -> None:
     """Whole maps and vectors, as the layered documents write them: a channel of a map (δ^{1}_{o}, x_{c}), a
-    kernel (K^{1}_{o,c}), the vector of a dense layer (δ^{3}) and its weight matrix (W^{3}), as matrices."""
+    kernel (K^{1}_{o,c}), the vector of a dense layer (δ^{3}) and its weight matrix (W^{3}), as matrices. Over a
+    batch, a map or a vector is one example's, named by the example first (δ^{1}_{i,o}, x_{i,c}, δ^{3}_{i})."""
     groups: dict = {}
+    lead = 1 if batch else 0
     for site in sites:
         if site not in table.keys or not site.position:
             continue
@@ -210,10 +234,12 @@ def _add_wholes(table: _LayeredTable, sites) -> None:
             groups.setdefault(("W", layer, ()), {})[subs] = site
         elif site.kind == "K":
             groups.setdefault((letter, layer, subs[:2]), {})[subs[2:]] = site
-        elif len(subs) > 1:
-            groups.setdefault((letter, layer, subs[:1]), {})[subs[1:]] = site
-        elif site.kind in ("z", "a", "delta", "b"):
-            groups.setdefault((letter, layer, ()), {})[subs] = site
+        elif site.kind == "b":
+            groups.setdefault((letter, layer, subs[:-1]), {})[subs[-1:]] = site
+        elif len(subs) > lead + 1:  # a channel of a map (of an example)
+            groups.setdefault((letter, layer, subs[:lead + 1]), {})[subs[lead + 1:]] = site
+        elif len(subs) == lead + 1 and site.kind in ("x", "z", "a", "delta"):  # a vector (of an example)
+            groups.setdefault((letter, layer, subs[:lead]), {})[subs[lead:]] = site
     for key, entries in groups.items():
         if key in table.entries:  # a flattened entry a^{l}_{k} is written with one index already
             continue
@@ -382,8 +408,9 @@ class _LayeredReader(_Reader):
                              "such as \\delta^{l}_{c}", node)
         previous = fw.a(layer.index - 1)
         out = {}
+        k = len(network.examples[0])  # the example's index, over a batch
         for site in sites:
-            window = pool_window(layer, site.position)
+            window = [site.position[:k] + u for u in pool_window(layer, site.position[k:])]
             for index, u in enumerate(window):
                 if name == "route_max":
                     here = previous[u]
@@ -392,7 +419,8 @@ class _LayeredReader(_Reader):
                     share = sp.Piecewise((1, first), (0, True))
                 else:
                     share = sp.Rational(1, len(window))
-                out[u[1:]] = out.get(u[1:], sp.S.Zero) + site * share
+                at = u[len(u) - len(layer.input_shape) + 1:]  # the position in the channel (of the example)
+                out[at] = out.get(at, sp.S.Zero) + site * share
         shape = layer.input_shape[1:]
         rows, columns = (shape[0], shape[1]) if len(shape) == 2 else (shape[0], 1)
         return sp.ImmutableMatrix(rows, columns, lambda i, j: out.get((i + 1, j + 1) if len(shape) == 2 else (i + 1,),
@@ -832,9 +860,13 @@ def _mutations(derivation: LayeredDerivation, claim: LayeredClaim) -> dict:
     target, truth = claim.target, layered_truth(derivation, claim.target)
     found = {"sign": [-truth]}
     kind, l, pos = target.kind, target.layer, target.position
-    if kind in ("K", "b") and network.layer(l).type in ("conv1d", "conv2d"):
-        uses = [Site("delta", l, *v) * sp.diff(definition, target) for v, definition in fw.definitions[l].items()]
-        found["missing_position_sum"] = [term for term in uses if term != 0]
+    if kind in ("K", "b", "w") and network.layer(l).type in ("conv1d", "conv2d", "dense"):
+        uses = {v: Site("delta", l, *v) * sp.diff(definition, target) for v, definition in fw.definitions[l].items()}
+        if network.layer(l).type != "dense":
+            found["missing_position_sum"] = [term for term in uses.values() if term != 0]
+        if network.batch > 1:  # the uses of one example only: the other examples forgotten
+            found["missing_example_sum"] = [sp.Add(*[term for v, term in uses.items() if v[:1] == example])
+                                            for example in network.examples]
         return found
     if kind in ("W", "U", "b") and network.layer(l).recurrent:
         uses = [Site("delta", l, *v) * sp.diff(definition, target) for v, definition in fw.definitions[l].items()]

@@ -74,16 +74,19 @@ def _residual_statements(layer, network) -> dict:
     taken at the sum, so both paths carry σ'(z^l): ``error`` states it (None without an activation)."""
     l, m = layer.index, layer.spec.source
     eq = lambda lhs, rhs: sp.Eq(lhs, rhs, evaluate=False)  # noqa: E731
-    into = FeatureMap("a", m)
-    total = FeatureMap("a", l - 1) + into
+    # for one example i over a batch, for each channel c of a map
+    at = ((_I,) if network.batch > 1 else ()) + ((_C,) if len(layer.input_shape) > 1 else ())
+    into = FeatureMap("a", m, *at)
+    total = FeatureMap("a", l - 1, *at) + into
     if layer.has_z:
-        z = FeatureMap("z", l)
-        forward = [eq(z, total), eq(FeatureMap("a", l), opaque_functions(layer.activation.label)[0](z))]
-        error = eq(FeatureMap("delta", l), MapOperation("hadamard", Partial(COST, FeatureMap("a", l)), _slope(layer, z)))
+        z = FeatureMap("z", l, *at)
+        forward = [eq(z, total), eq(FeatureMap("a", l, *at), opaque_functions(layer.activation.label)[0](z))]
+        error = eq(FeatureMap("delta", l, *at), MapOperation("hadamard", Partial(COST, FeatureMap("a", l, *at)),
+                                                             _slope(layer, z)))
     else:
-        forward, error = [eq(FeatureMap("a", l), total)], None
+        forward, error = [eq(FeatureMap("a", l, *at), total)], None
     return {"forward": forward, "error": error,
-            "backward": eq(Partial(COST, FeatureMap("a", l - 1)), FeatureMap("delta", l)),
+            "backward": eq(Partial(COST, FeatureMap("a", l - 1, *at)), FeatureMap("delta", l, *at)),
             "skip": _with_skips(_skip_read_by(network.layer(m + 1), network), [l]), "gradients": []}
 
 
@@ -164,8 +167,9 @@ def _rule_statement(layer, network) -> dict:
     if isinstance(spec, Residual):
         return _residual_statements(layer, network)
     grad = lambda x: Partial(COST, x)  # noqa: E731
+    ex = (_I,) if network.batch > 1 else ()  # over a batch, each map is stated for one example i
     if isinstance(spec, Conv):
-        delta = FeatureMap("delta", l, _O)
+        delta = FeatureMap("delta", l, *ex, _O)
         dilated = MapOperation("dilate", delta, spec.stride) if spec.stride > 1 else delta
         skipped = spec.skipped(layer.input_shape)
         ends = _end_sizes(skipped)
@@ -173,34 +177,36 @@ def _rule_statement(layer, network) -> dict:
         extended = MapOperation("pad", dilated, *ends) if any(skipped) else dilated
         full = SumOverIndex(MapOperation("full", extended, MapOperation("rot180", FeatureMap("K", l, _O, _C))), _O)
         back = MapOperation("crop", full, spec.padding) if spec.padding else full
-        source = FeatureMap("a", l - 1, _C)
+        source = FeatureMap("a", l - 1, *ex, _C)
         padded = MapOperation("pad", source, spec.padding) if spec.padding else source
         padded = MapOperation("crop", padded, *ends) if any(skipped) else padded  # only what the windows cover
-        where, _ = _spatial(spec.dims)
-        gradients = [sp.Eq(grad(FeatureMap("K", l, _O, _C)), MapOperation("valid", padded, dilated), evaluate=False)]
+        where = _spatial(spec.dims)[1 if ex else 0]  # positions p (q) where i counts the examples
+        kernel = MapOperation("valid", padded, dilated)
+        gradients = [sp.Eq(grad(FeatureMap("K", l, _O, _C)), SumOverIndex(kernel, *ex) if ex else kernel,
+                           evaluate=False)]
         if spec.bias:
-            gradients.append(sp.Eq(grad(Site("b", l, _O)), SumOverIndex(Site("delta", l, _O, *where), *where),
+            gradients.append(sp.Eq(grad(Site("b", l, _O)), SumOverIndex(Site("delta", l, *ex, _O, *where), *ex, *where),
                                    evaluate=False))
         return {"backward": sp.Eq(grad(source), back, evaluate=False), "gradients": gradients}
     if isinstance(spec, Pool):
         op = "upsample_max" if spec.kind == "max" else "upsample_mean"
-        source = FeatureMap("a", l - 1, _C)
-        return {"backward": sp.Eq(grad(source), MapOperation(op, FeatureMap("delta", l, _C)), evaluate=False),
+        source = FeatureMap("a", l - 1, *ex, _C)
+        return {"backward": sp.Eq(grad(source), MapOperation(op, FeatureMap("delta", l, *ex, _C)), evaluate=False),
                 "gradients": []}
     if layer.recurrent:
         return _rnn_statement(layer)
     if layer.type == "flatten":
-        source = FeatureMap("a", l - 1)
-        return {"backward": sp.Eq(grad(source), MapOperation("unflatten", FeatureMap("delta", l)), evaluate=False),
+        source = FeatureMap("a", l - 1, *ex)
+        return {"backward": sp.Eq(grad(source), MapOperation("unflatten", FeatureMap("delta", l, *ex)), evaluate=False),
                 "gradients": []}
-    source = FeatureMap("a", l - 1)
+    source = FeatureMap("a", l - 1, *ex)
     if network.batch > 1:  # a weight is used by every example: the sum over the examples i of the batch
         gradients = [sp.Eq(grad(Site("w", l, _J, _K)), SumOverIndex(Site("delta", l, _I, _J) * Site("a", l - 1, _I, _K), _I),
                            evaluate=False)]
         if spec.bias:
             gradients.append(sp.Eq(grad(Site("b", l, _J)), SumOverIndex(Site("delta", l, _I, _J), _I), evaluate=False))
         return {"backward": sp.Eq(grad(source), MapOperation("transpose_times", FeatureMap("W", l),
-                                                             FeatureMap("delta", l)), evaluate=False),
+                                                             FeatureMap("delta", l, *ex)), evaluate=False),
                 "gradients": gradients}
     gradients = [sp.Eq(grad(Site("w", l, _J, _K)), Site("delta", l, _J) * Site("a", l - 1, _K), evaluate=False)]
     if spec.bias:
@@ -337,7 +343,8 @@ def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
     elif layer.type == "flatten" and layer.input_shape[0] > 1:
         entry = None  # the entry of unflatten(δ^l) is named by its channel as well: the chain ends at δ^l
     elif len(layer.input_shape) > 1 and layer.type != "dense":
-        entry = _rule_entry(rule["backward"].rhs, layer, {_C: core[0]}, core[1:])
+        entry = _rule_entry(rule["backward"].rhs, layer, {_C: core[0], _I: prefix[0]} if prefix else {_C: core[0]},
+                            core[1:])
     elif network.batch > 1:  # the entry of (W^l)^T δ^l for the example shown, as the sum it stands for
         flat = positions(layer.input_shape).index(core) + 1
         entry = SumOverIndex(Site("w", l, _J, flat) * Site("delta", l, *prefix, _J), _J)
@@ -387,8 +394,9 @@ def _sigma_rule(layer, network) -> sp.Equality:
     """δ^{l−1} = ∂C/∂a^{l−1} ⊙ σ'(z^{l−1}): for each channel c of a map, or for the whole vector (a dense layer reads
     a map before it flattened, as one vector)."""
     l = layer.index
-    per_channel = len(layer.input_shape) > 1 and not (layer.type == "dense" and network.batch == 1)
-    at = (lambda kind: FeatureMap(kind, l - 1, _C)) if per_channel else (lambda kind: FeatureMap(kind, l - 1))  # noqa: E731
+    per_channel = len(layer.input_shape) > 1 and layer.type != "dense"
+    ex = (_I,) if network.batch > 1 else ()  # over a batch, for each example i
+    at = lambda kind: FeatureMap(kind, l - 1, *ex, *((_C,) if per_channel else ()))  # noqa: E731
     return sp.Eq(at("delta"), MapOperation("hadamard", Partial(COST, at("a")), _slope(network.layer(l - 1), at("z"))),
                  evaluate=False)
 
