@@ -950,9 +950,10 @@ def check_layered_document(document: str, fmt: str, network: LayeredNetwork, der
     entry is skipped (a definition, or a rule stated for whole maps); one that names an entry but whose
     right-hand side cannot be read is unreadable. A member that is arithmetic on numbers (a worked example's)
     is decided at the point of ``values`` (a :class:`~symbackprop.claims.values.WorkedPoint`), or skipped
-    without it, as for dense networks (:func:`~symbackprop.claims.verdicts.read_chains`). ``decided`` may hold the
-    verdicts of an earlier call with the same derivation, values and options (a dict this call fills), so that
-    the documents of one derivation decide each claim once.
+    without it, as for dense networks (:func:`~symbackprop.claims.verdicts.read_chains`), and so are the numbers
+    of the rows of its tables about a parameter, input or target (:mod:`symbackprop.claims.tables`). ``decided``
+    may hold the verdicts of an earlier call with the same derivation, values and options (a dict this call
+    fills), so that the documents of one derivation decide each claim once.
     """
     from .extraction import extract_equations
     from .verdicts import read_chains
@@ -992,9 +993,41 @@ def check_layered_document(document: str, fmt: str, network: LayeredNetwork, der
 
     if equations is None:
         equations = extract_equations(document, fmt)
-    return read_chains(list(equations), lambda lhs, rhs, members: layered_instances(
+    results = read_chains(list(equations), lambda lhs, rhs, members: layered_instances(
         f"{lhs} = {rhs}", derivation, "latex"), lambda lhs: _names_entry(lhs, derivation), decide, read_shown,
         worked_value, values, shorthand=shorthand)
+    return layered_tables(results, document, fmt, derivation, values, read_shown, decided)
+
+
+def layered_tables(results: list, document: str, fmt: str, derivation: LayeredDerivation, values, read_shown,
+                   decided: dict) -> list:
+    """``results`` with the verdicts on the numbers of the document's tables (:mod:`symbackprop.claims.tables`)."""
+    from ..documents import printing
+    from .extraction import extract_table_rows
+    from .outputs import ETA
+    from .tables import merged, step_quantities, table_results
+
+    if not document:
+        return results
+    rows = decided.setdefault(("rows",), {})
+    fw = derivation.forward
+
+    def quantities(cell):
+        if cell not in rows:
+            try:
+                reader, tree = _read(cell, derivation, "latex", "formula")
+                expr = reader.value(tree, {})
+            except SpecError:
+                expr = None
+            if isinstance(expr, sp.MatrixBase):
+                expr = None
+            rows[cell] = step_quantities(expr, COST, ETA) if expr in set(fw.parameters) else \
+                (expr,) if expr in set(fw.inputs.values()) | set(fw.targets) else None
+        return rows[cell]
+
+    return merged(results, table_results(extract_table_rows(document, fmt), quantities,
+                                         lambda expr: layered_value(derivation, expr, values), read_shown, values,
+                                         printing.latex))
 
 
 def layered_value_at(derivation: LayeredDerivation, lhs: str, values) -> sp.Expr:

@@ -894,7 +894,9 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
     A member of a chain that is arithmetic on numbers (a worked example's ``0.3 \\cdot 1 + 0.1`` or
     ``0.35``) is a value at one point: with ``values`` (a :class:`~symbackprop.claims.values.WorkedPoint`,
     the point the example was computed at) it is decided there (:mod:`symbackprop.claims.values`), giving
-    a :class:`~symbackprop.claims.values.ValueVerdict`; without, it is skipped (reason ``value``).
+    a :class:`~symbackprop.claims.values.ValueVerdict`; without, it is skipped (reason ``value``). So are the
+    numbers of a table row whose first cell names a parameter, an input or a target (a worked example's
+    parameters before and after the step, :mod:`symbackprop.claims.tables`).
 
     ``decided`` may hold the readings and verdicts of an earlier call with the same derivation, notation
     and options (a dict this call fills): documents that state the same claims, such as one derivation
@@ -902,8 +904,10 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
     called with (equations done, equations) before each display equation. ``equations``, when given, are the
     (line, LaTeX) pairs to read in place of the document's displays (the formulas of a JSON output).
     """
+    from ..documents import printing
     from ..proof.chain import derive
-    from .extraction import extract_equations
+    from .extraction import extract_equations, extract_table_rows
+    from .tables import merged, table_results
 
     derivation = derivation or derive(network)
     known = {} if decided is None else decided  # verdicts by what a claim says, for claims stated again
@@ -925,8 +929,35 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
     def decide(claim):
         return _checked(claim, derivation, known, options)
 
-    return read_chains(equations, claims, names, decide, read_shown, worked_value, values, progress,
-                       decimal_value=_decimal_value)
+    results = read_chains(equations, claims, names, decide, read_shown, worked_value, values, progress,
+                          decimal_value=_decimal_value)
+    if not document:
+        return results
+    return merged(results, table_results(extract_table_rows(document, fmt), lambda cell: _remembered(
+        known, ("row", cell), lambda: _row_quantities(derivation, cell, notation, star)),
+        lambda expr: _value_at(derivation, expr, values), read_shown, values,
+        lambda expr: printing.latex(expr, notation=notation, sizes=network.sizes)))
+
+
+def _row_quantities(derivation, cell: str, notation: str, star: str):
+    """What a table row whose first cell is ``cell`` states about the network, column by column: a parameter's
+    value, gradient and value after the step; an input's or a target's value; or None (no claim)."""
+    from .formula import parse_formula
+    from .outputs import ETA
+    from .tables import step_quantities
+
+    fw = derivation.forward
+    try:
+        expr = parse_formula(cell, derivation.network, notation, "latex", star)
+    except SpecError:
+        return None
+    if isinstance(expr, sp.MatrixBase):
+        return None
+    if expr in {fw.q(*key) for key in derivation.params}:
+        return step_quantities(expr, COST, ETA)
+    if expr in set(fw.inputs) | set(fw.targets):
+        return (expr,)
+    return None
 
 
 def read_chains(equations, claims, names, decide, read_shown, worked_value, values, progress=None,
