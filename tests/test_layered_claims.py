@@ -203,3 +203,84 @@ def test_the_notation_of_maps_is_refused_in_claims_about_dense_networks():
     for claim in (r"\delta^{2}_{1} = \max(a^{2}_{1}, 0)", r"\delta^{2}_{1} = a^{2}_{1} \star a^{2}_{2}"):
         with pytest.raises(SpecError, match="read in claims about networks of layers"):
             check_formula(claim, Network([2, 2, 2]))
+
+
+# ------------------------------------------------------------------ strides that do not divide the input evenly
+
+#: (n + 2p − k) mod s entries of the padded input lie past the last window: 1 here (5 + 2 − 2 = 5, stride 2) ...
+STRIDED_1D = LayeredNetwork([1, 5], [conv1d(1, 2, stride=2, padding=1, activation="tanh"), dense(1, "identity")])
+#: ... 1 along the rows and none along the columns, without padding; 1 along both axes, with padding
+STRIDED_2D = LayeredNetwork([1, 5, 4], [conv2d(1, 2, stride=2, activation="tanh"), dense(1, "identity")])
+STRIDED_2D_PADDED = LayeredNetwork([1, 4, 4], [conv2d(2, 3, stride=2, padding=1, activation="tanh"),
+                                               dense(1, "identity")])
+
+
+@pytest.fixture(scope="module")
+def strided():
+    return {net: derive_layered(net) for net in (STRIDED_1D, STRIDED_2D, STRIDED_2D_PADDED)}
+
+
+@pytest.mark.parametrize("net, zeros", [(STRIDED_1D, r"\operatorname{pad}_{0,1}"),
+                                        (STRIDED_2D, r"\operatorname{pad}_{0,1,0,0}"),
+                                        (STRIDED_2D_PADDED, r"\operatorname{pad}_{0,1}")],
+                         ids=["1d-padded", "2d-rows-only", "2d-padded"])
+def test_the_rules_of_a_stride_that_leaves_entries_past_the_last_window_are_read_and_correct(net, zeros, strided):
+    """δ dilated by the stride is extended by the zeros of the entries no window reaches before the full correlation;
+    the padded input is cut to what the windows cover before the valid one. check-doc reads every statement."""
+    from symbackprop.claims.layered import check_layered_document
+    from symbackprop.proof.layered_report import render_layered
+
+    text = render_layered(strided[net], "md", "en").text
+    results = check_layered_document(text, "md", net, derivation=strided[net])
+    problems = [f"{r.status}: {r.text}" for r in results if r.status in ("incorrect", "undecided", "unreadable")]
+    assert not problems, "\n".join(problems)
+    maps = [r.claim.text for r in results if r.status == "correct" and "\\star" in r.claim.text]
+    assert any(zeros in text and "\\star_{\\mathrm{full}}" in text for text in maps)  # ∂C/∂x
+    assert any(zeros.replace("pad", "crop") in text and "K^{1}_{o,c}}" in text for text in maps)  # ∂C/∂K
+
+
+@pytest.mark.parametrize("rhs, status", [
+    # the zeros forgotten: the map is one entry short of the input (of the kernel), which check-doc says
+    (r"\operatorname{crop}_{1}\left(\sum_{o} \operatorname{dil}_{2}\left(\delta^{1}_{o}\right) \star_{\mathrm{full}} "
+     r"\operatorname{rot}_{180}\left(K^{1}_{o,c}\right)\right)", "unreadable"),
+    # the zeros put before the first entry instead: the right shape, the wrong entries
+    (r"\operatorname{crop}_{1}\left(\sum_{o} \operatorname{pad}_{1,0}\left(\operatorname{dil}_{2}\left(\delta^{1}_{o}"
+     r"\right)\right) \star_{\mathrm{full}} \operatorname{rot}_{180}\left(K^{1}_{o,c}\right)\right)", "incorrect"),
+])
+def test_a_strided_rule_without_its_trailing_zeros_is_caught(rhs, status, strided):
+    claim = r"\frac{\partial C}{\partial x_{c}} = " + rhs
+    if status == "unreadable":
+        with pytest.raises(SpecError, match="4×1 map; expected a 5×1 map"):
+            check_layered_formula(claim, STRIDED_1D, derivation=strided[STRIDED_1D])
+    else:
+        assert check_layered_formula(claim, STRIDED_1D, derivation=strided[STRIDED_1D]).status == "incorrect"
+    kernel = r"\frac{\partial C}{\partial K^{1}_{o,c}} = \operatorname{pad}_{1}\left(x_{c}\right) \star " \
+             r"\operatorname{dil}_{2}\left(\delta^{1}_{o}\right)"
+    with pytest.raises(SpecError, match="3×1 map; expected a 2×1 map"):
+        check_layered_formula(kernel, STRIDED_1D, derivation=strided[STRIDED_1D])
+    cut_at_the_start = kernel.replace(r"\operatorname{pad}_{1}\left(x_{c}\right)",
+                                      r"\operatorname{crop}_{1,0}\left(\operatorname{pad}_{1}\left(x_{c}\right)\right)")
+    assert check_layered_formula(cut_at_the_start, STRIDED_1D, derivation=strided[STRIDED_1D]).status == "incorrect"
+
+
+def test_batch_normalisation_read_by_a_skip_over_one_example_states_only_what_check_doc_reads():
+    """A skip reads the map batch normalisation normalises (one example, a feature map, a flattening layer): the error
+    the skip adds there is stated entry by entry, with batch normalisation's compact rule; a forgotten skip is named."""
+    from symbackprop.claims.layered import check_layered_document
+    from symbackprop.model.layers import batchnorm, flatten, residual
+    from symbackprop.proof.layered_report import render_layered
+
+    net = LayeredNetwork([1, 4], [conv1d(1, 2, activation="tanh"), batchnorm(), residual(1), flatten(),
+                                  dense(1, "identity")], cost="quadratic")
+    derivation = derive_layered(net)
+    text = render_layered(derivation, "md", "en").text
+    skip = (r"\frac{\partial C}{\partial a^{1}_{c,i}} = \delta^{3}_{c,i} + \frac{\gamma^{(2)}_{c} \left(3 \delta^{2}_{c,i} "
+            r"- \hat{x}^{(2)}_{c,i} \sum_{j} \delta^{2}_{c,j} \hat{x}^{(2)}_{c,j} - \sum_{j} \delta^{2}_{c,j}\right)}"
+            r"{3 \sigma^{(2)}_{c}}")
+    assert skip in text and r"\right)^{T} \delta^{2}" not in text
+    results = check_layered_document(text, "md", net, derivation=derivation)
+    problems = [f"{r.status}: {r.text}" for r in results if r.status in ("incorrect", "undecided", "unreadable")]
+    assert not problems, "\n".join(problems)
+    assert any(r.status == "correct" and r.claim.text == skip for r in results)
+    forgotten = check_layered_formula(skip.replace(r"\delta^{3}_{c,i} + ", ""), net, derivation=derivation)
+    assert forgotten.status == "incorrect" and forgotten.diagnosis == ("missing_skip",)

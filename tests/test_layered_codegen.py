@@ -105,11 +105,12 @@ def test_the_gallery_network_module_agrees_with_the_derivation(tmp_path):
 
 
 def test_stride_padding_average_pooling_and_one_dimension_agree(tmp_path):
-    # a convolution after another one: its δ goes back through the rotated kernel, dilated and cropped
-    agree(tmp_path, LayeredNetwork([2, 6, 6], [conv2d(2, 2, activation="tanh"),
+    # a convolution after another one: its δ goes back through the rotated kernel, dilated and cropped; the stride
+    # leaves the last row (2-D: 4 + 2 − 3 = 3, stride 2) or the last entry (1-D: 6 + 2 − 3) past every window
+    agree(tmp_path, LayeredNetwork([2, 5, 6], [conv2d(2, 2, activation="tanh"),
                                                conv2d(2, 3, stride=2, padding=1, activation="sigmoid"),
                                                avgpool(2, stride=1), dense(2, "sigmoid")], cost="quadratic"))
-    agree(tmp_path, LayeredNetwork([1, 7], [conv1d(2, 2, activation="softplus"), conv1d(1, 2, stride=2, padding=1),
+    agree(tmp_path, LayeredNetwork([1, 7], [conv1d(2, 2, activation="softplus"), conv1d(1, 3, stride=2, padding=1),
                                             maxpool(2, stride=1), flatten()], cost="quadratic"))
 
 

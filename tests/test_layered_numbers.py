@@ -11,7 +11,7 @@ from symbackprop.claims.layered import check_layered_document
 from symbackprop.claims.values import WorkedPoint
 from symbackprop.cli import main
 from symbackprop.errors import SpecError
-from symbackprop.model.layers import LayeredNetwork, Site, batchnorm, conv2d, dense, maxpool, residual, rnn
+from symbackprop.model.layers import LayeredNetwork, Site, batchnorm, conv1d, conv2d, dense, maxpool, residual, rnn
 from symbackprop.numbers.layered import (key_text, layered_worked_example, parse_layered_values,
                                          render_layered_worked)
 from symbackprop.proof.layered import LayeredPoint, MpmathNetwork, derive_layered, plant, rnn_through_time, site_key
@@ -54,13 +54,20 @@ def _oracle_gradients(network, params, x, y) -> dict:
         return {p: sp.Float(str(oracle.gradient(site_key(p), point, xs, [mp(v) for v in y])), 40) for p in params}
 
 
+#: a stride that leaves the last entry of the padded input past every window (5 + 2 − 2 = 5, stride 2)
+STRIDED = LayeredNetwork([1, 5], [conv1d(1, 2, stride=2, padding=1, activation="tanh"), dense(1, "identity")],
+                         cost="quadratic")
+STRIDED_VALUES = {"K,1,1,1,1": 0.5, "K,1,1,1,2": -0.25, "b,1,1": 0.1, "w,2,1,1": 0.8, "w,2,1,2": -0.6, "w,2,1,3": 0.3,
+                  "b,2,1": 0.2, "x": [[0.2, 0.4, -0.1, 0.9, 0.3]], "y": [0.5]}
+
 #: the residual block with a ReLU after the addition, as in a residual network
 RESIDUAL_RELU = LayeredNetwork(2, [dense(2, "tanh"), batchnorm(), residual(1, "relu"), dense(1, "identity")], batch=3)
 
 
 @pytest.mark.parametrize("network, values", [(NETWORK, VALUES), (RESIDUAL, RESIDUAL_VALUES), (RNN, RNN_VALUES),
-                                             (RNN_LAST, RNN_LAST_VALUES), (RESIDUAL_RELU, RESIDUAL_VALUES)],
-                         ids=["conv", "residual", "rnn", "rnn-last", "relu"])
+                                             (RNN_LAST, RNN_LAST_VALUES), (RESIDUAL_RELU, RESIDUAL_VALUES),
+                                             (STRIDED, STRIDED_VALUES)],
+                         ids=["conv", "residual", "rnn", "rnn-last", "relu", "strided"])
 def test_every_gradient_agrees_with_central_differences_and_the_step_is_taken(network, values):
     derivation = derive_layered(network)
     params, x, y = parse_layered_values(values, derivation)

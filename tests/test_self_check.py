@@ -429,7 +429,23 @@ def test_the_json_outputs_of_a_network_of_layers_pass_check_doc(key, layered_wor
                            decided=w.decided)
     assert not _json_problems(derived), "\n".join(_json_problems(derived))
     assert sum(r.status == "correct" for r in derived) >= 2 * len(w.derivation.forward.parameters)
+    if key == "batchnorm-residual":  # every layer states its forward pass: the residual one its sum
+        layers = json.loads(render_layered_json(w.derivation))["layers"]
+        assert [f["latex"] for f in layers[2]["forward"]] == ["a^{3} = a^{1} + a^{2}"]
+        assert all(layer["forward"] for layer in layers)
     numbers = check_output(render_layered_worked(w.example, w.derivation, "json").text, "numbers.json", w.network,
                            w.derivation, layered=True)
     assert not _json_problems(numbers), "\n".join(_json_problems(numbers))
     assert sum(r.status == "correct" and r.method == "value" for r in numbers) >= 40
+
+
+def test_the_json_output_states_the_forward_pass_of_a_residual_layer_with_an_activation():
+    from symbackprop.model.layers import LayeredNetwork, dense, residual
+
+    network = LayeredNetwork(2, [dense(2, "tanh"), dense(2, "tanh"), residual(1, "relu"), dense(1, "identity")])
+    derivation = derive_layered(network)
+    text = render_layered_json(derivation)
+    forward = json.loads(text)["layers"][2]["forward"]
+    assert [f["latex"] for f in forward] == ["z^{3} = a^{1} + a^{2}", "a^{3} = \\operatorname{ReLU}\\left(z^{3}\\right)"]
+    results = check_output(text, "derive.json", network, derivation, layered=True)
+    assert not _json_problems(results), "\n".join(_json_problems(results))

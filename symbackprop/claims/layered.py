@@ -13,7 +13,9 @@ a convolution), so that the full correlation with the rotated kernel can be writ
 A claim may also state a rule for a whole map or vector, in the notation the layered documents write:
 ``\\frac{\\partial C}{\\partial x_{c}} = \\sum_{o} \\delta^{1}_{o} \\star_{\\mathrm{full}} \\operatorname{rot}_{180}(K^{1}_{o,c})``,
 ``\\frac{\\partial C}{\\partial K^{1}_{o,c}} = x_{c} \\star \\delta^{1}_{o}``,
-``\\operatorname{route}_{\\max}(\\delta^{2}_{c})``, ``(W^{3})^{T} \\delta^{3}``, an entry ``(M)_{33}`` of a map, ``\\max``,
+``\\operatorname{route}_{\\max}(\\delta^{2}_{c})``, ``(W^{3})^{T} \\delta^{3}``, a flattening layer's
+``\\operatorname{unflatten}(\\delta^{3})``, a stride and a padding as ``\\operatorname{dil}_{s}``, ``\\operatorname{pad}_{p}``,
+``\\operatorname{crop}_{p}`` and, at the end of each axis only, ``\\operatorname{pad}_{0,r}`` and ``\\operatorname{crop}_{0,r}``, an entry ``(M)_{33}`` of a map, ``\\max``,
 the unit step ``H`` and the bracket ``[a < b \\wedge c > 0]`` of a condition. Such a claim is decided entry by entry.
 
 Over a batch, an entry's first index is its example. Batch normalisation's γ, β, μ, σ and x̂ are written with their
@@ -168,6 +170,12 @@ def _build_table(derivation: LayeredDerivation) -> _LayeredTable:
                 letter, at, _ = table.keys[site]
                 table.add((letter, at, (k,)), site)
             table.add((letter, at, ()), sp.ImmutableMatrix(flat))  # the whole map as the vector a^{l-1}
+            before = network.layer(layer.index - 1) if layer.index > 1 else None
+            if before is not None and before.has_z:  # and z^{l-1}, δ^{l-1} as vectors, as δ = ∂C/∂a ⊙ σ'(z) is stated
+                for kind, values in (("z", fw.weighted[before.index]), ("delta", derivation.deltas[before.index])):
+                    flat = [values[pos] if kind == "z" else Site("delta", before.index, *pos) for pos in values]
+                    letter, at, _ = table.keys[flat[0]]
+                    table.add((letter, at, ()), sp.ImmutableMatrix(flat))
     if network.batch == 1:
         _add_wholes(table, sites)
     return table
@@ -216,24 +224,32 @@ def _add_wholes(table: _LayeredTable, sites) -> None:
         table.add(key, matrix)
 
 
-def _resized(value: sp.ImmutableMatrix, op: str, n: int) -> sp.ImmutableMatrix:
+def _resized(value: sp.ImmutableMatrix, op: str, sizes: list) -> sp.ImmutableMatrix:
     """dil_n (n − 1 zeros between neighbouring entries: a stride undone), pad_n (n zeros on every side) or crop_n (n
-    entries off every side) of a map; a map of one column is one-dimensional, changed along its rows only."""
+    entries off every side) of a map; pad_{b,e} and crop_{b,e} add or take b before and e after along every axis,
+    pad_{b,e,b',e'} and crop_{b,e,b',e'} b, e along the rows and b', e' along the columns. A map of one column is
+    one-dimensional, changed along its rows only."""
     rows, cols = value.shape
     wide = cols > 1
     if op == "dil":
+        n = sizes[0]
         shape = ((rows - 1) * n + 1, (cols - 1) * n + 1 if wide else 1)
         out = sp.zeros(*shape)
         for i in range(rows):
             for j in range(cols):
                 out[i * n, j * n if wide else j] = value[i, j]
         return sp.ImmutableMatrix(out)
+    if len(sizes) == 1:
+        sizes = sizes * 2
+    top, bottom = sizes[:2]
+    left, right = (sizes[2:] or sizes[:2]) if wide else (0, 0)
     if op == "pad":
-        out = sp.zeros(rows + 2 * n, cols + 2 * n if wide else 1)
-        out[n:n + rows, (n if wide else 0):(n if wide else 0) + cols] = value
+        out = sp.zeros(rows + top + bottom, cols + left + right)
+        out[top:top + rows, left:left + cols] = value
         return sp.ImmutableMatrix(out)
-    top, left = n, n if wide else 0
-    return sp.ImmutableMatrix(value[top:rows - n, left:cols - left])
+    if top + bottom >= rows or left + right >= cols:
+        return sp.ImmutableMatrix(sp.zeros(max(rows - top - bottom, 0), max(cols - left - right, 0)))
+    return sp.ImmutableMatrix(value[top:rows - bottom, left:cols - right])
 
 
 class _LayeredReader(_Reader):
@@ -320,8 +336,8 @@ class _LayeredReader(_Reader):
     def _apply(self, node, env):
         head, argument = node.children[0], node.children[1]
         name = head.children[0].value
-        sized = name.split("_")[0] in ("dil", "pad", "crop") and name.split("_")[-1].isdigit()
-        if name not in ("max", "heaviside", "rot180", "route_max", "spread_mean") and not sized:
+        sized = name.split("_")[0] in ("dil", "pad", "crop") and all(n.isdigit() for n in name.split("_")[1:])
+        if name not in ("max", "heaviside", "rot180", "route_max", "spread_mean", "unflatten") and not sized:
             return super()._apply(node, env)
         items = _group_items(argument) if isinstance(argument, Tree) and argument.data == "group" else [argument]
         values = [self.value(item, env) for item in items]
@@ -337,8 +353,22 @@ class _LayeredReader(_Reader):
         if name == "rot180":
             return sp.ImmutableMatrix(value.rows, value.cols, lambda i, j: value[value.rows - 1 - i, value.cols - 1 - j])
         if sized:
-            return _resized(value, name.split("_")[0], int(name.split("_")[-1]))
+            return _resized(value, name.split("_")[0], [int(n) for n in name.split("_")[1:]])
+        if name == "unflatten":
+            return self.unflattened(value, node)
         return self.routed(value, name, node)
+
+    def unflattened(self, delta, node):
+        """The error of a flattening layer laid out as the map of one channel before it (in reading order)."""
+        sites = [e for e in delta if isinstance(e, Site) and e.kind == "delta"]
+        layer = self.derivation.network.layer(sites[0].layer) if sites else None
+        if layer is None or layer.type != "flatten" or len(sites) != len(delta) or len(layer.input_shape) < 2 \
+                or layer.input_shape[0] != 1:
+            raise self.error(f"{self.source(node)}: expected the error of a flatten layer whose input is one channel, "
+                             "such as \\delta^{l}", node)
+        shape = layer.input_shape[1:]
+        rows, columns = (shape[0], shape[1]) if len(shape) == 2 else (shape[0], 1)
+        return sp.ImmutableMatrix(rows, columns, lambda i, j: sites[i * columns + j])
 
     def routed(self, delta, name: str, node):
         """The error of a pooling layer's channel passed back to the layer's input: to the first maximum of each
@@ -1066,7 +1096,8 @@ _POINT_VALUES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 def _channel_table(derivation: LayeredDerivation, layer, members: list) -> _LayeredTable:
     """The network's entries, and one channel of a batch normalisation as its documents write a channel: a^{l−1}_{i},
     a^{l}_{i}, δ^{l}_{i} and x̂^{(l)}_{i} the i-th of the channel's entries in reading order (i = 1..n), and n the
-    number of them. An index that already names an entry keeps its meaning."""
+    number of them. An index that already names an entry keeps its meaning (one that names a whole channel of a map
+    names the channel's entry instead)."""
     base = layered_table(derivation)
     table = copy.copy(base)
     table.entries, table.by_letter = dict(base.entries), {k: list(v) for k, v in base.by_letter.items()}
@@ -1078,8 +1109,12 @@ def _channel_table(derivation: LayeredDerivation, layer, members: list) -> _Laye
     for entries in maps:
         for m, pos in enumerate(members, start=1):
             letter, at, _ = base.keys[entries[pos]]
-            if (letter, at, (m,)) not in base.entries:
-                table.add((letter, at, (m,)), entries[pos])
+            key = (letter, at, (m,))
+            if isinstance(base.entries.get(key), sp.MatrixBase):  # a whole channel of a map: here, its m-th entry
+                del table.entries[key]
+                table.by_letter[letter] = [e for e in table.by_letter[letter] if e[:2] != (at, (m,))]
+            if key not in table.entries:
+                table.add(key, entries[pos])
     if ("n", None, ()) not in base.entries:
         table.add(("n", None, ()), sp.Integer(len(members)))
     return table
@@ -1167,9 +1202,15 @@ _CHANNEL_VERDICTS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 def _check_channel_claim(text: str, derivation: LayeredDerivation, points: int, seed: int, max_terms: int):
     network = derivation.network
+    def read_whole():
+        sides = [reader.value(side, {}) for side in tree.children[::2]]
+        if len({side.shape if isinstance(side, sp.MatrixBase) else () for side in sides}) > 1:
+            raise reader.error("the two sides are of different shapes", tree)  # δ^{l}_{i} read as a whole channel
+        return sides
+
     try:  # a statement that reads with the network's own entries is not written for one channel
         reader, tree = _read(text, derivation, "latex", "claim")
-        _instances(reader, lambda: [reader.value(side, {}) for side in tree.children[::2]])
+        _instances(reader, read_whole)
         return None
     except SpecError:
         pass

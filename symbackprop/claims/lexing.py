@@ -79,7 +79,8 @@ _SIZED_OPERATIONS = ("dil", "pad", "crop")
 _TEXT_ARGUMENTS = {"T": ("TOP", "T"), "exp": (_FUNC, "exp"), "log": (_FUNC, "log"), "ln": (_FUNC, "log"),
                    "tanh": (_FUNC, "tanh"), "sigma": (_FUNC, "sigma"), "d": (_NAME, "d"),
                    # activations by their own names, as documents write them (\operatorname{ReLU}'(z))
-                   "ReLU": (_FUNC, "relu"), "LeakyReLU": (_FUNC, "leaky_relu"), "softplus": (_FUNC, "softplus")}
+                   "ReLU": (_FUNC, "relu"), "LeakyReLU": (_FUNC, "leaky_relu"), "softplus": (_FUNC, "softplus"),
+                   "unflatten": (_FUNC, "unflatten")}  # a flattening layer's error laid back out as its input map
 
 
 def _token(kind: str, value: str, source: Token, start: int | None = None, end: int | None = None) -> Token:
@@ -244,11 +245,16 @@ def _map_operation(tok: Token) -> Token:
     name, script = re.fullmatch(r"\\operatorname\s*\{\s*(\w+)\s*\}\s*_\s*\{(.*)\}", tok.value, re.S).groups()
     script = re.sub(r"\s+", "", script)
     found = _MAP_OPERATIONS.get((name, script))
-    if found is None and name in _SIZED_OPERATIONS and script.isdigit() and 0 < int(script) <= 64:
-        found = f"{name}_{int(script)}"  # dilation by the stride, padding and cropping by the padding
+    sizes = script.split(",")
+    if found is None and name in _SIZED_OPERATIONS and all(n.isdigit() and int(n) <= 64 for n in sizes) \
+            and (len(sizes) == 1 and int(script) > 0 or name != "dil" and len(sizes) in (2, 4)):
+        # dilation by the stride, padding and cropping by the padding on every side, or by (before, after) along
+        # every axis, or by (before, after) along the rows and then the columns
+        found = "_".join([name, *(str(int(n)) for n in sizes)])
     if found is None:
         expected = ["\\operatorname{rot}_{180}", "\\operatorname{route}_{\\max}", "\\operatorname{spread}_{\\mathrm{mean}}",
-                    "\\operatorname{dil}_{s}", "\\operatorname{pad}_{p}", "\\operatorname{crop}_{p}"]
+                    "\\operatorname{dil}_{s}", "\\operatorname{pad}_{p}", "\\operatorname{crop}_{p}",
+                    "\\operatorname{pad}_{b,e}", "\\operatorname{crop}_{b,e}"]
         raise _LexProblem(f"{tok.value} at {{where}} names no operation on maps; expected one of: {', '.join(expected)}",
                           tok.start_pos, expected)
     return _token(_FUNC, found, tok)

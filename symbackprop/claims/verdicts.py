@@ -968,8 +968,8 @@ def read_chains(equations, claims, names, decide, read_shown, worked_value, valu
     says whether a left-hand side names a quantity claims can be about, ``decide(claim)`` decides one concrete
     claim; ``read_shown(text)`` reads a member as arithmetic with its decimals as symbols and ``worked_value(lhs)``
     evaluates a left-hand side at the point of ``values`` (see :mod:`symbackprop.claims.values`).
-    ``shorthand(text)``, when given, decides a claim whose left-hand side names no quantity of the network in
-    another reading (batch normalisation's statements about one channel), or gives None.
+    ``shorthand(text)``, when given, decides a claim that does not read with the network's entries in another
+    reading (batch normalisation's statements about one channel), or gives None.
     """
     from ..errors import SpecError
     from .extraction import split_chain
@@ -1014,10 +1014,10 @@ def read_chains(equations, claims, names, decide, read_shown, worked_value, valu
                 if named is None:
                     named = names(lhs)
                     previous = lhs if named else None
-                if named:
-                    results.append(Unreadable(text, line, str(error)))
-                    continue
                 other = shorthand(text) if shorthand is not None else None
+                if named:  # unless it reads as a statement about one channel (whose letters name entries too)
+                    results.append(_at_line(other, line) if other is not None else Unreadable(text, line, str(error)))
+                    continue
                 if other is not None:
                     results.append(_at_line(other, line))
                     continue

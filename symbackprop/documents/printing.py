@@ -392,8 +392,8 @@ class _NotationMixin:
         if op == "transpose_times":
             return "%s %s" % (self._transposed(shown[0]), shown[1])
         name, scripted = self._MAP_NAMES[op]
-        if scripted:
-            return self._apply(self._operator(name, self._print(args[1])), self._print(args[0]))
+        if scripted:  # dil_s; pad_p and crop_p on every side, or pad_{b,e} (b before, e after; a pair per axis)
+            return self._apply(self._operator(name, ",".join(self._print(n) for n in args[1:])), self._print(args[0]))
         return self._apply(self._operator(name, None), self._print(args[0]))
 
     def _print_OrderedProduct(self, expr) -> str:
@@ -856,7 +856,7 @@ class TextPrinter(_NotationMixin, StrPrinter):
 
     def _operator(self, name, script) -> str:
         text = self._OPERATOR_TEXT[name] or "%s'" % self._activation_letter()
-        return text if script is None else "%s_%s" % (text, script)
+        return text if script is None else "%s_%s" % (text, script) if "," not in script else "%s_(%s)" % (text, script)
 
     def _sum_over(self, indices, term) -> str:
         return "Σ_(%s) %s" % (indices, term)

@@ -283,6 +283,11 @@ class Conv:
     def output_shape(self, shape):
         return (self.channels, *(_out(n, self.kernel, self.stride, self.padding) for n in shape[1:]))
 
+    def skipped(self, shape) -> tuple:
+        """Along each axis of the padded input, the entries past the last window: (n + 2p − k) mod s, which no
+        window covers when the stride does not divide the rest evenly."""
+        return tuple((n + 2 * self.padding - self.kernel) % self.stride for n in shape[1:])
+
     def parameter_count(self, shape) -> int:
         return self.channels * shape[0] * self.kernel ** self.dims + (self.channels if self.bias else 0)
 

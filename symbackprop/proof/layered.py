@@ -75,7 +75,9 @@ MARGIN = mpmath.mpf("1e-4")
 
 
 def conv_backward(fw: LayeredForward, layer, delta: dict, rotate: bool = True) -> dict:
-    """∂C/∂a^{l−1} = crop_P(Σ_o dil_s(δ^l_o) ⋆_full rot180(K^l_{o,c})), entry by entry.
+    """∂C/∂a^{l−1} = crop_P(Σ_o pad_{0,r}(dil_s(δ^l_o)) ⋆_full rot180(K^l_{o,c})), entry by entry, where
+    r = (n + 2P − k) mod s entries of the padded input lie past the last window (r = 0 when the stride divides
+    n + 2P − k): they are read by no window, and the r zeros after the dilated δ give them no error.
 
     ``rotate=False`` gives the classic mistake, the kernel slid over δ without its rotation (the claim
     checker names it by comparing a claim with it).
@@ -83,7 +85,8 @@ def conv_backward(fw: LayeredForward, layer, delta: dict, rotate: bool = True) -
     Dilating δ by the stride puts δ^l_{o,i} at s(i−1)+1; the full cross-correlation pads the
     dilated map by k−1 zeros and slides the kernel rotated by 180° (rot180(K)_p = K_{k+1−p})
     over it: at padded input coordinate r it takes Σ_p rot180(K)_p · dil(δ)_{r+p−k}. Cropping
-    the padding maps input coordinate r to padded coordinate r + P.
+    the padding maps input coordinate r to padded coordinate r + P. An entry of the dilated map that δ does not
+    fill (between its entries, or among the r zeros after them) is absent from ``dilated``, a zero.
     """
     spec, l, k = layer.spec, layer.index, layer.spec.kernel
     dilated = {(pos[0], *(spec.stride * (i - 1) + 1 for i in pos[1:])): d for pos, d in delta.items()}
@@ -103,7 +106,8 @@ def conv_backward(fw: LayeredForward, layer, delta: dict, rotate: bool = True) -
 
 
 def conv_gradients(fw: LayeredForward, layer, delta: dict) -> dict:
-    """∂C/∂K^l_{o,c} = pad_P(a^{l−1}_c) ⋆_valid dil_s(δ^l_o); ∂C/∂b^l_o = Σ over positions of δ^l_o."""
+    """∂C/∂K^l_{o,c} = crop_{0,r}(pad_P(a^{l−1}_c)) ⋆_valid dil_s(δ^l_o), the padded input without the r entries past
+    the last window (see :func:`conv_backward`); ∂C/∂b^l_o = Σ over positions of δ^l_o."""
     spec, l = layer.spec, layer.index
     previous = fw.a(l - 1)
     dilated = {(pos[0], *(spec.stride * (i - 1) + 1 for i in pos[1:])): d for pos, d in delta.items()}

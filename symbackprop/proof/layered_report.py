@@ -89,22 +89,43 @@ def _residual_statements(layer, network) -> dict:
 
 def _skip_read_by(reader, network) -> sp.Equality:
     """∂C/∂a^m as layer m + 1 (``reader``) passes it back: its own backward rule, stated as its section
-    states it; batch normalisation's, stated entry by entry there, as the Jacobian (∂a^{m+1}/∂a^m)ᵀ δ^{m+1}."""
-    m = reader.index - 1
-    if isinstance(reader.spec, BatchNorm):
-        into = FeatureMap("a", m)
-        return sp.Eq(Partial(COST, into), MapOperation("transpose_times", Partial(FeatureMap("a", m + 1), into),
-                                                       FeatureMap("delta", m + 1)), evaluate=False)
+    states it; batch normalisation's, which mixes the entries of a channel, entry by entry: its compact rule, with n
+    the number of entries of the channel."""
+    m, l = reader.index - 1, reader.index
+    if isinstance(reader.spec, BatchNorm):  # its compact rule at an entry, n the number of entries of a channel
+        free, summed, letters = _channel_letters(len(reader.input_shape), network.batch > 1)
+        n = len(next(iter(channel_groups(network, reader.input_shape).values())))
+        channel = free[1] if len(reader.input_shape) == 1 or network.batch > 1 else free[0]
+        gamma, sigma = Site("gamma", l, channel), Site("sigma", l, channel)
+        delta, xhat = (lambda at: Site("delta", l, *at)), (lambda at: Site("xhat", l, *at))  # noqa: E731
+        back = gamma / (n * sigma) * (n * delta(free) - SumOverIndex(delta(summed), *letters)
+                                      - xhat(free) * SumOverIndex(delta(summed) * xhat(summed), *letters))
+        return sp.Eq(Partial(COST, Site("a", m, *free)), back, evaluate=False)
     return _rule_statement(reader, network)["backward"]
+
+
+def _channel_letters(dims: int, batch: bool) -> tuple:
+    """(an entry, another entry of its channel, the letters a sum over the channel runs over) of a map of ``dims``
+    axes (a vector: units; else a channel and positions), led by the example over a batch: batch normalisation
+    counts a channel over the examples and the positions."""
+    if dims == 1:  # a unit k over the examples
+        return (_I, _K), (_J, _K), (_J,)
+    spatial = dims - 1
+    if batch:  # example i, channel c, positions p (q); summed over the examples j and the positions k (o)
+        return (_I, _C, *(_P, _Q)[:spatial]), (_J, _C, *(_K, _O)[:spatial]), (_J, *(_K, _O)[:spatial])
+    return (_C, *(_I, _J)[:spatial]), (_C, *(_P, _Q)[:spatial]) if spatial == 2 else (_C, _J), \
+        (_P, _Q) if spatial == 2 else (_J,)
 
 
 def _with_skips(rule: sp.Equality, skips: list) -> sp.Equality:
     """A backward rule ∂C/∂a^m = … with the error δ^r of every residual layer r whose skip reads a^m added
-    (a channel's δ^r_c where the rule is stated for one channel c of a map)."""
+    (a channel's δ^r_c where the rule is stated for one channel c of a map, the entry δ^r_{…} where it is stated for
+    one entry)."""
     if not skips:
         return rule
-    channels = rule.lhs.wrt.args[2:]
-    added = [FeatureMap("delta", r, *channels) for r in skips]
+    wrt = rule.lhs.wrt
+    added = [Site("delta", r, *wrt.position) if isinstance(wrt, Site) else FeatureMap("delta", r, *wrt.args[2:])
+             for r in skips]
     return sp.Eq(rule.lhs, sp.Add(*added, rule.rhs, evaluate=False), evaluate=False)
 
 
@@ -146,10 +167,15 @@ def _rule_statement(layer, network) -> dict:
     if isinstance(spec, Conv):
         delta = FeatureMap("delta", l, _O)
         dilated = MapOperation("dilate", delta, spec.stride) if spec.stride > 1 else delta
-        full = SumOverIndex(MapOperation("full", dilated, MapOperation("rot180", FeatureMap("K", l, _O, _C))), _O)
+        skipped = spec.skipped(layer.input_shape)
+        ends = _end_sizes(skipped)
+        # the r trailing zeros: the input entries past the last window the stride reaches receive no error
+        extended = MapOperation("pad", dilated, *ends) if any(skipped) else dilated
+        full = SumOverIndex(MapOperation("full", extended, MapOperation("rot180", FeatureMap("K", l, _O, _C))), _O)
         back = MapOperation("crop", full, spec.padding) if spec.padding else full
         source = FeatureMap("a", l - 1, _C)
         padded = MapOperation("pad", source, spec.padding) if spec.padding else source
+        padded = MapOperation("crop", padded, *ends) if any(skipped) else padded  # only what the windows cover
         where, _ = _spatial(spec.dims)
         gradients = [sp.Eq(grad(FeatureMap("K", l, _O, _C)), MapOperation("valid", padded, dilated), evaluate=False)]
         if spec.bias:
@@ -182,6 +208,14 @@ def _rule_statement(layer, network) -> dict:
     return {"backward": sp.Eq(grad(source), MapOperation("transpose_times", FeatureMap("W", l), FeatureMap("delta", l)),
                               evaluate=False),
             "gradients": gradients}
+
+
+def _end_sizes(skipped: tuple) -> tuple:
+    """The sizes of pad_{b,e} (or crop_{b,e}) that add (take) ``skipped`` entries at the end of each axis only:
+    (0, r) when every axis has the same r, else (0, r_1, 0, r_2)."""
+    if len(set(skipped)) == 1:
+        return (0, skipped[0])
+    return tuple(n for r in skipped for n in (0, r))
 
 
 def _rnn_statement(layer) -> dict:
@@ -300,6 +334,8 @@ def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
         entry = None  # stated entry by entry already (batch normalisation), or the identity (residual)
     elif layer.recurrent:
         entry = Entry(rule["backward"].rhs.xreplace({_t: core[0]}), core[1])
+    elif layer.type == "flatten" and layer.input_shape[0] > 1:
+        entry = None  # the entry of unflatten(δ^l) is named by its channel as well: the chain ends at δ^l
     elif len(layer.input_shape) > 1 and layer.type != "dense":
         entry = _rule_entry(rule["backward"].rhs, layer, {_C: core[0]}, core[1:])
     elif network.batch > 1:  # the entry of (W^l)^T δ^l for the example shown, as the sum it stands for
@@ -334,6 +370,7 @@ def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
     groups = channel_groups(network, layer.input_shape) if isinstance(layer.spec, BatchNorm) else {}
     return {
         "entries": len(next(iter(groups.values()))) if groups else None,
+        "skipped": any(layer.spec.skipped(layer.input_shape)) if isinstance(layer.spec, Conv) else False,
         "index": l, "type": layer.type, "spec": layer.spec, "activation": activation, "bias": layer.bias,
         "input": shape_text(layer.input_shape), "output": shape_text(layer.output_shape),
         "parameters": layer.parameter_count, "has_z": layer.has_z,
@@ -342,14 +379,18 @@ def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
         "through_time": _through_time_model(derivation, layer, rule, pos) if layer.recurrent else None,
         "before_has_z": l > 1 and network.layer(l - 1).has_z,
         "before_recurrent": l > 1 and network.layer(l - 1).recurrent,
-        "sigma_rule": sp.Eq(FeatureMap("delta", l - 1, _C) if l > 1 and len(layer.input_shape) > 1
-                            else FeatureMap("delta", l - 1),
-                            MapOperation("hadamard", Partial(COST, FeatureMap("a", l - 1, _C) if len(layer.input_shape) > 1
-                                                             else FeatureMap("a", l - 1)),
-                                         _slope(network.layer(l - 1), FeatureMap("z", l - 1, _C)
-                                                if len(layer.input_shape) > 1 else FeatureMap("z", l - 1))),
-                            evaluate=False) if l > 1 else None,
+        "sigma_rule": _sigma_rule(layer, network) if l > 1 else None,
     }
+
+
+def _sigma_rule(layer, network) -> sp.Equality:
+    """δ^{l−1} = ∂C/∂a^{l−1} ⊙ σ'(z^{l−1}): for each channel c of a map, or for the whole vector (a dense layer reads
+    a map before it flattened, as one vector)."""
+    l = layer.index
+    per_channel = len(layer.input_shape) > 1 and not (layer.type == "dense" and network.batch == 1)
+    at = (lambda kind: FeatureMap(kind, l - 1, _C)) if per_channel else (lambda kind: FeatureMap(kind, l - 1))  # noqa: E731
+    return sp.Eq(at("delta"), MapOperation("hadamard", Partial(COST, at("a")), _slope(network.layer(l - 1), at("z"))),
+                 evaluate=False)
 
 
 def _slope(layer, z):
@@ -445,13 +486,16 @@ def render_layered_json(derivation: LayeredDerivation, report: LayeredReport | N
     layers = []
     for layer in network.layers:
         rule = _rule_statement(layer, network)
+        skipped_by = [r.index for r in network.layers if isinstance(r.spec, Residual) and r.spec.source == layer.index - 1]
+        if skipped_by and not isinstance(layer.spec, BatchNorm):  # as the documents state it: with the skips' δ
+            rule = dict(rule, backward=_with_skips(rule["backward"], skipped_by))
         facts = [f for f in report.facts if f.layer == layer.index] if report else []
         layers.append({
             "layer": layer.index, **_spec_fields(layer),
             "input_shape": list(layer.input_shape), "output_shape": list(layer.output_shape),
             "parameters": layer.parameter_count,
             "rule": derivation.rules[layer.type].name,
-            "forward": [_formula(eq) for eq in _forward_statement(layer)],
+            "forward": [_formula(eq) for eq in rule.get("forward", _forward_statement(layer))],
             "backward_rule": _formula(rule["backward"]),
             "gradient_rules": [_formula(eq) for eq in rule["gradients"]],
             "established": [_fact_data(f) for f in facts],
