@@ -57,7 +57,7 @@ from lark import Token, Tree
 
 from ..documents.printing import LatexPrinter
 from ..errors import SpecError
-from ..model.activations import Activation, opaque_functions
+from ..model.activations import Activation, VectorActivation, opaque_functions
 from ..model.layers import (
     COST, LayeredNetwork, Site, batch_positions, batchnorm_symbols, channel_groups, pool_window,
 )
@@ -66,7 +66,7 @@ from ..proof.layered import (
     DIGITS, MARGIN, LayeredDerivation, apply_rule, batchnorm_rational, conv_backward, derive_layered, named_values,
     random_layered_point, received_by, stand_in,
 )
-from ..proof.oracle import realise
+from ..proof.oracle import kinks, realise
 from .exact import expanded_terms
 from .formula import _check_claim_text, _instances
 from .lexing import _choose_syntax, _parse, _prepare
@@ -796,6 +796,9 @@ def _sample(derivation: LayeredDerivation, points: int, seed: int) -> list:
 
 
 def _new_sample(derivation: LayeredDerivation, points: int, seed: int) -> list:
+    """``points`` points clear of ties, then more (at most :data:`BRANCH_DRAWS` draws) until every weighted input
+    of an activation with a kink (ReLU, the leaky ReLU) has been seen on both sides of it: a rule wrong on one
+    side of the kink only is then found."""
     rng = random.Random(seed)
     found = []
     for _ in range(points * 20):
@@ -804,7 +807,37 @@ def _new_sample(derivation: LayeredDerivation, points: int, seed: int) -> list:
             found.append(values)
         if len(found) == points:
             break
+    kinked = _kinked(derivation)
+    unseen = {(z, kink, side) for z, kink in kinked for side in (False, True)}
+    unseen -= {side for values in found for side in _sides(kinked, values)}
+    for _ in range(BRANCH_DRAWS if unseen else 0):
+        values = named_values(derivation, random_layered_point(derivation, rng))
+        if _clear_of_ties(derivation, values) and unseen & _sides(kinked, values):
+            unseen -= _sides(kinked, values)
+            found.append(values)
+            if not unseen:
+                break
     return found
+
+
+#: the most extra points drawn to see each kinked weighted input on both sides of its kink
+BRANCH_DRAWS = 60
+
+
+def _kinked(derivation: LayeredDerivation) -> list:
+    """(z, kink) for every weighted input of a layer whose activation has kinks."""
+    fw, found = derivation.forward, []
+    for layer in derivation.network.layers:
+        rule = layer.activation
+        if rule is None or isinstance(rule, VectorActivation):
+            continue
+        for kink in kinks(rule.forward):
+            found += [(z, kink) for z in fw.weighted[layer.index].values()]
+    return found
+
+
+def _sides(kinked: list, values: dict) -> set:
+    return {(z, kink, bool(values[z] > kink)) for z, kink in kinked}
 
 
 def _clear_of_ties(derivation: LayeredDerivation, values: dict) -> bool:
