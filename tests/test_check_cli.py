@@ -388,3 +388,16 @@ def test_lr_and_digits_need_values(capsys, tmp_path):
     doc.write_text(WORKED.replace("{a}", "0.586618"))
     code, _, err = check(capsys, "check-doc", "--layers", "2,2,2", str(doc), "--lr", "0.1")
     assert code == 2 and "expected them with --values FILE.json" in err
+
+
+def test_the_json_report_says_which_numbers_stand_in_a_table(capsys, tmp_path):
+    """A row of the parameter table (before, gradient, after) is marked ``table``; the display's numbers are not."""
+    values = tmp_path / "values.json"
+    values.write_text(json.dumps(VALUES))
+    doc = tmp_path / "worked.md"
+    doc.write_text(WORKED.replace("{a}", "0.586618") + "\n| Parameter | Before | Gradient | After |\n| --- | --- | --- | --- |\n"
+                   "| $b^{2}_{1}$ | $0.1$ | $-0.00893123$ | $0.104466$ |\n")
+    code, out, _ = check(capsys, "check-doc", "--layers", "2,2,2", str(doc), "--values", str(values), "--json")
+    numbers = [r for r in json.loads(out)["results"] if r.get("method") == "value"]
+    assert code == 0 and all(r["status"] == "correct" for r in numbers)
+    assert sum(r["table"] for r in numbers) == 3 and sum(not r["table"] for r in numbers) == 3

@@ -725,3 +725,23 @@ def test_a_generic_output_under_a_cross_entropy_is_realised_consistently():
     assert verdict.status == "correct", verdict
     wrong = check_formula(claim.replace("1 - y_{1}", "1 + y_{1}", 1), network)
     assert wrong.status == "incorrect"
+
+
+def test_a_slope_wrong_on_one_side_of_the_kink_is_found():
+    """The leaky ReLU's slope written 0.2 for z ≤ 0 (the network's is 1/10): the claim agrees wherever z > 0, so
+    the sample must reach the other side of the kink. The points drawn cover both sides of every kinked
+    weighted input; the counterexample lies where z ≤ 0, and no mutation that only fits z > 0 is named."""
+    network = sbp.Network([2, 2, 2], activation="leaky_relu:1/10")
+    derivation = sbp.derive(network)
+    template = (r"\delta^{2}_{1} = (w^{3}_{11} \delta^{3}_{1} + w^{3}_{21} \delta^{3}_{2}) "
+                r"\begin{cases} 1 & z^{2}_{1} > 0 \\ %s & z^{2}_{1} \le 0 \end{cases}")
+    wrong = check_formula(template % "0.2", network, derivation=derivation)
+    assert wrong.status == "incorrect" and wrong.method == "numeric", wrong
+    x1, x2 = wrong.counterexample.x
+    params = wrong.counterexample.params  # canonical keys count the first layer of neurons as 1
+    assert params[("w", 1, 1, 1)] * x1 + params[("w", 1, 1, 2)] * x2 + params[("b", 1, 1)] <= 0  # z²₁ ≤ 0
+    assert "missing_sigma_prime" not in wrong.diagnosis
+    sample = C._points(derivation, C.POINTS, 0)
+    assert C._branches(derivation) <= {side for _, known in sample for side in C._sides(derivation, known)}
+    right = check_formula(template % "0.1", network, derivation=derivation)
+    assert right.status == "correct" and right.method == "exact"

@@ -284,3 +284,17 @@ def test_batch_normalisation_read_by_a_skip_over_one_example_states_only_what_ch
     assert any(r.status == "correct" and r.claim.text == skip for r in results)
     forgotten = check_layered_formula(skip.replace(r"\delta^{3}_{c,i} + ", ""), net, derivation=derivation)
     assert forgotten.status == "incorrect" and forgotten.diagnosis == ("missing_skip",)
+
+
+def test_a_slope_wrong_on_one_side_of_the_kink_is_found():
+    """A leaky ReLU's slope written 1/5 for z ≤ 0 (the layer's is 1/10) agrees wherever z > 0: the sample reaches
+    the other side of the kink and finds it wrong; the right slope is proven."""
+    net = LayeredNetwork(2, [dense(2, "leaky_relu:1/10"), dense(2, "identity")])
+    claim = (r"\delta^{1}_{1} = \left(\delta^{2}_{1} w^{2}_{1,1} + \delta^{2}_{2} w^{2}_{2,1}\right) "
+             r"\left(\begin{cases} 1 & z^{1}_{1} > 0 \\ %s & z^{1}_{1} \leq 0 \end{cases}\right)")
+    derivation = derive_layered(net)
+    wrong = check_layered_formula(claim % r"\frac{1}{5}", net, derivation=derivation)
+    assert wrong.status == "incorrect", wrong
+    claimed, actual = wrong.counterexample
+    assert abs(claimed - 2 * actual) < 1e-20  # the point lies where z ≤ 0: the slopes 1/5 and 1/10
+    assert check_layered_formula(claim % r"\frac{1}{10}", net, derivation=derivation).status == "correct"

@@ -23,6 +23,7 @@ import sympy as sp
 
 from symbackprop import Network
 from symbackprop.claims.verdicts import check_document
+from symbackprop.documents import printing
 from symbackprop.proof.report import render
 from symbackprop.claims.layered import check_layered_document
 from symbackprop.claims.outputs import check_output
@@ -102,6 +103,11 @@ def _skipped_values(results) -> int:
     return sum(r.status == "skipped" and r.reason == "value" for r in results)
 
 
+def _table_values(results) -> list:
+    """The verdicts on the numbers of a document's tables (a parameter's value before, its gradient, after)."""
+    return [r for r in results if getattr(r, "table", False)]
+
+
 # ------------------------------------------------------------------ the gallery
 
 def _gallery() -> list:
@@ -143,6 +149,9 @@ def test_every_gallery_document_passes_check_doc(document, shared):
     assert not _skipped_values(results)
     if values is not None:
         assert sum(r.status == "correct" and r.method == "value" for r in results) >= 80
+        # both tables: 12 parameters before the step, then each one's value before, gradient and value after
+        table = _table_values(results)
+        assert len(table) == 12 + 3 * 12 and all(r.status == "correct" for r in table)
     if document.example in DERIVATIONS:
         kinds = _kinds(results)
         assert all(kinds[kind] for kind in KINDS if kind != "matrix" or document.example != "seed004"), kinds
@@ -241,6 +250,34 @@ def test_a_wrong_digit_in_the_worked_example_is_found(shared):
     assert _skipped_values(skipped) >= 80 and not [r for r in skipped if r.status == "incorrect"]
 
 
+@pytest.mark.parametrize("fmt, right, wrong", [("md", "| $0.392844$ |", "| $0.392854$ |"),
+                                               ("tex", "& $0.392844$ \\\\", "& $0.392854$ \\\\")])
+def test_a_wrong_digit_in_a_table_of_the_worked_example_is_found(fmt, right, wrong, shared):
+    text = (OUTPUT / f"worked.en.{fmt}").read_text(encoding="utf-8")
+    assert text.count(right) == 1  # w²₂₂ after the step, in the last table
+    planted = text.replace(right, wrong)
+    results = _check(shared, planted, fmt, WORKED_NETWORK, "nielsen", values=_worked_point(shared)[1])
+    wrong_ones = [r for r in results if r.status == "incorrect"]
+    line = planted[:planted.index(wrong)].count("\n") + 1
+    assert [(r.line, r.table, r.text) for r in wrong_ones] == [
+        (line, True, "w^{2}_{22} - \\eta \\frac{\\partial C}{\\partial w^{2}_{22}} = 0.392854")]
+    # without the values, the table's numbers are skipped with the equations' numbers
+    skipped = _check(shared, planted, fmt, WORKED_NETWORK, "nielsen")
+    assert sum(r.status == "skipped" and r.reason == "value" and r.line == line for r in skipped) == 3
+
+
+def test_a_wrong_value_before_the_step_and_a_wrong_target_in_a_table_are_found(shared):
+    text = (OUTPUT / "worked.en.md").read_text(encoding="utf-8")
+    right = "| $w^{2}_{22}$ | $0.4$ |\n"  # the table of the parameters before the step
+    assert text.count(right) == 1
+    planted = text.replace(right, "| $w^{2}_{22}$ | $0.5$ |\n") + "\n| Value | Number |\n| --- | --- |\n" \
+        "| $x_{2}$ | $0.5$ |\n| $y_{1}$ | $0$ |\n"
+    results = _check(shared, planted, "md", WORKED_NETWORK, "nielsen", values=_worked_point(shared)[1])
+    assert [r for r in results if r.status == "incorrect"] == [r for r in _table_values(results) if not r.ok]
+    wrong = [(r.text, r.status) for r in _table_values(results) if not r.ok or r.text.startswith(("x_", "y_"))]
+    assert wrong == [("w^{2}_{22} = 0.5", "incorrect"), ("x_{2} = 0.5", "correct"), ("y_{1} = 0", "incorrect")]
+
+
 # ------------------------------------------------------------------ fresh worked documents of networks of layers
 
 #: one small network for each kind of layer: convolutions (with stride and padding), both poolings, flattening,
@@ -295,6 +332,9 @@ def test_a_fresh_layered_worked_document_passes_check_doc_with_its_values(key, l
     assert not _problems(results), "\n".join(_problems(results))
     assert not _skipped_values(results)
     assert sum(r.status == "correct" and r.method == "value" for r in results) >= 60
+    table = _table_values(results)  # the parameters before the step, and the table after it
+    parameters = len(w.derivation.forward.parameters)
+    assert len(table) == 4 * parameters and all(r.status == "correct" for r in table)
 
 
 def test_a_wrong_digit_in_a_layered_worked_document_is_found(layered_worked):
@@ -309,6 +349,21 @@ def test_a_wrong_digit_in_a_layered_worked_document_is_found(layered_worked):
     results = check_layered_document(planted, "md", w.network, derivation=w.derivation, values=w.values)
     wrong = [r for r in results if r.status == "incorrect"]
     assert len(wrong) == 1 and wrong[0].method == "value" and wrong[0].text.startswith("C = ")
+
+
+def test_a_wrong_cell_in_a_table_of_a_layered_worked_document_is_found(layered_worked):
+    w = layered_worked["conv1d-maxpool"]
+    text = render_layered_worked(w.example, w.derivation, "tex", "zh").text
+    kernel = w.derivation.forward.parameters[0]
+    before = sp.latex(w.example.rounded(w.values.point.params[kernel]))
+    row = f"${printing.latex(kernel)}$ & ${before}$"
+    assert text.count(row) == 2  # before the step, and in the table after it
+    planted = text.replace(row, f"${printing.latex(kernel)}$ & $0.25$", 1)
+    results = check_layered_document(planted, "tex", w.network, derivation=w.derivation, values=w.values,
+                                     decided=w.decided)
+    wrong = [r for r in results if r.status == "incorrect"]
+    assert len(wrong) == 1 and wrong[0].table and wrong[0].text == f"{printing.latex(kernel)} = 0.25"
+    assert wrong[0].line == planted[:planted.index("& $0.25$")].count("\n") + 1
 
 
 # ------------------------------------------------------------------ batch normalisation's statements about a channel

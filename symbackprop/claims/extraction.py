@@ -243,3 +243,83 @@ def _clean_equation(text: str) -> str:
     text = _DECORATION.sub("", text)
     text = _remove_alignment(text)
     return " ".join(text.split())
+
+
+# ---------------------------------------------------------------------------- tables
+
+#: a cell that is one piece of inline math: $…$, $$…$$ (kramdown), \(…\) and \\(…\\) (Markdown's escaped form)
+_MATH_CELL = re.compile(r"^(?:\$\$(?P<kramdown>.*)\$\$|\$(?P<dollar>.*)\$|\\\\\((?P<escaped>.*)\\\\\)"
+                        r"|\\\((?P<parens>.*)\\\))$", re.S)
+_TABULAR = re.compile(r"\\begin\s*\{(?P<env>tabular\*?|tabularx|longtable)\}(?:\{[^{}]*\})*(?P<body>.*?)"
+                      r"\\end\s*\{(?P=env)\}", re.S)
+#: a table's rules, which are no part of a row
+_RULES = re.compile(r"\\(?:hline|toprule|midrule|bottomrule|cline\s*\{[^{}]*\}|endhead|endfirsthead)(?![A-Za-z])")
+
+
+def extract_table_rows(document: str, fmt: str) -> list[tuple[int, list]]:
+    """(1-based line, cells) of every row of every table of a Markdown (pipe tables) or LaTeX (``tabular``)
+    document: a cell that is one piece of inline math is given as its LaTeX (with Markdown's escapes undone),
+    any other cell as None. A Markdown table's delimiter row (``| --- |``) is no row; code blocks and LaTeX
+    comments are skipped.
+
+    >>> extract_table_rows("| Parameter | Value |\\n| --- | --- |\\n| $w^{2}_{11}$ | $0.3$ |\\n", "md")
+    [(1, [None, None]), (3, ['w^{2}_{11}', '0.3'])]
+    """
+    if fmt not in ("md", "tex"):
+        raise FormulaError(unknown_name("document format", fmt, ("md", "tex")))
+    if fmt == "md":
+        rows = []
+        for number, line in enumerate(_blank_code(document).split("\n"), start=1):
+            stripped = line.strip()
+            if len(stripped) < 2 or not stripped.startswith("|") or not stripped.endswith("|"):
+                continue
+            cells = [cell.strip() for cell in _split_cells(stripped[1:-1], "|")]
+            if all(re.fullmatch(r":?-{3,}:?", cell) for cell in cells):
+                continue
+            rows.append((number, [_math_cell(cell, markdown=True) for cell in cells]))
+        return rows
+    source = _blank_comments(document)
+    rows = []
+    for table in _TABULAR.finditer(source):
+        start = table.start("body")
+        for position, piece in _split_rows(table.group("body")):
+            text = _RULES.sub(lambda m: " " * len(m.group(0)), piece)
+            if not text.strip():
+                continue
+            lead = len(text) - len(text.lstrip())
+            line = source.count("\n", 0, start + position + lead) + 1
+            rows.append((line, [_math_cell(cell.strip(), markdown=False) for cell in _split_cells(text, "&")]))
+    return rows
+
+
+def _split_cells(row: str, separator: str) -> list[str]:
+    """A row's cells: split at ``separator`` outside inline math and braces (``\\&`` and ``\\|`` are kept)."""
+    cells, start, depth, math, index = [], 0, 0, False, 0
+    while index < len(row):
+        char = row[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == "$":
+            math = not math
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth = max(0, depth - 1)
+        elif char == separator and depth == 0 and not math:
+            cells.append(row[start:index])
+            start = index + 1
+        index += 1
+    cells.append(row[start:])
+    return cells
+
+
+def _math_cell(cell: str, markdown: bool):
+    """The LaTeX of a cell that is one piece of inline math, else None."""
+    match = _MATH_CELL.match(cell)
+    if not match:
+        return None
+    body = next(group for group in match.groups() if group is not None)
+    if markdown and _escaped_for_markdown(body):
+        body = _unescape_markdown(body)[0]
+    return body.strip() or None

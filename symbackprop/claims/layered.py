@@ -57,7 +57,7 @@ from lark import Token, Tree
 
 from ..documents.printing import LatexPrinter
 from ..errors import SpecError
-from ..model.activations import Activation, opaque_functions
+from ..model.activations import Activation, VectorActivation, opaque_functions
 from ..model.layers import (
     COST, LayeredNetwork, Site, batch_positions, batchnorm_symbols, channel_groups, pool_window,
 )
@@ -66,7 +66,7 @@ from ..proof.layered import (
     DIGITS, MARGIN, LayeredDerivation, apply_rule, batchnorm_rational, conv_backward, derive_layered, named_values,
     random_layered_point, received_by, stand_in,
 )
-from ..proof.oracle import realise
+from ..proof.oracle import kinks, realise
 from .exact import expanded_terms
 from .formula import _check_claim_text, _instances
 from .lexing import _choose_syntax, _parse, _prepare
@@ -824,6 +824,9 @@ def _sample(derivation: LayeredDerivation, points: int, seed: int) -> list:
 
 
 def _new_sample(derivation: LayeredDerivation, points: int, seed: int) -> list:
+    """``points`` points clear of ties, then more (at most :data:`BRANCH_DRAWS` draws) until every weighted input
+    of an activation with a kink (ReLU, the leaky ReLU) has been seen on both sides of it: a rule wrong on one
+    side of the kink only is then found."""
     rng = random.Random(seed)
     found = []
     for _ in range(points * 20):
@@ -832,7 +835,37 @@ def _new_sample(derivation: LayeredDerivation, points: int, seed: int) -> list:
             found.append(values)
         if len(found) == points:
             break
+    kinked = _kinked(derivation)
+    unseen = {(z, kink, side) for z, kink in kinked for side in (False, True)}
+    unseen -= {side for values in found for side in _sides(kinked, values)}
+    for _ in range(BRANCH_DRAWS if unseen else 0):
+        values = named_values(derivation, random_layered_point(derivation, rng))
+        if _clear_of_ties(derivation, values) and unseen & _sides(kinked, values):
+            unseen -= _sides(kinked, values)
+            found.append(values)
+            if not unseen:
+                break
     return found
+
+
+#: the most extra points drawn to see each kinked weighted input on both sides of its kink
+BRANCH_DRAWS = 60
+
+
+def _kinked(derivation: LayeredDerivation) -> list:
+    """(z, kink) for every weighted input of a layer whose activation has kinks."""
+    fw, found = derivation.forward, []
+    for layer in derivation.network.layers:
+        rule = layer.activation
+        if rule is None or isinstance(rule, VectorActivation):
+            continue
+        for kink in kinks(rule.forward):
+            found += [(z, kink) for z in fw.weighted[layer.index].values()]
+    return found
+
+
+def _sides(kinked: list, values: dict) -> set:
+    return {(z, kink, bool(values[z] > kink)) for z, kink in kinked}
 
 
 def _clear_of_ties(derivation: LayeredDerivation, values: dict) -> bool:
@@ -1012,9 +1045,10 @@ def check_layered_document(document: str, fmt: str, network: LayeredNetwork, der
     entry is skipped (a definition, or a rule stated for whole maps); one that names an entry but whose
     right-hand side cannot be read is unreadable. A member that is arithmetic on numbers (a worked example's)
     is decided at the point of ``values`` (a :class:`~symbackprop.claims.values.WorkedPoint`), or skipped
-    without it, as for dense networks (:func:`~symbackprop.claims.verdicts.read_chains`). ``decided`` may hold the
-    verdicts of an earlier call with the same derivation, values and options (a dict this call fills), so that
-    the documents of one derivation decide each claim once.
+    without it, as for dense networks (:func:`~symbackprop.claims.verdicts.read_chains`), and so are the numbers
+    of the rows of its tables about a parameter, input or target (:mod:`symbackprop.claims.tables`). ``decided``
+    may hold the verdicts of an earlier call with the same derivation, values and options (a dict this call
+    fills), so that the documents of one derivation decide each claim once.
     """
     from .extraction import extract_equations
     from .verdicts import read_chains
@@ -1054,9 +1088,41 @@ def check_layered_document(document: str, fmt: str, network: LayeredNetwork, der
 
     if equations is None:
         equations = extract_equations(document, fmt)
-    return read_chains(list(equations), lambda lhs, rhs, members: layered_instances(
+    results = read_chains(list(equations), lambda lhs, rhs, members: layered_instances(
         f"{lhs} = {rhs}", derivation, "latex"), lambda lhs: _names_entry(lhs, derivation), decide, read_shown,
         worked_value, values, shorthand=shorthand)
+    return layered_tables(results, document, fmt, derivation, values, read_shown, decided)
+
+
+def layered_tables(results: list, document: str, fmt: str, derivation: LayeredDerivation, values, read_shown,
+                   decided: dict) -> list:
+    """``results`` with the verdicts on the numbers of the document's tables (:mod:`symbackprop.claims.tables`)."""
+    from ..documents import printing
+    from .extraction import extract_table_rows
+    from .outputs import ETA
+    from .tables import merged, step_quantities, table_results
+
+    if not document:
+        return results
+    rows = decided.setdefault(("rows",), {})
+    fw = derivation.forward
+
+    def quantities(cell):
+        if cell not in rows:
+            try:
+                reader, tree = _read(cell, derivation, "latex", "formula")
+                expr = reader.value(tree, {})
+            except SpecError:
+                expr = None
+            if isinstance(expr, sp.MatrixBase):
+                expr = None
+            rows[cell] = step_quantities(expr, COST, ETA) if expr in set(fw.parameters) else \
+                (expr,) if expr in set(fw.inputs.values()) | set(fw.targets) else None
+        return rows[cell]
+
+    return merged(results, table_results(extract_table_rows(document, fmt), quantities,
+                                         lambda expr: layered_value(derivation, expr, values), read_shown, values,
+                                         printing.latex))
 
 
 def layered_value_at(derivation: LayeredDerivation, lhs: str, values) -> sp.Expr:

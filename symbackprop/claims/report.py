@@ -80,7 +80,8 @@ def _value_json(r) -> dict:
     """A number of a worked example, decided at its point: the exact value and the interval the text states."""
     return {"status": r.status, "line": r.line, "text": r.text, "method": "value", "arithmetic": r.arithmetic,
             "value": number_text(r.value) if r.value is not None else None, "digits": r.digits,
-            "stated": [number_text(r.low), number_text(r.high)] if r.low is not None else None}
+            "stated": [number_text(r.low), number_text(r.high)] if r.low is not None else None,
+            "table": bool(getattr(r, "table", False))}
 
 
 def _form_json(r) -> dict:

@@ -60,7 +60,8 @@ class ValueVerdict:
     """The answer about one number of a worked example: ``text`` is ``LHS = member``; ``value`` the exact value
     of the left-hand side at the point (40 digits), ``low`` and ``high`` the interval the member's numbers give
     with the rounding of ``digits`` significant digits; ``arithmetic`` whether the member puts numbers into a
-    formula (else it states one number)."""
+    formula (else it states one number); ``table`` whether the number stands in a table (a row about a parameter,
+    :mod:`symbackprop.claims.tables`) rather than in a display equation."""
 
     text: str
     line: int | None
@@ -77,6 +78,7 @@ class ValueVerdict:
     entries: int = 1
     diagnosis: tuple = ()
     reason: str | None = None
+    table: bool = False
 
     @property
     def ok(self) -> bool:

@@ -49,7 +49,7 @@ from ..model.activations import VectorActivation, opaque_functions
 from .exact import MAX_TERMS, SIGMA, SIGMA_PRIME, decide, rule_for
 from .formula import claim_instances, read_shown_formula
 from .transform import _shape_of
-from ..proof.oracle import DIGITS, GENERIC_STAND_IN, random_point, realise, stand_in_for
+from ..proof.oracle import DIGITS, GENERIC_STAND_IN, kinks, random_point, realise, stand_in_for
 from ..model.symbols import COST, LAMBDA, N_EXAMPLES, UNREGULARISED, LayerMatrix, Partial, Quantity, written_difference
 
 #: random points of the numeric comparison
@@ -341,8 +341,8 @@ def _points(derivation, count, seed, extra=()):
     if key in cache:
         return cache[key]
     rng = random.Random(seed)
-    points = []
-    for _ in range(count):
+
+    def draw():
         point = random_point(derivation, rng)
         if derivation.network.mean and "n" not in point.l2:
             point = replace(point, l2={**point.l2, "n": sp.Integer(rng.randint(1, 100))})
@@ -354,9 +354,47 @@ def _points(derivation, count, seed, extra=()):
         if free:
             point = replace(point, l2={**point.l2, **free})
             known = _Values({**known, **free})
-        points.append((point, known))
+        return point, known
+
+    points = [draw() for _ in range(count)]
+    # A formula with a kink (ReLU's slope) can be wrong on one side only: more points are drawn until every
+    # weighted input of a kinked activation has been seen on both sides of each kink, or the draws run out.
+    unseen = _branches(derivation) - {side for _, known in points for side in _sides(derivation, known)}
+    for _ in range(BRANCH_DRAWS if unseen else 0):
+        point, known = draw()
+        if unseen & _sides(derivation, known):
+            unseen -= _sides(derivation, known)
+            points.append((point, known))
+            if not unseen:
+                break
     cache[key] = points
     return points
+
+
+#: the most extra points drawn to see each kinked weighted input on both sides of its kink
+BRANCH_DRAWS = 60
+
+
+def _kinked(derivation) -> list:
+    """(z, kink) for every weighted input of an activation with kinks (ReLU and the leaky ReLU at 0)."""
+    fw, found = derivation.forward, []
+    for layer in derivation.network.layers:
+        rule = layer.activation
+        if isinstance(rule, VectorActivation):
+            continue
+        for kink in kinks(rule.forward):
+            found += [(fw.q("z", layer.index, j), kink) for j in range(1, layer.size + 1)]
+    return found
+
+
+def _branches(derivation) -> set:
+    """Every (z, kink, side) a sample should cover: each kinked weighted input below and above each kink."""
+    return {(z, kink, side) for z, kink in _kinked(derivation) for side in (False, True)}
+
+
+def _sides(derivation, known) -> set:
+    """The (z, kink, side) of one point: on which side of each kink its weighted inputs lie."""
+    return {(z, kink, bool(known[z] > kink)) for z, kink in _kinked(derivation)}
 
 
 def _forward_values(derivation, point) -> dict:
@@ -691,10 +729,10 @@ def check_claim(claim, derivation, points: int = POINTS, seed: int = 0, time_lim
     example = _counterexample(derivation, correct, claimed, sample)
     if example is not None:
         diagnosis, neurons = _diagnose(derivation, claim, claimed, sample)
-        return Verdict(claim, "incorrect", "numeric", points, correct, example, diagnosis, neurons=neurons)
+        return Verdict(claim, "incorrect", "numeric", len(sample), correct, example, diagnosis, neurons=neurons)
     if proven is None:
-        return Verdict(claim, "undecided", "numeric", points, correct, reason="work", max_terms=max_terms)
-    return Verdict(claim, "correct", "numeric", points, correct, reason="not_proven")
+        return Verdict(claim, "undecided", "numeric", len(sample), correct, reason="work", max_terms=max_terms)
+    return Verdict(claim, "correct", "numeric", len(sample), correct, reason="not_proven")
 
 
 def _counterexample(derivation, correct, claimed, sample) -> Counterexample | None:
@@ -736,21 +774,26 @@ def _mismatched(claim, derivation, correct, points, seed, max_terms) -> Verdict:
     example = _counterexample(derivation, correct, repaired, sample)
     if example is not None:
         found, neurons = _diagnose(derivation, claim, repaired, sample)
-        return verdict(points=points, counterexample=example, diagnosis=tuple(dict.fromkeys([*names, *found])),
+        return verdict(points=len(sample), counterexample=example, diagnosis=tuple(dict.fromkeys([*names, *found])),
                        repaired="incorrect", neurons=neurons)
-    return verdict(points=points, diagnosis=tuple(dict.fromkeys(names)), repaired="numeric")
+    return verdict(points=len(sample), diagnosis=tuple(dict.fromkeys(names)), repaired="numeric")
 
 
 def _diagnose(derivation, claim, claimed, sample) -> tuple[tuple[str, ...], tuple]:
-    """The names of the mutations ``claimed`` agrees with at the first two points of ``sample``, and the
-    (written, right) quantities of the wrong neurons among them.
+    """The names of the mutations ``claimed`` agrees with at two points of ``sample`` (the first where the
+    claim is wrong, and one more), and the (written, right) quantities of the wrong neurons among them.
+    A mutation must match the claim where the claim fails: a slope wrong on one side of a kink is not
+    explained by a mutation that agrees only on the other side.
 
     A transpose missing from a matrix written entry by entry is a layout mistake (``transposed_layout``).
     """
     found, neurons = [], []
     stand_in = stand_in_for(derivation.network)
 
-    points = [(known, _value(claimed, known, stand_in)) for _, known in sample[:2]]
+    correct = truth(derivation, claim.target)
+    wrong_first = sorted(sample, key=lambda entry: bool(_agree(_value(claimed, entry[1], stand_in),
+                                                               _value(correct, entry[1], stand_in))))
+    points = [(known, _value(claimed, known, stand_in)) for _, known in wrong_first[:2]]
 
     def agrees(mutant) -> bool:
         """Whether the mutant has the claim's values at the points, entry by entry until one differs."""
@@ -894,7 +937,9 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
     A member of a chain that is arithmetic on numbers (a worked example's ``0.3 \\cdot 1 + 0.1`` or
     ``0.35``) is a value at one point: with ``values`` (a :class:`~symbackprop.claims.values.WorkedPoint`,
     the point the example was computed at) it is decided there (:mod:`symbackprop.claims.values`), giving
-    a :class:`~symbackprop.claims.values.ValueVerdict`; without, it is skipped (reason ``value``).
+    a :class:`~symbackprop.claims.values.ValueVerdict`; without, it is skipped (reason ``value``). So are the
+    numbers of a table row whose first cell names a parameter, an input or a target (a worked example's
+    parameters before and after the step, :mod:`symbackprop.claims.tables`).
 
     ``decided`` may hold the readings and verdicts of an earlier call with the same derivation, notation
     and options (a dict this call fills): documents that state the same claims, such as one derivation
@@ -902,8 +947,10 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
     called with (equations done, equations) before each display equation. ``equations``, when given, are the
     (line, LaTeX) pairs to read in place of the document's displays (the formulas of a JSON output).
     """
+    from ..documents import printing
     from ..proof.chain import derive
-    from .extraction import extract_equations
+    from .extraction import extract_equations, extract_table_rows
+    from .tables import merged, table_results
 
     derivation = derivation or derive(network)
     known = {} if decided is None else decided  # verdicts by what a claim says, for claims stated again
@@ -925,8 +972,35 @@ def check_document(document: str, fmt: str, network, notation: str = "nielsen", 
     def decide(claim):
         return _checked(claim, derivation, known, options)
 
-    return read_chains(equations, claims, names, decide, read_shown, worked_value, values, progress,
-                       decimal_value=_decimal_value)
+    results = read_chains(equations, claims, names, decide, read_shown, worked_value, values, progress,
+                          decimal_value=_decimal_value)
+    if not document:
+        return results
+    return merged(results, table_results(extract_table_rows(document, fmt), lambda cell: _remembered(
+        known, ("row", cell), lambda: _row_quantities(derivation, cell, notation, star)),
+        lambda expr: _value_at(derivation, expr, values), read_shown, values,
+        lambda expr: printing.latex(expr, notation=notation, sizes=network.sizes)))
+
+
+def _row_quantities(derivation, cell: str, notation: str, star: str):
+    """What a table row whose first cell is ``cell`` states about the network, column by column: a parameter's
+    value, gradient and value after the step; an input's or a target's value; or None (no claim)."""
+    from .formula import parse_formula
+    from .outputs import ETA
+    from .tables import step_quantities
+
+    fw = derivation.forward
+    try:
+        expr = parse_formula(cell, derivation.network, notation, "latex", star)
+    except SpecError:
+        return None
+    if isinstance(expr, sp.MatrixBase):
+        return None
+    if expr in {fw.q(*key) for key in derivation.params}:
+        return step_quantities(expr, COST, ETA)
+    if expr in set(fw.inputs) | set(fw.targets):
+        return (expr,)
+    return None
 
 
 def read_chains(equations, claims, names, decide, read_shown, worked_value, values, progress=None,
