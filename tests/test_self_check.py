@@ -431,7 +431,7 @@ def test_the_json_outputs_of_a_network_of_layers_pass_check_doc(key, layered_wor
     assert sum(r.status == "correct" for r in derived) >= 2 * len(w.derivation.forward.parameters)
     if key == "batchnorm-residual":  # every layer states its forward pass: the residual one its sum
         layers = json.loads(render_layered_json(w.derivation))["layers"]
-        assert [f["latex"] for f in layers[2]["forward"]] == ["a^{3} = a^{1} + a^{2}"]
+        assert [f["latex"] for f in layers[2]["forward"]] == ["a^{3}_{i} = a^{1}_{i} + a^{2}_{i}"]  # for one example i of the batch
         assert all(layer["forward"] for layer in layers)
     numbers = check_output(render_layered_worked(w.example, w.derivation, "json").text, "numbers.json", w.network,
                            w.derivation, layered=True)
