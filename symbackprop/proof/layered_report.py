@@ -136,15 +136,17 @@ def _spatial(dims: int):
     return (_I, _J)[:dims], (_P, _Q)[:dims]
 
 
-def _forward_statement(layer) -> list:
-    """The layer's forward pass with symbolic indices (and its concrete layer number, stride, padding)."""
+def _forward_statement(layer, batch: bool = False) -> list:
+    """The layer's forward pass with symbolic indices (and its concrete layer number, stride, padding); over a
+    batch, a convolution's for the example i, its positions j (k)."""
     l, spec = layer.index, layer.spec
     if isinstance(spec, Conv):
-        where, offsets = _spatial(spec.dims)
+        _, offsets = _spatial(spec.dims)
+        ex, where = ((_I,), (_J, _K)[:spec.dims]) if batch else ((), _spatial(spec.dims)[0])
         source = [spec.stride * (i - 1) + p - spec.padding for i, p in zip(where, offsets)]
-        term = Site("K", l, _O, _C, *offsets) * Site("a", l - 1, _C, *source)
+        term = Site("K", l, _O, _C, *offsets) * Site("a", l - 1, *ex, _C, *source)
         total = SumOverIndex(term, _C, *offsets) + (Site("b", l, _O) if spec.bias else 0)
-        return [sp.Eq(Site("z", l, _O, *where), total, evaluate=False)]
+        return [sp.Eq(Site("z", l, *ex, _O, *where), total, evaluate=False)]
     if isinstance(spec, Pool):
         return []
     if layer.recurrent:
@@ -381,7 +383,8 @@ def _layer_model(derivation: LayeredDerivation, layer, report) -> dict:
         "index": l, "type": layer.type, "spec": layer.spec, "activation": activation, "bias": layer.bias,
         "input": shape_text(layer.input_shape), "output": shape_text(layer.output_shape),
         "parameters": layer.parameter_count, "has_z": layer.has_z,
-        "forward": rule["forward"] if "forward" in rule else _forward_statement(layer), "example": example,
+        "forward": rule["forward"] if "forward" in rule else _forward_statement(layer, network.batch > 1),
+        "example": example,
         "rule": rule, "backward": backward, "gradients": shown, "facts": facts,
         "through_time": _through_time_model(derivation, layer, rule, pos) if layer.recurrent else None,
         "before_has_z": l > 1 and network.layer(l - 1).has_z,
@@ -503,7 +506,7 @@ def render_layered_json(derivation: LayeredDerivation, report: LayeredReport | N
             "input_shape": list(layer.input_shape), "output_shape": list(layer.output_shape),
             "parameters": layer.parameter_count,
             "rule": derivation.rules[layer.type].name,
-            "forward": [_formula(eq) for eq in rule.get("forward", _forward_statement(layer))],
+            "forward": [_formula(eq) for eq in rule.get("forward", _forward_statement(layer, network.batch > 1))],
             "backward_rule": _formula(rule["backward"]),
             "gradient_rules": [_formula(eq) for eq in rule["gradients"]],
             "established": [_fact_data(f) for f in facts],
