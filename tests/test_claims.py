@@ -745,3 +745,24 @@ def test_a_slope_wrong_on_one_side_of_the_kink_is_found():
     assert C._branches(derivation) <= {side for _, known in sample for side in C._sides(derivation, known)}
     right = check_formula(template % "0.1", network, derivation=derivation)
     assert right.status == "correct" and right.method == "exact"
+
+
+def test_a_claim_with_letters_on_a_wide_layer_is_read_not_skipped():
+    """w^3_{jk} of a 60-45-1 network: its letters are tried only at the values where w^3 has an entry (j = 1,
+    k = 1..45), not at every index of the network (60 × 60, past the bound on instances). Before, the claim was
+    skipped as if it were a definition; a claim past the bound is reported unreadable, never skipped."""
+    from symbackprop.claims import formula
+
+    network = sbp.Network([60, 45, 1], activation="sigmoid")
+    doc = "$$\n\\frac{\\partial C}{\\partial w^{3}_{jk}} = a^{2}_{k} \\delta^{3}_{j}\n$$\n"
+    result, = check_document(doc, "md", network)
+    assert result.status == "correct" and result.instances == 45
+    wrong, = check_document(doc.replace("a^{2}_{k}", "a^{2}_{j}"), "md", network)
+    assert wrong.status == "incorrect"
+    bound = formula.MAX_INSTANCES
+    try:
+        formula.MAX_INSTANCES = 10
+        past, = check_document(doc, "md", network)
+    finally:
+        formula.MAX_INSTANCES = bound
+    assert past.status == "unreadable" and "instances" in past.message

@@ -264,6 +264,11 @@ class Instances:
 MAX_INSTANCES = 2000
 
 
+class FormulaInstancesError(FormulaError):
+    """A formula whose index letters take more values than one claim is read at (:data:`MAX_INSTANCES`): it does
+    name a quantity, so a document that states it has an unreadable claim, not a definition to skip."""
+
+
 def claim_instances(text: str, network, notation: str = "nielsen", syntax: str = "latex", repair: bool = False,
                     star: str = "product", context: tuple = ()) -> Instances:
     """Every concrete instance of a claim (see :class:`Instances`), read by the grammar once.
@@ -301,15 +306,16 @@ def _instances(reader: _Reader, read) -> Instances:
         nonlocal first_range_error, work
         work += 1
         if work > MAX_INSTANCES:
-            raise FormulaError(f"the claim has more than {MAX_INSTANCES} instances for the values of its index "
-                               "letters; expected a smaller network or numbers for some letters", reader.text)
+            raise FormulaInstancesError(f"the claim has more than {MAX_INSTANCES} instances for the values of its "
+                                        "index letters; expected a smaller network or numbers for some letters",
+                                        reader.text)
         reader.assume = assume
         try:
             result = read()
         except FormulaFreeIndexError as free:
             if free.name in assume:
                 raise
-            for value in (layers if free.layer else indices):
+            for value in (layers if free.layer else free.values or indices):
                 visit({**assume, free.name: value})
             return
         except FormulaRangeError as error:

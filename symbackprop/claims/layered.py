@@ -68,7 +68,7 @@ from ..proof.layered import (
 )
 from ..proof.oracle import kinks, realise
 from .exact import expanded_terms
-from .formula import _check_claim_text, _instances
+from .formula import FormulaInstancesError, _check_claim_text, _instances
 from .lexing import _choose_syntax, _parse, _prepare
 from .reading import FormulaError, check_bounds
 from .symbol_table import _group_items, _IndexReader, _PrintedKeys, _ranges, _splits, _Table
@@ -587,6 +587,8 @@ def _names_entry(lhs: str, derivation: LayeredDerivation) -> bool:
     try:
         reader, tree = _read(f"{lhs} = 0", derivation, "latex", "claim")
         _instances(reader, lambda: _target(reader, tree.children[0], derivation.network))
+    except FormulaInstancesError:
+        return True  # an entry, at more values of the letters than a claim is read at
     except SpecError:
         return False
     return True

@@ -55,9 +55,11 @@ class FormulaFreeIndexError(FormulaError):
     """
 
     def __init__(self, message: str, text: str = "", position: int | None = None, expected=(),
-                 name: str = "", layer: bool = False):
+                 name: str = "", layer: bool = False, values: tuple | None = None):
         self.name = name
         self.layer = layer
+        #: the values of the letter at which the symbol it indexes has an entry (None: any index value)
+        self.values = values
         super().__init__(message, text, position, expected)
 
 
@@ -234,7 +236,8 @@ class _Reader(_IndexReader):
             raise self.free_index(unbound, shown, tok) from None
         free = [value for kind, value in items if kind == "var"]
         if free:
-            raise self.free_index(_Unbound(free[0], tok), shown, tok)
+            raise self.free_index(_Unbound(free[0], tok), shown, tok,
+                                  values=self.candidates(letter, layer, tuple(items), free[0]))
         node = self.node_weight(letter, layer, sub_arg, env, shown, tok)
         if node is not None:
             return node, rest
@@ -293,7 +296,24 @@ class _Reader(_IndexReader):
                           f"network in the {self.table.notation} notation are:\n{self.table.summary}", tok,
                           ["a symbol of the network"])
 
-    def free_index(self, unbound: _Unbound, shown: str, tok, layer: bool = False) -> FormulaError:
+    def candidates(self, letter, layer, items: tuple, name: str) -> tuple | None:
+        """The values of the free letter ``name`` at which the symbol has an entry, its other indices as written
+        (numbers, or other letters taking any value): the only values worth reading the claim at. None when the
+        subscript has digit runs to cut, whose split is not known yet, and for a symbol without a layer (a notation
+        that numbers nodes across the network reads the letters of a weight as neurons within their layers)."""
+        if layer is None or self.node_layers or any(kind == "run" for kind, _ in items):
+            return None
+        key = (letter, layer, items, name)
+        memo = self.__dict__.setdefault("_candidates", {})
+        if key not in memo:
+            at = next(i for i, (kind, value) in enumerate(items) if kind == "var" and value == name)
+            values = {subs[at] for (entry_letter, entry_layer, subs) in self.table.entries
+                      if entry_letter == letter and entry_layer == layer and len(subs) == len(items)
+                      and all(kind != "int" or subs[i] == value for i, (kind, value) in enumerate(items))}
+            memo[key] = tuple(sorted(v for v in values if isinstance(v, int) and v >= 1)) or None
+        return memo[key]
+
+    def free_index(self, unbound: _Unbound, shown: str, tok, layer: bool = False, values=None) -> FormulaError:
         name = unbound.name
         position = span(tok)[0]
         if layer:
@@ -303,7 +323,7 @@ class _Reader(_IndexReader):
                                          ["a layer number"], name=name, layer=True)
         return FormulaFreeIndexError(f"{shown}: the index {name} is free; a claim is about concrete neurons of this "
                                      f"network: write a number, or sum over {name} (\\sum_{{{name}}})", self.text,
-                                     position, ["a number", f"\\sum_{{{name}}}"], name=name)
+                                     position, ["a number", f"\\sum_{{{name}}}"], name=name, values=values)
 
     def no_layer(self, letter, layer, shown, tok) -> FormulaError:
         layers = sorted({l for (name, l) in self.table.arities if name == letter and l is not None})

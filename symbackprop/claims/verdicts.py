@@ -1167,11 +1167,13 @@ def _decimal_value(instances, rhs: str) -> bool:
 
 def _names_quantity(lhs: str, network, notation: str) -> bool:
     """Whether a left-hand side names a gradient, an error or the cost, at some value of its index letters."""
-    from .formula import lhs_instances
+    from .formula import FormulaInstancesError, lhs_instances
     from ..errors import SpecError
 
     try:
         lhs_instances(lhs, network, notation)
+    except FormulaInstancesError:
+        return True  # a quantity, at more values of the letters than a claim is read at
     except SpecError:
         return False
     return True
