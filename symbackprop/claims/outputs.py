@@ -29,7 +29,7 @@ from ..documents import printing
 from ..errors import SpecError
 from ..model.symbols import COST, LAMBDA, N_EXAMPLES, Partial
 from .reading import exact_number
-from .values import ValueVerdict, WorkedPoint, exact_interval, stated_interval, within
+from .values import PlainVerdict, ValueVerdict, WorkedPoint, exact_interval, stated_interval, within
 
 #: the significant digits to which an ``exact`` number must agree with the checker's (which carries 40)
 EXACT_DIGITS = 38
@@ -38,7 +38,7 @@ ETA = sp.Symbol("eta")
 
 
 @dataclass(frozen=True)
-class FormVerdict:
+class FormVerdict(PlainVerdict):
     """A restatement of a formula (``text``, ``sympy``) compared with what the printers write for the formula its
     ``latex`` form reads as: ``stated`` is the file's, ``printed`` the printer's."""
 
@@ -49,16 +49,6 @@ class FormVerdict:
     stated: str
     printed: str
     method: str = "form"
-    points: int = 0
-    letters: tuple = ()
-    instances: int = 1
-    entries: int = 1
-    diagnosis: tuple = ()
-    reason: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "correct"
 
 
 class _Cursor:

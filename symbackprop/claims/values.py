@@ -55,8 +55,26 @@ class WorkedPoint:
     digits: int = DIGITS
 
 
+@dataclass(frozen=True, kw_only=True)
+class PlainVerdict:
+    """What the reports read from every verdict, for a claim decided as it stands: no random points, no index
+    letters, one entry. The verdicts on a number (:class:`ValueVerdict`) and on a restated formula
+    (:class:`~symbackprop.claims.outputs.FormVerdict`) add what they compared."""
+
+    points: int = 0
+    letters: tuple = ()
+    instances: int = 1
+    entries: int = 1
+    diagnosis: tuple = ()
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "correct"
+
+
 @dataclass(frozen=True)
-class ValueVerdict:
+class ValueVerdict(PlainVerdict):
     """The answer about one number of a worked example: ``text`` is ``LHS = member``; ``value`` the exact value
     of the left-hand side at the point (40 digits), ``low`` and ``high`` the interval the member's numbers give
     with the rounding of ``digits`` significant digits; ``arithmetic`` whether the member puts numbers into a
@@ -72,17 +90,7 @@ class ValueVerdict:
     digits: int
     arithmetic: bool
     method: str = "value"
-    points: int = 0
-    letters: tuple = ()
-    instances: int = 1
-    entries: int = 1
-    diagnosis: tuple = ()
-    reason: str | None = None
     table: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "correct"
 
 
 def looks_numeric(member: str) -> bool:
