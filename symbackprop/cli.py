@@ -21,6 +21,7 @@ from pathlib import Path
 from . import __version__
 from .choices import (DIFFUSION_ACTIVATIONS, FLAVORS, FORMATS, HEADING_LEVELS, LANGUAGES, MAX_TERMS, METHODS,
                       NOTATIONS)
+from .collector import paused
 from .errors import SpecError, unknown_name
 
 DEFAULT_LAYERS = [2, 3, 2]
@@ -1129,7 +1130,8 @@ def main(argv=None) -> int:
     try:
         if args.command != "examples" and getattr(args, "output", None):
             output_target(args.output)  # a directory or a missing folder is refused before any work
-        return args.handler(args)
+        with paused():
+            return args.handler(args)
     except SpecError as error:
         print(f"symbackprop: error: {error}", file=sys.stderr)
         return 2

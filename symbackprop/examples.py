@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from .collector import without_cycle_collection
 from .proof.chain import derive
 from .proof.general import derive_general, general_options
 from .documents.render import LANGUAGES, front_matter, render_gallery_readme, template_dirs
@@ -291,6 +292,7 @@ def missing_dependencies() -> list[str]:
     return problems
 
 
+@without_cycle_collection
 def gallery() -> dict[str, str]:
     """Every gallery file: relative path → content, with ``manifest.json`` and ``README.md``."""
     files: dict[str, str] = {}

@@ -1,6 +1,24 @@
-"""Shared helpers for the test suite."""
+"""Shared helpers for the test suite, and how its processes treat the garbage collector."""
+
+import gc
 
 import sympy as sp
+
+
+# A worker of the suite keeps what its files built (fixtures' derivations, parse trees, SymPy's caches) alive
+# until the file is done, and Python's cyclic collector walks all of it again at each full collection: several
+# seconds per worker. What the collection and each finished file left is moved out of the collector's sight
+# (gc.freeze); reference counting still frees it when the last reference goes. The engine pauses the collector
+# itself while it works (symbackprop/collector.py).
+
+
+def pytest_collection_finish(session):
+    gc.freeze()
+
+
+def pytest_runtest_teardown(item, nextitem):
+    if nextitem is None or nextitem.path != item.path:
+        gc.freeze()
 
 
 def same(left, right) -> bool:

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "symbackprop"
 
 #: the stages from the bottom up; a module may import its own package and any lower stage
 STAGES = [
-    {"symbackprop.errors", "symbackprop.choices"},
+    {"symbackprop.errors", "symbackprop.choices", "symbackprop.collector"},
     {"symbackprop.model"},
     {"symbackprop.documents"},
     {"symbackprop.proof"},

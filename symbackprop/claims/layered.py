@@ -55,6 +55,7 @@ from dataclasses import dataclass, field, replace
 import sympy as sp
 from lark import Token, Tree
 
+from ..collector import without_cycle_collection
 from ..documents.printing import LatexPrinter
 from ..errors import SpecError
 from ..model.activations import Activation, VectorActivation, opaque_functions
@@ -1021,6 +1022,7 @@ def _check_map(claim, derivation, points, seed, max_terms) -> LayeredVerdict:
     return replace(shown, claim=claim, entry=entry if shown.status != "correct" else None, entries=len(verdicts))
 
 
+@without_cycle_collection
 def check_layered_formula(text: str, network: LayeredNetwork, syntax: str = "auto", derivation=None,
                           **options) -> LayeredVerdict:
     """Read the claim ``LHS = RHS`` about ``network`` and decide it, at every value of its index letters.
@@ -1038,6 +1040,7 @@ def check_layered_formula(text: str, network: LayeredNetwork, syntax: str = "aut
     return _combined(verdicts, instances.letters)
 
 
+@without_cycle_collection
 def check_layered_document(document: str, fmt: str, network: LayeredNetwork, derivation=None, values=None,
                            equations=None, decided: dict | None = None, **options) -> list:
     """Every claim among the display equations of a document about a layered network, by line.

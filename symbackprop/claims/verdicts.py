@@ -44,6 +44,7 @@ from functools import lru_cache
 import mpmath
 import sympy as sp
 
+from ..collector import without_cycle_collection
 from ..errors import SpecError
 from ..model.activations import VectorActivation, opaque_functions
 from .exact import MAX_TERMS, SIGMA, SIGMA_PRIME, decide, rule_for
@@ -904,6 +905,7 @@ class Skipped:
     reason: str = "definition"
 
 
+@without_cycle_collection
 def check_formula(text: str, network, notation: str = "nielsen", syntax: str = "auto", derivation=None,
                   star: str = "product", **options) -> Verdict:
     """Parse the claim ``LHS = RHS`` about ``network`` in ``notation`` and decide it.
@@ -920,6 +922,7 @@ def check_formula(text: str, network, notation: str = "nielsen", syntax: str = "
     return check_claim(claim, derivation or derive(network), **options)
 
 
+@without_cycle_collection
 def check_document(document: str, fmt: str, network, notation: str = "nielsen", derivation=None,
                    star: str = "product", decided: dict | None = None, progress=None, values=None, equations=None,
                    **options) -> list:

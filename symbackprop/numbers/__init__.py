@@ -42,6 +42,7 @@ from typing import Mapping, Sequence
 import mpmath
 import sympy as sp
 
+from ..collector import without_cycle_collection
 from ..model.activations import VectorActivation, exact_number
 from ..errors import SpecError
 from ..proof.oracle import DIGITS, Point, _mpf, _number_map, is_generic, key_list, key_name, parse_key, targets_problem
@@ -479,6 +480,7 @@ class _Evaluator:
                               regularisation, updated)
 
 
+@without_cycle_collection
 def worked_example(derivation, values: Mapping, x: Sequence, y: Sequence, lr=0.5, digits: int = 6) -> WorkedExample:
     """The derivation evaluated at a point, with one gradient-descent step of rate ``lr``.
 

@@ -31,6 +31,7 @@ from typing import Callable
 
 import sympy as sp
 
+from ..collector import without_cycle_collection
 from ..model.activations import VectorActivation
 from .budget import require_derivable
 from ..model.forward import Forward, forward
@@ -396,6 +397,7 @@ def _hidden_steps(rule, next_z, following, z, a, dz_da, opaque, named, value) ->
     )
 
 
+@without_cycle_collection
 def derive(network: Network) -> Derivation:
     """Apply the chain rule to every parameter of ``network``.
 

@@ -41,6 +41,7 @@ import mpmath
 import sympy as sp
 from sympy.core.cache import clear_cache
 
+from ..collector import without_cycle_collection
 from ..choices import METHODS
 from ..model.activations import A, Z, VectorActivation
 from ..model.costs import Y
@@ -295,6 +296,7 @@ def plan(network, method: str = "auto", points: int = 3, directions: int = DIREC
     return chosen, numeric
 
 
+@without_cycle_collection
 def check(derivation, method: str = "auto", points: int = 3, seed: int = 0, directions: int = DIRECTIONS) -> Report:
     """Prove BP1–BP4 for ``derivation`` by ``method``; ``auto`` adds the numeric cross-check.
 

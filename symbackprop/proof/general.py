@@ -58,6 +58,7 @@ import sympy as sp
 from sympy.concrete.delta import deltasummation
 from sympy.tensor.indexed import Indexed, IndexedBase
 
+from ..collector import without_cycle_collection
 from ..model.activations import A, VectorActivation, activation as lookup_activation, opaque_functions
 from ..model.costs import Y, Cost, cost as lookup_cost
 from .equations import Fact, Report, prove_rule
@@ -1183,6 +1184,7 @@ def _forward(model: _Model, cost: Cost) -> tuple:
     return tuple(out)
 
 
+@without_cycle_collection
 def derive_general(cost="quadratic", activation="generic", l2=False, softmax=None) -> GeneralDerivation:
     """Prove BP1–BP4 for every network with this cost, activation and output layer.
 

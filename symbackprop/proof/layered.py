@@ -52,6 +52,7 @@ from typing import Callable
 import mpmath
 import sympy as sp
 
+from ..collector import without_cycle_collection
 from ..model.activations import A, Z, VectorActivation
 from ..model.costs import Y
 from ..model.layers import (COST, BatchNorm, Conv, Dense, Flatten, LayeredForward, LayeredNetwork, Pool, Recurrent,
@@ -491,6 +492,7 @@ def _simplest(expr: sp.Expr, fw: LayeredForward, targets) -> sp.Expr:
     return best
 
 
+@without_cycle_collection
 def derive_layered(network: LayeredNetwork, rules: dict | None = None) -> LayeredDerivation:
     """Apply the textbook rule of every layer, from the output back, and collect every gradient.
 
@@ -1037,6 +1039,7 @@ def rule_facts(derivation: LayeredDerivation) -> tuple[LayerFact, ...]:
     return tuple(facts)
 
 
+@without_cycle_collection
 def check(derivation: LayeredDerivation, points: int = 2, seed: int = 0, composed: bool | None = None) -> LayeredReport:
     """Every fact about the derivation, each with the method that established it.
 

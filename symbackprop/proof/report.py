@@ -11,6 +11,7 @@ from functools import partial
 
 import sympy as sp
 
+from ..collector import without_cycle_collection
 from ..documents import printing
 from ..documents.drawing import layout
 from ..documents.render import (FLAVORS, FORMATS, LANGUAGES, Document, check_choice, check_heading_level,
@@ -115,6 +116,7 @@ def render_json(derivation, report=None, notation: str = "nielsen") -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
+@without_cycle_collection
 def render(derivation, fmt: str = "md", lang: str = "en", notation: str = "nielsen", flavor: str = "github",
            standalone: bool = True, report=None, templates=None, figure: str | None = None,
            example: str | None = None, general=None, general_report=None,
