@@ -48,7 +48,7 @@ from sympy.core.cache import clear_cache
 from benchmarks.timing import Timing, load, machine, measure, measure_process
 from symbackprop.proof.chain import derive
 from symbackprop.claims.verdicts import check_document, check_formula
-from symbackprop.proof.equations import check
+from symbackprop.proof.equations import _proven_rule, check
 from symbackprop.documents.printing import latex
 from symbackprop.proof.report import render
 from symbackprop.model.spec import Network
@@ -60,11 +60,13 @@ SCALING = ([30, 30, 10], [100, 50, 10], [784, 30, 10], [784, 64, 10], [784, 128,
 
 
 def _median(function, repeat: int) -> Timing:
-    """``function`` timed ``repeat`` times in this process, each run from an empty SymPy cache (as a new
-    process would start), so that a later run does not reuse what an earlier one computed."""
+    """``function`` timed ``repeat`` times in this process, each run from an empty SymPy cache and without the
+    activation rules proven by an earlier run (as a new process would start), so that a later run does not
+    reuse what an earlier one computed."""
 
     def fresh():
         clear_cache()
+        _proven_rule.cache_clear()
         function()
 
     return measure(fresh, repeat)

@@ -17,7 +17,7 @@ import symbackprop as sbp
 from symbackprop.claims import verdicts as C
 from symbackprop.claims.exact import decide
 from symbackprop.claims.formula import Target
-from symbackprop.model.activations import A, ACTIVATIONS
+from symbackprop.model.activations import A, ACTIVATIONS, Z
 from symbackprop.model.symbols import LAMBDA, N_EXAMPLES
 from symbackprop.proof.equations import prove_rule
 
@@ -115,6 +115,14 @@ def test_a_planted_wrong_exponential_identity_fails_the_rule_check():
     planted = dataclasses.replace(sigmoid, exponential=(1, (1 - A) / A))      # e^{-z}, not e^{z}
     proof = prove_rule(planted)
     assert not proof.ok and "FAILS" in proof.detail
+
+
+def test_a_rule_is_proven_once_and_a_rule_that_differs_only_in_its_derivative_again():
+    tanh = ACTIVATIONS["tanh"]
+    assert prove_rule(tanh) is prove_rule(tanh, 7)  # an element-wise rule's proof ignores the layer's size
+    planted = dataclasses.replace(tanh, derivative=1 - Z)       # same name, wrong σ'
+    assert prove_rule(planted) is not prove_rule(tanh)
+    assert not prove_rule(planted).ok and prove_rule(tanh).ok
 
 
 def test_the_bound_counts_terms_and_gives_one_answer():

@@ -33,6 +33,7 @@ Each fact of a :class:`Report` names the method that established it:
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -41,8 +42,8 @@ import mpmath
 import sympy as sp
 from sympy.core.cache import clear_cache
 
-from ..collector import without_cycle_collection
 from ..choices import METHODS
+from ..collector import without_cycle_collection
 from ..model.activations import A, Z, VectorActivation
 from ..model.costs import Y
 from ..documents import printing
@@ -251,7 +252,26 @@ class RuleProof:
 
 
 def prove_rule(rule, size: int = 2) -> RuleProof:
-    """Prove an activation rule exactly against ``sympy.diff`` of its definition."""
+    """Prove an activation rule exactly against ``sympy.diff`` of its definition.
+
+    The proof depends on the rule alone (and, for a rule that mixes the neurons, the layer's size), so it is
+    made once per process for each: the rules compare by every field, so a rule that differs in anything,
+    such as a planted wrong derivative, gets a proof of its own."""
+    if not isinstance(rule, VectorActivation):
+        size = 2  # an element-wise rule's proof does not look at the layer
+    try:
+        hash(rule)
+    except TypeError:  # a rule that cannot be a key (unhashable parts) is proven every time
+        return _prove_rule(rule, size)
+    return _proven_rule(rule, size)
+
+
+@functools.lru_cache(maxsize=128)
+def _proven_rule(rule, size: int) -> RuleProof:
+    return _prove_rule(rule, size)
+
+
+def _prove_rule(rule, size: int) -> RuleProof:
     if isinstance(rule, VectorActivation):
         zs = [sp.Symbol(f"z{i}", real=True) for i in range(1, max(size, 2) + 1)]
         outputs = rule.apply_vector(zs)
