@@ -74,6 +74,7 @@ from .lexing import _choose_syntax, _parse, _prepare
 from .reading import FormulaError, check_bounds
 from .symbol_table import _group_items, _IndexReader, _PrintedKeys, _ranges, _splits, _Table
 from .transform import SIGMA, SIGMA_PRIME, FormulaRangeError, _Reader
+from .values import certainly_nonzero
 from .verdicts import _combined
 
 __all__ = ["LayeredClaim", "LayeredVerdict", "parse_layered_claim", "check_layered_claim", "check_layered_formula",
@@ -727,9 +728,12 @@ class LayeredVerdict:
 
 
 def _zero(difference: sp.Expr, max_terms: int) -> bool | None:
-    """Whether ``difference`` expands to 0 (None: it would pass ``max_terms`` terms)."""
+    """Whether ``difference`` expands to 0 (None: it would pass ``max_terms`` terms). A difference that interval
+    arithmetic shows nonzero at one point cannot expand to 0, and is not expanded."""
     if expanded_terms(difference, max_terms) > max_terms:
         return None
+    if certainly_nonzero(difference):
+        return False
     return sp.expand(difference) == 0
 
 

@@ -155,47 +155,107 @@ def stated_interval(expr, shown: dict, digits: int):
         iv.dps = saved
 
 
-def _interval(expr, shown, digits):
+def certainly_nonzero(expr) -> bool:
+    """True when ``expr`` is not 0 at one point of its symbols, shown by outward-rounded interval arithmetic, so
+    that no rewriting can turn it into 0 (which would keep its value at every point). The point is fixed
+    (positive fractions below 1, the same on every run) and used only where each symbol's assumptions hold
+    for its value. False says nothing: an expression this evaluator does not read, or whose interval holds 0."""
+    symbols = sorted(expr.free_symbols, key=sp.default_sort_key)
+    point = {s: sp.Rational(17 + (31 * i) % 73, 97) for i, s in enumerate(symbols)}
+    for s, value in point.items():
+        if any(getattr(value, f"is_{key}", None) != holds for key, holds in s.assumptions0.items()):
+            return False
+    saved = iv.dps
+    iv.dps = INTERVAL_DIGITS
+    try:
+        value = _interval(expr, point, None, {})
+    except (ValueError, ZeroDivisionError, ArithmeticError, TypeError):
+        return False
+    finally:
+        iv.dps = saved
+    ends = (mpmath.mpf(end) for end in value._mpi_)
+    low, high = ends
+    if not (mpmath.isfinite(low) and mpmath.isfinite(high)):
+        return False  # a pole, a logarithm of a negative number: nothing is shown
+    return low > 0 or high < 0
+
+
+def _interval(expr, shown, digits, memo=None):
+    """``expr`` over intervals: each expression in ``shown`` as every number that rounds to its value at
+    ``digits`` places (``digits`` None: the value itself); ``memo`` keeps what each subexpression gave."""
+    if memo is not None and expr in memo:
+        return memo[expr]
+    value = _interval_of(expr, shown, digits, memo)
+    if memo is not None:
+        memo[expr] = value
+    return value
+
+
+def _interval_of(expr, shown, digits, memo):
+    def of(e):
+        return _interval(e, shown, digits, memo)
+
     if expr in shown:
         d = shown[expr]
-        h = half_unit(d, digits)
+        h = half_unit(d, digits) if digits is not None else 0
         return _exact_interval(d - h, d + h)
     if expr.is_Rational:
         return _exact_interval(expr, expr)
     if expr.is_Add:
         total = iv.mpf(0)
         for a in expr.args:
-            total = total + _interval(a, shown, digits)
+            total = total + of(a)
         return total
     if expr.is_Mul:
         product = iv.mpf(1)
         for a in expr.args:
-            product = product * _interval(a, shown, digits)
+            product = product * of(a)
         return product
     if expr.is_Pow:
-        base = _interval(expr.base, shown, digits)
+        base = of(expr.base)
         if expr.exp.is_Integer:
             return base ** int(expr.exp)
         if expr.exp == sp.S.Half:
             return iv.sqrt(base)
-        return iv.exp(_interval(expr.exp, shown, digits) * iv.log(base))
+        return iv.exp(of(expr.exp) * iv.log(base))
     if expr.func is sp.exp:
-        return iv.exp(_interval(expr.args[0], shown, digits))
+        return iv.exp(of(expr.args[0]))
     if expr.func is sp.log:
-        return iv.log(_interval(expr.args[0], shown, digits))
+        return iv.log(of(expr.args[0]))
     if expr.func is sp.tanh:
-        twice = iv.exp(2 * _interval(expr.args[0], shown, digits))
+        twice = iv.exp(2 * of(expr.args[0]))
         return iv.mpf([max(-1, ((twice.a - 1) / (twice.a + 1))), min(1, (twice.b - 1) / (twice.b + 1))])
     if expr.func in (sp.Max, sp.Min):
-        parts = [_interval(a, shown, digits) for a in expr.args]
+        parts = [of(a) for a in expr.args]
         pick = max if expr.func is sp.Max else min
         return iv.mpf([pick(p.a for p in parts), pick(p.b for p in parts)])
+    if expr.func is sp.Piecewise:
+        for piece, condition in expr.args:
+            if _holds(condition, of):
+                return of(piece)
+        raise ValueError(f"no piece of {expr} holds")
+    if expr.func is sp.Heaviside:
+        return iv.mpf(1) if _holds(sp.StrictGreaterThan(expr.args[0], 0), of) else iv.mpf(0)
     if expr.is_number and not expr.free_symbols:
         value = sp.N(expr, INTERVAL_DIGITS + 10)
         if value.is_real:
             text = str(value)
             return iv.mpf([text, text])
     raise ValueError(f"{expr} is not arithmetic on numbers")
+
+
+def _holds(condition, of) -> bool:
+    """Whether a piece's condition holds where the intervals of its sides do not overlap; a condition the
+    intervals leave open (or one this does not read) raises ValueError."""
+    if condition is sp.true:
+        return True
+    if condition is sp.false:
+        return False
+    if isinstance(condition, sp.core.relational.Relational) and condition.rel_op in ("<", "<=", ">", ">="):
+        gap = of(condition.lhs - condition.rhs)
+        if gap.a > 0 or gap.b < 0:  # the sides differ at every point of the intervals: the sign decides
+            return (gap.a > 0) == (condition.rel_op in (">", ">="))
+    raise ValueError(f"{condition} is not decided by intervals")
 
 
 #: one number, as a member of a chain writes a value: 0.35, -0.0600978, \left(-0.5\right), 1.5 \cdot 10^{-7}
