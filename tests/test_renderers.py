@@ -139,6 +139,18 @@ def test_a_second_run_only_for_a_document_that_reads_its_labels():
     assert labels_only.ok_exit and labels_only.runs == 1 and "Label(s) may have changed" in labels_only.log
 
 
+def test_a_document_in_its_own_directory_runs_again_only_for_a_package_from_there(tmp_path):
+    """The gallery compiles each document with its directory on the search path: that alone reads no labels,
+    but a package from that directory may (here one that prints a reference), so it gets the second run."""
+    labels_only = EN_STANDALONE.replace(r"Equation~\eqref{eq:bp1} is BP1.", "BP1.")
+    assert build_tex(labels_only, "en", True, search_dir=tmp_path).runs == 1
+    (tmp_path / "localrefs.sty").write_text("\\AtEndDocument{See~\\ref{eq:bp1}.}\n", encoding="utf-8")
+    local = labels_only.replace(r"\begin{document}", "\\usepackage{localrefs}\n\\begin{document}")
+    build = build_tex(local, "en", True, search_dir=tmp_path)
+    assert build.ok_exit and build.runs == 2
+    assert "undefined" not in build.log
+
+
 def test_dropped_glyph_fails():
     # U+1F600 is in none of the fonts ctex sets up; xelatex drops it with a log line only.
     ok, log = compile_tex("笑 \U0001F600\n", "zh", False)

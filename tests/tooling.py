@@ -163,6 +163,18 @@ _READS_AUX = re.compile(
     r"\\(?:ref|eqref|pageref|autoref|nameref|cref|Cref|cite|nocite|tableofcontents|listoffigures|listoftables"
     r"|input|include|usepackage\s*(?:\[[^\]]*\])?\s*\{[^}]*(?:hyperref|lastpage|varioref|cleveref))(?![A-Za-z])"
     r"|remember picture")
+# A class or package the document loads by name: one from the document's own directory may read the aux files.
+_LOADED = re.compile(r"\\(?:documentclass|usepackage|RequirePackage)\s*(?:\[[^\]]*\])?\s*\{([^}]*)\}")
+
+
+def _loads_from(text: str, search_dir: Path | None) -> bool:
+    """Whether ``text`` loads a class or package that ``search_dir`` holds (an \\input is read by _READS_AUX)."""
+    if search_dir is None:
+        return False
+    names = {name.strip() for found in _LOADED.findall(text) for name in found.split(",")}
+    return any((search_dir / f"{name}{suffix}").exists() for name in names if name for suffix in (".sty", ".cls"))
+
+
 _UNDEFINED_REF = re.compile(r"LaTeX Warning: (?:Reference|Citation) `[^']*' .*undefined")
 # Two \label of the same name: every \eqref to it may point at the wrong one.
 _MULTIPLY_DEFINED = re.compile(r"LaTeX Warning: Label `[^']*' multiply defined")
@@ -198,8 +210,9 @@ def build_tex(text: str, lang: str, standalone: bool, *, search_dir: Path | None
     files the document inputs resolve. A second run happens only when the first one
     asks for it (labels, undefined references) or wrote a table of contents, and the
     document has something that reads the auxiliary files (a reference, a citation, a
-    table of contents, an ``\\input`` from ``search_dir``): otherwise a second run sets the
-    same pages from the same source. A document that only defines labels is built once.
+    table of contents, an ``\\input``, a class or package from ``search_dir``): otherwise a
+    second run sets the same pages from the same source. A document that only defines
+    labels is built once, wherever it is.
     The files a document inputs from ``search_dir`` are taken as they were at its first
     build: a test that changes them compiles from another directory.
     """
@@ -243,7 +256,7 @@ def _build(engine: str, text: str, lang: str, standalone: bool, search_dir: Path
                 return TexBuild(engine, False, log, console, proc.returncode, run)
             toc = work / "document.toc"
             wants_rerun = _RERUN.search(log) or (toc.exists() and toc.stat().st_size > 0)
-            reads_aux = search_dir is not None or _READS_AUX.search(text) is not None
+            reads_aux = _READS_AUX.search(text) is not None or _loads_from(text, search_dir)
             if not (wants_rerun and reads_aux):
                 break
         return TexBuild(engine, True, log, console, proc.returncode, run)
