@@ -141,7 +141,8 @@ def test_graph_derivative_equals_plain_sympy_diff(name):
     for theta in random.Random(1).sample(params, 5):
         plain = graph.cut(sp.diff(composed, theta))
         fast = graph.derivative(cost, theta, {})
-        assert sp.simplify(sp.expand(plain - fast)) == 0
+        difference = sp.expand(plain - fast)
+        assert difference == 0 or sp.simplify(difference) == 0
 
 
 def test_the_numeric_check_covers_every_parameter_with_few_forward_passes(monkeypatch):
