@@ -16,11 +16,9 @@ DERIVATIONS = {}
 
 
 def derivation(network):
-    key = (network.sizes, tuple(str(layer.activation) for layer in network.layers), network.cost.name, network.l2,
-           network.mean, tuple(layer.bias for layer in network.layers))
-    if key not in DERIVATIONS:
-        DERIVATIONS[key] = sbp.derive(network)
-    return DERIVATIONS[key]
+    if network not in DERIVATIONS:  # a Network compares by its sizes, layers, cost, L2 and mean
+        DERIVATIONS[network] = sbp.derive(network)
+    return DERIVATIONS[network]
 
 
 def check(text, network=NET, notation="nielsen", **options):

@@ -7,6 +7,7 @@ module belongs to a stage, and a stage may import only the stages below it and i
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from pathlib import Path
 
@@ -47,11 +48,17 @@ def _rank(unit: str) -> int:
     raise AssertionError(f"{unit} is in no stage of the layout; add it to STAGES in {__file__}")
 
 
+@functools.cache
+def _tree(path: Path) -> ast.Module:
+    """The syntax tree of a module, read once for both tests."""
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
 def _imports(path: Path):
     """(imported module, line, at module level?) for every import of symbackprop in the file."""
     module = _module_name(path)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = _tree(path)
     top_level = {id(node) for node in tree.body}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
