@@ -5,7 +5,8 @@ core count and the load average; see :mod:`benchmarks.timing`):
 
 1. every gradient derived plus the inductive check of BP1–BP4 for a 784-30-10
    sigmoid network (23,860 parameters);
-2. the time per parameter of the same work from about 1k to 267k parameters, with
+2. the time per parameter of the same work from about 1k to 267k parameters (the networks under
+   10k parameters, and the fixed part, timed five times as often), with
    and without the part of a check that does not grow with the network (timed on 2-2-2);
 3. the rendering of the 784-30-10 derivation document, Markdown and LaTeX;
 4. the exact proof of all 192 weights (and 24 biases) of an 8-8-8-8 sigmoid
@@ -56,6 +57,8 @@ from symbackprop.model.symbols import Partial
 
 #: the network on which the part of a check that does not grow with the network is timed
 FIXED_PART = [2, 2, 2]
+#: networks below this many parameters take well under a second, and are timed SHORT_REPEAT times as often
+SHORT, SHORT_REPEAT = 10_000, 5
 SCALING = ([30, 30, 10], [100, 50, 10], [784, 30, 10], [784, 64, 10], [784, 128, 10], [784, 300, 100, 10])
 
 
@@ -126,7 +129,9 @@ def part_scaling(args, out) -> None:
     # A check has a part that does not grow with the network: σ' proven against sympy.diff, BP1 for one
     # output neuron. It is timed on the smallest network and shown apart, so that the per-parameter
     # figures can be read both with it (all of the time) and without it (the time that grows).
-    fixed = _median(lambda: derive_and_check(FIXED_PART), args.repeat)
+    # The part that grows on the smallest network is the difference of two times of a few hundredths of a
+    # second: those networks are timed SHORT_REPEAT times as often, so that the medians hold still.
+    fixed = _median(lambda: derive_and_check(FIXED_PART), args.repeat * SHORT_REPEAT)
     print(f"   the part that does not grow, timed on {'-'.join(map(str, FIXED_PART))} "
           f"({Network(FIXED_PART).parameter_count} parameters): {fixed}", file=out)
     print(f"   {'network':>14} {'parameters':>11} {'wall s':>8} {'CPU s':>8} {'wall us/param':>14} "
@@ -134,7 +139,7 @@ def part_scaling(args, out) -> None:
     per_param, cpu_per_param, growing = [], [], []
     for sizes in SCALING:
         count = Network(sizes).parameter_count
-        timing = _median(lambda: derive_and_check(sizes), args.repeat)
+        timing = _median(lambda: derive_and_check(sizes), args.repeat * (SHORT_REPEAT if count < SHORT else 1))
         per_param.append(timing.wall / count * 1e6)
         cpu_per_param.append(timing.cpu / count * 1e6)
         growing.append((timing.cpu - fixed.cpu) / count * 1e6)
