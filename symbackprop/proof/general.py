@@ -61,7 +61,7 @@ from sympy.tensor.indexed import Indexed, IndexedBase
 from ..collector import without_cycle_collection
 from ..model.activations import A, VectorActivation, activation as lookup_activation, opaque_functions
 from ..model.costs import Y, Cost, cost as lookup_cost
-from .equations import Fact, Report, prove_rule
+from .equations import Fact, Report, _proven_rule, prove_rule
 from ..errors import SpecError
 from ..documents.printing import notation as lookup_notation
 from ..model.symbols import COST, LAMBDA, N_EXAMPLES, GradientOf, LayerMatrix, Partial, Quantity, Shape
@@ -1549,14 +1549,14 @@ def _verify_targets(step, current, ctx):
 
 
 def _clear_caches() -> None:
-    """Forget every result this module keeps (benchmarks time a check from nothing, as a new process)."""
-    for cached in (_rule_proof, _machine, _parametrisation, _layers_where, _derive_general, _check):
+    """Forget every result this module keeps, and the activation rules proven (benchmarks time a check from
+    nothing, as a new process)."""
+    for cached in (_proven_rule, _machine, _parametrisation, _layers_where, _derive_general, _check):
         cached.cache_clear()
 
 
-@functools.cache
 def _rule_proof(spec):
-    return prove_rule(lookup_activation(spec))
+    return prove_rule(lookup_activation(spec))  # proven once per process by prove_rule itself
 
 
 def _verify_activation(step, current, ctx):
