@@ -53,7 +53,7 @@ from symbackprop.proof.equations import _proven_rule, check
 from symbackprop.documents.printing import latex
 from symbackprop.proof.report import render
 from symbackprop.model.spec import Network
-from symbackprop.model.symbols import Partial
+from symbackprop.model.symbols import Partial, _quantity
 
 #: the network on which the part of a check that does not grow with the network is timed
 FIXED_PART = [2, 2, 2]
@@ -63,13 +63,14 @@ SCALING = ([30, 30, 10], [100, 50, 10], [784, 30, 10], [784, 64, 10], [784, 128,
 
 
 def _median(function, repeat: int) -> Timing:
-    """``function`` timed ``repeat`` times in this process, each run from an empty SymPy cache and without the
-    activation rules proven by an earlier run (as a new process would start), so that a later run does not
-    reuse what an earlier one computed."""
+    """``function`` timed ``repeat`` times in this process, each run from an empty SymPy cache, without the
+    activation rules proven by an earlier run and without the quantities (w, a, δ, …) an earlier run made,
+    as a new process would start, so that a later run does not reuse what an earlier one computed."""
 
     def fresh():
         clear_cache()
         _proven_rule.cache_clear()
+        _quantity.cache_clear()
         function()
 
     return measure(fresh, repeat)

@@ -222,3 +222,41 @@ def test_derivations_are_deterministic():
     first = derive(Network([3, 3, 2], activation=["tanh", "sigmoid"]))
     second = derive(Network([3, 3, 2], activation=["tanh", "sigmoid"]))
     assert [str(first.gradient(k)) for k in first.params] == [str(second.gradient(k)) for k in second.params]
+
+
+def test_a_sum_of_quantities_built_by_key_is_the_sum_add_builds():
+    """total() sorts terms by a key instead of Basic.compare: the sum must be Add's own, argument for argument."""
+    import random
+
+    from symbackprop.model.symbols import product, total
+
+    rng = random.Random(7)
+    for _ in range(400):
+        terms = set()
+        for _ in range(rng.randint(2, 30)):
+            pick = rng.random()
+            if pick < 0.2:
+                terms.add(Quantity(rng.choice("wbazx"), rng.randint(1, 12), rng.randint(1, 12)))
+            elif pick < 0.9:
+                terms.add(product(Quantity("w", rng.randint(1, 3), rng.randint(1, 12), rng.randint(1, 12)),
+                                  Quantity(rng.choice(["a", "delta", "x"]), rng.randint(1, 12), 1)))
+            else:
+                terms.add(product(Quantity("w", 1, rng.randint(1, 12), 1), Quantity("a", 1, rng.randint(1, 12)),
+                                  Quantity("delta", 2, rng.randint(1, 12))))
+        terms = list(terms)
+        rng.shuffle(terms)
+        built = total(terms)
+        assert built.args == sp.Add(*terms).args and built == sp.Add(*terms)
+    # anything else, and a repeated term, is left to Add
+    w, a = Quantity("w", 1, 1, 1), Quantity("a", 1, 1)
+    assert total([w * a, w * a]) == 2 * w * a
+    assert total([w * a, 3 * w, sp.Integer(1)]) == sp.Add(w * a, 3 * w, 1)
+
+
+def test_the_terms_of_a_weighted_input_add_up_to_its_definition():
+    fw = derive(Network([3, 2, 2])).forward
+    for l, width in ((1, 2), (2, 2)):
+        for j in range(1, width + 1):
+            terms = fw.z_terms(l, j)
+            assert sp.Add(*terms) == fw.z_definition(l, j)
+            assert terms[-1] == fw.q("b", l, j) and terms[0] == fw.q("w", l, j, 1) * fw.activations(l - 1)[0]

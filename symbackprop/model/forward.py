@@ -29,7 +29,7 @@ import sympy as sp
 
 from .activations import Z, VectorActivation
 from .spec import Network
-from .symbols import COST, LAMBDA, N_EXAMPLES, Quantity, product
+from .symbols import COST, LAMBDA, N_EXAMPLES, Quantity, product, total
 
 #: a stand-in weight for stating the regulariser's derivative once for all weights
 _W = sp.Symbol("w", real=True)
@@ -89,15 +89,22 @@ class Forward:
         return tuple(keys)
 
     # -------------------------------------------------------------- definitions
+    def z_terms(self, l: int, j: int) -> tuple[sp.Expr, ...]:
+        """The terms of z^l_j, in the order of k: w^l_{j1} a^{l-1}_1, …, w^l_{jn} a^{l-1}_n, then b^l_j.
+
+        What :meth:`z_definition` adds up, without SymPy's sorting of the sum (a proof that reads
+        each term on its own need not pay for putting them in canonical order)."""
+        previous = self.activations(l - 1)
+        terms = [product(self.q("w", l, j, k), a) for k, a in enumerate(previous, start=1)]
+        if self.network.layer(l).bias:
+            terms.append(self.q("b", l, j))
+        return tuple(terms)
+
     def z_definition(self, l: int, j: int) -> sp.Expr:
         """z^l_j = Σ_k w^l_{jk} a^{l-1}_k + b^l_j."""
         key = ("zdef", l, j)
         if key not in self._memo:
-            previous = self.activations(l - 1)
-            terms = [product(self.q("w", l, j, k), a) for k, a in enumerate(previous, start=1)]
-            if self.network.layer(l).bias:
-                terms.append(self.q("b", l, j))
-            self._memo[key] = sp.Add(*terms)
+            self._memo[key] = total(self.z_terms(l, j))
         return self._memo[key]
 
     def a_definition(self, l: int, j: int) -> sp.Expr:

@@ -36,7 +36,7 @@ from ..model.activations import VectorActivation
 from .budget import require_derivable
 from ..model.forward import Forward, forward
 from ..model.spec import Network
-from ..model.symbols import COST, Partial, Quantity, product
+from ..model.symbols import COST, Partial, Quantity, product, total
 
 # The rules a step can name. Templates explain each one in words.
 RULES = (
@@ -371,7 +371,7 @@ def _hidden_deltas(fw: Forward, l: int) -> dict:
     for j, (z, a) in enumerate(zip(fw.weighted_inputs(l), fw.activations(l)), start=1):
         # ∂z^{l+1}_k/∂a^l_j: the coefficient of a^l_j in z^{l+1}_k, the weight w^{l+1}_{kj}
         dz_da = [fw.q("w", l + 1, k, j) for k in range(1, len(next_z) + 1)]
-        back = sp.Add(*[product(w, d) for w, d in zip(dz_da, following)])
+        back = total(product(w, d) for w, d in zip(dz_da, following))
         opaque = rule.prime_function(z)
         named = rule.prime_named(z, a)
         raw = product(back, opaque) if back.is_Add else back * opaque

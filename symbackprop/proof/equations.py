@@ -583,7 +583,7 @@ def _occurrences(fw):
     for layer in fw.network.layers:
         l = layer.index
         for j in range(1, layer.size + 1):
-            for term in sp.Add.make_args(fw.z_definition(l, j)):
+            for term in fw.z_terms(l, j):
                 for s in term.free_symbols:
                     found[s].append((l, j, term))
     return found
