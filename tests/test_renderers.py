@@ -377,6 +377,22 @@ def test_marked_renders_markdown():
     assert marked_html("*a* `b`\n").strip() == "<p><em>a</em> <code>b</code></p>"
 
 
+def test_one_node_process_serves_every_request_and_a_new_one_follows_a_dead_one():
+    import tooling
+
+    tooling.require_node_packages()
+    assert marked_html_many(["a\n\nb", "*c*\u2028\r\n"]) == ["<p>a</p>\n<p>b</p>\n", "<p><em>c</em>\u2028</p>\n"]
+    first = tooling._NODE._proc
+    assert katex_failures([("x^2", False)]) == [] and tooling._NODE._proc is first
+    with pytest.raises(RuntimeError, match="unknown tool \"mathjax\"; expected one of katex, marked"):
+        tooling._NODE.request("mathjax", [])
+    assert tooling._NODE._proc is first  # a refused request leaves the process serving
+    first.kill()
+    first.wait()
+    assert [f.tex for f in katex_failures([("\\frac{1}{", True), ("a", False)])] == ["\\frac{1}{"]
+    assert tooling._NODE._proc is not first
+
+
 def test_hexo_underscore_pairs_must_be_escaped():
     unescaped = "Error $\\delta^{l}_{j} = w^{l}_{jk}$ here.\n"
     with pytest.raises(DeliveryError, match="HTML markup"):

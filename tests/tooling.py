@@ -3,10 +3,10 @@
 LaTeX documents are compiled with ``pdflatex`` (English) or ``xelatex`` and the
 ``ctex`` classes (Chinese). Markdown documents have their math fragments
 extracted the way each Markdown flavour delivers them to its math renderer, and
-every fragment is parsed by KaTeX under Node (``tools/katex_check.mjs``). The
-``hexo`` and ``mathjax`` flavours are first rendered to HTML by ``marked``
-(``tools/marked_html.mjs``), as Hexo's default renderer does before MathJax or
-KaTeX sees the page, and the math is read from that HTML.
+every fragment is parsed by KaTeX under Node. The ``hexo`` and ``mathjax``
+flavours are first rendered to HTML by ``marked``, as Hexo's default renderer
+does before MathJax or KaTeX sees the page, and the math is read from that HTML.
+Both run in one Node process per test process (``tools/render_service.mjs``).
 
 Node packages come from ``package-lock.json`` (``npm ci``). A test whose tool is
 missing is skipped with a message that says what to install; with ``CI=true`` in
@@ -18,6 +18,7 @@ with the text on stdin or in a file of a temporary directory, and a timeout.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import html
@@ -26,9 +27,11 @@ import itertools
 import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, NoReturn
@@ -68,7 +71,7 @@ FRAGMENT_BODY = (
 )
 
 TEX_TIMEOUT = 180  # seconds for one LaTeX run
-NODE_TIMEOUT = 180  # seconds for one Node call (a whole batch)
+NODE_TIMEOUT = 180  # seconds for one Node request (a whole batch)
 
 
 # ---------------------------------------------------------------------------
@@ -354,31 +357,97 @@ def _dedupe(items: list[str]) -> list[str]:
 # Node tools
 
 
-def _run_node(script: str, stdin: str, *args: str) -> str:
-    require_node_packages()
-    command = ["node", str(TOOLS / script), *args]
-    try:
-        proc = subprocess.run(
-            command, input=stdin, capture_output=True, text=True, encoding="utf-8",
-            cwd=REPO, timeout=NODE_TIMEOUT, check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise RuntimeError(f"node {script} did not finish within {NODE_TIMEOUT} s") from exc
-    if proc.returncode != 0:
-        raise RuntimeError(f"node {script} failed with status {proc.returncode}:\n{proc.stderr}")
-    return proc.stdout
+class _NodeService:
+    """One Node process (``tools/render_service.mjs``) that serves every KaTeX and marked request of this
+    test process, a JSON line each way: starting Node and loading KaTeX costs more than most requests.
+
+    A request that takes longer than :data:`NODE_TIMEOUT` kills the process (the next request starts a new
+    one); so does a reply that is not one line of JSON. What Node writes on stderr goes to a temporary file
+    and is quoted when the process fails.
+    """
+
+    def __init__(self):
+        self._proc: subprocess.Popen | None = None
+        self._stderr = None
+        atexit.register(self.close)
+
+    def _start(self) -> subprocess.Popen:
+        if self._proc is not None and self._proc.poll() is not None:
+            self.close()
+        if self._proc is None:
+            self._stderr = tempfile.TemporaryFile()
+            self._proc = subprocess.Popen(
+                ["node", str(TOOLS / "render_service.mjs")], cwd=REPO,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+            )
+        return self._proc
+
+    def close(self, kill: bool = False) -> str:
+        """End the Node process (it exits when its stdin closes) and return what it wrote on stderr."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return ""
+        if kill:
+            proc.kill()
+        try:
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        self._stderr.seek(0)
+        stderr = self._stderr.read().decode("utf-8", "replace")
+        self._stderr.close()
+        return stderr
+
+    def _fail(self, message: str) -> NoReturn:
+        raise RuntimeError(f"{message}\n{self.close(kill=True)}".rstrip())
+
+    def request(self, tool: str, data):
+        require_node_packages()
+        proc = self._start()
+        line = (json.dumps({"tool": tool, "input": data}) + "\n").encode("ascii")
+        reply = bytearray()
+        deadline = time.monotonic() + NODE_TIMEOUT
+        try:
+            proc.stdin.write(line)
+            proc.stdin.flush()
+            while not reply.endswith(b"\n"):
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([proc.stdout], [], [], left)[0]:
+                    self._fail(f"node render_service.mjs did not answer a {tool} request within {NODE_TIMEOUT} s")
+                chunk = os.read(proc.stdout.fileno(), 1 << 20)
+                if not chunk:
+                    self._fail(f"node render_service.mjs exited with status {proc.wait()} during a {tool} request")
+                reply += chunk
+        except BrokenPipeError:
+            self._fail(f"node render_service.mjs exited with status {proc.wait()} before a {tool} request")
+        try:
+            answer = json.loads(reply)
+        except ValueError:
+            self._fail(f"node render_service.mjs answered a {tool} request with something not JSON")
+        if "error" in answer:
+            raise RuntimeError(f"node render_service.mjs could not serve a {tool} request:\n{answer['error']}")
+        return answer["result"]
+
+
+_NODE = _NodeService()
 
 
 def marked_html(markdown_text: str) -> str:
     """``markdown_text`` rendered to HTML by the pinned ``marked`` with its defaults."""
-    return _run_node("marked_html.mjs", markdown_text)
+    return marked_html_many([markdown_text])[0]
 
 
 def marked_html_many(documents: list[str]) -> list[str]:
-    """Several Markdown documents rendered by ``marked`` in one Node process."""
+    """Several Markdown documents rendered by ``marked``, in one request."""
     if not documents:
         return []
-    rendered = json.loads(_run_node("marked_html.mjs", json.dumps(documents), "--json"))
+    rendered = _NODE.request("marked", list(documents))
     if len(rendered) != len(documents):
         raise RuntimeError(f"marked returned {len(rendered)} documents for {len(documents)}")
     return rendered
@@ -403,7 +472,7 @@ def katex_failures(fragments) -> list[KatexFailure]:
     """The fragments that KaTeX (pinned, strict mode "error") fails to render.
 
     ``fragments`` is a sequence of ``(tex, display)`` pairs; all of them are parsed
-    in a single Node process.
+    in one request to the Node process.
     """
     fragments = list(fragments)
     if not fragments:
@@ -412,7 +481,7 @@ def katex_failures(fragments) -> list[KatexFailure]:
         {"id": index, "tex": tex, "display": bool(display)}
         for index, (tex, display) in enumerate(fragments)
     ]
-    reported = json.loads(_run_node("katex_check.mjs", json.dumps(payload)))
+    reported = _NODE.request("katex", payload)
     failures = []
     for item in reported:
         index = item["id"]
