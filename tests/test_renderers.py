@@ -393,6 +393,23 @@ def test_one_node_process_serves_every_request_and_a_new_one_follows_a_dead_one(
     assert tooling._NODE._proc is not first
 
 
+def test_a_request_interrupted_before_its_reply_leaves_no_reply_for_the_next(monkeypatch):
+    import tooling
+
+    tooling.require_node_packages()
+    real_select = tooling.select.select
+
+    def interrupted(*args):
+        real_select(*args)  # the reply is there, unread
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tooling.select, "select", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        katex_failures([("\\frac{1}{", True)])
+    monkeypatch.setattr(tooling.select, "select", real_select)
+    assert katex_failures([("a", False), ("b", False)]) == []
+
+
 def test_hexo_underscore_pairs_must_be_escaped():
     unescaped = "Error $\\delta^{l}_{j} = w^{l}_{jk}$ here.\n"
     with pytest.raises(DeliveryError, match="HTML markup"):

@@ -362,8 +362,8 @@ class _NodeService:
     test process, a JSON line each way: starting Node and loading KaTeX costs more than most requests.
 
     A request that takes longer than :data:`NODE_TIMEOUT` kills the process (the next request starts a new
-    one); so does a reply that is not one line of JSON. What Node writes on stderr goes to a temporary file
-    and is quoted when the process fails.
+    one); so does a reply that is not one line of JSON, and an interruption before the whole reply is read.
+    What Node writes on stderr goes to a temporary file and is quoted when the process fails.
     """
 
     def __init__(self):
@@ -426,6 +426,11 @@ class _NodeService:
                 reply += chunk
         except BrokenPipeError:
             self._fail(f"node render_service.mjs exited with status {proc.wait()} before a {tool} request")
+        except BaseException:
+            # interrupted between the request and its whole reply: a reply left unread would be taken
+            # for the answer to the next request, so this process ends here
+            self.close(kill=True)
+            raise
         try:
             answer = json.loads(reply)
         except ValueError:
