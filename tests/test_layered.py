@@ -34,6 +34,27 @@ def test_the_small_convolutional_network():
     assert d.deltas[3][(1,)] == a - y
 
 
+def test_a_term_of_a_layer_is_differentiated_once_per_process(monkeypatch):
+    a = [Site("a", 1, i) for i in (1, 2, 3)]
+    definition = sp.Max(*a) + 2 * a[0] * a[1]  # a window's maximum needs sympy.diff; the product is read off
+    layered._term_derivative.cache_clear()
+    taken = []
+    real_diff = sp.diff
+
+    def counting(*args, **kwargs):
+        taken.append(args[0])
+        return real_diff(*args, **kwargs)
+
+    monkeypatch.setattr(layered.sp, "diff", counting)
+    first = layered.partial_derivative(definition, a[0])
+    assert taken == [sp.Max(*a)]
+    assert layered.partial_derivative(definition, a[0]) == first and taken == [sp.Max(*a)]
+    assert first == real_diff(definition, a[0])
+    layered._term_derivative.cache_clear()
+    layered.partial_derivative(definition, a[0])
+    assert taken == [sp.Max(*a)] * 2
+
+
 def test_kernel_entry_gradient_is_the_sum_over_every_position():
     net = LayeredNetwork([1, 3, 3], [conv2d(1, 2, activation="identity", bias=True), flatten()])
     d = derive_layered(net)

@@ -45,6 +45,7 @@ fully composed cost evaluated at the same points.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field, replace
 from typing import Callable
@@ -337,8 +338,15 @@ def partial_derivative(definition: sp.Expr, symbol: sp.Symbol) -> sp.Expr:
                 and not any(factor != symbol and factor.has(symbol) for factor in term.args):
             parts.append(sp.Mul(*[factor for factor in term.args if factor != symbol]))
         elif term.has(symbol):
-            parts.append(sp.diff(term, symbol))
+            parts.append(_term_derivative(term, symbol))
     return sp.Add(*parts)
+
+
+@functools.lru_cache(maxsize=4096)
+def _term_derivative(term: sp.Expr, symbol: sp.Symbol) -> sp.Expr:
+    """``sympy.diff(term, symbol)``, kept per process: a max-pool window or a batch normalisation reads the same
+    terms in every derivation of the same network, and their derivatives cost more than the rest of the step."""
+    return sp.diff(term, symbol)
 
 
 def chain_backward(fw: LayeredForward, layer, delta: dict, source: int | None = None) -> dict:
