@@ -156,6 +156,23 @@ def test_seed003_output_delta_is_a_minus_y(l2):
     assert ("regularisation" in rules) == bool(l2)
 
 
+def test_an_output_error_is_simplified_once_per_process_and_keeps_its_steps(monkeypatch):
+    from symbackprop.proof import chain
+
+    network = Network([2, 3, 2], activation="sigmoid", cost="binary_cross_entropy")
+    chain._simplest_output.cache_clear()
+    cancelled = []
+    real_cancel = sp.cancel
+    monkeypatch.setattr(chain.sp, "cancel", lambda e, *a, **k: cancelled.append(e) or real_cancel(e, *a, **k))
+    first = derive(network)
+    assert len(cancelled) == 1  # δ³₁ simplified; δ³₂ is its renaming
+    second = derive(network)
+    assert len(cancelled) == 1
+    for d in (first, second):
+        assert d.delta(2, 2) == q("a", 2, 2) - q("y", 2)
+        assert "simplify" in [step.rule for step in d.steps(("w", 2, 2, 1))]
+
+
 def test_softmax_with_categorical_cross_entropy():
     d = derive(Network([3, 4, 3], activation=["tanh", "softmax"], cost="cross_entropy"))
     for j in range(1, 4):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+import functools
 from functools import cached_property
 from typing import Callable
 
@@ -110,16 +111,26 @@ def _simplify_output(value: sp.Expr, fw: Forward, steps: list) -> sp.Expr:
     (sigmoid with binary cross-entropy); with targets that sum to one, the
     softmax Jacobian with categorical cross-entropy gives a_j − y_j too.
     """
+    simplest, taken = _simplest_output(value, fw.network.cost.targets_sum_to_one, fw.targets)
+    steps.extend(taken)
+    return simplest
+
+
+@functools.lru_cache(maxsize=1024)
+def _simplest_output(value: sp.Expr, targets_sum_to_one: bool, targets: tuple) -> tuple[sp.Expr, tuple]:
+    """(the simplest form, the steps to it) of an output error, kept per process: networks of the same depth,
+    output activation and cost have the same output errors, and cancelling them is most of deriving them."""
+    steps = []
     cancelled = sp.cancel(value)
     if sp.count_ops(cancelled) < sp.count_ops(value):
         steps.append(Step("simplify", value, cancelled))
         value = cancelled
-    if fw.network.cost.targets_sum_to_one:
-        reduced = _targets_sum_to_one(value, fw.targets)
+    if targets_sum_to_one:
+        reduced = _targets_sum_to_one(value, targets)
         if sp.count_ops(reduced) < sp.count_ops(value):
             steps.append(Step("targets_sum_to_one", value, reduced))
             value = reduced
-    return value
+    return value, tuple(steps)
 
 
 @dataclass(frozen=True, eq=False)
