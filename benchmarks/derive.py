@@ -44,16 +44,15 @@ import sys
 import tempfile
 
 import sympy as sp
-from sympy.core.cache import clear_cache
 
-from benchmarks.timing import Timing, load, machine, measure, measure_process
+from benchmarks.timing import Timing, as_new_process, load, machine, measure, measure_process
 from symbackprop.proof.chain import derive
 from symbackprop.claims.verdicts import check_document, check_formula
-from symbackprop.proof.equations import _proven_rule, check
+from symbackprop.proof.equations import check
 from symbackprop.documents.printing import latex
 from symbackprop.proof.report import render
 from symbackprop.model.spec import Network
-from symbackprop.model.symbols import Partial, _quantity
+from symbackprop.model.symbols import Partial
 
 #: the network on which the part of a check that does not grow with the network is timed
 FIXED_PART = [2, 2, 2]
@@ -63,14 +62,11 @@ SCALING = ([30, 30, 10], [100, 50, 10], [784, 30, 10], [784, 64, 10], [784, 128,
 
 
 def _median(function, repeat: int) -> Timing:
-    """``function`` timed ``repeat`` times in this process, each run from an empty SymPy cache, without the
-    activation rules proven by an earlier run and without the quantities (w, a, δ, …) an earlier run made,
-    as a new process would start, so that a later run does not reuse what an earlier one computed."""
+    """``function`` timed ``repeat`` times in this process, each run starting as a new process would
+    (:func:`benchmarks.timing.as_new_process`), so that a later run does not reuse what an earlier one computed."""
 
     def fresh():
-        clear_cache()
-        _proven_rule.cache_clear()
-        _quantity.cache_clear()
+        as_new_process()
         function()
 
     return measure(fresh, repeat)

@@ -17,17 +17,15 @@ import argparse
 import statistics
 import sys
 
-from sympy.core.cache import clear_cache
 
-from benchmarks.timing import Timing, machine, measure
+from benchmarks.timing import Timing, as_new_process, machine, measure
 from symbackprop.model.costs import COSTS
-from symbackprop.proof.general import _clear_caches, derive_general
+from symbackprop.proof.general import derive_general
 
 
 def derive_and_check(cost: str, l2: bool = False) -> tuple[Timing, Timing]:
-    """The time to derive the general proof and to check it (one run each), from an empty SymPy cache."""
-    clear_cache()
-    _clear_caches()
+    """The time to derive the general proof and to check it (one run each), starting as a new process would."""
+    as_new_process()
     derivations = []
     derived = measure(lambda: derivations.append(derive_general(cost, l2=l2)), 1)
     reports = []

@@ -34,23 +34,21 @@ import os
 import sys
 import tempfile
 
-from sympy.core.cache import clear_cache
 
-from benchmarks.timing import Timing, machine, measure, measure_process
+from benchmarks.timing import Timing, as_new_process, machine, measure, measure_process
 from symbackprop.examples import CONVOLUTIONAL, RESIDUAL_BATCHNORM
 from symbackprop.model.layers import layered_from_mapping
-from symbackprop.proof.layered import _term_derivative, derive_layered
+from symbackprop.proof.layered import derive_layered
 from symbackprop.proof.layered_report import render_layered
 
 
 
 def _median(function, repeat: int) -> Timing:
-    """``function`` timed ``repeat`` times in this process, each run from an empty SymPy cache and without the
-    derivatives of layer terms an earlier run took, as a new process would start."""
+    """``function`` timed ``repeat`` times in this process, each run starting as a new process would
+    (:func:`benchmarks.timing.as_new_process`)."""
 
     def fresh():
-        clear_cache()
-        _term_derivative.cache_clear()
+        as_new_process()
         function()
 
     return measure(fresh, repeat)

@@ -43,6 +43,24 @@ class Timing:
         return f"{self.wall:.2f} s (CPU {self.cpu:.2f} s)"
 
 
+def as_new_process() -> None:
+    """Forget what this process computed, as a new process starts: SymPy's cache and every result the
+    engine keeps per process (activation rules proven, output errors simplified, layer terms
+    differentiated, quantities made, the general proofs' results). A run timed after it does not reuse
+    an earlier run's work."""
+    from sympy.core.cache import clear_cache
+
+    from symbackprop.model.symbols import _quantity
+    from symbackprop.proof.chain import _simplest_output
+    from symbackprop.proof.general import _clear_caches
+    from symbackprop.proof.layered import _term_derivative
+
+    clear_cache()
+    _clear_caches()  # the general proofs' results, and the activation rules proven
+    for cached in (_simplest_output, _term_derivative, _quantity):
+        cached.cache_clear()
+
+
 def measure(function, repeat: int) -> Timing:
     """Run ``function()`` ``repeat`` times in this process; the wall-clock and CPU time of each run."""
     walls, cpus = [], []
