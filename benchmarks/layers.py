@@ -7,18 +7,18 @@ and the load average):
    and ReLU, 2×2 max pooling, a dense softmax output with the cross-entropy; 47 parameters):
    every gradient derived, then the check (every layer's rule proven against the chain rule,
    every gradient compared with central differences at 2 random points) — in this process, each run
-   from an empty SymPy cache;
+   starting as a new process would (:func:`benchmarks.timing.as_new_process`);
 2. the whole ``symbackprop derive`` command on that description, from a new process
    (interpreter start and imports included), printing the derivation and the check;
 3. rendering its Markdown and LaTeX documents (the derivation and the check given);
 4. the gallery's residual block with batch normalisation over a batch of 3 (13 parameters):
-   derive + check, each run from an empty SymPy cache;
+   derive + check, each run starting as a new process would;
 5. the NumPy module ``symbackprop codegen`` writes for the convolutional network of part 1:
    ``gradients(params, X, Y)`` on a batch of 100 examples beside :func:`hand_written_gradients`, the same
    backward pass written by hand with im2col and matrix products (after checking that both give the same
    gradients); the target is a ratio of at most 2;
 6. a recurrent layer of 8 tanh units over 10 steps (2 inputs per step, the quadratic cost at every
-   step; 88 parameters): backpropagation through time derived, then the check, each run from an empty SymPy cache;
+   step; 88 parameters): backpropagation through time derived, then the check, each run starting as a new process would;
 7. the NumPy module ``symbackprop codegen`` writes for that recurrent layer: ``gradients(params, X, Y)`` on a
    batch of 100 sequences beside :func:`hand_written_bptt`, backpropagation through time written by hand
    (after checking that both give the same gradients); the target is a ratio of at most 2.
@@ -64,7 +64,7 @@ def derive_and_check():
 
 def part_warm(args, out) -> None:
     print("\n1. convolutional network 1x6x6 -> conv 3x3 (2 channels, relu) -> maxpool 2 -> dense 3 softmax, "
-          "47 parameters: derive + check, each run from an empty SymPy cache", file=out)
+          "47 parameters: derive + check, each run starting as a new process would", file=out)
     alone = _median(lambda: derive_layered(layered_from_mapping(CONVOLUTIONAL)), args.repeat)
     both = _median(derive_and_check, args.repeat)
     print(f"   derive alone: median {alone} (runs: {alone.runs()})", file=out)

@@ -4,7 +4,8 @@ It measures ``symbackprop check-doc`` on ``output/nielsen.en.md`` with that docu
 own network, from a new process each run, and the self-check of the whole gallery: every
 document of ``output/manifest.json`` read by :func:`~symbackprop.claims.verdicts.check_document`
 with its own network and notation (:func:`~symbackprop.examples.document_options`), the
-documents of one derivation sharing their verdicts, from an empty SymPy cache each run.
+documents of one derivation sharing their verdicts, each run starting as a new process would
+(:func:`benchmarks.timing.as_new_process`).
 It prints medians (wall clock and CPU time) with the machine's core count, and the counts of the last run.
 
 Performance is measured here, never asserted by timed tests.

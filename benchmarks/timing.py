@@ -44,21 +44,26 @@ class Timing:
 
 
 def as_new_process() -> None:
-    """Forget what this process computed, as a new process starts: SymPy's cache and every result the
-    engine keeps per process (activation rules proven, output errors simplified, layer terms
-    differentiated, quantities made, the general proofs' results). A run timed after it does not reuse
-    an earlier run's work."""
+    """Forget what this process computed, as a new process starts: SymPy's cache, every function of
+    symbackprop that keeps its results (``functools`` caches: rules proven, output errors simplified, layer
+    terms differentiated, quantities made, formulas parsed, grammars built, the general proofs' results),
+    the formulas printed and the templates compiled. A run timed after it does not reuse an earlier run's
+    work. The pairs of opaque functions (σ, σ') stay: expressions made at import hold them, and a new pair
+    would be a different function."""
     from sympy.core.cache import clear_cache
 
-    from symbackprop.model.symbols import _quantity
-    from symbackprop.proof.chain import _simplest_output
-    from symbackprop.proof.general import _clear_caches
-    from symbackprop.proof.layered import _term_derivative
+    from symbackprop.documents import printing, render
+    from symbackprop.model.activations import opaque_functions
 
     clear_cache()
-    _clear_caches()  # the general proofs' results, and the activation rules proven
-    for cached in (_simplest_output, _term_derivative, _quantity):
-        cached.cache_clear()
+    for name, module in list(sys.modules.items()):
+        if name == "symbackprop" or name.startswith("symbackprop."):
+            for value in list(vars(module).values()):
+                if callable(getattr(value, "cache_clear", None)) and value is not opaque_functions \
+                        and getattr(value, "__module__", None) == name:
+                    value.cache_clear()
+    printing._PRINTED.clear()
+    render._COMPILED._code.clear()
 
 
 def measure(function, repeat: int) -> Timing:
