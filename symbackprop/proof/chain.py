@@ -111,7 +111,8 @@ def _simplify_output(value: sp.Expr, fw: Forward, steps: list) -> sp.Expr:
     (sigmoid with binary cross-entropy); with targets that sum to one, the
     softmax Jacobian with categorical cross-entropy gives a_j − y_j too.
     """
-    simplest, taken = _simplest_output(value, fw.network.cost.targets_sum_to_one, fw.targets)
+    sum_to_one = fw.network.cost.targets_sum_to_one
+    simplest, taken = _simplest_output(value, sum_to_one, fw.targets if sum_to_one else ())
     steps.extend(taken)
     return simplest
 
