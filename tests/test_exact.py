@@ -160,3 +160,14 @@ def test_bp2_and_a_weights_gradient_on_784_30_10_are_decided_exactly():
     wrong = sbp.check_formula(r"\delta^{2}_{1} = \sum_k w^{3}_{1k} \delta^{3}_{k} \sigma'(z^{2}_{1})", network,
                               derivation=d)
     assert wrong.status == "incorrect" and wrong.counterexample is not None
+
+
+def test_two_rational_functions_are_compared_once_per_process_whatever_else_is_a_step():
+    from symbackprop.claims import exact
+
+    x, y, s = sp.symbols("x y s", real=True)
+    exact._same_rational_in.cache_clear()
+    assert exact._same_rational(x * (1 - x) / y, (x - x**2) / y, {s})
+    assert exact._same_rational(x * (1 - x) / y, (x - x**2) / y, set())  # s is in neither side: the same question
+    assert exact._same_rational_in.cache_info().hits == 1
+    assert exact._same_rational(s**2 * x, s * x, {s}) and not exact._same_rational(s**2 * x, s * x, set())

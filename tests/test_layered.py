@@ -55,6 +55,20 @@ def test_a_term_of_a_layer_is_differentiated_once_per_process(monkeypatch):
     assert taken == [sp.Max(*a)] * 2
 
 
+def test_the_windows_of_a_network_derived_again_are_built_once_per_process():
+    from symbackprop.model import layers
+
+    net = LayeredNetwork([1, 4, 4], [conv2d(1, 3), maxpool(2), dense(2, "softmax")], cost="cross_entropy")
+    derive_layered(net)
+    maxima, firsts = layers._maximum.cache_info(), layered._first_maximum.cache_info()
+    again = derive_layered(net)
+    assert layers._maximum.cache_info().misses == maxima.misses and layers._maximum.cache_info().hits > maxima.hits
+    assert layered._first_maximum.cache_info().misses == firsts.misses
+    assert layered._first_maximum.cache_info().hits == firsts.hits + 4  # the one window's four entries
+    window = [Site("a", 1, 1, i, j) for i in (1, 2) for j in (1, 2)]
+    assert again.forward.definitions[2][(1, 1, 1)] == sp.Max(*window)
+
+
 def test_kernel_entry_gradient_is_the_sum_over_every_position():
     net = LayeredNetwork([1, 3, 3], [conv2d(1, 2, activation="identity", bias=True), flatten()])
     d = derive_layered(net)

@@ -37,6 +37,7 @@ made (the decision is then None), so one input gets one answer on every machine 
 
 from __future__ import annotations
 
+import functools
 import weakref
 from dataclasses import dataclass
 
@@ -405,6 +406,13 @@ def expanded_terms(expr, limit: int) -> int:
 
 def _same_rational(left, right, steps) -> bool:
     """Whether two rational functions of independent symbols are identical (``steps`` are idempotent)."""
+    return _same_rational_in(left, right, frozenset((left.free_symbols | right.free_symbols) & steps))
+
+
+@functools.lru_cache(maxsize=4096)
+def _same_rational_in(left, right, steps: frozenset) -> bool:
+    """:func:`_same_rational`, kept per process: the same claim about the same network, read from another
+    language, format or document, is compared again."""
     symbols = sorted(left.free_symbols | right.free_symbols, key=sp.default_sort_key)
     if not symbols:
         return sp.nsimplify(left - right) == 0 if (left - right).is_number else False

@@ -59,6 +59,7 @@ one example: its network has no ``batch``.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from itertools import product as grid
@@ -1018,10 +1019,17 @@ def _define_pool(layer, previous):
     for pos in positions(layer.output_shape):
         window = [previous[p] for p in pool_window(layer, pos)]
         if layer.spec.kind == "max":
-            defs[pos] = sp.Max(*window)
+            defs[pos] = _maximum(tuple(window))
         else:
             defs[pos] = sp.Add(*window) / len(window)
     return defs, []
+
+
+@functools.lru_cache(maxsize=4096)
+def _maximum(window: tuple) -> sp.Expr:
+    """``Max`` of a pooling window, kept per process: SymPy compares every pair of entries to build it, and every
+    derivation of a network builds the same windows."""
+    return sp.Max(*window)
 
 
 def _define_flatten(layer, previous):

@@ -130,6 +130,12 @@ def first_maximum(window: list, index: int) -> sp.Expr:
 
     The tie convention: an entry beats the entries before it strictly and those after it or equal.
     """
+    return _first_maximum(tuple(window), index)
+
+
+@functools.lru_cache(maxsize=4096)
+def _first_maximum(window: tuple, index: int) -> sp.Expr:
+    """:func:`first_maximum`, kept per process: every derivation of a network builds the same windows."""
     here = window[index]
     conditions = [here > other for other in window[:index]] + [here >= other for other in window[index + 1:]]
     return sp.Piecewise((1, sp.And(*conditions)), (0, True))
