@@ -61,7 +61,7 @@ from sympy.tensor.indexed import Indexed, IndexedBase
 from ..collector import without_cycle_collection
 from ..model.activations import A, VectorActivation, activation as lookup_activation, opaque_functions
 from ..model.costs import Y, Cost, cost as lookup_cost
-from .equations import Fact, Report, _proven_rule, prove_rule
+from .equations import Fact, Report, prove_rule
 from ..errors import SpecError
 from ..documents.printing import notation as lookup_notation
 from ..model.symbols import COST, LAMBDA, N_EXAMPLES, GradientOf, LayerMatrix, Partial, Quantity, Shape
@@ -1546,13 +1546,6 @@ def _verify_targets(step, current, ctx):
     if _canon(machine(step.before)) != _canon(expected) or step.after != 1:
         return _problem("step_not_assumption")
     return None
-
-
-def _clear_caches() -> None:
-    """Forget every result this module keeps, and the activation rules proven (benchmarks time a check from
-    nothing, as a new process)."""
-    for cached in (_proven_rule, _machine, _parametrisation, _layers_where, _derive_general, _check):
-        cached.cache_clear()
 
 
 def _rule_proof(spec):
