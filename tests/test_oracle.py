@@ -144,3 +144,87 @@ def test_kinks_are_read_from_the_definition():
     assert kinks(activation("leaky_relu:0.2").forward) == (0,)
     assert kinks(activation("sigmoid").forward) == ()
     assert kinks(sp.Piecewise((Z, Z > sp.Rational(1, 2)), (0, True))) == (mpmath.mpf(0.5),)
+
+
+# ---------------------------------------------------------------------- with_numbers
+
+
+_X = sp.symbols("x0:4", real=True)
+
+
+def _trees():
+    """Random expressions of the kinds the engine evaluates: sums and products (mixed with exact
+    coefficients), powers, functions, the pieces of a kinked activation and a pooling maximum."""
+    leaves = st.sampled_from(_X) | st.sampled_from([sp.Integer(2), sp.Rational(-1, 3), sp.Rational(5, 7), sp.S.Half])
+
+    def grow(children):
+        pair = st.tuples(children, children)
+        return (st.lists(children, min_size=2, max_size=5).map(lambda a: sp.Add(*a))
+                | st.lists(children, min_size=2, max_size=5).map(lambda a: sp.Mul(*a))
+                | st.tuples(children, st.sampled_from([2, 3, -1, -2, sp.S.Half, sp.Rational(-3, 2)])).map(
+                    lambda p: sp.Pow(p[0] ** 2 + 1, p[1]))
+                | children.map(sp.exp) | children.map(sp.tanh) | children.map(lambda a: sp.log(a ** 2 + 1))
+                | pair.map(lambda p: sp.Max(*p))
+                | pair.map(lambda p: sp.Piecewise((p[0], p[1] > 0), (p[0] / 10, True))))
+
+    return st.recursive(leaves, grow, max_leaves=14)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_trees(), min_size=1, max_size=len(_X)), st.lists(st.integers(-999, 999), min_size=len(_X),
+                                                                  max_size=len(_X)))
+def test_with_numbers_is_xreplace_bit_for_bit(trees, thousandths):
+    """A sum of several terms, like a weighted input: the order in which numbers are added shows in the last bit."""
+    from symbackprop.proof.oracle import DIGITS, with_numbers
+
+    expr = sp.Add(*[tree * x for tree, x in zip(trees, _X)])
+    values = {x: sp.Float(sp.Rational(t, 1000) + sp.Rational(1, 7), DIGITS) for x, t in zip(_X, thousandths)}
+    ours, theirs = with_numbers(expr, values), expr.xreplace(values)
+    assert ours == theirs
+    if isinstance(theirs, sp.Float):
+        assert (ours._mpf_, ours._prec) == (theirs._mpf_, theirs._prec)
+
+
+def test_with_numbers_gives_the_named_values_of_a_network_bit_for_bit():
+    """named_values (which uses with_numbers) against xreplace on each definition, at several points of a
+    network with batch normalisation, a residual link and softmax."""
+    from symbackprop.model.layers import layered_from_mapping
+    from symbackprop.proof.layered import DIGITS, Site, derive_layered, named_values, random_layered_point, stand_in
+    from symbackprop.proof.oracle import realise
+
+    network = layered_from_mapping({"input": 2, "batch": 2, "cost": "cross_entropy", "layer": [
+        {"type": "dense", "size": 3, "activation": "tanh"}, {"type": "batchnorm"}, {"type": "residual", "from": 1},
+        {"type": "dense", "size": 2, "activation": "softmax"}]}, "test")
+    derivation = derive_layered(network)
+    fw, sub = derivation.forward, stand_in(network)
+    for seed in range(3):
+        point = random_layered_point(derivation, random.Random(seed))
+        ours = named_values(derivation, point)
+        theirs = {s: sp.Float(v, DIGITS) for s, v in point.substitution(fw).items()}
+        # the order in which named_values fills them: each in the values before it
+        order = [s for s in ours if s not in theirs]
+        definitions = {**fw.auxiliary, **{s: d for l in fw.definitions for s, d in _targets(fw, network, l)},
+                       **{Site("delta", l, *pos): d for l in derivation.deltas for pos, d in derivation.deltas[l].items()}}
+        for symbol in order:
+            expr = definitions.get(symbol)
+            expr = fw.activation_of(symbol.layer, symbol.position) if expr is None else expr
+            theirs[symbol] = sp.Float(realise(expr, sub).xreplace(theirs).evalf(DIGITS), DIGITS)
+            assert ours[symbol]._mpf_ == theirs[symbol]._mpf_, symbol
+
+
+def _targets(fw, network, l):
+    layer = network.layers[l - 1]
+    target = fw.weighted[l] if layer.has_z else fw.outputs[l]
+    return [(target[pos], definition) for pos, definition in fw.definitions[l].items()]
+
+
+def test_with_numbers_remembers_only_what_became_a_number():
+    """A part whose symbols have no value yet is evaluated again once they have one."""
+    from symbackprop.proof.oracle import with_numbers
+
+    x, y = sp.symbols("x y")
+    values, memo = {x: sp.Float(2)}, {}
+    assert with_numbers((x + 1) * (y + 1), values, memo) == 3.0 * (y + 1)
+    values[y] = sp.Float("0.5")
+    assert with_numbers((x + 1) * (y + 1), values, memo) == sp.Float("4.5")
+    assert with_numbers(x + 1, {}, memo) == 3.0  # remembered with its value

@@ -67,7 +67,7 @@ from ..proof.layered import (
     DIGITS, MARGIN, LayeredDerivation, apply_rule, batchnorm_rational, conv_backward, derive_layered, named_values,
     random_layered_point, received_by, stand_in,
 )
-from ..proof.oracle import kinks, realise
+from ..proof.oracle import kinks, realise, with_numbers
 from .exact import expanded_terms
 from .formula import FormulaInstancesError, _check_claim_text, _instances
 from .lexing import _choose_syntax, _parse, _prepare
@@ -885,7 +885,7 @@ def _clear_of_ties(derivation: LayeredDerivation, values: dict) -> bool:
 
 
 def _at(derivation: LayeredDerivation, expr: sp.Expr, values: dict) -> sp.Float:
-    return sp.Float(realise(expr, stand_in(derivation.network)).xreplace(values).evalf(DIGITS), DIGITS)
+    return sp.Float(with_numbers(realise(expr, stand_in(derivation.network)), values).evalf(DIGITS), DIGITS)
 
 
 def _agree(a, b) -> bool:

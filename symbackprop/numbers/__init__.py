@@ -45,7 +45,8 @@ import sympy as sp
 from ..collector import without_cycle_collection
 from ..model.activations import VectorActivation, exact_number
 from ..errors import SpecError
-from ..proof.oracle import DIGITS, Point, _mpf, _number_map, is_generic, key_list, key_name, parse_key, targets_problem
+from ..proof.oracle import (DIGITS, Point, _mpf, _number_map, is_generic, key_list, key_name, parse_key, targets_problem,
+                            with_numbers)
 from ..documents import printing
 from ..documents.render import (FLAVORS, LANGUAGES, Document, check_choice, check_heading_level, environment,
                                 get_template)
@@ -361,7 +362,7 @@ def _full(value) -> str:
 
 def _number(expr: sp.Expr, known: Mapping) -> sp.Expr:
     """``expr`` at the point: exact when the result is rational, else a Float of DIGITS digits."""
-    value = sp.sympify(expr).xreplace(known)
+    value = with_numbers(sp.sympify(expr), known)
     if value.is_Rational:
         return value
     value = value.evalf(DIGITS)

@@ -61,7 +61,7 @@ from ..model.layers import (COST, BatchNorm, Conv, Dense, Flatten, LayeredForwar
                             pool_window, positions)
 from ..model.symbols import Partial
 from .chain import Step
-from .oracle import GENERIC_STAND_IN, PROBABILITY_STAND_IN, random_decimal, random_targets, realise
+from .oracle import GENERIC_STAND_IN, PROBABILITY_STAND_IN, random_decimal, random_targets, realise, with_numbers
 
 #: working precision of the numeric comparison, in decimal digits
 DIGITS = 40
@@ -954,9 +954,10 @@ def named_values(derivation: LayeredDerivation, point: LayeredPoint) -> dict:
     fw, network = derivation.forward, derivation.network
     values = {s: sp.Float(v, DIGITS) for s, v in point.substitution(fw).items()}
     sub = stand_in(network)
+    memo: dict = {}  # the values of shared subexpressions, which stay valid as values grows
 
     def number(expr):
-        return sp.Float(realise(expr, sub).xreplace(values).evalf(DIGITS), DIGITS)
+        return sp.Float(with_numbers(realise(expr, sub), values, memo).evalf(DIGITS), DIGITS)
 
     for layer in network.layers:
         l = layer.index
@@ -993,9 +994,9 @@ def _numeric_fact(derivation: LayeredDerivation, points: int, seed: int) -> tupl
             if oracle.run(params, x, y)[1] < MARGIN:
                 continue  # too close to a tie or a kink for a derivative to exist or be stable
             used.append(point)
-            known = named_values(derivation, point)
+            known, memo = named_values(derivation, point), {}
             for p in fw.parameters:
-                ours = mpmath.mpf(str(sp.Float(derivation.gradients[p].xreplace(known).evalf(DIGITS), DIGITS)))
+                ours = mpmath.mpf(str(sp.Float(with_numbers(derivation.gradients[p], known, memo).evalf(DIGITS), DIGITS)))
                 theirs = oracle.gradient(site_key(p), params, x, y)
                 error = abs(ours - theirs) / max(1, abs(theirs))
                 worst = max(worst, error)
@@ -1019,7 +1020,7 @@ def _composed_fact(derivation: LayeredDerivation, used: list) -> LayerFact:
     sub = stand_in(network)
     bad, worst = [], sp.S.Zero
     for point in used:
-        known = named_values(derivation, point)
+        known, memo = named_values(derivation, point), {}
         exact = {s: sp.Float(v, DIGITS + 10) for s, v in point.substitution(fw).items()}
         for p in fw.parameters:
             others = {s: v for s, v in exact.items() if s != p}
@@ -1027,7 +1028,7 @@ def _composed_fact(derivation: LayeredDerivation, used: list) -> LayerFact:
             theta = sp.Symbol("theta")
             cost = realise(fw.cost.xreplace(fw.composition(others)), sub).xreplace({p: theta})
             truth = sp.Float(sp.diff(cost, theta).xreplace({theta: exact[p]}).evalf(DIGITS), DIGITS)
-            ours = sp.Float(derivation.gradients[p].xreplace(known).evalf(DIGITS), DIGITS)
+            ours = sp.Float(with_numbers(derivation.gradients[p], known, memo).evalf(DIGITS), DIGITS)
             error = abs(ours - truth) / max(1, abs(truth))
             worst = max(worst, error)
             if error > TOLERANCE:

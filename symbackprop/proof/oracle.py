@@ -58,6 +58,45 @@ def realise(expr: sp.Expr, stand_in: sp.Expr = GENERIC_STAND_IN) -> sp.Expr:
     )
 
 
+def with_numbers(expr: sp.Expr, values: Mapping, memo: dict | None = None) -> sp.Expr:
+    """``expr.xreplace(values)``, for ``values`` that map symbols to SymPy numbers: the same result, bit
+    for bit, at a fraction of the cost.
+
+    ``xreplace`` rebuilds every sum and product and lets ``Add`` and ``Mul`` combine the numbers in it.
+    Here a sum or product whose terms have all become numbers is added or multiplied directly, term by
+    term in the order of its arguments, as ``Add`` and ``Mul`` combine them (starting from 0 or 1); every
+    other node is rebuilt by its own constructor, as ``xreplace`` does. ``memo``, kept by the caller while
+    ``values`` only grows, remembers each subexpression that became a number, so the parts that many
+    expressions share are evaluated once.
+    """
+    if memo is None:
+        memo = {}
+    return _with_numbers(expr, values, memo)
+
+
+def _with_numbers(expr, values, memo):
+    found = values.get(expr)
+    if found is None:
+        found = memo.get(expr)
+    if found is not None:
+        return found
+    args = expr.args
+    if not args:
+        return expr
+    new = [_with_numbers(argument, values, memo) for argument in args]
+    if expr.is_Add and all(term.is_Number for term in new):
+        result = functools.reduce(operator.add, new, sp.S.Zero)
+    elif expr.is_Mul and all(factor.is_Number for factor in new):
+        result = functools.reduce(operator.mul, new, sp.S.One)
+    elif all(n is a for n, a in zip(new, args)):
+        result = expr
+    else:
+        result = expr.func(*new)
+    if result.is_Number:  # a part still waiting for a value is not remembered
+        memo[expr] = result
+    return result
+
+
 def stand_in_for(network) -> sp.Expr:
     """The stand-in for the generic σ of ``network``: one with values in (0, 1) when a generic
     output feeds a cost that takes its logarithm, :data:`GENERIC_STAND_IN` otherwise."""
