@@ -63,6 +63,7 @@ from ..model.layers import (
     COST, LayeredNetwork, Site, batch_positions, batchnorm_symbols, channel_groups, pool_window,
 )
 from ..model.symbols import Partial
+from ..proof.equations import laurent_zero
 from ..proof.layered import (
     DIGITS, MARGIN, LayeredDerivation, apply_rule, batchnorm_rational, conv_backward, derive_layered, named_values,
     random_layered_point, received_by, stand_in,
@@ -729,12 +730,13 @@ class LayeredVerdict:
 
 def _zero(difference: sp.Expr, max_terms: int) -> bool | None:
     """Whether ``difference`` expands to 0 (None: it would pass ``max_terms`` terms). A difference that interval
-    arithmetic shows nonzero at one point cannot expand to 0, and is not expanded."""
+    arithmetic shows nonzero at one point cannot expand to 0, and is not expanded; one whose Laurent polynomial
+    is 0 (:func:`~symbackprop.proof.equations.laurent_zero`) is 0, and is not expanded either."""
     if expanded_terms(difference, max_terms) > max_terms:
         return None
     if certainly_nonzero(difference):
         return False
-    return sp.expand(difference) == 0
+    return laurent_zero(difference) or sp.expand(difference) == 0
 
 
 def _windows(derivation: LayeredDerivation):
