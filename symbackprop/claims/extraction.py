@@ -18,11 +18,15 @@ from .reading import FormulaError
 # ---------------------------------------------------------------------------- chains
 
 
+#: \begin{name} or \end{name}
+_ENVIRONMENT = re.compile(r"\\(begin|end)\s*\{([^{}]*)\}")
+
+
 def _past_command(text: str, index: int) -> tuple[int, int]:
     """Past the command at ``index`` (a backslash): the next index, and +1/-1 for \\begin/\\end{...}, else 0."""
-    match = re.match(r"\\(begin|end)\s*\{[^{}]*\}", text[index:])
+    match = _ENVIRONMENT.match(text, index)
     if match:
-        return index + len(match.group(0)), 1 if match.group(1) == "begin" else -1
+        return match.end(), 1 if match.group(1) == "begin" else -1
     return index + 2, 0
 
 
@@ -62,26 +66,21 @@ def split_chain(text: str) -> list[str]:
     return parts
 
 
+#: what _remove_alignment looks at: an environment's start or end, any other command (\\& among them), a mark
+_ALIGNMENT_TOKEN = re.compile(r"\\(begin|end)\s*\{([^{}]*)\}|\\.|&", re.S)
+
+
 def _remove_alignment(text: str) -> str:
     """``text`` without the '&' alignment marks outside matrix environments (\\& is kept)."""
-    out, depth, index = [], 0, 0
-    while index < len(text):
-        if text[index] == "\\":
-            match = re.match(r"\\(begin|end)\s*\{([^{}]*)\}", text[index:])
-            if match:
-                if "matrix" in match.group(2) or match.group(2) in ("cases", "array"):
-                    depth += 1 if match.group(1) == "begin" else -1
-                out.append(match.group(0))
-                index += len(match.group(0))
-                continue
-            out.append(text[index:index + 2])
-            index += 2
-            continue
-        if text[index] == "&" and depth <= 0:
-            index += 1
-            continue
-        out.append(text[index])
-        index += 1
+    out, depth, kept = [], 0, 0
+    for token in _ALIGNMENT_TOKEN.finditer(text):
+        if token.group(1):
+            if "matrix" in token.group(2) or token.group(2) in ("cases", "array"):
+                depth += 1 if token.group(1) == "begin" else -1
+        elif token.group(0) == "&" and depth <= 0:
+            out.append(text[kept:token.start()])
+            kept = token.end()
+    out.append(text[kept:])
     return "".join(out)
 
 
@@ -202,6 +201,10 @@ def _rows(body: str, offset: int, split: bool) -> list[tuple[int, str]]:
     return [(position, text) for position, text in rows]
 
 
+#: the optional spacing after a line break, as in \\[2pt]
+_SPACING = re.compile(r"\s*\[[^\]]*\]")
+
+
 def _split_rows(body: str) -> list[tuple[int, str]]:
     """Split at \\\\ that is outside braces and nested environments."""
     pieces, depth, start, index = [], 0, 0, 0
@@ -211,9 +214,9 @@ def _split_rows(body: str) -> list[tuple[int, str]]:
             if body.startswith("\\\\", index) and depth == 0:
                 pieces.append((start, body[start:index]))
                 index += 2
-                optional = re.match(r"\s*\[[^\]]*\]", body[index:])  # \\[2pt]
+                optional = _SPACING.match(body, index)  # \\[2pt]
                 if optional:
-                    index += len(optional.group(0))
+                    index = optional.end()
                 start = index
                 continue
             index, change = _past_command(body, index)
