@@ -228,3 +228,19 @@ def test_with_numbers_remembers_only_what_became_a_number():
     values[y] = sp.Float("0.5")
     assert with_numbers((x + 1) * (y + 1), values, memo) == sp.Float("4.5")
     assert with_numbers(x + 1, {}, memo) == 3.0  # remembered with its value
+
+
+def test_the_oracles_make_each_mpmath_function_once_per_process():
+    """A second oracle of the same network makes no function of its own; another activation gets its own."""
+    from symbackprop.proof import oracle
+
+    oracle.mpmath_function.cache_clear()
+    first = CostOracle(Network([2, 2, 1], activation="tanh"))
+    made = oracle.mpmath_function.cache_info().misses
+    second = CostOracle(Network([2, 2, 1], activation="tanh"))
+    assert oracle.mpmath_function.cache_info().misses == made
+    assert second._forward == first._forward and second._term is first._term
+    other = CostOracle(Network([2, 2, 1], activation="sigmoid"))
+    assert oracle.mpmath_function.cache_info().misses > made
+    with mpmath.workdps(30):
+        assert other._forward[0](mpmath.mpf(0)) == mpmath.mpf("0.5") and first._forward[0](mpmath.mpf(0)) == 0

@@ -61,7 +61,8 @@ from ..model.layers import (COST, BatchNorm, Conv, Dense, Flatten, LayeredForwar
                             pool_window, positions)
 from ..model.symbols import Partial
 from .chain import Step
-from .oracle import GENERIC_STAND_IN, PROBABILITY_STAND_IN, random_decimal, random_targets, realise, with_numbers
+from .oracle import (GENERIC_STAND_IN, PROBABILITY_STAND_IN, mpmath_function, random_decimal, random_targets, realise,
+                     with_numbers)
 
 #: working precision of the numeric comparison, in decimal digits
 DIGITS = 40
@@ -794,8 +795,8 @@ class MpmathNetwork:
         for layer in network.layers:
             if layer.activation is not None and not isinstance(layer.activation, VectorActivation):
                 definition = realise(layer.activation.forward, stand_in(network))
-                self.functions[layer.index] = sp.lambdify(Z, definition, modules="mpmath")
-        self.term = sp.lambdify((A, Y), network.cost.term, modules="mpmath")
+                self.functions[layer.index] = mpmath_function(Z, definition)
+        self.term = mpmath_function((A, Y), network.cost.term)
 
     def run(self, params: dict, x: dict, y: list):
         """C (summed over the examples), and the smallest distance to a tie of a max window or a kink of

@@ -97,6 +97,13 @@ def _with_numbers(expr, values, memo):
     return result
 
 
+@functools.lru_cache(maxsize=256)
+def mpmath_function(arguments, expr: sp.Expr):
+    """``sympy.lambdify(arguments, expr, modules="mpmath")``, made once per process for each expression: the
+    function keeps no state, and making it costs about a millisecond."""
+    return sp.lambdify(arguments, expr, modules="mpmath")
+
+
 def stand_in_for(network) -> sp.Expr:
     """The stand-in for the generic σ of ``network``: one with values in (0, 1) when a generic
     output feeds a cost that takes its logarithm, :data:`GENERIC_STAND_IN` otherwise."""
@@ -154,8 +161,8 @@ class CostOracle:
             if isinstance(rule, VectorActivation):
                 self._forward.append(None)
             else:
-                self._forward.append(sp.lambdify(Z, realise(rule.forward, stand_in_for(network)), modules="mpmath"))
-        self._term = sp.lambdify((A, Y), network.cost.term, modules="mpmath")
+                self._forward.append(mpmath_function(Z, realise(rule.forward, stand_in_for(network))))
+        self._term = mpmath_function((A, Y), network.cost.term)
         #: per layer, the weighted inputs at which its activation has a kink (ReLU's 0)
         self.kinks = [() if isinstance(layer.activation, VectorActivation) else kinks(layer.activation.forward)
                       for layer in network.layers]
@@ -451,8 +458,8 @@ class Evaluator:
         self.memo = {symbol: _mpf(value) for symbol, value in values.items()}
         sigma, sigma_prime = opaque_functions("sigma")
         self.functions = dict(_FUNCTIONS)
-        self.functions[sigma] = sp.lambdify(Z, stand_in, modules="mpmath")
-        self.functions[sigma_prime] = sp.lambdify(Z, sp.diff(stand_in, Z), modules="mpmath")
+        self.functions[sigma] = mpmath_function(Z, stand_in)
+        self.functions[sigma_prime] = mpmath_function(Z, sp.diff(stand_in, Z))
 
     def set(self, symbol: sp.Symbol, value) -> None:
         self.memo[symbol] = value
