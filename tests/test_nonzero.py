@@ -92,7 +92,7 @@ def _powers():
                         | st.lists(c, min_size=2, max_size=3).map(lambda a: sp.Mul(*a)), max_leaves=10)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_powers(), _powers())
 def test_what_laurent_zero_calls_0_is_0(left, right):
     """Sound: what it calls 0 is 0 at a point (50 digits), for differences of random expressions and for a
