@@ -245,3 +245,13 @@ def test_the_oracles_make_each_mpmath_function_once_per_process():
     assert oracle.mpmath_function.cache_info().misses > made
     with mpmath.workdps(30):
         assert other._forward[0](mpmath.mpf(0)) == mpmath.mpf("0.5") and first._forward[0](mpmath.mpf(0)) == 0
+
+
+def test_with_numbers_decides_a_piece_at_its_kink_as_xreplace_does():
+    from symbackprop.proof.oracle import with_numbers
+
+    x = sp.Symbol("x", real=True)
+    for condition in (x > 0, x >= 0, x < 0, x <= 0):
+        piece = sp.Piecewise((x + 1, condition), (x - 1, True))
+        for value in (sp.Integer(0), sp.Float(0), sp.Float("1e-30", 40), sp.Rational(-1, 3)):
+            assert with_numbers(piece, {x: value}) == piece.xreplace({x: value}), (condition, value)

@@ -64,14 +64,19 @@ def with_numbers(expr: sp.Expr, values: Mapping, memo: dict | None = None) -> sp
 
     ``xreplace`` rebuilds every sum and product and lets ``Add`` and ``Mul`` combine the numbers in it.
     Here a sum or product whose terms have all become numbers is added or multiplied directly, term by
-    term in the order of its arguments, as ``Add`` and ``Mul`` combine them (starting from 0 or 1); every
-    other node is rebuilt by its own constructor, as ``xreplace`` does. ``memo``, kept by the caller while
+    term in the order of its arguments, as ``Add`` and ``Mul`` combine them (starting from 0 or 1), and a
+    comparison of two numbers (the condition of a piece) is made directly; every other node is rebuilt by its
+    own constructor, as ``xreplace`` does. ``memo``, kept by the caller while
     ``values`` only grows, remembers each subexpression that became a number, so the parts that many
     expressions share are evaluated once.
     """
     if memo is None:
         memo = {}
     return _with_numbers(expr, values, memo)
+
+
+#: the comparisons of two SymPy numbers, which give SymPy's true or false as the relation's constructor does
+_ORDERINGS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
 
 def _with_numbers(expr, values, memo):
@@ -88,6 +93,8 @@ def _with_numbers(expr, values, memo):
         result = functools.reduce(operator.add, new, sp.S.Zero)
     elif expr.is_Mul and all(factor.is_Number for factor in new):
         result = functools.reduce(operator.mul, new, sp.S.One)
+    elif expr.is_Relational and expr.rel_op in _ORDERINGS and new[0].is_Number and new[1].is_Number:
+        result = _ORDERINGS[expr.rel_op](new[0], new[1])  # the condition of a piece: SymPy's true or false
     elif all(n is a for n, a in zip(new, args)):
         result = expr
     else:
