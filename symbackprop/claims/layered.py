@@ -793,8 +793,7 @@ def _prove(derivation, claimed, truth, max_terms) -> tuple[bool | None, str]:
 
 def _decide(derivation, claimed, truth, max_terms) -> tuple[bool | None, str]:
     bounded = True
-    expanded = (_without_deltas(derivation, claimed), _without_deltas(derivation, truth))
-    for a, b in ((claimed, truth), expanded, _normalised(derivation, *expanded)):
+    for a, b in _forms(derivation, claimed, truth):
         difference = a - b
         zero = _zero(difference, max_terms)
         if zero:
@@ -806,6 +805,15 @@ def _decide(derivation, claimed, truth, max_terms) -> tuple[bool | None, str]:
                 return True, "cases"
             bounded = bounded and cases is not None
     return (False if bounded else None), "exact"
+
+
+def _forms(derivation, claimed, truth):
+    """The two sides in the named errors, then with every δ replaced by its value, then normalised; each made only
+    when the one before did not decide."""
+    yield claimed, truth
+    expanded = (_without_deltas(derivation, claimed), _without_deltas(derivation, truth))
+    yield expanded
+    yield _normalised(derivation, *expanded)
 
 
 def _normalised(derivation: LayeredDerivation, *exprs) -> tuple:
