@@ -171,7 +171,7 @@ def _trees():
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(_trees(), min_size=1, max_size=len(_X)), st.lists(st.integers(-999, 999), min_size=len(_X),
+@given(st.lists(_trees(), min_size=1, max_size=len(_X)), st.lists(st.integers(-999, 1000), min_size=len(_X),
                                                                   max_size=len(_X)))
 def test_with_numbers_is_xreplace_bit_for_bit(trees, thousandths):
     """A sum of products of three factors: the order in which numbers are added and multiplied shows in the last
@@ -179,9 +179,12 @@ def test_with_numbers_is_xreplace_bit_for_bit(trees, thousandths):
     from symbackprop.proof.oracle import DIGITS, with_numbers
 
     expr = sp.Add(*[tree * x * _X[i - 1] for i, (tree, x) in enumerate(zip(trees, _X))])
-    values = {x: sp.Float(sp.Rational(t, 1000) + sp.Rational(1, 7), DIGITS) for x, t in zip(_X, thousandths)}
+    # mostly 40-digit Floats; 1000 and 999 give the identities 0 and 1 themselves and a Float zero
+    special = {1000: sp.S.Zero, 999: sp.S.One, 998: sp.Float(0)}
+    values = {x: special.get(t, sp.Float(sp.Rational(t, 1000) + sp.Rational(1, 7), DIGITS))
+              for x, t in zip(_X, thousandths)}
     ours, theirs = with_numbers(expr, values), expr.xreplace(values)
-    assert ours == theirs
+    assert ours == theirs and type(ours) is type(theirs)
     if isinstance(theirs, sp.Float):
         assert (ours._mpf_, ours._prec) == (theirs._mpf_, theirs._prec)
 
@@ -247,11 +250,29 @@ def test_the_oracles_make_each_mpmath_function_once_per_process():
         assert other._forward[0](mpmath.mpf(0)) == mpmath.mpf("0.5") and first._forward[0](mpmath.mpf(0)) == 0
 
 
-def test_with_numbers_decides_a_piece_at_its_kink_as_xreplace_does():
+def test_with_numbers_decides_a_piece_as_xreplace_does():
+    """At its kink, and where a Float meets a threshold that it only approximates (the relation's constructor
+    rounds the threshold to the Float's precision before it compares)."""
     from symbackprop.proof.oracle import with_numbers
 
-    x = sp.Symbol("x", real=True)
-    for condition in (x > 0, x >= 0, x < 0, x <= 0):
+    x, t = sp.Symbol("x", real=True), sp.Symbol("t", real=True)
+    cases = [(sp.Integer(0), 0), (sp.Float(0), 0), (sp.Float("1e-30", 40), 0), (sp.Rational(-1, 3), 0),
+             (sp.Float(0.1, 15), sp.Rational(1, 10)), (sp.Float(sp.Rational(1, 3), 20), sp.Rational(1, 3)),
+             (sp.Float(10**50, 40), sp.Integer(10**50 + 1)), (sp.Float(2, 40), sp.Float(2, 15))]
+    for condition in (x > t, x >= t, x < t, x <= t):
         piece = sp.Piecewise((x + 1, condition), (x - 1, True))
-        for value in (sp.Integer(0), sp.Float(0), sp.Float("1e-30", 40), sp.Rational(-1, 3)):
-            assert with_numbers(piece, {x: value}) == piece.xreplace({x: value}), (condition, value)
+        for value, threshold in cases:
+            at = {x: value, t: sp.sympify(threshold)}
+            assert with_numbers(piece, at) == piece.xreplace(at), (condition, value, threshold)
+
+
+def test_with_numbers_drops_the_identities_as_add_and_mul_do():
+    """0 + 0.0 is the Float 0.0 to Add (which drops the exact 0 first), and 1 · 0.0 is 0.0 to Mul."""
+    from symbackprop.proof.oracle import with_numbers
+
+    x, y, z = sp.symbols("x y z")
+    for expr, values in [(x * y, {x: sp.Float(0), y: sp.S.One}), (x + y, {x: sp.Float(0), y: sp.S.Zero}),
+                         (x + y + z, {x: sp.S.Zero, y: sp.S.Zero, z: sp.S.Zero}), (x * y * z, {x: 1, y: 1, z: 1})]:
+        values = {k: sp.sympify(v) for k, v in values.items()}
+        ours, theirs = with_numbers(expr, values), expr.xreplace(values)
+        assert ours == theirs and type(ours) is type(theirs), (expr, values, ours, theirs)

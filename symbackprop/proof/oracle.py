@@ -63,20 +63,41 @@ def with_numbers(expr: sp.Expr, values: Mapping, memo: dict | None = None) -> sp
     for bit, at a fraction of the cost.
 
     ``xreplace`` rebuilds every sum and product and lets ``Add`` and ``Mul`` combine the numbers in it.
-    Here a sum or product whose terms have all become numbers is added or multiplied directly, term by
-    term in the order of its arguments, as ``Add`` and ``Mul`` combine them (starting from 0 or 1), and a
-    comparison of two numbers (the condition of a piece) is made directly; every other node is rebuilt by its
-    own constructor, as ``xreplace`` does. ``memo``, kept by the caller while
-    ``values`` only grows, remembers each subexpression that became a number, so the parts that many
-    expressions share are evaluated once.
+    Here a sum or product whose terms have all become numbers is added or multiplied directly, as ``Add`` and
+    ``Mul`` combine them (see :func:`_combined`), and the condition of a piece is decided directly where
+    comparing its two numbers needs no rounding (see :func:`_compared_exactly`); every other node is rebuilt
+    by its own constructor, as ``xreplace`` does. ``memo``, kept by the caller while ``values`` only grows,
+    remembers each subexpression that became a number, so the parts that many expressions share are
+    evaluated once.
     """
     if memo is None:
         memo = {}
     return _with_numbers(expr, values, memo)
 
 
-#: the comparisons of two SymPy numbers, which give SymPy's true or false as the relation's constructor does
+#: the comparisons of two SymPy numbers, which give SymPy's true or false
 _ORDERINGS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+
+
+def _compared_exactly(left, right) -> bool:
+    """Whether comparing two numbers directly gives what the relation's constructor gives: the constructor
+    subtracts them at the Float's precision, which rounds a Rational (or a large Integer) first, but keeps the
+    sign of the difference of two Floats, of two Rationals and of a Float and 0."""
+    if not (left.is_Number and right.is_Number):
+        return False
+    if left.is_Float or right.is_Float:
+        return (left.is_Float or left.is_zero) and (right.is_Float or right.is_zero)
+    return True
+
+
+def _combined(numbers: list, identity, combine):
+    """The numbers of a sum (identity 0) or product (identity 1) combined as ``Add`` and ``Mul`` combine them:
+    arguments that are the identity itself dropped, a single one left as it is, else combined left to right
+    starting from the identity."""
+    numbers = [number for number in numbers if number is not identity]
+    if len(numbers) == 1:
+        return numbers[0]
+    return functools.reduce(combine, numbers, identity)
 
 
 def _with_numbers(expr, values, memo):
@@ -90,10 +111,10 @@ def _with_numbers(expr, values, memo):
         return expr
     new = [_with_numbers(argument, values, memo) for argument in args]
     if expr.is_Add and all(term.is_Number for term in new):
-        result = functools.reduce(operator.add, new, sp.S.Zero)
+        result = _combined(new, sp.S.Zero, operator.add)
     elif expr.is_Mul and all(factor.is_Number for factor in new):
-        result = functools.reduce(operator.mul, new, sp.S.One)
-    elif expr.is_Relational and expr.rel_op in _ORDERINGS and new[0].is_Number and new[1].is_Number:
+        result = _combined(new, sp.S.One, operator.mul)
+    elif expr.is_Relational and expr.rel_op in _ORDERINGS and _compared_exactly(*new):
         result = _ORDERINGS[expr.rel_op](new[0], new[1])  # the condition of a piece: SymPy's true or false
     elif all(n is a for n, a in zip(new, args)):
         result = expr
