@@ -50,7 +50,7 @@ from ..model.activations import VectorActivation, opaque_functions
 from .exact import MAX_TERMS, SIGMA, SIGMA_PRIME, decide, rule_for
 from .formula import claim_instances, read_shown_formula
 from .transform import _shape_of
-from ..proof.oracle import DIGITS, GENERIC_STAND_IN, kinks, random_point, realise, stand_in_for
+from ..proof.oracle import DIGITS, GENERIC_STAND_IN, kinks, mpmath_function, random_point, realise, stand_in_for
 from ..model.symbols import COST, LAMBDA, N_EXAMPLES, UNREGULARISED, LayerMatrix, Partial, Quantity, written_difference
 
 #: random points of the numeric comparison
@@ -457,7 +457,7 @@ def _numeric_activation(rule, stand_in):
     """σ of an element-wise rule as an mpmath function (a generic σ realised by ``stand_in``)."""
     from ..model.activations import Z
 
-    return sp.lambdify(Z, realise(rule.forward, stand_in), modules="mpmath")
+    return mpmath_function(Z, realise(rule.forward, stand_in))
 
 
 def _unvalued(derivation, expr) -> set:
@@ -530,7 +530,7 @@ def _stand_in_functions(stand_in):
     """The stand-in for a generic σ and its derivative, as mpmath functions."""
     from ..model.activations import Z
 
-    return (sp.lambdify(Z, stand_in, modules="mpmath"), sp.lambdify(Z, sp.diff(stand_in, Z), modules="mpmath"))
+    return mpmath_function(Z, stand_in), mpmath_function(Z, sp.diff(stand_in, Z))
 
 
 def _agree(left, right) -> bool:

@@ -467,8 +467,7 @@ _FUNCTIONS = {sp.exp: mpmath.exp, sp.log: mpmath.log, sp.tanh: mpmath.tanh, sp.s
               sp.cosh: mpmath.cosh, sp.sin: mpmath.sin, sp.cos: mpmath.cos, sp.tan: mpmath.tan,
               sp.atan: mpmath.atan, sp.Abs: mpmath.fabs}
 
-_RELATIONS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
-              "==": operator.eq, "!=": operator.ne}
+_RELATIONS = {**_ORDERINGS, "==": operator.eq, "!=": operator.ne}
 
 
 class Evaluator:
